@@ -1,0 +1,1 @@
+"""tinkex: a typed Python SDK for the Tinker fine-tuning API."""

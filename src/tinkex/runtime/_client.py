@@ -1,0 +1,535 @@
+"""The call pipeline: build -> send with retries -> decode, with telemetry around each stage.
+
+``SyncAPIClient`` and ``AsyncAPIClient`` are twins: everything that does not do I/O lives in
+``_ClientCore`` and the modules it calls, so each twin is only the loop that sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Self, TypeVar
+
+import httpx
+import stamina
+from pydantic import BaseModel
+
+from ._config import ClientConfig
+from ._errors import APIError
+from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
+from ._options import NotGiven, RequestOptions
+from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
+from ._response import decode_response, request_id_of, status_error, transport_error
+from ._retry import RetryInfo, RetryState
+from ._spec import APISpec, EndpointSpec, RetryPolicy
+from ._sse import AsyncStream, Stream
+from ._telemetry import Event, Listener, Telemetry
+from ._transport import AsyncPools, SyncPools
+
+__all__ = ["AsyncAPIClient", "SyncAPIClient"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+E = TypeVar("E")
+
+
+class _Call:
+    """One call in flight: its spec, fixed arguments, policy and retry state."""
+
+    __slots__ = ("args", "path", "policy", "spec", "state", "timeout")
+
+    def __init__(
+        self,
+        spec: EndpointSpec,
+        args: CallArgs,
+        policy: RetryPolicy,
+        state: RetryState,
+        timeout: float,
+        path: str,
+    ) -> None:
+        self.spec = spec
+        self.args = args
+        self.policy = policy
+        self.state = state
+        self.timeout = timeout
+        self.path = path
+
+
+class _ClientCore:
+    api: ClassVar[APISpec]
+    endpoints: ClassVar[Mapping[str, EndpointSpec]] = {}
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        listeners: Iterable[Listener] = (),
+        on_retry: Callable[[RetryInfo], None] | None = None,
+        config: ClientConfig | None = None,
+    ) -> None:
+        self.config = config or ClientConfig.resolve(
+            self.api,
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=deadline,
+            default_headers=default_headers,
+        )
+        self.telemetry = Telemetry(listeners)
+        self._on_retry = on_retry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    # -- per-call resolution -------------------------------------------------------------
+
+    def _policy(self, spec: EndpointSpec, options: RequestOptions) -> RetryPolicy:
+        policy = self.api.retry_policies.get(spec.retry) or RetryPolicy()
+        changes: dict[str, Any] = {}
+        if not isinstance(options.max_retries, NotGiven):
+            changes["max_retries"] = options.max_retries
+        elif self.config.max_retries is not None and policy.max_retries > 0:
+            # A client-wide setting tunes retrying endpoints; it never adds retries to an
+            # endpoint whose policy is not to retry.
+            changes["max_retries"] = self.config.max_retries
+        if not isinstance(options.deadline, NotGiven):
+            changes["deadline"] = options.deadline
+        elif self.config.deadline is not None:
+            changes["deadline"] = self.config.deadline
+        if not changes:
+            return policy
+        return dataclasses.replace(policy, **changes)
+
+    def _attempt_timeout(self, spec: EndpointSpec, options: RequestOptions) -> float:
+        if not isinstance(options.timeout, NotGiven) and options.timeout is not None:
+            return options.timeout
+        pool = self.api.pools.get(spec.pool)
+        if spec.timeout is not None:
+            return spec.timeout
+        if pool is not None and pool.timeout is not None:
+            return pool.timeout
+        return self.config.timeout
+
+    def _start(
+        self,
+        spec: EndpointSpec,
+        *,
+        path_params: Mapping[str, Any] | None,
+        query: Mapping[str, Any] | None,
+        body: BaseModel | Mapping[str, Any] | None,
+        content: bytes | None,
+        secret_headers: Mapping[str, str | None] | None,
+        options: RequestOptions | None,
+    ) -> _Call:
+        options = options or RequestOptions()
+        if spec.deprecated:
+            warnings.warn(
+                f"{spec.id} is deprecated: {spec.deprecated}", DeprecationWarning, stacklevel=4
+            )
+        if content is None and body is not None:
+            content = encode_json_body(body)
+        key = options.idempotency_key
+        if key is None and spec.method != "GET":
+            key = new_idempotency_key()
+        args = CallArgs(
+            path_params=path_params,
+            query=query,
+            content=content,
+            secret_headers=secret_headers,
+            extra_headers=options.extra_headers,
+            idempotency_key=key,
+        )
+        policy = self._policy(spec, options)
+        path = render_path(spec, args.path_params)
+        state = RetryState(
+            policy, endpoint=spec.id, deadline=policy.deadline, report=self._report_retry(spec, path)
+        )
+        return _Call(spec, args, policy, state, self._attempt_timeout(spec, options), path)
+
+    def _report_retry(self, spec: EndpointSpec, path: str) -> Callable[[RetryInfo], None]:
+        def report(info: RetryInfo) -> None:
+            cause = info.cause
+            self.telemetry.emit(
+                Event(
+                    "retry",
+                    spec.id,
+                    spec.method,
+                    path,
+                    attempt=info.attempt,
+                    status_code=getattr(cause, "status_code", None),
+                    elapsed=info.elapsed,
+                    wait=info.wait,
+                    error=str(cause),
+                    error_type=type(cause).__name__,
+                )
+            )
+            if self._on_retry is not None:
+                self._on_retry(info)
+
+        return report
+
+    def _request_for_attempt(self, call: _Call) -> httpx.Request:
+        attempt = call.state.next_attempt()
+        timeout = call.timeout
+        remaining = call.state.remaining()
+        if remaining is not None:
+            timeout = max(min(timeout, remaining), 0.001)
+        request = build_request(
+            self.api,
+            self.config,
+            call.spec,
+            call.args,
+            retries_taken=attempt - 1,
+            timeout=httpx.Timeout(timeout, connect=min(self.config.connect_timeout, timeout)),
+        )
+        self.telemetry.emit(
+            Event("request_start", call.spec.id, call.spec.method, call.path, attempt=attempt)
+        )
+        return request
+
+    def _check(self, call: _Call, response: httpx.Response) -> None:
+        """Raise the typed error for an error status (the body must be read)."""
+        if response.status_code >= 400:
+            raise status_error(self.api, self.config, call.spec, response, call.path)
+        self.telemetry.emit(
+            Event(
+                "request_end",
+                call.spec.id,
+                call.spec.method,
+                call.path,
+                attempt=call.state.attempt,
+                status_code=response.status_code,
+                elapsed=call.state.elapsed(),
+                request_id=request_id_of(self.api, response),
+            )
+        )
+
+    def _failed(self, call: _Call, err: APIError) -> APIError:
+        err.attempts = call.state.attempt
+        err.elapsed = call.state.elapsed()
+        self.telemetry.emit(
+            Event(
+                "request_error",
+                call.spec.id,
+                call.spec.method,
+                call.path,
+                attempt=call.state.attempt,
+                status_code=err.status_code,
+                elapsed=err.elapsed,
+                error=str(err),
+                error_type=type(err).__name__,
+                request_id=err.request_id,
+            )
+        )
+        return err
+
+    def _endpoint(self, endpoint_id: str) -> EndpointSpec:
+        try:
+            return self.endpoints[endpoint_id]
+        except KeyError:
+            raise LookupError(f"no endpoint {endpoint_id!r} in {type(self).__name__}") from None
+
+
+def _retry_context(call: _Call) -> Any:
+    return stamina.retry_context(
+        on=call.state.wait_for, attempts=call.state.max_attempts, timeout=None
+    )
+
+
+class SyncAPIClient(_ClientCore):
+    """A synchronous client for the API described by the class attribute ``api``.
+
+    Example::
+
+        with MyAPI(base_url="http://127.0.0.1:8000") as api:
+            item = api.items.get(item_id="42")
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._pools = SyncPools(
+            self.api.pools,
+            user_client=http_client,
+            transport=transport,
+            timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._pools.closed
+
+    def close(self) -> None:
+        """Close every connection pool this client opened (a user-supplied client is left open)."""
+        self._pools.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
+        client = self._pools.get(call.spec.pool)
+        try:
+            for attempt in _retry_context(call):
+                with attempt:
+                    request = self._request_for_attempt(call)
+                    try:
+                        response = client.send(request, stream=stream)
+                    except httpx.TransportError as exc:
+                        raise transport_error(call.spec, call.path, exc) from exc
+                    if response.status_code >= 400 and stream:
+                        try:
+                            response.read()
+                        finally:
+                            response.close()
+                    self._check(call, response)
+        except APIError as err:
+            raise self._failed(call, err) from err.__cause__
+        return response
+
+    def request(
+        self,
+        spec: EndpointSpec,
+        response_type: type[T],
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: BaseModel | Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        secret_headers: Mapping[str, str | None] | None = None,
+        options: RequestOptions | None = None,
+    ) -> T:
+        """Send one call with retries and return its decoded response."""
+        call = self._start(
+            spec,
+            path_params=path_params,
+            query=query,
+            body=body,
+            content=content,
+            secret_headers=secret_headers,
+            options=options,
+        )
+        response = self._send(call)
+        return decode_response(self.api, self.config, spec, response, response_type, call.path)
+
+    def submit(
+        self,
+        spec: EndpointSpec,
+        response_type: type[T],
+        result_type: type[R],
+        *,
+        on_queue_state: QueueStateObserver | None = None,
+        **kwargs: Any,
+    ) -> FutureHandle[T, R]:
+        """Send a future-returning call; the handle polls for the result of type ``result_type``."""
+        submission = self.request(spec, response_type, **kwargs)
+        return FutureHandle(self, spec, submission, result_type, on_queue_state=on_queue_state)
+
+    def stream(
+        self, spec: EndpointSpec, event_type: type[E], **kwargs: Any
+    ) -> Stream[E]:
+        """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        call = self._start(spec, **_call_kwargs(kwargs))
+        response = self._send(call, stream=True)
+        return Stream(response, event_type, spec=spec, path=call.path)
+
+    def paginate(
+        self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
+    ) -> Iterator[Any]:
+        """Iterate over every item of an offset-paginated listing, one page at a time."""
+        page_spec = spec.paginate
+        if page_spec is None:
+            raise ValueError(f"{spec.id} is not paginated")
+        query = dict(kwargs.pop("query", None) or {})
+        offset = int(_given(query.get(page_spec.offset), 0))
+        while True:
+            query[page_spec.offset] = offset
+            page = self.request(spec, response_type, query=query, **kwargs)
+            items = list(getattr(page, page_spec.items))
+            yield from items
+            offset += len(items)
+            total = _dotted(page, page_spec.total)
+            if not items or (total is not None and offset >= total):
+                return
+
+    def poll_once(self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float) -> httpx.Response:
+        """One poll of a future, no retries: the future's own contract decides what happens next."""
+        call = self._start(
+            spec,
+            path_params=None,
+            query=None,
+            body=body,
+            content=None,
+            secret_headers=None,
+            options=RequestOptions(max_retries=0, timeout=timeout, deadline=None),
+        )
+        return self._send(call)
+
+
+class AsyncAPIClient(_ClientCore):
+    """The asyncio twin of :class:`SyncAPIClient`; every call is awaited."""
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._pools = AsyncPools(
+            self.api.pools,
+            user_client=http_client,
+            transport=transport,
+            timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._pools.closed
+
+    async def close(self) -> None:
+        """Close every connection pool this client opened (a user-supplied client is left open)."""
+        await self._pools.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
+        client = self._pools.get(call.spec.pool)
+        try:
+            async for attempt in _retry_context(call):
+                with attempt:
+                    request = self._request_for_attempt(call)
+                    try:
+                        response = await client.send(request, stream=stream)
+                    except httpx.TransportError as exc:
+                        raise transport_error(call.spec, call.path, exc) from exc
+                    if response.status_code >= 400 and stream:
+                        try:
+                            await response.aread()
+                        finally:
+                            await response.aclose()
+                    self._check(call, response)
+        except APIError as err:
+            raise self._failed(call, err) from err.__cause__
+        return response
+
+    async def request(
+        self,
+        spec: EndpointSpec,
+        response_type: type[T],
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: BaseModel | Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        secret_headers: Mapping[str, str | None] | None = None,
+        options: RequestOptions | None = None,
+    ) -> T:
+        """Send one call with retries and return its decoded response."""
+        call = self._start(
+            spec,
+            path_params=path_params,
+            query=query,
+            body=body,
+            content=content,
+            secret_headers=secret_headers,
+            options=options,
+        )
+        response = await self._send(call)
+        return decode_response(self.api, self.config, spec, response, response_type, call.path)
+
+    async def submit(
+        self,
+        spec: EndpointSpec,
+        response_type: type[T],
+        result_type: type[R],
+        *,
+        on_queue_state: QueueStateObserver | None = None,
+        **kwargs: Any,
+    ) -> AsyncFutureHandle[T, R]:
+        """Send a future-returning call; the handle polls for the result of type ``result_type``."""
+        submission = await self.request(spec, response_type, **kwargs)
+        return AsyncFutureHandle(self, spec, submission, result_type, on_queue_state=on_queue_state)
+
+    async def stream(
+        self, spec: EndpointSpec, event_type: type[E], **kwargs: Any
+    ) -> AsyncStream[E]:
+        """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        call = self._start(spec, **_call_kwargs(kwargs))
+        response = await self._send(call, stream=True)
+        return AsyncStream(response, event_type, spec=spec, path=call.path)
+
+    async def paginate(
+        self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """Iterate over every item of an offset-paginated listing, one page at a time."""
+        page_spec = spec.paginate
+        if page_spec is None:
+            raise ValueError(f"{spec.id} is not paginated")
+        query = dict(kwargs.pop("query", None) or {})
+        offset = int(_given(query.get(page_spec.offset), 0))
+        while True:
+            query[page_spec.offset] = offset
+            page = await self.request(spec, response_type, query=query, **kwargs)
+            items = list(getattr(page, page_spec.items))
+            for item in items:
+                yield item
+            offset += len(items)
+            total = _dotted(page, page_spec.total)
+            if not items or (total is not None and offset >= total):
+                return
+
+    async def poll_once(
+        self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float
+    ) -> httpx.Response:
+        """One poll of a future, no retries: the future's own contract decides what happens next."""
+        call = self._start(
+            spec,
+            path_params=None,
+            query=None,
+            body=body,
+            content=None,
+            secret_headers=None,
+            options=RequestOptions(max_retries=0, timeout=timeout, deadline=None),
+        )
+        return await self._send(call)
+
+
+def _call_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = ("path_params", "query", "body", "content", "secret_headers", "options")
+    unknown = set(kwargs) - set(names)
+    if unknown:
+        raise TypeError(f"unexpected arguments: {sorted(unknown)}")
+    return {name: kwargs.get(name) for name in names}
+
+
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None or isinstance(value, NotGiven) else value
+
+
+def _dotted(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, part, None) if not isinstance(obj, dict) else obj.get(part)
+    return obj
+

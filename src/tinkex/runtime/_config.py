@@ -1,0 +1,132 @@
+"""Client configuration: explicit arguments win over the environment, which wins over defaults.
+
+The environment variable names come from the API spec (the manifest), never from this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._spec import APISpec
+
+__all__ = ["ClientConfig", "ConfigError", "Secret"]
+
+
+class ConfigError(ValueError):
+    """A configuration value (argument or environment variable) is invalid."""
+
+
+class Secret:
+    """A credential that never shows itself in a ``repr``, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _env(environ: Mapping[str, str], api: APISpec, key: str) -> str | None:
+    name = api.env.get(key)
+    if not name:
+        return None
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _number(raw: str | None, kind: type[int] | type[float], name: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """The resolved settings of one client. Build it with :meth:`resolve`."""
+
+    base_url: str
+    api_key: Secret | None = field(default=None, repr=True)
+    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    max_retries: int | None = None
+    deadline: float | None = None
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        api: APISpec,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ClientConfig:
+        """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
+
+        Example::
+
+            config = ClientConfig.resolve(API_SPEC, base_url="http://127.0.0.1:8000")
+        """
+        env = os.environ if environ is None else environ
+        env_names = api.env
+        url = base_url or _env(env, api, "base_url") or api.base_url
+        url = url.rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            source = "base_url" if base_url else env_names.get("base_url", "base_url")
+            raise ConfigError(f"{source}={url!r} must start with http:// or https://")
+        key = api_key
+        if key is None and api.auth is not None:
+            key = env.get(api.auth.env, "").strip() or None
+        resolved_timeout = timeout
+        if resolved_timeout is None:
+            resolved_timeout = _number(
+                _env(env, api, "timeout"), float, env_names.get("timeout", "timeout")
+            )
+        resolved_retries = max_retries
+        if resolved_retries is None:
+            resolved_retries = _number(
+                _env(env, api, "max_retries"), int, env_names.get("max_retries", "max_retries")
+            )
+        if resolved_retries is not None and resolved_retries < 0:
+            raise ConfigError(f"max_retries={resolved_retries} must not be negative")
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"timeout={timeout} must be positive")
+        if deadline is not None and deadline <= 0:
+            raise ConfigError(f"deadline={deadline} must be positive")
+        headers = dict(api.default_headers)
+        headers.update(default_headers or {})
+        return cls(
+            base_url=url,
+            api_key=Secret(key) if key else None,
+            timeout=api.timeout if resolved_timeout is None else resolved_timeout,
+            connect_timeout=api.connect_timeout,
+            max_retries=resolved_retries,
+            deadline=deadline,
+            default_headers=headers,
+        )

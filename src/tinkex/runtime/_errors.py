@@ -1,0 +1,235 @@
+"""The runtime's exceptions, one tree for every failure a call can end in.
+
+    SDKError                         base of everything raised by the SDK
+    ├── APIError                     a call to the API failed; names endpoint, method, path
+    │   ├── APIStatusError           the server answered with an error status
+    │   │   ├── BadRequestError               400
+    │   │   ├── AuthenticationError           401
+    │   │   ├── PaymentRequiredError          402
+    │   │   ├── PermissionDeniedError         403
+    │   │   ├── NotFoundError                 404
+    │   │   ├── RequestTimeoutError           408
+    │   │   ├── ConflictError                 409
+    │   │   ├── GoneError                     410
+    │   │   ├── UnprocessableEntityError      422
+    │   │   ├── RateLimitError                429
+    │   │   └── InternalServerError           5xx
+    │   ├── APIConnectionError       no usable answer: connect, read or write failed
+    │   │   └── APITimeoutError      an attempt or the call's deadline ran out
+    │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
+    │   ├── RequestFailedError       a polled future completed with a failure (has a category)
+    │   └── FutureExpiredError       the server no longer knows a polled future
+    └── ClientClosedError            the client was used after close()
+
+Every ``APIError`` carries ``endpoint``, ``method``, ``path``, ``status_code`` (or ``None``),
+``request_id`` (when the server sent one), ``attempts`` and ``elapsed`` (seconds over all attempts),
+and ``retryable``. When retries run out, the raised error says how many attempts over how long and
+chains the last cause with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "FutureExpiredError",
+    "GoneError",
+    "InternalServerError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestFailedError",
+    "RequestTimeoutError",
+    "SDKError",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+
+class SDKError(Exception):
+    """Base of every exception the SDK raises."""
+
+
+class ClientClosedError(SDKError):
+    """The client (or a resource of it) was used after ``close()``."""
+
+
+class APIError(SDKError):
+    """A call to the API failed. The message names the endpoint, status and request id."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        request: httpx.Request | None = None,
+        body: Any = None,
+    ) -> None:
+        self.detail = message
+        self.endpoint = endpoint
+        self.method = method
+        self.path = path
+        self.status_code = status_code
+        self.request_id = request_id
+        self.request = request
+        self.body = body
+        self.attempts = 1
+        self.elapsed = 0.0
+        super().__init__(message)
+
+    @property
+    def message(self) -> str:
+        return self.detail
+
+    def __str__(self) -> str:
+        where = []
+        if self.endpoint:
+            where.append(self.endpoint)
+        if self.method and self.path:
+            where.append(f"{self.method} {self.path}")
+        if self.status_code is not None:
+            where.append(f"status {self.status_code}")
+        if self.request_id:
+            where.append(f"request id {self.request_id}")
+        text = self.detail
+        if where:
+            text = f"{text} [{', '.join(where)}]"
+        if self.attempts > 1:
+            text = f"{text} (gave up after {self.attempts} attempts over {self.elapsed:.1f}s)"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (worker pools); keep what identifies the failure.
+        state = {k: v for k, v in self.__dict__.items() if k not in ("request", "response")}
+        return (_rebuild_error, (type(self), self.detail, state))
+
+
+def _rebuild_error(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    err.request = None
+    if isinstance(err, APIStatusError):
+        err.response = None
+    return err
+
+
+class APIStatusError(APIError):
+    """The server answered with a status of 400 or above."""
+
+    response: httpx.Response | None
+
+    def __init__(self, message: str, *, response: httpx.Response, **kwargs: Any) -> None:
+        kwargs.setdefault("status_code", response.status_code)
+        super().__init__(message, **kwargs)
+        self.response = response
+        self.retryable = self.status_code in (408, 409, 429) or (self.status_code or 0) >= 500
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or rejected by validation on the server."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, malformed or unknown."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the account cannot be billed for this request."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource, or the server does not serve this endpoint."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed the request out."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class GoneError(APIStatusError):
+    """410: the resource existed but is gone."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the body was well-formed but semantically invalid."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried after the server's retry-after."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    410: GoneError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an error status."""
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, APIStatusError)
+
+
+class APIConnectionError(APIError):
+    """The request got no usable answer (connection refused, reset, or cut off)."""
+
+    retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt's timeout or the whole call's deadline ran out."""
+
+
+class APIResponseValidationError(APIError):
+    """The server's answer was not valid JSON, or did not match the endpoint's response schema."""
+
+
+class RequestFailedError(APIError):
+    """A long-running request completed, and it failed. ``category`` says whose fault it was."""
+
+    def __init__(self, message: str, *, category: str = "unknown", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.category = category
+
+
+class FutureExpiredError(APIError):
+    """The server no longer holds the result of a polled future (it expired or was lost)."""

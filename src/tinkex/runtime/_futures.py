@@ -1,0 +1,313 @@
+"""Handles for long-running requests: submit returns a handle, the handle polls for the result.
+
+The polling contract is data (``APISpec.futures``): which endpoint to poll, which reply means
+"not yet" (and carries a queue state), which means "failed", which statuses mean poll again at
+once, after a backoff, or that the future has expired. Every wait has a deadline: ``result``
+takes a ``timeout`` and raises :class:`FutureTimeoutError` when it runs out, leaving the handle
+usable so the caller may wait again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+import httpx
+
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    FutureExpiredError,
+    RequestFailedError,
+    SDKError,
+)
+from ._response import decode_response, validate_data
+from ._spec import EndpointSpec, FuturesSpec, status_matches
+
+if TYPE_CHECKING:
+    from ._client import AsyncAPIClient, SyncAPIClient
+
+__all__ = [
+    "AsyncFutureHandle",
+    "FutureCancelledError",
+    "FutureHandle",
+    "FutureTimeoutError",
+    "QueueStateObserver",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_DEFAULT_POLL_TIMEOUT = 45.0
+
+
+class QueueStateObserver(Protocol):
+    def __call__(self, state: str, reason: str | None) -> None: ...
+
+
+class FutureTimeoutError(APITimeoutError, TimeoutError):
+    """``result(timeout=...)`` ran out before the result was ready. The handle stays usable."""
+
+
+class FutureCancelledError(SDKError):
+    """The handle was cancelled; it will not poll again."""
+
+
+Action = Literal["again", "backoff", "expired", "raise"]
+
+
+class _FutureCore(Generic[T, R]):
+    def __init__(
+        self,
+        client: SyncAPIClient | AsyncAPIClient,
+        spec: EndpointSpec,
+        submission: T,
+        result_type: type[R],
+        *,
+        on_queue_state: QueueStateObserver | None,
+    ) -> None:
+        futures = client.api.futures
+        if futures is None:
+            raise TypeError(f"{spec.id} returns a future but the API declares no futures contract")
+        self._client = client
+        self._futures: FuturesSpec = futures
+        self.spec = spec
+        self.submission = submission
+        self.result_type = result_type
+        self.request_id: str = _field(submission, futures.request_id_field)
+        self.poll_spec = client._endpoint(futures.poll_endpoint)
+        self._on_queue_state = on_queue_state
+        self.queue_state: str | None = None
+        self._result: R | None = None
+        self._done = False
+        self._backoffs = 0
+        self.polls = 0
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "pending"
+        return f"<{type(self).__name__} {self.spec.id} request_id={self.request_id!r} {state}>"
+
+    def done(self) -> bool:
+        return self._done
+
+    def _poll_body(self) -> dict[str, Any]:
+        return {self._futures.request_id_field: self.request_id}
+
+    def _poll_timeout(self, remaining: float | None) -> float:
+        limit = self.poll_spec.timeout or _DEFAULT_POLL_TIMEOUT
+        return limit if remaining is None else max(min(limit, remaining), 0.001)
+
+    def _observe(self, data: Any) -> None:
+        field = self._futures.queue_state_field
+        if not field or not isinstance(data, Mapping):
+            return
+        state = data.get(field)
+        if not isinstance(state, str) or state == self.queue_state:
+            return
+        self.queue_state = state
+        reason = data.get(f"{field}_reason")
+        if self._on_queue_state is not None:
+            self._on_queue_state(state, reason if isinstance(reason, str) else None)
+
+    def _status_action(self, err: APIStatusError) -> Action:
+        status = err.status_code or 0
+        futures = self._futures
+        if status_matches(status, futures.expired_statuses):
+            return "expired"
+        if status_matches(status, futures.retry_statuses):
+            self._observe(err.body)
+            return "again"
+        if status_matches(status, futures.backoff_statuses):
+            return "backoff"
+        return "raise"
+
+    def _backoff(self) -> float:
+        wait = min(2.0**self._backoffs, self._futures.max_backoff)
+        self._backoffs += 1
+        return wait
+
+    def _expired(self, err: APIStatusError) -> FutureExpiredError:
+        return FutureExpiredError(
+            f"the server no longer holds request {self.request_id} ({self.spec.id})",
+            endpoint=self.spec.id,
+            method=self.poll_spec.method,
+            path=self.poll_spec.path,
+            status_code=err.status_code,
+            request_id=self.request_id,
+        )
+
+    def _timed_out(self, timeout: float | None) -> FutureTimeoutError:
+        return FutureTimeoutError(
+            f"no result for request {self.request_id} within {timeout}s "
+            f"(last queue state: {self.queue_state or 'unknown'}); wait again or cancel",
+            endpoint=self.spec.id,
+            method=self.poll_spec.method,
+            path=self.poll_spec.path,
+            request_id=self.request_id,
+        )
+
+    def _settle(self, response: httpx.Response) -> bool:
+        """Interpret a 2xx poll reply; True when the result is now known."""
+        self._backoffs = 0
+        client = self._client
+        data: Any = decode_response(
+            client.api, client.config, self.poll_spec, response, object, self.poll_spec.path
+        )
+        futures = self._futures
+        if isinstance(data, Mapping):
+            if data.get(futures.pending_field) == futures.pending_value:
+                self._observe(data)
+                return False
+            if futures.failed_field in data:
+                category = data.get(futures.category_field)
+                raise RequestFailedError(
+                    str(data.get(futures.message_field) or "the request failed"),
+                    category=category if isinstance(category, str) else "unknown",
+                    endpoint=self.spec.id,
+                    method=self.spec.method,
+                    path=self.spec.path,
+                    request_id=self.request_id,
+                )
+        self._result = validate_data(
+            client.api, client.config, self.spec, response, data, self.result_type, self.spec.path
+        )
+        self._done = True
+        if self.queue_state not in (None, "active"):
+            self._observe({futures.queue_state_field: "active"})
+        return True
+
+
+def _field(obj: Any, name: str) -> str:
+    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"the submission reply has no `{name}` to poll with: {obj!r}")
+    return value
+
+
+def _remaining(deadline_at: float | None) -> float | None:
+    return None if deadline_at is None else deadline_at - time.monotonic()
+
+
+class FutureHandle(_FutureCore[T, R]):
+    """A submitted request whose result is polled for. Thread-safe to wait on and to cancel.
+
+    Example::
+
+        handle = api.jobs.create(spec="...")
+        result = handle.result(timeout=600)
+    """
+
+    _client: SyncAPIClient
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop polling; waiters raise :class:`FutureCancelledError`."""
+        self._cancelled.set()
+
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def _sleep(self, seconds: float, deadline_at: float | None) -> None:
+        remaining = _remaining(deadline_at)
+        if remaining is not None:
+            seconds = min(seconds, max(remaining, 0.0))
+        if seconds > 0:
+            self._cancelled.wait(seconds)
+
+    def result(self, timeout: float | None = None) -> R:
+        """Wait for the result, polling; at most ``timeout`` seconds (``None``: no limit)."""
+        deadline_at = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while not self._done:
+                if self._cancelled.is_set():
+                    raise FutureCancelledError(f"request {self.request_id} was cancelled")
+                remaining = _remaining(deadline_at)
+                if remaining is not None and remaining <= 0:
+                    raise self._timed_out(timeout)
+                self.polls += 1
+                try:
+                    response = self._client.poll_once(
+                        self.poll_spec, self._poll_body(), self._poll_timeout(remaining)
+                    )
+                except APIStatusError as err:
+                    action = self._status_action(err)
+                    if action == "expired":
+                        raise self._expired(err) from err
+                    if action == "raise":
+                        raise
+                    wait = self._backoff() if action == "backoff" else self._futures.poll_interval
+                    self._sleep(wait, deadline_at)
+                    continue
+                except APITimeoutError:
+                    continue
+                except APIConnectionError:
+                    self._sleep(self._backoff(), deadline_at)
+                    continue
+                if not self._settle(response):
+                    self._sleep(self._futures.poll_interval, deadline_at)
+        return self._result  # type: ignore[return-value]
+
+
+class AsyncFutureHandle(_FutureCore[T, R]):
+    """The asyncio twin of :class:`FutureHandle`: ``await handle.result(timeout=...)``."""
+
+    _client: AsyncAPIClient
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cancelled = False
+        self._lock = asyncio.Lock()
+
+    def cancel(self) -> None:
+        """Stop polling; waiters raise :class:`FutureCancelledError` at their next step."""
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    async def _sleep(self, seconds: float, deadline_at: float | None) -> None:
+        remaining = _remaining(deadline_at)
+        if remaining is not None:
+            seconds = min(seconds, max(remaining, 0.0))
+        await asyncio.sleep(max(seconds, 0.0))
+
+    async def result(self, timeout: float | None = None) -> R:
+        """Wait for the result, polling; at most ``timeout`` seconds (``None``: no limit)."""
+        deadline_at = None if timeout is None else time.monotonic() + timeout
+        async with self._lock:
+            while not self._done:
+                if self._cancelled:
+                    raise FutureCancelledError(f"request {self.request_id} was cancelled")
+                remaining = _remaining(deadline_at)
+                if remaining is not None and remaining <= 0:
+                    raise self._timed_out(timeout)
+                self.polls += 1
+                try:
+                    response = await self._client.poll_once(
+                        self.poll_spec, self._poll_body(), self._poll_timeout(remaining)
+                    )
+                except APIStatusError as err:
+                    action = self._status_action(err)
+                    if action == "expired":
+                        raise self._expired(err) from err
+                    if action == "raise":
+                        raise
+                    wait = self._backoff() if action == "backoff" else self._futures.poll_interval
+                    await self._sleep(wait, deadline_at)
+                    continue
+                except APITimeoutError:
+                    continue
+                except APIConnectionError:
+                    await self._sleep(self._backoff(), deadline_at)
+                    continue
+                if not self._settle(response):
+                    await self._sleep(self._futures.poll_interval, deadline_at)
+        return self._result  # type: ignore[return-value]

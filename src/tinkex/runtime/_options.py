@@ -1,0 +1,50 @@
+"""Per-call options, merged over the client's defaults (per-call values win)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar, final
+
+__all__ = ["NOT_GIVEN", "NotGiven", "RequestOptions"]
+
+T = TypeVar("T")
+
+
+@final
+class NotGiven:
+    """Marks an argument the caller did not pass, so that ``None`` can mean "send null"."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+
+
+def given(value: T | NotGiven, default: T) -> T:
+    return default if isinstance(value, NotGiven) else value
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """What one call may override. ``NOT_GIVEN`` fields fall back to the client's defaults."""
+
+    timeout: float | None | NotGiven = NOT_GIVEN
+    max_retries: int | NotGiven = NOT_GIVEN
+    idempotency_key: str | None = None
+    extra_headers: Mapping[str, str] | None = None
+    deadline: float | None | NotGiven = NOT_GIVEN

@@ -1,0 +1,156 @@
+"""Turning one call (endpoint spec + arguments + options) into an ``httpx.Request``.
+
+Pure functions: no I/O, nothing retried here. The retry loop calls :func:`build_request` once per
+attempt with the attempt number, so the retry-count header is exact and the idempotency key,
+chosen once per call, is the same on every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from ._compression import compress
+from ._config import ClientConfig
+from ._options import NotGiven
+from ._spec import APISpec, EndpointSpec
+
+__all__ = ["CallArgs", "build_request", "encode_json_body", "new_idempotency_key"]
+
+
+def new_idempotency_key() -> str:
+    import uuid
+
+    return f"tinkex-{uuid.uuid4()}"
+
+
+class CallArgs:
+    """The arguments of one call, fixed for all of its attempts."""
+
+    __slots__ = (
+        "content",
+        "extra_headers",
+        "idempotency_key",
+        "path_params",
+        "query",
+        "secret_headers",
+    )
+
+    def __init__(
+        self,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        secret_headers: Mapping[str, str | None] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self.path_params = path_params or {}
+        self.query = query or {}
+        self.content = content
+        self.secret_headers = {k: v for k, v in (secret_headers or {}).items() if v is not None}
+        self.extra_headers = extra_headers or {}
+        self.idempotency_key = idempotency_key
+
+
+def _drop_unset_nones(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    # ``None`` that the caller set explicitly is sent as null (it can mean "remove"); a ``None``
+    # that is only a default is left out, as servers expect.
+    for name, info in type(model).model_fields.items():
+        key = info.serialization_alias or info.alias or name
+        if name in model.model_fields_set and getattr(model, name) is None:
+            dumped[key] = None
+    return dumped
+
+
+def encode_json_body(body: BaseModel | Mapping[str, Any] | None) -> bytes | None:
+    """Serialize a request body: pydantic models in JSON mode, unset ``None`` fields omitted."""
+    if body is None:
+        return None
+    if isinstance(body, BaseModel):
+        dumped = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data: Any = _drop_unset_nones(body, dumped)
+    else:
+        data = dict(body)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def render_path(spec: EndpointSpec, params: Mapping[str, Any]) -> str:
+    """The endpoint path with its parameters quoted in. Empty values are refused early."""
+    path = spec.path
+    for name in spec.path_params:
+        value = params.get(name)
+        if value is None or isinstance(value, NotGiven) or str(value) == "":
+            raise ValueError(
+                f"{spec.id}: expected a non-empty value for path parameter `{name}`, got {value!r}"
+            )
+        safe = "/" if name in spec.slash_params else ""
+        path = path.replace("{" + name + "}", quote(str(value), safe=safe))
+    return path
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _platform_headers(api: APISpec) -> dict[str, str]:
+    return {
+        "User-Agent": f"{api.user_agent} python/{platform.python_version()}",
+    }
+
+
+def build_request(
+    api: APISpec,
+    config: ClientConfig,
+    spec: EndpointSpec,
+    args: CallArgs,
+    *,
+    retries_taken: int,
+    timeout: httpx.Timeout,
+) -> httpx.Request:
+    """Build attempt ``retries_taken + 1`` of a call."""
+    headers: dict[str, str] = _platform_headers(api)
+    headers.update(config.default_headers)
+    headers["Accept"] = spec.accept or "application/json"
+    if api.auth is not None and config.api_key is not None:
+        value = config.api_key.get_secret_value()
+        if api.auth.scheme == "bearer":
+            value = f"Bearer {value}"
+        headers[api.auth.header] = value
+    headers.update(spec.headers)
+    content = args.content
+    if content is not None:
+        headers["Content-Type"] = spec.content_type
+        if spec.compress is not None:
+            content = compress(content, spec.compress)
+            headers["Content-Encoding"] = spec.compress
+    if api.idempotency_header and spec.method != "GET" and args.idempotency_key:
+        headers[api.idempotency_header] = args.idempotency_key
+    if api.retry_count_header:
+        headers[api.retry_count_header] = str(retries_taken)
+    headers.update(args.secret_headers)
+    headers.update(args.extra_headers)
+    params = {
+        k: _query_value(v)
+        for k, v in args.query.items()
+        if v is not None and not isinstance(v, NotGiven)
+    }
+    return httpx.Request(
+        spec.method,
+        config.base_url + render_path(spec, args.path_params),
+        params=params,
+        headers=headers,
+        content=content,
+        extensions={"timeout": timeout.as_dict()},
+    )

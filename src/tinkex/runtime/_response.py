@@ -1,0 +1,144 @@
+"""Turning an ``httpx.Response`` into a typed result, or into the right exception."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar, cast
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._config import ClientConfig
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    status_error_class,
+)
+from ._spec import APISpec, EndpointSpec
+
+__all__ = ["decode_response", "excerpt", "request_id_of", "status_error", "transport_error"]
+
+T = TypeVar("T")
+_EXCERPT = 200
+
+
+def request_id_of(api: APISpec, response: httpx.Response) -> str | None:
+    for name in api.request_id_headers:
+        value: str | None = response.headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def excerpt(content: bytes, config: ClientConfig, limit: int = _EXCERPT) -> str:
+    """A short, printable, secret-free excerpt of a body for an error message."""
+    text = content[: limit * 4].decode("utf-8", errors="replace")
+    if config.api_key is not None:
+        text = text.replace(config.api_key.get_secret_value(), "<redacted>")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _server_message(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict | list) and value:
+                return json.dumps(value)[:_EXCERPT]
+    return None
+
+
+def status_error(
+    api: APISpec, config: ClientConfig, spec: EndpointSpec, response: httpx.Response, path: str
+) -> APIStatusError:
+    """The typed exception for an error status; the body must already be read."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    message = _server_message(body) or excerpt(response.content, config) or response.reason_phrase
+    cls = status_error_class(response.status_code)
+    return cls(
+        message or f"HTTP {response.status_code}",
+        response=response,
+        endpoint=spec.id,
+        method=spec.method,
+        path=path,
+        request_id=request_id_of(api, response),
+        request=response.request,
+        body=body,
+    )
+
+
+def transport_error(spec: EndpointSpec, path: str, exc: Exception) -> APIConnectionError:
+    """Map an httpx transport failure to the runtime's connection or timeout error."""
+    cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    kind = type(exc).__name__
+    detail = str(exc) or kind
+    return cls(f"{kind}: {detail}", endpoint=spec.id, method=spec.method, path=path)
+
+
+def _validation_error(
+    api: APISpec,
+    config: ClientConfig,
+    spec: EndpointSpec,
+    response: httpx.Response,
+    path: str,
+    err: ValidationError,
+) -> APIResponseValidationError:
+    first = err.errors()[0]
+    kwargs: dict[str, Any] = {
+        "endpoint": spec.id,
+        "method": spec.method,
+        "path": path,
+        "status_code": response.status_code,
+        "request_id": request_id_of(api, response),
+    }
+    if first["type"] == "json_invalid" or not response.content:
+        ctype = response.headers.get("content-type", "no content-type")
+        body = excerpt(response.content, config) or "<empty body>"
+        return APIResponseValidationError(f"expected a JSON body, got {ctype}: {body}", **kwargs)
+    loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+    return APIResponseValidationError(
+        f"response does not match its schema: field `{loc}`: {first['msg']}", **kwargs
+    )
+
+
+def decode_response(
+    api: APISpec,
+    config: ClientConfig,
+    spec: EndpointSpec,
+    response: httpx.Response,
+    response_type: type[T],
+    path: str,
+) -> T:
+    """Validate a successful response body into ``response_type`` (``None`` ignores the body)."""
+    if response_type is type(None):
+        return cast(T, None)
+    try:
+        if isinstance(response_type, type) and issubclass(response_type, BaseModel):
+            return response_type.model_validate_json(response.content)
+        adapter: TypeAdapter[T] = TypeAdapter(response_type)
+        return adapter.validate_json(response.content)
+    except ValidationError as err:
+        raise _validation_error(api, config, spec, response, path, err) from err
+
+
+def validate_data(
+    api: APISpec,
+    config: ClientConfig,
+    spec: EndpointSpec,
+    response: httpx.Response,
+    data: Any,
+    result_type: type[T],
+    path: str,
+) -> T:
+    """Validate already-parsed JSON (a polled future's result) into ``result_type``."""
+    try:
+        return TypeAdapter(result_type).validate_python(data)
+    except ValidationError as err:
+        raise _validation_error(api, config, spec, response, path, err) from err

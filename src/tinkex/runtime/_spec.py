@@ -1,0 +1,140 @@
+"""Static descriptions of an API and its endpoints, emitted by the generator from a manifest.
+
+These are plain frozen dataclasses: the generated package builds them once at import time and the
+runtime only reads them. Nothing here knows which API it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "APISpec",
+    "AuthSpec",
+    "EndpointSpec",
+    "FuturesSpec",
+    "PaginateSpec",
+    "PoolSpec",
+    "RetryPolicy",
+]
+
+
+def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
+    """True when ``status`` is listed in ``patterns`` (ints, or families such as ``"5xx"``)."""
+    for pattern in patterns:
+        if isinstance(pattern, int):
+            if pattern == status:
+                return True
+        elif len(pattern) == 3 and pattern.endswith("xx") and str(status)[0] == pattern[0]:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one call is retried. ``max_retries + 1`` attempts at most, all within ``deadline``."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 10.0
+    jitter: float = 0.25
+    deadline: float | None = 300.0
+    retry_after_cap: float = 60.0
+    retry_statuses: tuple[int | str, ...] = (408, 409, 429, "5xx")
+    retry_connection_errors: bool = True
+
+    def should_retry_status(self, status: int) -> bool:
+        return status_matches(status, self.retry_statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """A connection pool: one shared httpx client per pool name."""
+
+    max_connections: int = 100
+    max_keepalive: int = 20
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSpec:
+    header: str
+    env: str
+    scheme: Literal["raw", "bearer"] = "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class FuturesSpec:
+    """How a future-returning endpoint's handle is polled until its result is ready."""
+
+    poll_endpoint: str
+    request_id_field: str = "request_id"
+    pending_field: str = "type"
+    pending_value: str = "try_again"
+    failed_field: str = "error"
+    message_field: str = "error"
+    category_field: str = "category"
+    queue_state_field: str | None = None
+    retry_statuses: tuple[int | str, ...] = (408, "5xx")
+    backoff_statuses: tuple[int | str, ...] = (429,)
+    expired_statuses: tuple[int | str, ...] = (410,)
+    poll_interval: float = 0.0
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class APISpec:
+    """Everything API-wide that the runtime needs: identity, auth, defaults and policies."""
+
+    name: str
+    title: str
+    version: str
+    base_url: str
+    auth: AuthSpec | None
+    env: Mapping[str, str] = field(default_factory=dict)
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    idempotency_header: str | None = None
+    retry_count_header: str | None = None
+    request_id_headers: tuple[str, ...] = ()
+    retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
+    pools: Mapping[str, PoolSpec] = field(default_factory=dict)
+    futures: FuturesSpec | None = None
+    telemetry_endpoint: str | None = None
+    user_agent: str = "sdk"
+
+
+@dataclass(frozen=True, slots=True)
+class PaginateSpec:
+    items: str
+    limit: str
+    offset: str
+    total: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """One endpoint: its route and every flag the manifest gives it."""
+
+    id: str
+    method: str
+    path: str
+    path_params: tuple[str, ...] = ()
+    slash_params: tuple[str, ...] = ()
+    body: Literal["json", "raw", "none"] = "none"
+    content_type: str = "application/json"
+    accept: str | None = None
+    future: bool = False
+    stream: Literal["sse"] | None = None
+    compress: Literal["zstd", "gzip"] | None = None
+    idempotent: bool = False
+    retry: str = "default"
+    timeout: float | None = None
+    pool: str = "default"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret_headers: tuple[str, ...] = ()
+    deprecated: str | None = None
+    paginate: PaginateSpec | None = None

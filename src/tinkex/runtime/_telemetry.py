@@ -1,0 +1,82 @@
+"""Request telemetry: typed events delivered to pluggable listeners, and redacted logging.
+
+Every call emits ``request_start``, then ``retry`` for each retry, then ``request_end`` or
+``request_error``. Listeners are plain callables; one that raises is logged and skipped, never
+allowed to break the call. Nothing here ever sees the API key: headers are redacted before an
+event or a log line is built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
+
+logger = logging.getLogger(__name__.split(".")[0])
+
+EventKind = Literal["request_start", "request_end", "request_error", "retry", "queue_state"]
+Listener = Callable[["Event"], None]
+
+REDACTED = "<redacted>"
+_ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened to a call. ``attempt`` counts from 1."""
+
+    kind: EventKind
+    endpoint: str
+    method: str
+    path: str
+    attempt: int = 1
+    status_code: int | None = None
+    elapsed: float = 0.0
+    wait: float | None = None
+    error: str | None = None
+    error_type: str | None = None
+    request_id: str | None = None
+    detail: str | None = None
+
+
+def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:
+    """A copy of ``headers`` with credentials and secret headers replaced by ``<redacted>``."""
+    secret = _ALWAYS_SECRET | {name.lower() for name in secret_names}
+    return {k: (REDACTED if k.lower() in secret else v) for k, v in headers.items()}
+
+
+class Telemetry:
+    """Fans events out to listeners and to the package logger."""
+
+    def __init__(self, listeners: Iterable[Listener] = ()) -> None:
+        self._listeners: list[Listener] = list(listeners)
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "retry":
+            logger.info(
+                "retrying %s (attempt %d failed: %s); next attempt in %.2fs",
+                event.endpoint,
+                event.attempt,
+                event.error,
+                event.wait or 0.0,
+            )
+        elif event.kind == "request_error":
+            logger.debug("%s %s failed: %s", event.method, event.path, event.error)
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s %s status=%s", event.kind, event.method, event.path, event.status_code
+            )
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("telemetry listener %r failed; event dropped for it", listener)
