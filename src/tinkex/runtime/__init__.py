@@ -2,6 +2,7 @@
 compression, telemetry and errors. It knows nothing of any particular API; a manifest does.
 """
 
+from ._body import build_body
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._config import ClientConfig, ConfigError, Secret
 from ._errors import (
@@ -99,6 +100,7 @@ __all__ = [
     "Telemetry",
     "UnprocessableEntityError",
     "backoff_delay",
+    "build_body",
     "redact_headers",
     "retry_after_seconds",
 ]

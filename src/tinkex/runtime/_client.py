@@ -149,7 +149,10 @@ class _ClientCore:
         policy = self._policy(spec, options)
         path = render_path(spec, args.path_params)
         state = RetryState(
-            policy, endpoint=spec.id, deadline=policy.deadline, report=self._report_retry(spec, path)
+            policy,
+            endpoint=spec.id,
+            deadline=policy.deadline,
+            report=self._report_retry(spec, path),
         )
         return _Call(spec, args, policy, state, self._attempt_timeout(spec, options), path)
 
@@ -339,17 +342,13 @@ class SyncAPIClient(_ClientCore):
         submission = self.request(spec, response_type, **kwargs)
         return FutureHandle(self, spec, submission, result_type, on_queue_state=on_queue_state)
 
-    def stream(
-        self, spec: EndpointSpec, event_type: type[E], **kwargs: Any
-    ) -> Stream[E]:
+    def stream(self, spec: EndpointSpec, event_type: type[E], **kwargs: Any) -> Stream[E]:
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
         call = self._start(spec, **_call_kwargs(kwargs))
         response = self._send(call, stream=True)
         return Stream(response, event_type, spec=spec, path=call.path)
 
-    def paginate(
-        self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
-    ) -> Iterator[Any]:
+    def paginate(self, spec: EndpointSpec, response_type: type[T], **kwargs: Any) -> Iterator[Any]:
         """Iterate over every item of an offset-paginated listing, one page at a time."""
         page_spec = spec.paginate
         if page_spec is None:
@@ -366,7 +365,9 @@ class SyncAPIClient(_ClientCore):
             if not items or (total is not None and offset >= total):
                 return
 
-    def poll_once(self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float) -> httpx.Response:
+    def poll_once(
+        self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float
+    ) -> httpx.Response:
         """One poll of a future, no retries: the future's own contract decides what happens next."""
         call = self._start(
             spec,
@@ -532,4 +533,3 @@ def _dotted(obj: Any, path: str) -> Any:
             return None
         obj = getattr(obj, part, None) if not isinstance(obj, dict) else obj.get(part)
     return obj
-

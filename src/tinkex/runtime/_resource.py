@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:
-    from ._client import AsyncAPIClient, SyncAPIClient
+from ._client import AsyncAPIClient, SyncAPIClient
 
 __all__ = ["AsyncAPIResource", "SyncAPIResource"]
 
@@ -20,9 +19,9 @@ class _Resource(Generic[C]):
         return f"<{type(self).__name__} of {self._client!r}>"
 
 
-class SyncAPIResource(_Resource["SyncAPIClient"]):
+class SyncAPIResource(_Resource[SyncAPIClient]):
     """A group of endpoints, called synchronously."""
 
 
-class AsyncAPIResource(_Resource["AsyncAPIClient"]):
+class AsyncAPIResource(_Resource[AsyncAPIClient]):
     """A group of endpoints, called with ``await``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -118,7 +118,7 @@ def decode_response(
 ) -> T:
     """Validate a successful response body into ``response_type`` (``None`` ignores the body)."""
     if response_type is type(None):
-        return cast(T, None)
+        return None
     try:
         if isinstance(response_type, type) and issubclass(response_type, BaseModel):
             return response_type.model_validate_json(response.content)

@@ -74,9 +74,7 @@ class _Pools(Generic[C]):
 class SyncPools(_Pools[httpx.Client]):
     def _build(self, spec: PoolSpec) -> httpx.Client:
         transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
-        return httpx.Client(
-            timeout=self._timeout, limits=self._limits(spec), transport=transport
-        )
+        return httpx.Client(timeout=self._timeout, limits=self._limits(spec), transport=transport)
 
     def close(self) -> None:
         for client in self._take_all():

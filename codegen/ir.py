@@ -1,0 +1,323 @@
+"""The intermediate representation the templates render: names, signatures, docstrings, flags."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .manifest import Endpoint, Manifest, Param
+from .pytypes import TypeMapper, is_class_schema
+from .validate import RESERVED_ARGS
+
+__all__ = ["APIIR", "Arg", "EndpointIR", "ResourceIR", "build_ir"]
+
+
+@dataclass
+class Arg:
+    name: str
+    wire: str
+    annotation: str
+    default: str | None  # Python source of the default; None = required
+    description: str
+    kind: str  # path | query | body | secret | content
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass
+class EndpointIR:
+    id: str
+    const: str
+    method: str
+    path: str
+    summary: str
+    details: str
+    kind: str  # plain | future | stream
+    args: list[Arg]
+    spec_kwargs: dict[str, str]
+    request_model: str | None
+    response_ann: str
+    response_expr: str
+    response_is_class: bool
+    result_ann: str | None = None
+    result_expr: str | None = None
+    result_is_class: bool = True
+    event_ann: str | None = None
+    item_ann: str | None = None
+    deprecated: str | None = None
+
+    def args_of(self, kind: str) -> list[Arg]:
+        return [a for a in self.args if a.kind == kind]
+
+
+@dataclass
+class ResourceIR:
+    name: str
+    class_name: str
+    description: str
+    endpoints: list[EndpointIR] = field(default_factory=list)
+
+
+@dataclass
+class APIIR:
+    title: str
+    client_class: str
+    resources: list[ResourceIR]
+    endpoints: list[EndpointIR]
+    spec_source: str
+
+
+def camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-]", name) if part)
+
+
+def _py_name(wire: str, taken: set[str]) -> str:
+    name = wire
+    while keyword.iskeyword(name) or name in RESERVED_ARGS or name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def _split_doc(text: str) -> tuple[str, str]:
+    text = text.strip()
+    if not text:
+        return "", ""
+    first, _, rest = text.partition("\n")
+    return first.strip(), rest.strip()
+
+
+def _default_source(schema: dict[str, Any]) -> str | None:
+    if "default" not in schema:
+        return None
+    return repr(schema["default"])
+
+
+class _Builder:
+    def __init__(self, manifest: Manifest) -> None:
+        self.m = manifest
+        self.types = TypeMapper(manifest.schemas)
+
+    def type_of(self, name: str) -> tuple[str, str, bool]:
+        """(annotation, runtime expression, is a class) for a named schema."""
+        ann = self.types.named(name)
+        return ann, ann, is_class_schema(self.m.schemas[name])
+
+    def param_arg(self, wire: str, param: Param, kind: str, taken: set[str]) -> Arg:
+        ann = self.types.annotation(param.schema_)
+        default = _default_source(param.schema_)
+        if kind == "query" and default is None and not param.required:
+            if not ann.endswith("| None") and ann != "Any":
+                ann = f"{ann} | None"
+            default = "None"
+        return Arg(_py_name(wire, taken), wire, ann, default, param.description.strip(), kind)
+
+    def endpoint(self, eid: str, ep: Endpoint) -> EndpointIR:
+        taken: set[str] = set()
+        args: list[Arg] = []
+        for wire, param in ep.path_params.items():
+            args.append(self.param_arg(wire, param, "path", taken))
+        if ep.body == "raw":
+            args.append(
+                Arg(
+                    _py_name("content", taken),
+                    "content",
+                    "bytes",
+                    None,
+                    "The encoded request body.",
+                    "content",
+                )
+            )
+        request_model = None
+        if ep.request is not None:
+            request_model = self.types.named(ep.request)
+            schema = self.m.schemas[ep.request]
+            required = set(schema.get("required") or [])
+            for wire, prop in (schema.get("properties") or {}).items():
+                if "const" in prop:
+                    continue  # discriminator tags are fixed, not arguments
+                ann = self.types.annotation(prop)
+                default = None if wire in required else "NOT_GIVEN"
+                if default is not None:
+                    ann = f"{ann} | NotGiven"
+                desc = str(prop.get("description", "")).strip()
+                args.append(Arg(_py_name(wire, taken), wire, ann, default, desc, "body"))
+        for wire, param in ep.query.items():
+            args.append(self.param_arg(wire, param, "query", taken))
+        for header, argname in ep.secret_headers.items():
+            args.append(
+                Arg(
+                    _py_name(argname, taken),
+                    header,
+                    "str | None",
+                    "None",
+                    f"Sent as the `{header}` header; never logged.",
+                    "secret",
+                )
+            )
+        # Required arguments first, keeping manifest order within each group.
+        args.sort(key=lambda a: (a.kind != "path", not a.required))
+
+        kind = "future" if ep.future else "stream" if ep.stream else "plain"
+        if ep.response is not None:
+            response_ann, response_expr, response_is_class = self.type_of(ep.response)
+        else:
+            response_ann, response_expr, response_is_class = "None", "type(None)", True
+        summary, details = _split_doc(ep.description)
+        ir = EndpointIR(
+            id=eid,
+            const=eid.upper(),
+            method=ep.method,
+            path=ep.path,
+            summary=summary or f"{ep.method} {ep.path}",
+            details=details,
+            kind=kind,
+            args=args,
+            spec_kwargs=self.spec_kwargs(eid, ep),
+            request_model=request_model,
+            response_ann=response_ann,
+            response_expr=response_expr,
+            response_is_class=response_is_class,
+            deprecated=self.deprecation(ep),
+        )
+        if ep.future and ep.future.result:
+            ir.result_ann, ir.result_expr, ir.result_is_class = self.type_of(ep.future.result)
+        if ep.stream and ep.stream.event:
+            ir.event_ann = self.types.named(ep.stream.event)
+        if ep.paginate is not None and ep.response is not None:
+            items = self.m.schemas[ep.response]["properties"][ep.paginate.items]
+            ir.item_ann = (
+                self.types.annotation(items.get("items")) if items.get("type") == "array" else "Any"
+            )
+        return ir
+
+    @staticmethod
+    def deprecation(ep: Endpoint) -> str | None:
+        if ep.deprecated is True:
+            return "this endpoint is deprecated"
+        return ep.deprecated or None
+
+    def spec_kwargs(self, eid: str, ep: Endpoint) -> dict[str, str]:
+        kw: dict[str, str] = {"id": repr(eid), "method": repr(ep.method), "path": repr(ep.path)}
+        if ep.path_params:
+            kw["path_params"] = repr(tuple(ep.path_params))
+            slash = tuple(n for n, p in ep.path_params.items() if p.allow_slash)
+            if slash:
+                kw["slash_params"] = repr(slash)
+        if ep.body == "raw":
+            kw["body"] = "'raw'"
+            kw["content_type"] = repr(ep.content_type)
+        elif ep.request is not None:
+            kw["body"] = "'json'"
+        if ep.accept:
+            kw["accept"] = repr(ep.accept)
+        if ep.future:
+            kw["future"] = "True"
+        if ep.stream:
+            kw["stream"] = repr(ep.stream.format)
+            kw.setdefault("accept", repr("text/event-stream"))
+        if ep.compress:
+            kw["compress"] = repr(ep.compress)
+        if ep.idempotent:
+            kw["idempotent"] = "True"
+        if ep.retry != "default":
+            kw["retry"] = repr(ep.retry)
+        if ep.timeout is not None:
+            kw["timeout"] = repr(float(ep.timeout))
+        if ep.pool != "default":
+            kw["pool"] = repr(ep.pool)
+        if ep.headers:
+            kw["headers"] = repr(dict(ep.headers))
+        if ep.secret_headers:
+            kw["secret_headers"] = repr(tuple(ep.secret_headers))
+        deprecated = self.deprecation(ep)
+        if deprecated:
+            kw["deprecated"] = repr(deprecated)
+        if ep.paginate:
+            p = ep.paginate
+            kw["paginate"] = (
+                f"PaginateSpec(items={p.items!r}, limit={p.limit!r}, offset={p.offset!r}, total={p.total!r})"
+            )
+        return kw
+
+
+def _api_spec_source(m: Manifest) -> str:
+    api = m.api
+    lines = ["APISpec("]
+
+    def add(key: str, value: str) -> None:
+        lines.append(f"    {key}={value},")
+
+    add("name", repr(api.name))
+    add("title", repr(api.title))
+    add("version", repr(api.version))
+    add("base_url", repr(api.base_url))
+    if api.auth:
+        add(
+            "auth",
+            f"AuthSpec(header={api.auth.header!r}, env={api.auth.env!r}, scheme={api.auth.scheme!r})",
+        )
+    else:
+        add("auth", "None")
+    env = {k: v for k, v in api.env.model_dump().items() if v}
+    add("env", repr(env))
+    add("default_headers", repr(dict(api.default_headers)))
+    add("timeout", repr(float(api.timeout)))
+    add("connect_timeout", repr(float(api.connect_timeout)))
+    add("idempotency_header", repr(api.idempotency_header))
+    add("retry_count_header", repr(api.retry_count_header))
+    add("request_id_headers", repr(tuple(api.request_id_headers)))
+    policies = []
+    for name, p in api.retry_policies.items():
+        fields = p.model_dump()
+        fields["retry_statuses"] = tuple(fields["retry_statuses"])
+        body = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        policies.append(f"{name!r}: RetryPolicy({body})")
+    add("retry_policies", "{" + ", ".join(policies) + "}")
+    pools = [
+        f"{name!r}: PoolSpec(max_connections={p.max_connections!r}, max_keepalive={p.max_keepalive!r}, timeout={p.timeout!r})"
+        for name, p in api.pools.items()
+    ]
+    add("pools", "{" + ", ".join(pools) + "}")
+    if api.futures:
+        f = api.futures
+        add(
+            "futures",
+            "FuturesSpec("
+            f"poll_endpoint={f.poll_endpoint!r}, request_id_field={f.request_id_field!r}, "
+            f"pending_field={f.pending.field!r}, pending_value={f.pending.equals!r}, "
+            f"failed_field={f.failed.field!r}, message_field={f.message_field!r}, "
+            f"category_field={f.category_field!r}, queue_state_field={f.queue_state_field!r}, "
+            f"retry_statuses={tuple(f.retry_statuses)!r}, backoff_statuses={tuple(f.backoff_statuses)!r}, "
+            f"expired_statuses={tuple(f.expired_statuses)!r}, poll_interval={f.poll_interval!r}, "
+            f"max_backoff={f.max_backoff!r})",
+        )
+    if api.telemetry:
+        add("telemetry_endpoint", repr(api.telemetry.endpoint))
+    add("user_agent", repr(api.user_agent or api.name))
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def build_ir(manifest: Manifest) -> APIIR:
+    builder = _Builder(manifest)
+    resources: list[ResourceIR] = []
+    endpoints: list[EndpointIR] = []
+    for rname, resource in manifest.resources.items():
+        rir = ResourceIR(rname, camel(rname), resource.description.strip())
+        for eid, ep in resource.endpoints.items():
+            eir = builder.endpoint(eid, ep)
+            rir.endpoints.append(eir)
+            endpoints.append(eir)
+        resources.append(rir)
+    return APIIR(
+        title=manifest.api.title,
+        client_class=manifest.api.client_class,
+        resources=resources,
+        endpoints=endpoints,
+        spec_source=_api_spec_source(manifest),
+    )

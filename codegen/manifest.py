@@ -1,0 +1,167 @@
+"""The manifest format as a typed model (see docs/manifest-format.md). Unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["Endpoint", "Manifest", "Param", "Resource", "StatusPattern"]
+
+StatusPattern = int | str
+_STATUS = re.compile(r"^[1-5]xx$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_statuses(values: list[StatusPattern]) -> list[StatusPattern]:
+    for value in values:
+        if isinstance(value, bool) or (isinstance(value, int) and not 100 <= value <= 599):
+            raise ValueError(f"{value!r} is not an HTTP status (100-599)")
+        if isinstance(value, str) and not _STATUS.match(value):
+            raise ValueError(f"{value!r} is not a status family such as '5xx'")
+    return values
+
+
+class Auth(_Strict):
+    header: str
+    env: str
+    scheme: Literal["raw", "bearer"] = "raw"
+
+
+class EnvNames(_Strict):
+    base_url: str | None = None
+    timeout: str | None = None
+    max_retries: str | None = None
+    log: str | None = None
+    telemetry: str | None = None
+
+
+class RetryPolicy(_Strict):
+    max_retries: int = Field(default=2, ge=0)
+    initial_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=10.0, ge=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
+    deadline: float | None = Field(default=300.0, gt=0)
+    retry_after_cap: float = Field(default=60.0, ge=0)
+    retry_statuses: list[StatusPattern] = Field(default_factory=lambda: [408, 409, 429, "5xx"])
+    retry_connection_errors: bool = True
+
+    _statuses = field_validator("retry_statuses")(_check_statuses)
+
+
+class Pool(_Strict):
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive: int = Field(default=20, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+
+
+class Match(_Strict):
+    field: str
+    equals: str | None = None
+
+
+class Futures(_Strict):
+    poll_endpoint: str
+    request_id_field: str = "request_id"
+    pending: Match
+    failed: Match
+    message_field: str = "error"
+    category_field: str = "category"
+    queue_state_field: str | None = None
+    retry_statuses: list[StatusPattern] = Field(default_factory=lambda: [408, "5xx"])
+    backoff_statuses: list[StatusPattern] = Field(default_factory=lambda: [429])
+    expired_statuses: list[StatusPattern] = Field(default_factory=lambda: [410])
+    poll_interval: float = Field(default=0.0, ge=0)
+    max_backoff: float = Field(default=30.0, gt=0)
+
+    _statuses = field_validator("retry_statuses", "backoff_statuses", "expired_statuses")(
+        _check_statuses
+    )
+
+
+class Telemetry(_Strict):
+    endpoint: str
+
+
+class Api(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    client_class: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    version: str
+    base_url: str = Field(pattern=r"^https?://")
+    user_agent: str | None = None
+    auth: Auth | None = None
+    env: EnvNames = Field(default_factory=EnvNames)
+    default_headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=60.0, gt=0)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    idempotency_header: str | None = None
+    retry_count_header: str | None = None
+    request_id_headers: list[str] = Field(default_factory=list)
+    retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)
+    pools: dict[str, Pool] = Field(default_factory=dict)
+    futures: Futures | None = None
+    telemetry: Telemetry | None = None
+
+
+class Param(_Strict):
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str = ""
+    required: bool = False
+    allow_slash: bool = False
+
+
+class FutureFlag(_Strict):
+    result: str | None = None
+
+
+class StreamFlag(_Strict):
+    format: Literal["sse"]
+    event: str | None = None
+
+
+class Paginate(_Strict):
+    items: str
+    limit: str
+    offset: str
+    total: str
+
+
+class Endpoint(_Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str = Field(pattern=r"^/")
+    description: str = ""
+    path_params: dict[str, Param] = Field(default_factory=dict)
+    query: dict[str, Param] = Field(default_factory=dict)
+    request: str | None = None
+    body: Literal["json", "raw"] = "json"
+    content_type: str | None = None
+    accept: str | None = None
+    response: str | None = None
+    future: FutureFlag | None = None
+    stream: StreamFlag | None = None
+    compress: Literal["zstd", "gzip"] | None = None
+    idempotent: bool = False
+    retry: str = "default"
+    timeout: float | None = Field(default=None, gt=0)
+    pool: str = "default"
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret_headers: dict[str, str] = Field(default_factory=dict)
+    deprecated: bool | str = False
+    paginate: Paginate | None = None
+
+
+class Resource(_Strict):
+    description: str = ""
+    endpoints: dict[str, Endpoint]
+
+
+class Manifest(_Strict):
+    manifest_version: Literal[1]
+    api: Api
+    resources: dict[str, Resource]
+    schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)

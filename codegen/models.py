@@ -1,0 +1,221 @@
+"""Pydantic models through datamodel-code-generator, plus type aliases for non-class schemas."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from typing import Any
+
+from datamodel_code_generator import (
+    DataModelType,
+    DatetimeClassType,
+    GenerateConfig,
+    InputFileType,
+    LiteralType,
+    PythonVersion,
+    generate,
+)
+
+from .manifest import Manifest
+from .pytypes import TypeMapper, is_class_schema
+from .validate import iter_refs, iter_subschemas, ref_name
+
+__all__ = ["emit_models"]
+
+_ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n")
+
+
+def _request_only(manifest: Manifest) -> set[str]:
+    """Schemas reachable from request bodies and from nothing the server sends."""
+
+    def closure(roots: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(roots)
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in manifest.schemas:
+                continue
+            seen.add(name)
+            todo += [ref_name(r) or "" for r, _ in iter_refs(manifest.schemas[name], ())]
+        return seen
+
+    requests: set[str] = set()
+    others: set[str] = set()
+    for resource in manifest.resources.values():
+        for ep in resource.endpoints.values():
+            if ep.request:
+                requests.add(ep.request)
+            for name in (
+                ep.response,
+                ep.future.result if ep.future else None,
+                ep.stream.event if ep.stream else None,
+            ):
+                if name:
+                    others.add(name)
+    return closure(requests) - closure(others)
+
+
+def _prepare(manifest: Manifest) -> dict[str, Any]:
+    """Manifest schemas as JSON Schema ``$defs`` for datamodel-code-generator.
+
+    Only object schemas become classes; references to other named schemas (enums, unions) are
+    inlined so that the generator makes no wrapper classes for them.
+    """
+    schemas = manifest.schemas
+    strict = _request_only(manifest)
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref_name(ref) or ""
+                if not is_class_schema(schemas[name]):
+                    merged = {
+                        **inline(copy.deepcopy(schemas[name])),
+                        **{k: v for k, v in node.items() if k != "$ref"},
+                    }
+                    return merged
+                return {**node, "$ref": f"#/$defs/{name}"}
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    defs: dict[str, Any] = {}
+    for name, schema in schemas.items():
+        if not is_class_schema(schema):
+            continue
+        prepared = _nullable_as_type_list(inline(copy.deepcopy(schema)))
+        for sub, _ in iter_subschemas(prepared, ()):
+            required = set(sub.get("required") or [])
+            for prop_name, prop in (sub.get("properties") or {}).items():
+                if "const" in prop and "default" not in prop and prop_name not in required:
+                    prop["default"] = prop["const"]
+        if name in strict and "additionalProperties" not in prepared:
+            prepared["additionalProperties"] = False
+        defs[name] = prepared
+    return {"$defs": defs}
+
+
+def _nullable_as_type_list(node: Any) -> Any:
+    """``anyOf: [X, null]`` with a plain typed X becomes ``type: [x, "null"]``.
+
+    datamodel-code-generator otherwise wraps a constrained X (``maxItems``, ``minLength``...) in
+    a RootModel class of its own, which then cannot take the ``None`` default.
+    """
+    if isinstance(node, list):
+        return [_nullable_as_type_list(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable_as_type_list(v) for k, v in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (other,) = [o for o in options if o != {"type": "null"}]
+        simple = isinstance(other, dict) and isinstance(other.get("type"), str)
+        if simple and not ({"$ref", "enum", "const", "anyOf", "oneOf"} & other.keys()):
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**other, **rest, "type": [other["type"], "null"]}
+    return node
+
+
+def _factory_defaults(code: str) -> str:
+    """Mutable defaults of model-typed fields become ``default_factory`` (typed, and not shared)."""
+    tree = ast.parse(code)
+    edits: list[tuple[int, int, int, int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            if not (
+                isinstance(stmt, ast.AnnAssign) and isinstance(stmt.value, ast.Dict | ast.List)
+            ):
+                continue
+            annotation = ast.unparse(stmt.annotation)
+            if annotation.startswith(("dict[", "list[")):
+                continue
+            value = stmt.value
+            literal = ast.unparse(value)
+            assert value.end_lineno is not None
+            assert value.end_col_offset is not None
+            edits.append(
+                (
+                    value.lineno,
+                    value.col_offset,
+                    value.end_lineno,
+                    value.end_col_offset,
+                    f"Field(default_factory=lambda: cast(Any, {literal}))",
+                )
+            )
+    lines = code.splitlines(keepends=True)
+    for line, col, end_line, end_col, text in sorted(edits, reverse=True):
+        start = lines[line - 1][:col]
+        end = lines[end_line - 1][end_col:]
+        lines[line - 1 : end_line] = [start + text + end]
+    return "".join(lines)
+
+
+def _aliases(manifest: Manifest) -> list[str]:
+    mapper = TypeMapper(manifest.schemas, prefix="")
+    names = [n for n, s in manifest.schemas.items() if not is_class_schema(s)]
+    ordered: list[str] = []
+
+    def visit(name: str, stack: tuple[str, ...] = ()) -> None:
+        if name in ordered or name in stack:
+            return
+        for ref, _ in iter_refs(manifest.schemas[name], ()):
+            dep = ref_name(ref) or ""
+            if dep in names:
+                visit(dep, (*stack, name))
+        ordered.append(name)
+
+    for name in names:
+        visit(name)
+    lines = []
+    for name in ordered:
+        schema = manifest.schemas[name]
+        doc = schema.get("description")
+        lines.append(f"{name}: TypeAlias = {mapper.annotation(schema)}")
+        if doc:
+            lines.append(f'"""{_doc(doc)}"""')
+        lines.append("")
+    return lines
+
+
+def _doc(text: str) -> str:
+    return " ".join(str(text).split()).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def emit_models(manifest: Manifest, header: str) -> str:
+    """The source of ``models.py``: every class schema and an alias for every other schema."""
+    config = GenerateConfig(
+        input_file_type=InputFileType.JsonSchema,
+        output_model_type=DataModelType.PydanticV2BaseModel,
+        target_python_version=PythonVersion.PY_311,
+        use_annotated=True,
+        field_constraints=True,
+        collapse_root_models=True,
+        use_schema_description=True,
+        use_field_description=True,
+        disable_timestamp=True,
+        use_double_quotes=True,
+        enum_field_as_literal=LiteralType.All,
+        keep_model_order=True,
+        strict_nullable=True,
+        output_datetime_class=DatetimeClassType.Datetime,
+        formatters=[],
+        custom_file_header=header,
+    )
+    code = generate(_prepare(manifest), config=config)
+    if not isinstance(code, str):
+        raise TypeError("datamodel-code-generator returned several modules; expected one")
+    code = _factory_defaults(_ROOT_MODEL.sub("\n", code))
+    future = "from __future__ import annotations\n"
+    header_end = code.index(future) + len(future)
+    extra_imports = (
+        "from datetime import date, datetime\n"
+        "from typing import Annotated, Any, Literal, TypeAlias, cast\n"
+        "from pydantic import BaseModel, Field\n"
+    )
+    code = code[:header_end] + extra_imports + code[header_end:]
+    return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest)) + "\n"

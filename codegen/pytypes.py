@@ -1,0 +1,105 @@
+"""JSON Schema -> Python type annotations, for signatures and for aliases of named schemas.
+
+Named object schemas are classes in the generated ``models`` module; every other named schema
+(enum, union, alias) gets a ``TypeAlias`` there, so ``models.<Name>`` always exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .validate import ref_name
+
+__all__ = ["TypeMapper", "is_class_schema"]
+
+
+def is_class_schema(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "object" and "properties" in schema
+
+
+def _literal(values: list[Any]) -> str:
+    return (
+        "Literal["
+        + ", ".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in values)
+        + "]"
+    )
+
+
+class TypeMapper:
+    """Maps schemas to annotation strings; ``prefix`` qualifies named schemas (``models.``)."""
+
+    def __init__(self, schemas: Mapping[str, Mapping[str, Any]], prefix: str = "models.") -> None:
+        self.schemas = schemas
+        self.prefix = prefix
+
+    def named(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def annotation(self, schema: Mapping[str, Any] | bool | None) -> str:
+        if schema is None or schema is True or schema == {}:
+            return "Any"
+        if schema is False:
+            return "NoReturn"
+        assert isinstance(schema, Mapping)
+        if "$ref" in schema:
+            return self.named(ref_name(schema["$ref"]) or "Any")
+        if "const" in schema:
+            return _literal([schema["const"]])
+        if "enum" in schema:
+            return _literal(list(schema["enum"]))
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                parts = self._union(schema[key])
+                union = " | ".join(parts)
+                prop = (schema.get("discriminator") or {}).get("propertyName")
+                if prop and key == "oneOf" and len(parts) > 1:
+                    return f'Annotated[{union}, Field(discriminator="{prop}")]'
+                return union
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return " | ".join(self._union([{"type": k} for k in kind]))
+        if kind == "string":
+            fmt = schema.get("format")
+            if fmt == "date-time":
+                return "datetime"
+            if fmt == "date":
+                return "date"
+            return "str"
+        if kind == "integer":
+            return "int"
+        if kind == "number":
+            return "float"
+        if kind == "boolean":
+            return "bool"
+        if kind == "null":
+            return "None"
+        if kind == "array":
+            return f"list[{self.annotation(schema.get('items'))}]"
+        if kind == "object":
+            extra = schema.get("additionalProperties", True)
+            return f"dict[str, {self.annotation(extra)}]"
+        return "Any"
+
+    def _parts(self, schema: Any) -> list[str]:
+        """The members of a union as separate annotations (one member for a non-union)."""
+        if isinstance(schema, Mapping):
+            discriminated = bool(schema.get("discriminator"))
+            for key in ("anyOf", "oneOf"):
+                if key in schema and not (discriminated and key == "oneOf"):
+                    return self._union(schema[key])
+            if isinstance(schema.get("type"), list):
+                return self._union([{"type": k} for k in schema["type"]])
+        return [self.annotation(schema)]
+
+    def _union(self, options: list[Any]) -> list[str]:
+        parts: list[str] = []
+        for option in options:
+            for part in self._parts(option):
+                if part not in parts:
+                    parts.append(part)
+        if "None" in parts:  # keep ``X | None`` in the conventional order
+            parts.remove("None")
+            parts.append("None")
+        return parts

@@ -1,0 +1,332 @@
+"""Validation of a loaded manifest: structure first, then every cross-reference and rule.
+
+All problems are collected and reported together, each with ``file:line:column`` and key path.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+from pydantic import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .errors import ManifestError, Problem
+from .loader import Key, Loaded
+from .manifest import Endpoint, Manifest
+
+__all__ = ["SCHEMA_KEYWORDS", "iter_refs", "ref_name", "validate"]
+
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "enum", "const",
+        "default", "description", "title", "format", "anyOf", "oneOf", "allOf", "discriminator",
+        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
+        "minItems", "maxItems", "pattern", "$ref", "examples", "deprecated", "uniqueItems",
+    }
+)  # fmt: skip
+_SUBSCHEMA_MAPS = ("properties",)
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
+_SUBSCHEMA_ONE = ("items", "additionalProperties")
+_REF = re.compile(r"^#/schemas/([A-Za-z_][A-Za-z0-9_]*)$")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_CLASS = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_PATH_PARAM = re.compile(r"\{([^}]*)\}")
+RESERVED_ARGS = frozenset({"self", "timeout", "extra_headers", "idempotency_key", "max_retries"})
+
+
+def ref_name(ref: str) -> str | None:
+    match = _REF.match(ref)
+    return match.group(1) if match else None
+
+
+def iter_subschemas(schema: Any, path: Key) -> Iterator[tuple[dict[str, Any], Key]]:
+    """Every schema object nested in ``schema`` (itself included), with its key path."""
+    if not isinstance(schema, dict):
+        return
+    yield schema, path
+    for key in _SUBSCHEMA_MAPS:
+        for name, sub in (schema.get(key) or {}).items():
+            yield from iter_subschemas(sub, (*path, key, name))
+    for key in _SUBSCHEMA_LISTS:
+        for i, sub in enumerate(schema.get(key) or []):
+            yield from iter_subschemas(sub, (*path, key, i))
+    for key in _SUBSCHEMA_ONE:
+        if isinstance(schema.get(key), dict):
+            yield from iter_subschemas(schema[key], (*path, key))
+
+
+def iter_refs(schema: Any, path: Key) -> Iterator[tuple[str, Key]]:
+    for sub, sub_path in iter_subschemas(schema, path):
+        if "$ref" in sub:
+            yield sub["$ref"], (*sub_path, "$ref")
+
+
+def _structure(loaded: Loaded) -> tuple[Manifest | None, list[Problem]]:
+    try:
+        return Manifest.model_validate(loaded.data), []
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and "[" in p))
+            if e["type"] == "extra_forbidden":
+                message = f"unknown key `{loc[-1]}`"
+            elif e["type"] == "missing":
+                message = f"missing required key `{loc[-1]}`"
+            else:
+                message = e["msg"]
+            problems.append(loaded.problem(loc, message))
+        return None, problems
+
+
+class _Checker:
+    def __init__(self, loaded: Loaded, manifest: Manifest) -> None:
+        self.loaded = loaded
+        self.m = manifest
+        self.problems: list[Problem] = []
+        resources = [
+            Resource(contents=_to_json_schema(s), specification=DRAFT202012)
+            for s in manifest.schemas.values()
+        ]
+        self.registry: Registry = Registry().with_resources(
+            (f"urn:schemas:{name}", r) for name, r in zip(manifest.schemas, resources, strict=True)
+        )
+
+    def add(self, path: Key, message: str) -> None:
+        self.problems.append(self.loaded.problem(path, message))
+
+    def run(self) -> list[Problem]:
+        self.check_api()
+        self.check_schemas()
+        self.check_endpoints()
+        return self.problems
+
+    # -- api ---------------------------------------------------------------------------
+
+    def check_api(self) -> None:
+        api = self.m.api
+        if "default" not in api.retry_policies:
+            self.add(("api", "retry_policies"), "a retry policy named `default` is required")
+        ids = self.endpoint_ids()
+        if api.futures and api.futures.poll_endpoint not in ids:
+            self.add(
+                ("api", "futures", "poll_endpoint"),
+                f"unknown endpoint `{api.futures.poll_endpoint}`",
+            )
+        if api.telemetry and api.telemetry.endpoint not in ids:
+            self.add(
+                ("api", "telemetry", "endpoint"), f"unknown endpoint `{api.telemetry.endpoint}`"
+            )
+
+    def endpoint_ids(self) -> set[str]:
+        return {eid for r in self.m.resources.values() for eid in r.endpoints}
+
+    # -- schemas -----------------------------------------------------------------------
+
+    def check_schemas(self) -> None:
+        for name, schema in self.m.schemas.items():
+            base: Key = ("schemas", name)
+            if not _CLASS.match(name):
+                self.add(base, f"schema name `{name}` must be CamelCase (it becomes a class name)")
+            for sub, path in iter_subschemas(schema, base):
+                for key in sub:
+                    if key not in SCHEMA_KEYWORDS:
+                        self.add((*path, key), f"unknown key `{key}` in a schema")
+                props = sub.get("properties") or {}
+                for req in sub.get("required") or []:
+                    if req not in props:
+                        self.add((*path, "required"), f"required field `{req}` is not a property")
+                for prop in props:
+                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", prop):
+                        self.add(
+                            (*path, "properties", prop),
+                            f"property name `{prop}` is not an identifier",
+                        )
+            for ref, path in iter_refs(schema, base):
+                self.check_ref(ref, path)
+            try:
+                jsonschema.Draft202012Validator.check_schema(_to_json_schema(schema))
+            except jsonschema.SchemaError as err:
+                self.add((*base, *err.path), f"invalid JSON Schema: {err.message}")
+                continue
+            self.check_defaults(schema, base)
+
+    def check_ref(self, ref: Any, path: Key) -> None:
+        name = ref_name(ref) if isinstance(ref, str) else None
+        if name is None:
+            self.add(path, f"`$ref` must look like '#/schemas/Name', got {ref!r}")
+        elif name not in self.m.schemas:
+            self.add(path, f"unknown schema reference `{name}`")
+
+    def check_defaults(self, schema: dict[str, Any], base: Key) -> None:
+        for sub, path in iter_subschemas(schema, base):
+            if "default" not in sub:
+                continue
+            if any(ref_name(r) not in self.m.schemas for r, _ in iter_refs(sub, path)):
+                continue  # already reported as an unknown reference
+            bare = {k: v for k, v in sub.items() if k != "default"}
+            validator = jsonschema.Draft202012Validator(
+                _to_json_schema(bare), registry=self.registry
+            )
+            error = jsonschema.exceptions.best_match(validator.iter_errors(sub["default"]))
+            if error is not None:
+                self.add(
+                    (*path, "default"),
+                    f"default {sub['default']!r} violates its own schema: {error.message}",
+                )
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def check_endpoints(self) -> None:
+        seen: dict[str, str] = {}
+        for rname, resource in self.m.resources.items():
+            if not _IDENT.match(rname) or keyword.iskeyword(rname):
+                self.add(("resources", rname), f"resource name `{rname}` must be snake_case")
+            for eid, ep in resource.endpoints.items():
+                path: Key = ("resources", rname, "endpoints", eid)
+                if eid in seen:
+                    self.add(
+                        path, f"duplicate endpoint id `{eid}` (also in resource `{seen[eid]}`)"
+                    )
+                seen[eid] = rname
+                if not _IDENT.match(eid) or keyword.iskeyword(eid):
+                    self.add(path, f"endpoint id `{eid}` must be snake_case")
+                self.check_endpoint(ep, path)
+
+    def schema_ref(self, name: str | None, path: Key) -> dict[str, Any] | None:
+        if name is None:
+            return None
+        if name not in self.m.schemas:
+            self.add(path, f"unknown schema reference `{name}`")
+            return None
+        return self.m.schemas[name]
+
+    def check_endpoint(self, ep: Endpoint, path: Key) -> None:
+        api = self.m.api
+        in_path = _PATH_PARAM.findall(ep.path)
+        for name in in_path:
+            if name not in ep.path_params:
+                self.add((*path, "path"), f"path parameter `{name}` is not declared in path_params")
+        for name in ep.path_params:
+            if name not in in_path:
+                self.add(
+                    (*path, "path_params", name), f"path parameter `{name}` is not used in the path"
+                )
+        for group in ("path_params", "query"):
+            for name, param in getattr(ep, group).items():
+                ppath = (*path, group, name)
+                if not _IDENT.match(name) or keyword.iskeyword(name) or name in RESERVED_ARGS:
+                    self.add(ppath, f"parameter name `{name}` is not usable as a Python argument")
+                for ref, rpath in iter_refs(param.schema_, (*ppath, "schema")):
+                    self.check_ref(ref, rpath)
+                self.check_defaults(param.schema_, (*ppath, "schema"))
+        request = self.schema_ref(ep.request, (*path, "request"))
+        if request is not None:
+            if request.get("type") != "object" or "properties" not in request:
+                self.add(
+                    (*path, "request"),
+                    f"request schema `{ep.request}` must be an object with properties",
+                )
+            for prop in request.get("properties") or {}:
+                if prop in ep.path_params or prop in ep.query:
+                    self.add(
+                        (*path, "request"),
+                        f"body field `{prop}` clashes with a parameter of the same name",
+                    )
+        if ep.body == "raw":
+            if ep.request is not None:
+                self.add(
+                    (*path, "request"), "a `body: raw` endpoint takes bytes, not a request schema"
+                )
+            if ep.content_type is None:
+                self.add((*path, "body"), "a `body: raw` endpoint needs a `content_type`")
+        response = self.schema_ref(ep.response, (*path, "response"))
+        if ep.future is not None:
+            if ep.future.result is None:
+                self.add(
+                    (*path, "future"),
+                    "a future endpoint must name its result schema: `future: {result: Schema}`",
+                )
+            else:
+                self.schema_ref(ep.future.result, (*path, "future", "result"))
+            if api.futures is None:
+                self.add((*path, "future"), "future endpoints need `api.futures` (how to poll)")
+            if ep.response is None:
+                self.add(
+                    (*path, "response"),
+                    "a future endpoint must name the schema of its handle reply",
+                )
+        if ep.stream is not None:
+            if ep.stream.event is None:
+                self.add(
+                    (*path, "stream"),
+                    "a stream endpoint must name its event schema: `stream: {format: sse, event: Schema}`",
+                )
+            else:
+                self.schema_ref(ep.stream.event, (*path, "stream", "event"))
+        if ep.retry not in api.retry_policies:
+            self.add(
+                (*path, "retry"),
+                f"unknown retry policy `{ep.retry}` (known: {', '.join(sorted(api.retry_policies))})",
+            )
+        if api.pools and ep.pool not in api.pools:
+            self.add(
+                (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"
+            )
+        for header, arg in ep.secret_headers.items():
+            if not _IDENT.match(arg) or arg in RESERVED_ARGS:
+                self.add((*path, "secret_headers", header), f"argument name `{arg}` is not usable")
+        if ep.paginate is not None:
+            for key in ("limit", "offset"):
+                name = getattr(ep.paginate, key)
+                if name not in ep.query:
+                    self.add((*path, "paginate", key), f"`{name}` is not a query parameter")
+            if response is not None and ep.paginate.items not in (response.get("properties") or {}):
+                self.add(
+                    (*path, "paginate", "items"),
+                    f"`{ep.paginate.items}` is not a field of `{ep.response}`",
+                )
+
+
+def _to_json_schema(schema: Any) -> Any:
+    """The manifest's ``#/schemas/X`` references as resolvable ``urn:schemas:X`` URIs."""
+    if isinstance(schema, dict):
+        out = {k: _to_json_schema(v) for k, v in schema.items() if k != "discriminator"}
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and (name := ref_name(ref)):
+            out["$ref"] = f"urn:schemas:{name}"
+        return out
+    if isinstance(schema, list):
+        return [_to_json_schema(v) for v in schema]
+    return schema
+
+
+def validate(loaded: Loaded) -> Manifest:
+    """Validate ``loaded``; raise :class:`ManifestError` listing every problem found."""
+    manifest, problems = _structure(loaded)
+    if manifest is None:
+        if isinstance(loaded.data, dict):
+            # Structure errors hide the rules below; still report broken references we can see.
+            problems += _loose_ref_problems(loaded)
+        raise ManifestError(problems)
+    problems = _Checker(loaded, manifest).run()
+    if problems:
+        raise ManifestError(problems)
+    return manifest
+
+
+def _loose_ref_problems(loaded: Loaded) -> list[Problem]:
+    schemas = loaded.data.get("schemas")
+    if not isinstance(schemas, dict):
+        return []
+    problems = []
+    for name, schema in schemas.items():
+        for ref, path in iter_refs(schema, ("schemas", name)):
+            target = ref_name(ref) if isinstance(ref, str) else None
+            if target is None or target not in schemas:
+                problems.append(loaded.problem(path, f"unknown schema reference `{ref}`"))
+    return problems
