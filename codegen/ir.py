@@ -173,7 +173,7 @@ class _Builder:
             const=eid.upper(),
             method=ep.method,
             path=ep.path,
-            summary=summary or f"{ep.method} {ep.path}",
+            summary=summary,
             details=details,
             kind=kind,
             args=args,

@@ -277,9 +277,15 @@ class _Checker:
             self.add(
                 (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"
             )
+        body_fields = set((request or {}).get("properties") or {})
         for header, arg in ep.secret_headers.items():
             if not _IDENT.match(arg) or arg in RESERVED_ARGS:
                 self.add((*path, "secret_headers", header), f"argument name `{arg}` is not usable")
+            if arg in body_fields or arg in ep.path_params or arg in ep.query:
+                self.add(
+                    (*path, "secret_headers", header),
+                    f"argument `{arg}` clashes with a parameter or body field of the same name",
+                )
         if ep.paginate is not None:
             for key in ("limit", "offset"):
                 name = getattr(ep.paginate, key)

@@ -72,5 +72,5 @@ API_SPEC = APISpec(
         max_backoff=30.0,
     ),
     telemetry_endpoint="telemetry",
-    user_agent="tinker",
+    user_agent="tinkex",
 )

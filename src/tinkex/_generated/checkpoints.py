@@ -279,8 +279,6 @@ class Checkpoints(SyncAPIResource):
         Absent from SDK 0.38.0; downloads now go through save_weights_external and
         get_external_weights_urls.
 
-        Deprecated: Legacy endpoint; use save_weights_external and get_external_weights_urls.
-
         ``GET /api/v1/training_runs/{training_run_id}/checkpoints/{checkpoint_id}/archive``
 
         Args:
@@ -559,8 +557,6 @@ class AsyncCheckpoints(AsyncAPIResource):
 
         Absent from SDK 0.38.0; downloads now go through save_weights_external and
         get_external_weights_urls.
-
-        Deprecated: Legacy endpoint; use save_weights_external and get_external_weights_urls.
 
         ``GET /api/v1/training_runs/{training_run_id}/checkpoints/{checkpoint_id}/archive``
 

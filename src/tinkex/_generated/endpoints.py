@@ -145,7 +145,6 @@ FORWARD_BACKWARD_JSON = EndpointSpec(
     body="json",
     future=True,
     pool="train",
-    deprecated="Legacy JSON encoding; use forward_backward (protobuf).",
 )
 FORWARD = EndpointSpec(
     id="forward",
@@ -154,7 +153,6 @@ FORWARD = EndpointSpec(
     body="json",
     future=True,
     pool="train",
-    deprecated="Legacy endpoint; use forward_backward with forward_only.",
 )
 OPTIM_STEP = EndpointSpec(
     id="optim_step",
@@ -344,7 +342,6 @@ GET_CHECKPOINT_ARCHIVE_URL = EndpointSpec(
     path_params=("training_run_id", "checkpoint_id"),
     slash_params=("checkpoint_id",),
     idempotent=True,
-    deprecated="Legacy endpoint; use save_weights_external and get_external_weights_urls.",
 )
 GET_TRAINING_RUN = EndpointSpec(
     id="get_training_run",

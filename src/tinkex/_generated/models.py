@@ -1031,7 +1031,7 @@ class SampleRequest(BaseModel):
     int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
     """
     prompt_alt_tokens_k: Annotated[int, Field(ge=0)] = 0
-    prompt_logprobs_last_n: int | None = None
+    prompt_logprobs_last_n: Annotated[int | None, Field(ge=1)] = None
     """
     Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
     """
@@ -1045,7 +1045,7 @@ class SampleResponse(BaseModel):
     """
     Logprob of each prompt token; null where not computed (always the first).
     """
-    topk_prompt_logprobs: list[list[list[float]] | None] | None = None
+    topk_prompt_logprobs: list[list[list[int | float]] | None] | None = None
     """
     Per prompt position, a list of [token_id, logprob] pairs (or null).
     """
@@ -1077,7 +1077,7 @@ class SampledSequence(BaseModel):
     """
     tokens: list[int]
     logprobs: list[float] | None = None
-    topk_logprobs: list[list[list[float]] | None] | None = None
+    topk_logprobs: list[list[list[int | float]] | None] | None = None
     """
     Per sampled token, a list of [token_id, logprob] pairs (or null).
     """
@@ -1139,7 +1139,7 @@ class SaveWeightsExternalRequest(BaseModel):
     """
     seq_id: int | None = None
     ttl_seconds: int | None = None
-    age_encryption_recipients: list[str] | None = None
+    age_encryption_recipients: Annotated[list[str] | None, Field(max_length=10)] = None
     """
     At most 10 age public keys; when given, every exported file is encrypted (".age" suffix).
     """
@@ -1321,7 +1321,7 @@ class SessionSearchRequest(BaseModel):
     """
     Only sessions whose metadata contains all of these pairs.
     """
-    display_name: str | None = None
+    display_name: Annotated[str | None, Field(min_length=1)] = None
     """
     Non-empty if given.
     """
@@ -1329,7 +1329,7 @@ class SessionSearchRequest(BaseModel):
         OwnSearchOwner | AccessibleSearchOwner | UserSearchOwner,
         Field(discriminator="type", validate_default=True),
     ] = Field(default_factory=lambda: cast(Any, {"type": "own"}))
-    statuses: (
+    statuses: Annotated[
         list[
             Annotated[
                 ActiveSessionStatusQuery
@@ -1339,8 +1339,9 @@ class SessionSearchRequest(BaseModel):
                 Field(discriminator="type"),
             ]
         ]
-        | None
-    ) = None
+        | None,
+        Field(min_length=1),
+    ] = None
     """
     Only sessions in one of these states (non-empty if given); null = any.
     """

@@ -149,11 +149,10 @@ class Training(SyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
-        """Run a forward and backward pass on a batch sent as JSON (legacy encoding).
+        """Run a forward and backward pass on a batch sent as JSON.
 
-        Current clients send protobuf through forward_backward instead.
-
-        Deprecated: Legacy JSON encoding; use forward_backward (protobuf).
+        The JSON encoding of older SDKs; self-hosted servers such as skyrl-tx speak only this one,
+        the hosted service prefers the protobuf forward_backward.
 
         ``POST /api/v1/forward_backward``
 
@@ -190,11 +189,9 @@ class Training(SyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
-        """Run a forward pass only, without gradients (legacy JSON endpoint).
+        """Run a forward pass only, without gradients (JSON).
 
-        Current clients use forward_backward with forward_only set in the protobuf request.
-
-        Deprecated: Legacy endpoint; use forward_backward with forward_only.
+        Served by self-hosted servers; the hosted service uses forward_backward with forward_only.
 
         ``POST /api/v1/forward``
 
@@ -727,11 +724,10 @@ class AsyncTraining(AsyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
-        """Run a forward and backward pass on a batch sent as JSON (legacy encoding).
+        """Run a forward and backward pass on a batch sent as JSON.
 
-        Current clients send protobuf through forward_backward instead.
-
-        Deprecated: Legacy JSON encoding; use forward_backward (protobuf).
+        The JSON encoding of older SDKs; self-hosted servers such as skyrl-tx speak only this one,
+        the hosted service prefers the protobuf forward_backward.
 
         ``POST /api/v1/forward_backward``
 
@@ -768,11 +764,9 @@ class AsyncTraining(AsyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
-        """Run a forward pass only, without gradients (legacy JSON endpoint).
+        """Run a forward pass only, without gradients (JSON).
 
-        Current clients use forward_backward with forward_only set in the protobuf request.
-
-        Deprecated: Legacy endpoint; use forward_backward with forward_only.
+        Served by self-hosted servers; the hosted service uses forward_backward with forward_only.
 
         ``POST /api/v1/forward``
 
