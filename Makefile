@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup codegen check-codegen lint format typecheck test clean
+.PHONY: setup codegen check-codegen lint format typecheck test check clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,8 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+check: check-codegen lint typecheck test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -195,7 +195,12 @@ class _ClientCore:
         self.telemetry.emit(
             Event("request_start", call.spec.id, call.spec.method, call.path, attempt=attempt)
         )
+        self.telemetry.log_request(call.spec.id, attempt, request, self._secret_names(call.spec))
         return request
+
+    def _secret_names(self, spec: EndpointSpec) -> tuple[str, ...]:
+        auth = (self.api.auth.header,) if self.api.auth is not None else ()
+        return (*auth, *spec.secret_headers)
 
     def _check(self, call: _Call, response: httpx.Response) -> None:
         """Raise the typed error for an error status (the body must be read)."""

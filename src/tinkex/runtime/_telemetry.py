@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
+
 __all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
 
 logger = logging.getLogger(__name__.split(".")[0])
@@ -59,6 +61,20 @@ class Telemetry:
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+
+    def log_request(
+        self, endpoint: str, attempt: int, request: httpx.Request, secret_names: Iterable[str]
+    ) -> None:
+        """At DEBUG, log an outgoing request with credentials and secret headers redacted."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s attempt %d: %s %s headers=%s",
+                endpoint,
+                attempt,
+                request.method,
+                request.url,
+                redact_headers(request.headers, secret_names),
+            )
 
     def emit(self, event: Event) -> None:
         if event.kind == "retry":
