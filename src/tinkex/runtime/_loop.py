@@ -1,0 +1,112 @@
+"""A private asyncio loop on a daemon thread, so that synchronous code, asyncio code and a
+notebook whose loop is already running can all drive the same async pipeline.
+
+Synchronous callers hand it coroutines and get ``concurrent.futures.Future`` objects back; async
+callers await those futures through ``asyncio.wrap_future``. The loop never runs user code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from ._errors import ClientClosedError
+
+__all__ = ["BackgroundLoop"]
+
+T = TypeVar("T")
+_JOIN_TIMEOUT = 5.0
+
+
+class BackgroundLoop:
+    """An event loop on its own thread, started on first use and stopped by :meth:`close`.
+
+    Example::
+
+        loop = BackgroundLoop("my-sdk")
+        future = loop.submit(fetch())      # concurrent.futures.Future
+        value = future.result(timeout=10)
+        loop.close()
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError(f"{self.name} is closed; create a new client")
+            if self._loop is None:
+                ready = threading.Event()
+                loop = asyncio.new_event_loop()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=run, name=self.name, daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop; the returned future can be waited on from any thread."""
+        try:
+            loop = self.loop
+        except ClientClosedError:
+            coro.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait for its result (not from the loop's own thread)."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError(f"blocking call on {self.name}'s own loop would deadlock; await it")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        """Cancel what is still running, stop the loop and join its thread (bounded wait)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            current = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if thread is not threading.current_thread():
+            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(_JOIN_TIMEOUT)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_JOIN_TIMEOUT)
+            if not thread.is_alive():
+                loop.close()
+        else:  # closing from a callback on the loop itself
+            loop.call_soon(loop.stop)

@@ -1,0 +1,154 @@
+"""Model inputs (prompts and training sequences) with the helpers training loops rely on."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from .._generated import models
+
+__all__ = [
+    "DmelChunk",
+    "EncodedTextChunk",
+    "ImageAssetPointerChunk",
+    "ImageChunk",
+    "ModelInput",
+    "ModelInputChunk",
+]
+
+
+def _base64(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+class EncodedTextChunk(models.EncodedTextChunk):
+    """A run of token ids."""
+
+    @property
+    def length(self) -> int:
+        return len(self.tokens)
+
+
+class ImageChunk(models.ImageChunk):
+    """An inline image; ``data`` accepts raw bytes or a base64 string."""
+
+    _to_base64 = field_validator("data", mode="before")(_base64)
+
+    @property
+    def length(self) -> int:
+        if self.expected_tokens is None:
+            raise ValueError(
+                "ImageChunk.length needs expected_tokens: pass the number of tokens the image takes"
+            )
+        return self.expected_tokens
+
+
+class ImageAssetPointerChunk(models.ImageAssetPointerChunk):
+    """An image referenced by location (sampling only)."""
+
+    @property
+    def length(self) -> int:
+        if self.expected_tokens is None:
+            raise ValueError("ImageAssetPointerChunk.length needs expected_tokens")
+        return self.expected_tokens
+
+
+class DmelChunk(models.DmelChunk):
+    """Audio features; ``dmel`` accepts raw bytes or a base64 string."""
+
+    _to_base64 = field_validator("dmel", mode="before")(_base64)
+
+    @property
+    def length(self) -> int:
+        raw = base64.b64decode(self.dmel)
+        pos = 1 if raw[:1] == b"\xfe" else 0  # optional marker byte
+        pos += 1  # dtype byte
+        ndim, pos = _varint(raw, pos)
+        if ndim < 1:
+            raise ValueError("DmelChunk holds a scalar; it has no length")
+        first, _ = _varint(raw, pos)
+        return first
+
+
+def _varint(raw: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(raw):
+            raise ValueError("DmelChunk header is truncated")
+        byte = raw[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+ModelInputChunk = Annotated[
+    EncodedTextChunk | ImageAssetPointerChunk | ImageChunk | DmelChunk,
+    Field(discriminator="type"),
+]
+
+
+_PUBLIC = (EncodedTextChunk, ImageAssetPointerChunk, ImageChunk, DmelChunk)
+
+
+class ModelInput(models.ModelInput):
+    """An ordered list of chunks. Helpers return new objects; a ModelInput is never mutated.
+
+    Example::
+
+        prompt = ModelInput.from_ints([1, 2, 3]).append_int(4)
+        assert prompt.to_ints() == [1, 2, 3, 4] and prompt.length == 4
+    """
+
+    chunks: list[ModelInputChunk]  # type: ignore[assignment]
+
+    @field_validator("chunks", mode="before")
+    @classmethod
+    def _plain_chunks(cls, value: Any) -> Any:
+        # Chunks built from the generated (wire) classes are accepted and upgraded.
+        if isinstance(value, list | tuple):
+            return [
+                c.model_dump() if isinstance(c, BaseModel) and not isinstance(c, _PUBLIC) else c
+                for c in value
+            ]
+        return value
+
+    @classmethod
+    def from_ints(cls, tokens: Sequence[int]) -> ModelInput:
+        return cls(chunks=[EncodedTextChunk(tokens=list(tokens))])
+
+    @classmethod
+    def empty(cls) -> ModelInput:
+        return cls(chunks=[])
+
+    def to_ints(self) -> list[int]:
+        """All token ids; raises if the input holds anything but text."""
+        out: list[int] = []
+        for chunk in self.chunks:
+            if not isinstance(chunk, EncodedTextChunk):
+                raise ValueError(
+                    f"to_ints() needs text-only input; chunk of type {chunk.type!r} has no token ids"
+                )
+            out.extend(chunk.tokens)
+        return out
+
+    @property
+    def length(self) -> int:
+        return sum(chunk.length for chunk in self.chunks)
+
+    def append(self, chunk: ModelInputChunk | models.EncodedTextChunk) -> ModelInput:
+        return type(self)(chunks=[*self.chunks, chunk])
+
+    def append_int(self, token: int) -> ModelInput:
+        """A copy with ``token`` appended, extending the last text chunk when there is one."""
+        if self.chunks and isinstance(self.chunks[-1], EncodedTextChunk):
+            last = self.chunks[-1]
+            extended = EncodedTextChunk(tokens=[*last.tokens, token])
+            return type(self)(chunks=[*self.chunks[:-1], extended])
+        return self.append(EncodedTextChunk(tokens=[token]))

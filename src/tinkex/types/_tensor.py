@@ -1,0 +1,180 @@
+"""Tensors and training examples, convertible from and to lists, numpy arrays and torch tensors.
+
+numpy and torch are imported only when a conversion needs them, so ``import tinkex`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from .._generated import models
+from ._model_input import ModelInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["Datum", "TensorData", "TensorDtype", "require"]
+
+TensorDtype = Literal["int64", "float32"]
+
+# The dtype a plain list gets, by loss-input key (as the official SDK does).
+KEY_DTYPES: dict[str, TensorDtype] = {
+    "target_tokens": "int64",
+    "weights": "float32",
+    "advantages": "float32",
+    "logprobs": "float32",
+    "clip_low_threshold": "float32",
+    "clip_high_threshold": "float32",
+    "sequence_ratio_mask": "float32",
+    "mask": "float32",
+}
+
+_EXTRAS = {"numpy": "torch", "torch": "torch", "transformers": "tokenizer"}
+
+
+def require(module: str) -> Any:
+    """Import an optional dependency, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        extra = _EXTRAS.get(module, module)
+        raise ImportError(
+            f"this feature needs `{module}`; install it with: pip install 'tinkex[{extra}]'"
+        ) from None
+
+
+def _flat(values: Any) -> list[Any]:
+    if values and isinstance(values[0], list | tuple):
+        return [x for row in values for x in _flat(list(row))]
+    return list(values)
+
+
+def _shape(values: Any) -> list[int]:
+    shape = [len(values)]
+    while values and isinstance(values[0], list | tuple):
+        values = values[0]
+        shape.append(len(values))
+    return shape
+
+
+class TensorData(models.TensorData):
+    """A tensor as flat row-major data plus shape (optionally a 2-D CSR sparse tensor).
+
+    Example::
+
+        t = TensorData.from_numpy(np.arange(6).reshape(2, 3))
+        assert t.shape == [2, 3] and t.tolist() == [[0, 1, 2], [3, 4, 5]]
+    """
+
+    @classmethod
+    def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
+        flat = _flat(list(values))
+        cast = int if dtype == "int64" else float
+        return cls(data=[cast(x) for x in flat], dtype=dtype, shape=_shape(list(values)))
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray[Any, Any]) -> TensorData:
+        numpy = require("numpy")
+        kind = array.dtype.kind
+        if kind in "iub":
+            dtype: TensorDtype = "int64"
+            data = array.astype(numpy.int64).ravel().tolist()
+        elif kind == "f":
+            dtype = "float32"
+            data = array.astype(numpy.float32).ravel().tolist()
+        else:
+            raise TypeError(f"TensorData holds integers or floats, not numpy dtype {array.dtype}")
+        return cls(data=data, dtype=dtype, shape=list(array.shape))
+
+    @classmethod
+    def from_torch(cls, tensor: torch.Tensor) -> TensorData:
+        torch_ = require("torch")
+        if tensor.is_sparse or tensor.layout != torch_.strided:
+            tensor = tensor.to_dense()
+        tensor = tensor.detach().cpu()
+        if tensor.dtype in (torch_.bfloat16, torch_.float16):
+            tensor = tensor.to(torch_.float32)
+        return cls.from_numpy(tensor.numpy())
+
+    def _dense_flat(self, pad_value: float) -> list[Any]:
+        if self.sparse_crow_indices is None or self.sparse_col_indices is None:
+            return list(self.data)
+        if not self.shape or len(self.shape) != 2:
+            raise ValueError("a sparse TensorData must have a 2-D shape")
+        rows, cols = self.shape
+        dense: list[Any] = [pad_value] * (rows * cols)
+        crow, col = self.sparse_crow_indices, self.sparse_col_indices
+        for r in range(rows):
+            for i in range(crow[r], crow[r + 1]):
+                dense[r * cols + col[i]] = self.data[i]
+        return dense
+
+    def tolist(self, pad_value: float = 0) -> Any:
+        """Nested lists in ``shape``; sparse entries not stored are ``pad_value``."""
+        flat = self._dense_flat(pad_value)
+        shape = self.shape or [len(flat)]
+        for size in reversed(shape[1:]):
+            flat = [flat[i : i + size] for i in range(0, len(flat), size)]
+        return flat
+
+    def to_numpy(self, pad_value: float = 0) -> np.ndarray[Any, Any]:
+        numpy = require("numpy")
+        dtype = numpy.int64 if self.dtype == "int64" else numpy.float32
+        flat: np.ndarray[Any, Any] = numpy.asarray(self._dense_flat(pad_value), dtype=dtype)
+        return flat.reshape(self.shape) if self.shape else flat
+
+    def to_torch(self, pad_value: float = 0) -> torch.Tensor:
+        torch_ = require("torch")
+        result: torch.Tensor = torch_.from_numpy(self.to_numpy(pad_value))
+        return result
+
+
+def coerce_tensor(key: str, value: Any) -> Any:
+    """A loss input as TensorData: lists by key dtype, numpy arrays and torch tensors as they are."""
+    if isinstance(value, TensorData):
+        return value
+    if isinstance(value, models.TensorData):
+        return TensorData.model_validate(value.model_dump())
+    module = type(value).__module__.split(".")[0]
+    if module == "numpy":
+        return TensorData.from_numpy(value)
+    if module == "torch":
+        return TensorData.from_torch(value)
+    if isinstance(value, list | tuple):
+        dtype = KEY_DTYPES.get(key)
+        if dtype is None:
+            raise ValueError(
+                f"loss input {key!r}: a plain list needs a known key to pick its dtype "
+                f"({', '.join(sorted(KEY_DTYPES))}); pass TensorData, a numpy array or a tensor"
+            )
+        return TensorData.from_list(value, dtype)
+    return value
+
+
+class Datum(models.Datum):
+    """One training example: its input and the per-token tensors the loss function needs.
+
+    ``loss_fn_inputs`` values may be TensorData, lists (dtype by key), numpy arrays or tensors.
+    """
+
+    model_input: ModelInput
+    loss_fn_inputs: dict[str, TensorData] = Field(default_factory=dict)  # type: ignore[assignment]
+
+    @field_validator("model_input", mode="before")
+    @classmethod
+    def _input(cls, value: Any) -> Any:
+        if isinstance(value, BaseModel) and not isinstance(value, ModelInput):
+            return value.model_dump()
+        return value
+
+    @field_validator("loss_fn_inputs", mode="before")
+    @classmethod
+    def _inputs(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: coerce_tensor(k, v) for k, v in value.items()}
+        return value
