@@ -65,6 +65,7 @@ def render(
         "api.py": env.get_template("api.py.j2").render(context),
         "endpoints.py": env.get_template("endpoints.py.j2").render(context),
         "client.py": env.get_template("client.py.j2").render(context),
+        "params.py": env.get_template("params.py.j2").render(context),
         "models.py": emit_models(manifest, header),
     }
     for resource in ir.resources:

@@ -22,6 +22,7 @@ class Arg:
     default: str | None  # Python source of the default; None = required
     description: str
     kind: str  # path | query | body | secret | content
+    checked: str = ""  # annotation with the schema's constraints, for parameter validation
 
     @property
     def required(self) -> bool:
@@ -49,6 +50,11 @@ class EndpointIR:
     event_ann: str | None = None
     item_ann: str | None = None
     deprecated: str | None = None
+    params_model: str | None = None  # validates path and query arguments before sending
+
+    @property
+    def param_args(self) -> list[Arg]:
+        return [a for a in self.args if a.kind in ("path", "query")]
 
     def args_of(self, kind: str) -> list[Arg]:
         return [a for a in self.args if a.kind == kind]
@@ -109,12 +115,16 @@ class _Builder:
 
     def param_arg(self, wire: str, param: Param, kind: str, taken: set[str]) -> Arg:
         ann = self.types.annotation(param.schema_)
+        constrained = self.types.constrained(param.schema_)
         default = _default_source(param.schema_)
         if kind == "query" and default is None and not param.required:
             if not ann.endswith("| None") and ann != "Any":
                 ann = f"{ann} | None"
+                constrained = f"{constrained} | None"
             default = "None"
-        return Arg(_py_name(wire, taken), wire, ann, default, param.description.strip(), kind)
+        arg = Arg(_py_name(wire, taken), wire, ann, default, param.description.strip(), kind)
+        arg.checked = constrained
+        return arg
 
     def endpoint(self, eid: str, ep: Endpoint) -> EndpointIR:
         taken: set[str] = set()
@@ -184,6 +194,8 @@ class _Builder:
             response_is_class=response_is_class,
             deprecated=self.deprecation(ep),
         )
+        if ep.path_params or ep.query:
+            ir.params_model = f"{camel(eid)}Params"
         if ep.future and ep.future.result:
             ir.result_ann, ir.result_expr, ir.result_is_class = self.type_of(ep.future.result)
         if ep.stream and ep.stream.event:

@@ -19,6 +19,19 @@ def is_class_schema(schema: Mapping[str, Any]) -> bool:
     return schema.get("type") == "object" and "properties" in schema
 
 
+_CONSTRAINTS = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minItems": "min_length",
+    "maxItems": "max_length",
+    "pattern": "pattern",
+}
+
+
 def _literal(values: list[Any]) -> str:
     return (
         "Literal["
@@ -81,6 +94,14 @@ class TypeMapper:
             extra = schema.get("additionalProperties", True)
             return f"dict[str, {self.annotation(extra)}]"
         return "Any"
+
+    def constrained(self, schema: Mapping[str, Any]) -> str:
+        """Like :meth:`annotation`, keeping the schema's limits as ``Field`` constraints."""
+        base = self.annotation(schema)
+        limits = [f"{arg}={schema[key]!r}" for key, arg in _CONSTRAINTS.items() if key in schema]
+        if not limits:
+            return base
+        return f"Annotated[{base}, Field({', '.join(limits)})]"
 
     def _parts(self, schema: Any) -> list[str]:
         """The members of a union as separate annotations (one member for a non-union)."""

@@ -117,9 +117,22 @@ class _Checker:
                 ("api", "futures", "poll_endpoint"),
                 f"unknown endpoint `{api.futures.poll_endpoint}`",
             )
+        elif api.futures:
+            self.check_poll_endpoint(api.futures.poll_endpoint, api.futures.request_id_field)
         if api.telemetry and api.telemetry.endpoint not in ids:
             self.add(
                 ("api", "telemetry", "endpoint"), f"unknown endpoint `{api.telemetry.endpoint}`"
+            )
+
+    def check_poll_endpoint(self, eid: str, field: str) -> None:
+        """The poll endpoint must take the future's id: as a path or query parameter, or a body field."""
+        ep = next(r.endpoints[eid] for r in self.m.resources.values() if eid in r.endpoints)
+        body = self.m.schemas.get(ep.request or "", {}).get("properties") or {}
+        if field not in ep.path_params and field not in ep.query and field not in body:
+            self.add(
+                ("api", "futures", "request_id_field"),
+                f"the poll endpoint `{eid}` takes no `{field}` (path parameter, query parameter "
+                "or body field) to send the future's id in",
             )
 
     def endpoint_ids(self) -> set[str]:

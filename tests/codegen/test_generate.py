@@ -99,17 +99,25 @@ def test_check_reports_a_stale_package(tmp_path: Path) -> None:
 def test_cli_exit_codes(tmp_path: Path) -> None:
     out = tmp_path / "pkg"
     run = [sys.executable, "-m", "codegen"]
-    ok = subprocess.run([*run, str(MINI), "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(
+        [*run, str(MINI), "--out", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    fresh = subprocess.run([*run, str(MINI), "--out", str(out), "--check"], cwd=ROOT, capture_output=True, text=True)
+    fresh = subprocess.run(
+        [*run, str(MINI), "--out", str(out), "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert fresh.returncode == 0, fresh.stderr
     (out / "api.py").write_text("# edited\n")
-    stale = subprocess.run([*run, str(MINI), "--out", str(out), "--check"], cwd=ROOT, capture_output=True, text=True)
+    stale = subprocess.run(
+        [*run, str(MINI), "--out", str(out), "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert stale.returncode == 1
     assert "is stale" in stale.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(MINI.read_text().replace("response: Note\n", "response: Nope\n", 1))
-    failed = subprocess.run([*run, str(bad), "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    failed = subprocess.run(
+        [*run, str(bad), "--out", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
     assert failed.returncode == 1
     assert f"{bad}:" in failed.stderr
     assert "unknown schema reference `Nope`" in failed.stderr

@@ -36,7 +36,9 @@ def test_the_base_manifest_is_valid(write_manifest: Write) -> None:
 
 
 def test_unknown_key_is_reported_with_position(write_manifest: Write) -> None:
-    text = BASE.replace("        response: Item\n      create_item:", "        respons: Item\n      create_item:")
+    text = BASE.replace(
+        "        response: Item\n      create_item:", "        respons: Item\n      create_item:"
+    )
     path = write_manifest(text)
     found = problems_of(path)
     line = line_of(text, "respons: Item")
@@ -47,15 +49,21 @@ def test_unknown_key_is_reported_with_position(write_manifest: Write) -> None:
 
 
 def test_unknown_schema_reference(write_manifest: Write) -> None:
-    text = BASE.replace("        response: Item\n      create_item:", "        response: Itme\n      create_item:")
+    text = BASE.replace(
+        "        response: Item\n      create_item:", "        response: Itme\n      create_item:"
+    )
     found = problems_of(write_manifest(text))
     assert any("get_item.response: unknown schema reference `Itme`" in p for p in found), found
 
 
 def test_unknown_ref_inside_a_schema(write_manifest: Write) -> None:
-    text = BASE.replace("      name: {type: string}\n      size", "      name: {$ref: '#/schemas/Nope'}\n      size")
+    text = BASE.replace(
+        "      name: {type: string}\n      size", "      name: {$ref: '#/schemas/Nope'}\n      size"
+    )
     found = problems_of(write_manifest(text))
-    assert any("schemas.NewItem.properties.name.$ref: unknown schema reference `Nope`" in p for p in found), found
+    assert any(
+        "schemas.NewItem.properties.name.$ref: unknown schema reference `Nope`" in p for p in found
+    ), found
 
 
 def test_duplicate_endpoint_id_across_resources(write_manifest: Write) -> None:
@@ -64,11 +72,15 @@ def test_duplicate_endpoint_id_across_resources(write_manifest: Write) -> None:
         "  more:\n    endpoints:\n      get_item:\n        method: GET\n        path: /other\nschemas:\n",
     )
     found = problems_of(write_manifest(text))
-    assert any("duplicate endpoint id `get_item` (also in resource `items`)" in p for p in found), found
+    assert any("duplicate endpoint id `get_item` (also in resource `items`)" in p for p in found), (
+        found
+    )
 
 
 def test_duplicate_yaml_key_is_not_silently_merged(write_manifest: Write) -> None:
-    text = BASE.replace("        request: NewItem\n", "        request: NewItem\n        request: Item\n")
+    text = BASE.replace(
+        "        request: NewItem\n", "        request: NewItem\n        request: Item\n"
+    )
     found = problems_of(write_manifest(text))
     assert any("create_item.request: duplicate key" in p for p in found), found
 
@@ -89,14 +101,20 @@ def test_path_param_declared_but_unused(write_manifest: Write) -> None:
 
 
 def test_future_without_result_schema(write_manifest: Write) -> None:
-    text = BASE.replace("        request: NewItem\n", "        request: NewItem\n        future: {}\n")
+    text = BASE.replace(
+        "        request: NewItem\n", "        request: NewItem\n        future: {}\n"
+    )
     found = problems_of(write_manifest(text))
-    assert any("create_item.future: a future endpoint must name its result schema" in p for p in found), found
+    assert any(
+        "create_item.future: a future endpoint must name its result schema" in p for p in found
+    ), found
     assert any("future endpoints need `api.futures`" in p for p in found), found
 
 
 def test_default_that_violates_its_own_type(write_manifest: Write) -> None:
-    text = BASE.replace("size: {type: integer, default: 1}", 'size: {type: integer, default: "big"}')
+    text = BASE.replace(
+        "size: {type: integer, default: 1}", 'size: {type: integer, default: "big"}'
+    )
     path = write_manifest(text)
     found = problems_of(path)
     line = line_of(text, 'default: "big"')
@@ -117,13 +135,21 @@ def test_default_checked_through_references(write_manifest: Write) -> None:
 
 
 def test_unknown_retry_policy(write_manifest: Write) -> None:
-    text = BASE.replace("        response: Item\n      create_item:", "        response: Item\n        retry: eager\n      create_item:")
+    text = BASE.replace(
+        "        response: Item\n      create_item:",
+        "        response: Item\n        retry: eager\n      create_item:",
+    )
     found = problems_of(write_manifest(text))
-    assert any("get_item.retry: unknown retry policy `eager` (known: default)" in p for p in found), found
+    assert any(
+        "get_item.retry: unknown retry policy `eager` (known: default)" in p for p in found
+    ), found
 
 
 def test_unknown_pool(write_manifest: Write) -> None:
-    text = BASE.replace("        response: Item\n      create_item:", "        response: Item\n        pool: fast\n      create_item:")
+    text = BASE.replace(
+        "        response: Item\n      create_item:",
+        "        response: Item\n        pool: fast\n      create_item:",
+    )
     found = problems_of(write_manifest(text))
     assert any("get_item.pool: unknown pool `fast`" in p for p in found), found
 
@@ -131,7 +157,10 @@ def test_unknown_pool(write_manifest: Write) -> None:
 def test_unknown_schema_keyword(write_manifest: Write) -> None:
     text = BASE.replace("size: {type: integer, default: 1}", "size: {type: integer, defualt: 1}")
     found = problems_of(write_manifest(text))
-    assert any("schemas.NewItem.properties.size.defualt: unknown key `defualt` in a schema" in p for p in found), found
+    assert any(
+        "schemas.NewItem.properties.size.defualt: unknown key `defualt` in a schema" in p
+        for p in found
+    ), found
 
 
 def test_wrong_value_type_is_reported(write_manifest: Write) -> None:
@@ -151,7 +180,10 @@ def test_yaml_syntax_error_has_a_position(write_manifest: Write) -> None:
 def test_every_problem_is_reported_at_once(write_manifest: Write) -> None:
     text = (
         BASE.replace("path: /items/{item_id}", "path: /items/{item_id}/{part}")
-        .replace("        response: Item\n      create_item:", "        response: Item\n        retry: eager\n      create_item:")
+        .replace(
+            "        response: Item\n      create_item:",
+            "        response: Item\n        retry: eager\n      create_item:",
+        )
         .replace("size: {type: integer, default: 1}", 'size: {type: integer, default: "big"}')
     )
     found = problems_of(write_manifest(text))
@@ -161,7 +193,7 @@ def test_every_problem_is_reported_at_once(write_manifest: Write) -> None:
 
 
 def test_structure_errors_still_report_broken_references(write_manifest: Write) -> None:
-    text = BASE.replace("  version: \"1\"\n", "").replace(
+    text = BASE.replace('  version: "1"\n', "").replace(
         "      name: {type: string}\n      size", "      name: {$ref: '#/schemas/Nope'}\n      size"
     )
     found = problems_of(write_manifest(text))
@@ -173,8 +205,25 @@ def test_nothing_is_written_when_the_manifest_is_bad(write_manifest: Write, tmp_
     out = tmp_path / "pkg"
     out.mkdir()
     (out / "keep.py").write_text("# existing\n")
-    bad = write_manifest(BASE.replace("response: Item\n      create_item:", "response: Nope\n      create_item:"))
+    bad = write_manifest(
+        BASE.replace("response: Item\n      create_item:", "response: Nope\n      create_item:")
+    )
     with pytest.raises(ManifestError):
         generate(bad, out)
     assert sorted(p.name for p in out.iterdir()) == ["keep.py"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pkg")]
+
+
+def test_poll_endpoint_must_take_the_future_id(write_manifest: Write) -> None:
+    text = BASE.replace(
+        "  pools:\n",
+        "  futures:\n    poll_endpoint: get_item\n    request_id_field: job_id\n"
+        "    pending: {field: state, equals: queued}\n    failed: {field: error}\n  pools:\n",
+    )
+    found = problems_of(write_manifest(text))
+    assert any(
+        "api.futures.request_id_field: the poll endpoint `get_item` takes no `job_id`" in p
+        for p in found
+    ), found
+    fine = text.replace("request_id_field: job_id", "request_id_field: item_id")
+    assert validate(load_yaml(write_manifest(fine))).api.futures is not None

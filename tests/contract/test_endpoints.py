@@ -137,7 +137,9 @@ def check_request(request: httpx.Request, ep: dict[str, Any], body: dict[str, An
 
 
 @pytest.mark.parametrize(("resource", "eid", "ep"), ENDPOINTS, ids=[e[1] for e in ENDPOINTS])
-def test_endpoint_contract(httpx_mock: HTTPXMock, resource: str, eid: str, ep: dict[str, Any]) -> None:
+def test_endpoint_contract(
+    httpx_mock: HTTPXMock, resource: str, eid: str, ep: dict[str, Any]
+) -> None:
     kwargs, body = call_arguments(ep)
     reply = reply_for(ep)
     if ep.get("stream"):
@@ -165,7 +167,11 @@ def test_endpoint_contract(httpx_mock: HTTPXMock, resource: str, eid: str, ep: d
         elif reply is None:
             assert result is None
         else:
-            dumped = result if isinstance(result, dict) else result.model_dump(mode="json", exclude_unset=True)
+            dumped = (
+                result
+                if isinstance(result, dict)
+                else result.model_dump(mode="json", exclude_unset=True)
+            )
             assert contains(dumped, reply)
     (request,) = httpx_mock.get_requests()
     check_request(request, ep, body)
@@ -183,7 +189,9 @@ async def test_future_endpoint_polls_for_its_typed_result(
     result = sample(result_schema, SCHEMAS)
     httpx_mock.add_response(url=f"{BASE}{expected_path(ep)}", json={"request_id": "req-7"})
     poll_url = f"{BASE}/api/v1/retrieve_future"
-    httpx_mock.add_response(url=poll_url, json={"type": "try_again", "request_id": "req-7", "queue_state": "active"})
+    httpx_mock.add_response(
+        url=poll_url, json={"type": "try_again", "request_id": "req-7", "queue_state": "active"}
+    )
     httpx_mock.add_response(url=poll_url, json=result)
     async with AsyncTinkerAPI(base_url=BASE, api_key=KEY, max_retries=0) as api:
         method = getattr(getattr(api, resource), eid)

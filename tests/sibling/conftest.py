@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -66,12 +67,43 @@ def _clean_farm_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def farm(sdk: ModuleType) -> Iterator[object]:
+def variant(tmp_path: Path) -> Iterator[Callable[..., ModuleType]]:
+    """Generate and import a variant of the manifest: ``variant(name, replace=..., runtime=...)``.
+
+    ``replace`` is a sequence of (old, new) text replacements applied to ``renderfarm.yaml``;
+    each ``old`` must occur in it. The package and anything imported from ``tmp_path`` are
+    forgotten afterwards.
+    """
+    undo: list[Iterator[ModuleType]] = []
+
+    def make(
+        name: str, *, replace: tuple[tuple[str, str], ...] = (), runtime: str = "tinkex.runtime"
+    ) -> ModuleType:
+        text = MANIFEST.read_text()
+        for old, new in replace:
+            assert old in text, old
+            text = text.replace(old, new)
+        manifest = tmp_path / f"{name}.yaml"
+        manifest.write_text(text)
+        codegen.generate(manifest, tmp_path / name, runtime=runtime)
+        importer = import_from(tmp_path / name)
+        undo.append(importer)
+        return next(importer)
+
+    yield make
+    for importer in reversed(undo):
+        importer.close()
+    for path in tmp_path.glob("*.py"):
+        _forget(path.stem)
+
+
+@pytest.fixture
+def farm(sdk: ModuleType) -> Iterator[Any]:
     with sdk.RenderFarm(base_url=BASE_URL, api_key=TOKEN) as client:
         yield client
 
 
 @pytest.fixture
-async def afarm(sdk: ModuleType) -> object:
+async def afarm(sdk: ModuleType) -> AsyncIterator[Any]:
     async with sdk.AsyncRenderFarm(base_url=BASE_URL, api_key=TOKEN) as client:
         yield client

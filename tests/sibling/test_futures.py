@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -172,11 +173,22 @@ def test_a_result_violating_its_schema_names_the_field(farm: Any, httpx_mock: HT
 def test_the_queue_state_is_read_from_the_farms_field(farm: Any, httpx_mock: HTTPXMock) -> None:
     _expect_submission(httpx_mock)
     _expect_polls(httpx_mock, QUEUED, {"state": "queued", "farm_queue": "warming_nodes"}, DONE)
-    handle = farm.jobs.submit_render(**JOB)
     seen: list[str] = []
-    handle._on_queue_state = lambda state, reason: seen.append(state)
+    handle = farm.jobs.submit_render(**JOB, on_queue_state=lambda state, reason: seen.append(state))
     handle.result(timeout=10)
     assert seen[:2] == ["waiting_for_gpu", "warming_nodes"]
+
+
+@pytest.mark.httpx_mock(assert_all_responses_were_requested=False)
+def test_future_methods_accept_a_queue_state_observer(farm: Any, httpx_mock: HTTPXMock) -> None:
+    _expect_submission(httpx_mock)
+    _expect_polls(httpx_mock, QUEUED, DONE)
+    seen: list[tuple[str, str | None]] = []
+    handle = farm.jobs.submit_render(
+        **JOB, on_queue_state=lambda state, reason: seen.append((state, reason))
+    )
+    handle.result(timeout=10)
+    assert seen[0] == ("waiting_for_gpu", None)
 
 
 @pytest.mark.xfail(
@@ -187,9 +199,8 @@ def test_the_queue_state_is_read_from_the_farms_field(farm: Any, httpx_mock: HTT
 def test_only_queue_states_the_server_sent_are_reported(farm: Any, httpx_mock: HTTPXMock) -> None:
     _expect_submission(httpx_mock)
     _expect_polls(httpx_mock, QUEUED, DONE)
-    handle = farm.jobs.submit_render(**JOB)
     seen: list[str] = []
-    handle._on_queue_state = lambda state, reason: seen.append(state)
+    handle = farm.jobs.submit_render(**JOB, on_queue_state=lambda state, reason: seen.append(state))
     handle.result(timeout=10)
     assert seen == ["waiting_for_gpu"]
     assert handle.queue_state == "waiting_for_gpu"
@@ -208,12 +219,43 @@ async def test_async_submit_polls_until_the_job_is_not_queued(
     assert [body for _, _, body in _bodies(httpx_mock)[1:]] == [{"job_id": "job-7"}] * 3
 
 
-async def test_async_failed_reply_raises_request_failed(
-    afarm: Any, httpx_mock: HTTPXMock
-) -> None:
+async def test_async_failed_reply_raises_request_failed(afarm: Any, httpx_mock: HTTPXMock) -> None:
     _expect_submission(httpx_mock)
     _expect_polls(httpx_mock, {"failure": "node lost", "failure_kind": "infrastructure"})
     handle = await afarm.jobs.submit_render(**JOB)
     with pytest.raises(RequestFailedError, match="node lost") as caught:
         await handle.result(timeout=10)
     assert caught.value.category == "infrastructure"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="runtime/_futures.py result() always calls poll_once(poll_spec, body={job_id: ...}) "
+    "with path_params=None, so a poll endpoint that takes the id in its path (GET /jobs/{job_id}) "
+    "fails in render_path; codegen/validate.py does not reject such a manifest either",
+)
+@pytest.mark.httpx_mock(assert_all_responses_were_requested=False)
+def test_a_poll_endpoint_may_take_the_id_in_its_path(
+    variant: Callable[..., ModuleType], httpx_mock: HTTPXMock
+) -> None:
+    polled_by_path = variant(
+        "renderfarm_get_poll",
+        replace=(
+            (
+                "        path: /jobs/status\n",
+                "        path: /jobs/{job_id}/status\n"
+                "        path_params:\n"
+                "          job_id: {schema: {type: string}}\n",
+            ),
+            (
+                "        method: POST\n        path: /jobs/{job_id}/status",
+                "        method: GET\n        path: /jobs/{job_id}/status",
+            ),
+            ("        request: JobStatusRequest\n", ""),
+        ),
+    )
+    _expect_submission(httpx_mock)
+    httpx_mock.add_response(method="GET", url=f"{BASE_URL}/jobs/job-7/status", json=DONE)
+    with polled_by_path.RenderFarm(base_url=BASE_URL, api_key="k") as farm:
+        assert farm.jobs.submit_render(**JOB).result(timeout=10).job_id == "job-7"

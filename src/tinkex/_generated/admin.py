@@ -12,10 +12,12 @@ from tinkex.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class Admin(SyncAPIResource):
@@ -41,10 +43,14 @@ class Admin(SyncAPIResource):
             event_type: Which family of events to return.
             day: The day to read (ISO date); the server picks today when omitted.
         """
+        _p = validate_params(
+            _params.GetAuditLogParams,
+            {"event_type": event_type, "day": day},
+        )
         return self._client.request(
             _e.GET_AUDIT_LOG,
             models.AuditLogResponse,
-            query={"event_type": event_type, "day": day},
+            query={"event_type": _p["event_type"], "day": _p["day"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -73,10 +79,14 @@ class Admin(SyncAPIResource):
             starting_on: Start of the window (inclusive, RFC 3339).
             ending_before: End of the window (exclusive, RFC 3339).
         """
+        _p = validate_params(
+            _params.GetBillingUsageParams,
+            {"starting_on": starting_on, "ending_before": ending_before},
+        )
         return self._client.request(
             _e.GET_BILLING_USAGE,
             models.BillingUsageResponse,
-            query={"starting_on": starting_on, "ending_before": ending_before},
+            query={"starting_on": _p["starting_on"], "ending_before": _p["ending_before"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -101,10 +111,14 @@ class Admin(SyncAPIResource):
         Args:
             project_id: Only this project.
         """
+        _p = validate_params(
+            _params.GetCurrentCheckpointStorageUsageParams,
+            {"project_id": project_id},
+        )
         return self._client.request(
             _e.GET_CURRENT_CHECKPOINT_STORAGE_USAGE,
             models.CurrentCheckpointStorageUsageResponse,
-            query={"project_id": project_id},
+            query={"project_id": _p["project_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -137,10 +151,14 @@ class AsyncAdmin(AsyncAPIResource):
             event_type: Which family of events to return.
             day: The day to read (ISO date); the server picks today when omitted.
         """
+        _p = validate_params(
+            _params.GetAuditLogParams,
+            {"event_type": event_type, "day": day},
+        )
         return await self._client.request(
             _e.GET_AUDIT_LOG,
             models.AuditLogResponse,
-            query={"event_type": event_type, "day": day},
+            query={"event_type": _p["event_type"], "day": _p["day"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -169,10 +187,14 @@ class AsyncAdmin(AsyncAPIResource):
             starting_on: Start of the window (inclusive, RFC 3339).
             ending_before: End of the window (exclusive, RFC 3339).
         """
+        _p = validate_params(
+            _params.GetBillingUsageParams,
+            {"starting_on": starting_on, "ending_before": ending_before},
+        )
         return await self._client.request(
             _e.GET_BILLING_USAGE,
             models.BillingUsageResponse,
-            query={"starting_on": starting_on, "ending_before": ending_before},
+            query={"starting_on": _p["starting_on"], "ending_before": _p["ending_before"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -197,10 +219,14 @@ class AsyncAdmin(AsyncAPIResource):
         Args:
             project_id: Only this project.
         """
+        _p = validate_params(
+            _params.GetCurrentCheckpointStorageUsageParams,
+            {"project_id": project_id},
+        )
         return await self._client.request(
             _e.GET_CURRENT_CHECKPOINT_STORAGE_USAGE,
             models.CurrentCheckpointStorageUsageResponse,
-            query={"project_id": project_id},
+            query={"project_id": _p["project_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

@@ -13,10 +13,12 @@ from tinkex.runtime import (
     RequestOptions,
     SyncAPIResource,
     build_body,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class Checkpoints(SyncAPIResource):
@@ -38,10 +40,14 @@ class Checkpoints(SyncAPIResource):
         Args:
             training_run_id: The training run (model id).
         """
+        _p = validate_params(
+            _params.ListCheckpointsParams,
+            {"training_run_id": training_run_id},
+        )
         return self._client.request(
             _e.LIST_CHECKPOINTS,
             models.CheckpointsListResponse,
-            path_params={"training_run_id": training_run_id},
+            path_params={"training_run_id": _p["training_run_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -68,10 +74,14 @@ class Checkpoints(SyncAPIResource):
             limit: Page size.
             offset: Number of checkpoints to skip.
         """
+        _p = validate_params(
+            _params.ListUserCheckpointsParams,
+            {"limit": limit, "offset": offset},
+        )
         return self._client.request(
             _e.LIST_USER_CHECKPOINTS,
             models.CheckpointsListResponse,
-            query={"limit": limit, "offset": offset},
+            query={"limit": _p["limit"], "offset": _p["offset"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -90,12 +100,16 @@ class Checkpoints(SyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Iterator[models.Checkpoint]:
         """Every item of ``list_user_checkpoints``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListUserCheckpointsParams,
+            {"limit": limit, "offset": offset},
+        )
         return cast(
             Iterator[models.Checkpoint],
             self._client.paginate(
                 _e.LIST_USER_CHECKPOINTS,
                 models.CheckpointsListResponse,
-                query={"limit": limit, "offset": offset},
+                query={"limit": _p["limit"], "offset": _p["offset"]},
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
                 ),
@@ -120,10 +134,17 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1" or "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.DeleteCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.DELETE_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -152,10 +173,17 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.PublishCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.PUBLISH_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -184,10 +212,17 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.UnpublishCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.UNPUBLISH_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -216,10 +251,17 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
             ttl_seconds: Seconds from now until the checkpoint expires; null removes the expiry (always sent).
         """
+        _p = validate_params(
+            _params.SetCheckpointTtlParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.SET_CHECKPOINT_TTL,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             body=build_body(
                 models.SetCheckpointTtlRequest,
                 {"ttl_seconds": ttl_seconds},
@@ -252,10 +294,17 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the export.
             checkpoint_id: An export id, "external_weights/<name>".
         """
+        _p = validate_params(
+            _params.GetExternalWeightsUrlsParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.GET_EXTERNAL_WEIGHTS_URLS,
             models.ExternalWeightsUrlsResponse,
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -285,10 +334,17 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
         """
+        _p = validate_params(
+            _params.GetCheckpointArchiveUrlParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return self._client.request(
             _e.GET_CHECKPOINT_ARCHIVE_URL,
             models.CheckpointArchiveUrlResponse,
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -317,10 +373,14 @@ class AsyncCheckpoints(AsyncAPIResource):
         Args:
             training_run_id: The training run (model id).
         """
+        _p = validate_params(
+            _params.ListCheckpointsParams,
+            {"training_run_id": training_run_id},
+        )
         return await self._client.request(
             _e.LIST_CHECKPOINTS,
             models.CheckpointsListResponse,
-            path_params={"training_run_id": training_run_id},
+            path_params={"training_run_id": _p["training_run_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -347,10 +407,14 @@ class AsyncCheckpoints(AsyncAPIResource):
             limit: Page size.
             offset: Number of checkpoints to skip.
         """
+        _p = validate_params(
+            _params.ListUserCheckpointsParams,
+            {"limit": limit, "offset": offset},
+        )
         return await self._client.request(
             _e.LIST_USER_CHECKPOINTS,
             models.CheckpointsListResponse,
-            query={"limit": limit, "offset": offset},
+            query={"limit": _p["limit"], "offset": _p["offset"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -369,12 +433,16 @@ class AsyncCheckpoints(AsyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Checkpoint]:
         """Every item of ``list_user_checkpoints``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListUserCheckpointsParams,
+            {"limit": limit, "offset": offset},
+        )
         return cast(
             AsyncIterator[models.Checkpoint],
             self._client.paginate(
                 _e.LIST_USER_CHECKPOINTS,
                 models.CheckpointsListResponse,
-                query={"limit": limit, "offset": offset},
+                query={"limit": _p["limit"], "offset": _p["offset"]},
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
                 ),
@@ -399,10 +467,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1" or "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.DeleteCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.DELETE_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -431,10 +506,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.PublishCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.PUBLISH_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -463,10 +545,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
+        _p = validate_params(
+            _params.UnpublishCheckpointParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.UNPUBLISH_CHECKPOINT,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -495,10 +584,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
             ttl_seconds: Seconds from now until the checkpoint expires; null removes the expiry (always sent).
         """
+        _p = validate_params(
+            _params.SetCheckpointTtlParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.SET_CHECKPOINT_TTL,
             type(None),
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             body=build_body(
                 models.SetCheckpointTtlRequest,
                 {"ttl_seconds": ttl_seconds},
@@ -531,10 +627,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the export.
             checkpoint_id: An export id, "external_weights/<name>".
         """
+        _p = validate_params(
+            _params.GetExternalWeightsUrlsParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.GET_EXTERNAL_WEIGHTS_URLS,
             models.ExternalWeightsUrlsResponse,
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -564,10 +667,17 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
         """
+        _p = validate_params(
+            _params.GetCheckpointArchiveUrlParams,
+            {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+        )
         return await self._client.request(
             _e.GET_CHECKPOINT_ARCHIVE_URL,
             models.CheckpointArchiveUrlResponse,
-            path_params={"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
+            path_params={
+                "training_run_id": _p["training_run_id"],
+                "checkpoint_id": _p["checkpoint_id"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

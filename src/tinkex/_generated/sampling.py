@@ -11,13 +11,16 @@ from tinkex.runtime import (
     AsyncFutureHandle,
     FutureHandle,
     NotGiven,
+    QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
     build_body,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class Sampling(SyncAPIResource):
@@ -113,6 +116,7 @@ class Sampling(SyncAPIResource):
         prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
         prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
         record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -134,11 +138,13 @@ class Sampling(SyncAPIResource):
             topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.ASAMPLE,
             models.UntypedAPIFuture,
             models.SampleResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SampleRequest,
                 {
@@ -182,10 +188,14 @@ class Sampling(SyncAPIResource):
         Args:
             sampler_id: The sampling session id, e.g. "<session>:sample:0".
         """
+        _p = validate_params(
+            _params.GetSamplerParams,
+            {"sampler_id": sampler_id},
+        )
         return self._client.request(
             _e.GET_SAMPLER,
             models.GetSamplerResponse,
-            path_params={"sampler_id": sampler_id},
+            path_params={"sampler_id": _p["sampler_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -288,6 +298,7 @@ class AsyncSampling(AsyncAPIResource):
         prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
         prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
         record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -309,11 +320,13 @@ class AsyncSampling(AsyncAPIResource):
             topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.ASAMPLE,
             models.UntypedAPIFuture,
             models.SampleResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SampleRequest,
                 {
@@ -357,10 +370,14 @@ class AsyncSampling(AsyncAPIResource):
         Args:
             sampler_id: The sampling session id, e.g. "<session>:sample:0".
         """
+        _p = validate_params(
+            _params.GetSamplerParams,
+            {"sampler_id": sampler_id},
+        )
         return await self._client.request(
             _e.GET_SAMPLER,
             models.GetSamplerResponse,
-            path_params={"sampler_id": sampler_id},
+            path_params={"sampler_id": _p["sampler_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

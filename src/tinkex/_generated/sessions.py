@@ -13,10 +13,12 @@ from tinkex.runtime import (
     RequestOptions,
     SyncAPIResource,
     build_body,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class Sessions(SyncAPIResource):
@@ -115,10 +117,14 @@ class Sessions(SyncAPIResource):
         Args:
             session_id: The session to finish.
         """
+        _p = validate_params(
+            _params.FinishSessionParams,
+            {"session_id": session_id},
+        )
         return self._client.request(
             _e.FINISH_SESSION,
             type(None),
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             body=build_body(
                 models.FinishSessionRequest,
                 {"reason": reason, "detail": detail},
@@ -149,11 +155,15 @@ class Sessions(SyncAPIResource):
             session_id: The session to look up.
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.GetSessionParams,
+            {"session_id": session_id, "access_scope": access_scope},
+        )
         return self._client.request(
             _e.GET_SESSION,
             models.GetSessionResponse,
-            path_params={"session_id": session_id},
-            query={"access_scope": access_scope},
+            path_params={"session_id": _p["session_id"]},
+            query={"access_scope": _p["access_scope"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -182,10 +192,18 @@ class Sessions(SyncAPIResource):
             offset: Number of sessions to skip.
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.ListSessionsParams,
+            {"limit": limit, "offset": offset, "access_scope": access_scope},
+        )
         return self._client.request(
             _e.LIST_SESSIONS,
             models.ListSessionsResponse,
-            query={"limit": limit, "offset": offset, "access_scope": access_scope},
+            query={
+                "limit": _p["limit"],
+                "offset": _p["offset"],
+                "access_scope": _p["access_scope"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -211,10 +229,14 @@ class Sessions(SyncAPIResource):
         Args:
             session_id: The session to move.
         """
+        _p = validate_params(
+            _params.AssignSessionProjectParams,
+            {"session_id": session_id},
+        )
         return self._client.request(
             _e.ASSIGN_SESSION_PROJECT,
             type(None),
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             body=build_body(
                 models.AssignSessionProjectRequest,
                 {"project_id": project_id},
@@ -246,10 +268,14 @@ class Sessions(SyncAPIResource):
         Args:
             session_id: The session to export.
         """
+        _p = validate_params(
+            _params.ExportSessionTraceParams,
+            {"session_id": session_id},
+        )
         return self._client.request(
             _e.EXPORT_SESSION_TRACE,
             models.TraceExportResponse,
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -407,10 +433,14 @@ class AsyncSessions(AsyncAPIResource):
         Args:
             session_id: The session to finish.
         """
+        _p = validate_params(
+            _params.FinishSessionParams,
+            {"session_id": session_id},
+        )
         return await self._client.request(
             _e.FINISH_SESSION,
             type(None),
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             body=build_body(
                 models.FinishSessionRequest,
                 {"reason": reason, "detail": detail},
@@ -441,11 +471,15 @@ class AsyncSessions(AsyncAPIResource):
             session_id: The session to look up.
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.GetSessionParams,
+            {"session_id": session_id, "access_scope": access_scope},
+        )
         return await self._client.request(
             _e.GET_SESSION,
             models.GetSessionResponse,
-            path_params={"session_id": session_id},
-            query={"access_scope": access_scope},
+            path_params={"session_id": _p["session_id"]},
+            query={"access_scope": _p["access_scope"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -474,10 +508,18 @@ class AsyncSessions(AsyncAPIResource):
             offset: Number of sessions to skip.
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.ListSessionsParams,
+            {"limit": limit, "offset": offset, "access_scope": access_scope},
+        )
         return await self._client.request(
             _e.LIST_SESSIONS,
             models.ListSessionsResponse,
-            query={"limit": limit, "offset": offset, "access_scope": access_scope},
+            query={
+                "limit": _p["limit"],
+                "offset": _p["offset"],
+                "access_scope": _p["access_scope"],
+            },
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -503,10 +545,14 @@ class AsyncSessions(AsyncAPIResource):
         Args:
             session_id: The session to move.
         """
+        _p = validate_params(
+            _params.AssignSessionProjectParams,
+            {"session_id": session_id},
+        )
         return await self._client.request(
             _e.ASSIGN_SESSION_PROJECT,
             type(None),
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             body=build_body(
                 models.AssignSessionProjectRequest,
                 {"project_id": project_id},
@@ -538,10 +584,14 @@ class AsyncSessions(AsyncAPIResource):
         Args:
             session_id: The session to export.
         """
+        _p = validate_params(
+            _params.ExportSessionTraceParams,
+            {"session_id": session_id},
+        )
         return await self._client.request(
             _e.EXPORT_SESSION_TRACE,
             models.TraceExportResponse,
-            path_params={"session_id": session_id},
+            path_params={"session_id": _p["session_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

@@ -12,6 +12,7 @@ from tinkex.runtime import (
     AsyncFutureHandle,
     FutureHandle,
     NotGiven,
+    QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
     build_body,
@@ -33,6 +34,7 @@ class Training(SyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -48,11 +50,13 @@ class Training(SyncAPIResource):
 
         Args:
             model_seq_id: Per-session counter of training runs: 0, 1, 2, ...
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.CREATE_MODEL,
             models.UntypedAPIFuture,
             models.CreateModelResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.CreateModelRequest,
                 {
@@ -106,6 +110,7 @@ class Training(SyncAPIResource):
         self,
         *,
         content: bytes,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -124,11 +129,13 @@ class Training(SyncAPIResource):
 
         Args:
             content: The encoded request body.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.FORWARD_BACKWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             content=content,
             options=RequestOptions(
                 timeout=timeout,
@@ -144,6 +151,7 @@ class Training(SyncAPIResource):
         forward_backward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -157,11 +165,15 @@ class Training(SyncAPIResource):
         ``POST /api/v1/forward_backward``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.FORWARD_BACKWARD_JSON,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ForwardBackwardRequest,
                 {
@@ -184,6 +196,7 @@ class Training(SyncAPIResource):
         forward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -196,11 +209,15 @@ class Training(SyncAPIResource):
         ``POST /api/v1/forward``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.FORWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ForwardRequest,
                 {"forward_input": forward_input, "model_id": model_id, "seq_id": seq_id},
@@ -220,6 +237,7 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
         optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -232,11 +250,15 @@ class Training(SyncAPIResource):
         ``POST /api/v1/optim_step``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.OPTIM_STEP,
             models.UntypedAPIFuture,
             models.OptimStepResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.OptimStepRequest,
                 {
@@ -263,6 +285,7 @@ class Training(SyncAPIResource):
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         overwrite: bool | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -281,11 +304,13 @@ class Training(SyncAPIResource):
             path: Checkpoint name.
             ttl_seconds: Expire the checkpoint after this many seconds (one hour to ten years); null = keep.
             overwrite: Replace an existing checkpoint of the same name.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS,
             models.UntypedAPIFuture,
             models.SaveWeightsResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsRequest,
                 {
@@ -315,6 +340,7 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -333,11 +359,13 @@ class Training(SyncAPIResource):
         Args:
             path: Checkpoint name.
             sampling_session_seq_id: Per-session sampling-session counter, for an ephemeral save.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.UntypedAPIFuture,
             models.SaveWeightsForSamplerResponseInternal,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsForSamplerRequest,
                 {
@@ -366,6 +394,7 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -383,11 +412,13 @@ class Training(SyncAPIResource):
         Args:
             path: Export name.
             age_encryption_recipients: At most 10 age public keys; when given, every exported file is encrypted (".age" suffix).
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS_EXTERNAL,
             models.UntypedAPIFuture,
             models.SaveWeightsExternalResponseInternal,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsExternalRequest,
                 {
@@ -419,6 +450,7 @@ class Training(SyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -438,11 +470,13 @@ class Training(SyncAPIResource):
             optimizer: Also restore the optimizer state.
             base_model: Load onto this (compatible) base model instead of the checkpoint's own.
             weights_access_token: Token for weights shared with you.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.LOAD_WEIGHTS,
             models.UntypedAPIFuture,
             models.LoadWeightsResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.LoadWeightsRequest,
                 {
@@ -470,6 +504,7 @@ class Training(SyncAPIResource):
         self,
         *,
         model_id: str,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -483,11 +518,15 @@ class Training(SyncAPIResource):
         ``POST /api/v1/unload_model``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.UNLOAD_MODEL,
             models.UntypedAPIFuture,
             models.UnloadModelResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.UnloadModelRequest,
                 {"model_id": model_id},
@@ -508,6 +547,7 @@ class Training(SyncAPIResource):
         name: str,
         inputs: list[models.CustomLossInput],
         graph: models.CustomLossGraph,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -525,11 +565,13 @@ class Training(SyncAPIResource):
         Args:
             custom_loss_seq_id: Per-session counter: 0, 1, 2, ...
             inputs: The loss inputs; logprobs comes first.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.CREATE_CUSTOM_LOSS,
             models.UntypedAPIFuture,
             models.CreateCustomLossResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.CreateCustomLossRequest,
                 {
@@ -608,6 +650,7 @@ class AsyncTraining(AsyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -623,11 +666,13 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             model_seq_id: Per-session counter of training runs: 0, 1, 2, ...
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.CREATE_MODEL,
             models.UntypedAPIFuture,
             models.CreateModelResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.CreateModelRequest,
                 {
@@ -681,6 +726,7 @@ class AsyncTraining(AsyncAPIResource):
         self,
         *,
         content: bytes,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -699,11 +745,13 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             content: The encoded request body.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.FORWARD_BACKWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             content=content,
             options=RequestOptions(
                 timeout=timeout,
@@ -719,6 +767,7 @@ class AsyncTraining(AsyncAPIResource):
         forward_backward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -732,11 +781,15 @@ class AsyncTraining(AsyncAPIResource):
         ``POST /api/v1/forward_backward``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.FORWARD_BACKWARD_JSON,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ForwardBackwardRequest,
                 {
@@ -759,6 +812,7 @@ class AsyncTraining(AsyncAPIResource):
         forward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -771,11 +825,15 @@ class AsyncTraining(AsyncAPIResource):
         ``POST /api/v1/forward``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.FORWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ForwardRequest,
                 {"forward_input": forward_input, "model_id": model_id, "seq_id": seq_id},
@@ -795,6 +853,7 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
         optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -807,11 +866,15 @@ class AsyncTraining(AsyncAPIResource):
         ``POST /api/v1/optim_step``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.OPTIM_STEP,
             models.UntypedAPIFuture,
             models.OptimStepResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.OptimStepRequest,
                 {
@@ -838,6 +901,7 @@ class AsyncTraining(AsyncAPIResource):
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         overwrite: bool | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -856,11 +920,13 @@ class AsyncTraining(AsyncAPIResource):
             path: Checkpoint name.
             ttl_seconds: Expire the checkpoint after this many seconds (one hour to ten years); null = keep.
             overwrite: Replace an existing checkpoint of the same name.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS,
             models.UntypedAPIFuture,
             models.SaveWeightsResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsRequest,
                 {
@@ -890,6 +956,7 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -908,11 +975,13 @@ class AsyncTraining(AsyncAPIResource):
         Args:
             path: Checkpoint name.
             sampling_session_seq_id: Per-session sampling-session counter, for an ephemeral save.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.UntypedAPIFuture,
             models.SaveWeightsForSamplerResponseInternal,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsForSamplerRequest,
                 {
@@ -941,6 +1010,7 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -958,11 +1028,13 @@ class AsyncTraining(AsyncAPIResource):
         Args:
             path: Export name.
             age_encryption_recipients: At most 10 age public keys; when given, every exported file is encrypted (".age" suffix).
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS_EXTERNAL,
             models.UntypedAPIFuture,
             models.SaveWeightsExternalResponseInternal,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.SaveWeightsExternalRequest,
                 {
@@ -994,6 +1066,7 @@ class AsyncTraining(AsyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -1013,11 +1086,13 @@ class AsyncTraining(AsyncAPIResource):
             optimizer: Also restore the optimizer state.
             base_model: Load onto this (compatible) base model instead of the checkpoint's own.
             weights_access_token: Token for weights shared with you.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.LOAD_WEIGHTS,
             models.UntypedAPIFuture,
             models.LoadWeightsResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.LoadWeightsRequest,
                 {
@@ -1045,6 +1120,7 @@ class AsyncTraining(AsyncAPIResource):
         self,
         *,
         model_id: str,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -1058,11 +1134,15 @@ class AsyncTraining(AsyncAPIResource):
         ``POST /api/v1/unload_model``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.UNLOAD_MODEL,
             models.UntypedAPIFuture,
             models.UnloadModelResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.UnloadModelRequest,
                 {"model_id": model_id},
@@ -1083,6 +1163,7 @@ class AsyncTraining(AsyncAPIResource):
         name: str,
         inputs: list[models.CustomLossInput],
         graph: models.CustomLossGraph,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -1100,11 +1181,13 @@ class AsyncTraining(AsyncAPIResource):
         Args:
             custom_loss_seq_id: Per-session counter: 0, 1, 2, ...
             inputs: The loss inputs; logprobs comes first.
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.CREATE_CUSTOM_LOSS,
             models.UntypedAPIFuture,
             models.CreateCustomLossResponse,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.CreateCustomLossRequest,
                 {

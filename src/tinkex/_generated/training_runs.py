@@ -12,10 +12,12 @@ from tinkex.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class TrainingRuns(SyncAPIResource):
@@ -39,11 +41,15 @@ class TrainingRuns(SyncAPIResource):
             training_run_id: The training run (model id).
             access_scope: owned = only your own runs; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.GetTrainingRunParams,
+            {"training_run_id": training_run_id, "access_scope": access_scope},
+        )
         return self._client.request(
             _e.GET_TRAINING_RUN,
             models.TrainingRun,
-            path_params={"training_run_id": training_run_id},
-            query={"access_scope": access_scope},
+            path_params={"training_run_id": _p["training_run_id"]},
+            query={"access_scope": _p["access_scope"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -74,14 +80,23 @@ class TrainingRuns(SyncAPIResource):
             access_scope: owned = only your own runs; accessible = anything you may read.
             project_id: Only runs of this project.
         """
-        return self._client.request(
-            _e.LIST_TRAINING_RUNS,
-            models.TrainingRunsResponse,
-            query={
+        _p = validate_params(
+            _params.ListTrainingRunsParams,
+            {
                 "limit": limit,
                 "offset": offset,
                 "access_scope": access_scope,
                 "project_id": project_id,
+            },
+        )
+        return self._client.request(
+            _e.LIST_TRAINING_RUNS,
+            models.TrainingRunsResponse,
+            query={
+                "limit": _p["limit"],
+                "offset": _p["offset"],
+                "access_scope": _p["access_scope"],
+                "project_id": _p["project_id"],
             },
             options=RequestOptions(
                 timeout=timeout,
@@ -103,16 +118,25 @@ class TrainingRuns(SyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Iterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListTrainingRunsParams,
+            {
+                "limit": limit,
+                "offset": offset,
+                "access_scope": access_scope,
+                "project_id": project_id,
+            },
+        )
         return cast(
             Iterator[models.TrainingRun],
             self._client.paginate(
                 _e.LIST_TRAINING_RUNS,
                 models.TrainingRunsResponse,
                 query={
-                    "limit": limit,
-                    "offset": offset,
-                    "access_scope": access_scope,
-                    "project_id": project_id,
+                    "limit": _p["limit"],
+                    "offset": _p["offset"],
+                    "access_scope": _p["access_scope"],
+                    "project_id": _p["project_id"],
                 },
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
@@ -142,11 +166,15 @@ class AsyncTrainingRuns(AsyncAPIResource):
             training_run_id: The training run (model id).
             access_scope: owned = only your own runs; accessible = anything you may read.
         """
+        _p = validate_params(
+            _params.GetTrainingRunParams,
+            {"training_run_id": training_run_id, "access_scope": access_scope},
+        )
         return await self._client.request(
             _e.GET_TRAINING_RUN,
             models.TrainingRun,
-            path_params={"training_run_id": training_run_id},
-            query={"access_scope": access_scope},
+            path_params={"training_run_id": _p["training_run_id"]},
+            query={"access_scope": _p["access_scope"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -177,14 +205,23 @@ class AsyncTrainingRuns(AsyncAPIResource):
             access_scope: owned = only your own runs; accessible = anything you may read.
             project_id: Only runs of this project.
         """
-        return await self._client.request(
-            _e.LIST_TRAINING_RUNS,
-            models.TrainingRunsResponse,
-            query={
+        _p = validate_params(
+            _params.ListTrainingRunsParams,
+            {
                 "limit": limit,
                 "offset": offset,
                 "access_scope": access_scope,
                 "project_id": project_id,
+            },
+        )
+        return await self._client.request(
+            _e.LIST_TRAINING_RUNS,
+            models.TrainingRunsResponse,
+            query={
+                "limit": _p["limit"],
+                "offset": _p["offset"],
+                "access_scope": _p["access_scope"],
+                "project_id": _p["project_id"],
             },
             options=RequestOptions(
                 timeout=timeout,
@@ -206,16 +243,25 @@ class AsyncTrainingRuns(AsyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListTrainingRunsParams,
+            {
+                "limit": limit,
+                "offset": offset,
+                "access_scope": access_scope,
+                "project_id": project_id,
+            },
+        )
         return cast(
             AsyncIterator[models.TrainingRun],
             self._client.paginate(
                 _e.LIST_TRAINING_RUNS,
                 models.TrainingRunsResponse,
                 query={
-                    "limit": limit,
-                    "offset": offset,
-                    "access_scope": access_scope,
-                    "project_id": project_id,
+                    "limit": _p["limit"],
+                    "offset": _p["offset"],
+                    "access_scope": _p["access_scope"],
+                    "project_id": _p["project_id"],
                 },
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers

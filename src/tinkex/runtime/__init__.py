@@ -2,7 +2,7 @@
 compression, telemetry and errors. It knows nothing of any particular API; a manifest does.
 """
 
-from ._body import build_body
+from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._config import ClientConfig, ConfigError, Secret
 from ._errors import (
@@ -103,4 +103,5 @@ __all__ = [
     "build_body",
     "redact_headers",
     "retry_after_seconds",
+    "validate_params",
 ]

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ._options import NotGiven
 
-__all__ = ["build_body"]
+__all__ = ["build_body", "validate_params"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,3 +20,11 @@ def build_body(model: type[M], values: Mapping[str, Any]) -> M:
     A bad argument raises ``pydantic.ValidationError`` naming the field.
     """
     return model.model_validate({k: v for k, v in values.items() if not isinstance(v, NotGiven)})
+
+
+def validate_params(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check path and query arguments against their schemas; the validated values, by wire name.
+
+    A bad argument raises ``pydantic.ValidationError`` naming it, before any request is sent.
+    """
+    return dict(model.model_validate(dict(values)))

@@ -13,14 +13,17 @@ from tinkex.runtime import (
     AsyncStream,
     FutureHandle,
     NotGiven,
+    QueueStateObserver,
     RequestOptions,
     Stream,
     SyncAPIResource,
     build_body,
+    validate_params,
 )
 
 from . import endpoints as _e
 from . import models
+from . import params as _params
 
 
 class Notes(SyncAPIResource):
@@ -75,10 +78,14 @@ class Notes(SyncAPIResource):
         Args:
             note_id: The note's id.
         """
+        _p = validate_params(
+            _params.GetNoteParams,
+            {"note_id": note_id},
+        )
         return self._client.request(
             _e.GET_NOTE,
             models.Note,
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -103,10 +110,14 @@ class Notes(SyncAPIResource):
         Args:
             tag: Only notes with this tag.
         """
+        _p = validate_params(
+            _params.ListNotesParams,
+            {"limit": limit, "offset": offset, "tag": tag},
+        )
         return self._client.request(
             _e.LIST_NOTES,
             models.NotePage,
-            query={"limit": limit, "offset": offset, "tag": tag},
+            query={"limit": _p["limit"], "offset": _p["offset"], "tag": _p["tag"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -126,12 +137,16 @@ class Notes(SyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Iterator[models.Note]:
         """Every item of ``list_notes``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListNotesParams,
+            {"limit": limit, "offset": offset, "tag": tag},
+        )
         return cast(
             Iterator[models.Note],
             self._client.paginate(
                 _e.LIST_NOTES,
                 models.NotePage,
-                query={"limit": limit, "offset": offset, "tag": tag},
+                query={"limit": _p["limit"], "offset": _p["offset"], "tag": _p["tag"]},
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
                 ),
@@ -151,10 +166,14 @@ class Notes(SyncAPIResource):
 
         Deprecated: use archive instead
         """
+        _p = validate_params(
+            _params.DeleteNoteParams,
+            {"note_id": note_id},
+        )
         return self._client.request(
             _e.DELETE_NOTE,
             type(None),
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -167,6 +186,7 @@ class Notes(SyncAPIResource):
         self,
         *,
         format: models.ExportFormat,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -175,11 +195,15 @@ class Notes(SyncAPIResource):
         """``POST /exports``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return self._client.submit(
             _e.START_EXPORT,
             models.ExportHandle,
             models.Export,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ExportRequest,
                 {"format": format},
@@ -233,10 +257,14 @@ class Notes(SyncAPIResource):
 
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
+        _p = validate_params(
+            _params.WatchParams,
+            {"note_id": note_id},
+        )
         return self._client.stream(
             _e.WATCH,
             cast(Any, models.NoteEvent),
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -298,10 +326,14 @@ class AsyncNotes(AsyncAPIResource):
         Args:
             note_id: The note's id.
         """
+        _p = validate_params(
+            _params.GetNoteParams,
+            {"note_id": note_id},
+        )
         return await self._client.request(
             _e.GET_NOTE,
             models.Note,
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -326,10 +358,14 @@ class AsyncNotes(AsyncAPIResource):
         Args:
             tag: Only notes with this tag.
         """
+        _p = validate_params(
+            _params.ListNotesParams,
+            {"limit": limit, "offset": offset, "tag": tag},
+        )
         return await self._client.request(
             _e.LIST_NOTES,
             models.NotePage,
-            query={"limit": limit, "offset": offset, "tag": tag},
+            query={"limit": _p["limit"], "offset": _p["offset"], "tag": _p["tag"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -349,12 +385,16 @@ class AsyncNotes(AsyncAPIResource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Note]:
         """Every item of ``list_notes``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListNotesParams,
+            {"limit": limit, "offset": offset, "tag": tag},
+        )
         return cast(
             AsyncIterator[models.Note],
             self._client.paginate(
                 _e.LIST_NOTES,
                 models.NotePage,
-                query={"limit": limit, "offset": offset, "tag": tag},
+                query={"limit": _p["limit"], "offset": _p["offset"], "tag": _p["tag"]},
                 options=RequestOptions(
                     timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
                 ),
@@ -374,10 +414,14 @@ class AsyncNotes(AsyncAPIResource):
 
         Deprecated: use archive instead
         """
+        _p = validate_params(
+            _params.DeleteNoteParams,
+            {"note_id": note_id},
+        )
         return await self._client.request(
             _e.DELETE_NOTE,
             type(None),
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -390,6 +434,7 @@ class AsyncNotes(AsyncAPIResource):
         self,
         *,
         format: models.ExportFormat,
+        on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -398,11 +443,15 @@ class AsyncNotes(AsyncAPIResource):
         """``POST /exports``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
+
+        Args:
+            on_queue_state: Called with (state, reason) when the server reports a new queue state.
         """
         return await self._client.submit(
             _e.START_EXPORT,
             models.ExportHandle,
             models.Export,
+            on_queue_state=on_queue_state,
             body=build_body(
                 models.ExportRequest,
                 {"format": format},
@@ -456,10 +505,14 @@ class AsyncNotes(AsyncAPIResource):
 
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
+        _p = validate_params(
+            _params.WatchParams,
+            {"note_id": note_id},
+        )
         return await self._client.stream(
             _e.WATCH,
             cast(Any, models.NoteEvent),
-            path_params={"note_id": note_id},
+            path_params={"note_id": _p["note_id"]},
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
