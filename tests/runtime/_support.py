@@ -10,6 +10,7 @@ import dataclasses
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -227,16 +228,38 @@ class TrackingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 # -- real servers on 127.0.0.1 ---------------------------------------------------------------
 
 
-class HTTPServerThread:
-    """A stdlib ``ThreadingHTTPServer`` on 127.0.0.1, port 0, served from a daemon thread."""
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    max_connections = 50
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        self.accepted = getattr(self, "accepted", 0) + 1
+        return self.accepted <= self.max_connections
+
+
+class HTTPServerThread:
+    """A stdlib ``ThreadingHTTPServer`` on 127.0.0.1, port 0, served from a daemon thread.
+
+    Bounded: it refuses connections after ``max_connections`` and shuts itself down after
+    ``lifetime`` seconds even if the test never stops it.
+    """
+
+    def __init__(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        max_connections: int = 50,
+        lifetime: float = 30.0,
+    ) -> None:
+        self.server = _BoundedHTTPServer(("127.0.0.1", 0), handler)
+        self.server.max_connections = max_connections
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self.thread.start()
+        self._timer = threading.Timer(lifetime, self.server.shutdown)
+        self._timer.daemon = True
+        self._timer.start()
 
     @property
     def base_url(self) -> str:
@@ -244,6 +267,7 @@ class HTTPServerThread:
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
+        self._timer.cancel()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -256,12 +280,16 @@ class RawServer:
     """A raw TCP server on 127.0.0.1 that handles at most ``max_connections`` connections.
 
     Each accepted connection is handed to ``behaviour(conn, index)`` (index from 0), one at a
-    time, then closed. The server stops itself after the last connection or ``stop()``.
+    time, then closed. The server stops itself after the last connection, after ``lifetime``
+    seconds, or on ``stop()``.
     """
 
-    def __init__(self, behaviour: ConnectionBehaviour, *, max_connections: int) -> None:
+    def __init__(
+        self, behaviour: ConnectionBehaviour, *, max_connections: int, lifetime: float = 30.0
+    ) -> None:
         self._behaviour = behaviour
         self._max = max_connections
+        self._stop_at = time.monotonic() + lifetime
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -280,7 +308,11 @@ class RawServer:
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set() and self.connections < self._max:
+            while (
+                not self._stop.is_set()
+                and self.connections < self._max
+                and time.monotonic() < self._stop_at
+            ):
                 try:
                     conn, _ = self._sock.accept()
                 except TimeoutError:
@@ -340,3 +372,10 @@ def reset_connection(conn: socket.socket) -> None:
 def all_text(values: Iterable[object]) -> str:
     """One string holding the repr of everything given (to search it for a secret)."""
     return "\n".join(repr(v) for v in values)
+
+
+# Types of the factory fixtures in conftest.py.
+SyncFactory = Callable[..., SyncTestClient]
+AsyncFactory = Callable[..., AsyncTestClient]
+StartHTTPServer = Callable[..., HTTPServerThread]
+StartRawServer = Callable[..., RawServer]

@@ -351,7 +351,11 @@ class SyncAPIClient(_ClientCore):
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
         call = self._start(spec, **_call_kwargs(kwargs))
         response = self._send(call, stream=True)
-        return Stream(response, event_type, spec=spec, path=call.path)
+        try:
+            return Stream(response, event_type, spec=spec, path=call.path)
+        except BaseException:
+            response.close()  # e.g. not an event stream: nobody else holds the response
+            raise
 
     def paginate(self, spec: EndpointSpec, response_type: type[T], **kwargs: Any) -> Iterator[Any]:
         """Iterate over every item of an offset-paginated listing, one page at a time."""
@@ -482,7 +486,11 @@ class AsyncAPIClient(_ClientCore):
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
         call = self._start(spec, **_call_kwargs(kwargs))
         response = await self._send(call, stream=True)
-        return AsyncStream(response, event_type, spec=spec, path=call.path)
+        try:
+            return AsyncStream(response, event_type, spec=spec, path=call.path)
+        except BaseException:
+            await response.aclose()  # e.g. not an event stream: nobody else holds the response
+            raise
 
     async def paginate(
         self, spec: EndpointSpec, response_type: type[T], **kwargs: Any

@@ -115,8 +115,11 @@ class ClientConfig:
             )
         if resolved_retries is not None and resolved_retries < 0:
             raise ConfigError(f"max_retries={resolved_retries} must not be negative")
-        if timeout is not None and timeout <= 0:
-            raise ConfigError(f"timeout={timeout} must be positive")
+        if resolved_timeout is not None and resolved_timeout <= 0:
+            # Checked after resolution so a zero from the environment is refused too (it would
+            # make every attempt time out at once); the message names where the value came from.
+            source = "timeout" if timeout is not None else env_names.get("timeout", "timeout")
+            raise ConfigError(f"{source}={resolved_timeout} must be positive")
         if deadline is not None and deadline <= 0:
             raise ConfigError(f"deadline={deadline} must be positive")
         headers = dict(api.default_headers)

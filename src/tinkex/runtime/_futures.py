@@ -10,9 +10,10 @@ usable so the caller may wait again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
@@ -222,10 +223,22 @@ class FutureHandle(_FutureCore[T, R]):
         if seconds > 0:
             self._cancelled.wait(seconds)
 
+    @contextlib.contextmanager
+    def _locked(self, timeout: float | None) -> Iterator[None]:
+        # Another thread may be polling this handle: waiting for it counts against the timeout
+        # (once the result is known, the lock is only ever held for a moment).
+        wait = -1 if timeout is None or self._done else max(timeout, 0.0)
+        if not self._lock.acquire(timeout=wait):
+            raise self._timed_out(timeout)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def result(self, timeout: float | None = None) -> R:
         """Wait for the result, polling; at most ``timeout`` seconds (``None``: no limit)."""
         deadline_at = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
+        with self._locked(timeout):
             while not self._done:
                 if self._cancelled.is_set():
                     raise FutureCancelledError(f"request {self.request_id} was cancelled")
@@ -279,10 +292,23 @@ class AsyncFutureHandle(_FutureCore[T, R]):
             seconds = min(seconds, max(remaining, 0.0))
         await asyncio.sleep(max(seconds, 0.0))
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, timeout: float | None) -> AsyncIterator[None]:
+        # Another task may be polling this handle: waiting for it counts against the timeout
+        # (once the result is known, the lock is only ever held for a moment).
+        try:
+            await asyncio.wait_for(self._lock.acquire(), None if self._done else timeout)
+        except TimeoutError:
+            raise self._timed_out(timeout) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     async def result(self, timeout: float | None = None) -> R:
         """Wait for the result, polling; at most ``timeout`` seconds (``None``: no limit)."""
         deadline_at = None if timeout is None else time.monotonic() + timeout
-        async with self._lock:
+        async with self._locked(timeout):
             while not self._done:
                 if self._cancelled:
                     raise FutureCancelledError(f"request {self.request_id} was cancelled")

@@ -92,8 +92,17 @@ def render_path(spec: EndpointSpec, params: Mapping[str, Any]) -> str:
                 f"{spec.id}: expected a non-empty value for path parameter `{name}`, got {value!r}"
             )
         safe = "/" if name in spec.slash_params else ""
-        path = path.replace("{" + name + "}", quote(str(value), safe=safe))
+        path = path.replace("{" + name + "}", _quote_segments(str(value), safe))
     return path
+
+
+def _quote_segments(value: str, safe: str) -> str:
+    # A segment that is only "." or ".." would be removed by URL normalisation (httpx does it)
+    # and silently change the route (``/items/..`` is ``/``); percent-encode its dots instead.
+    return "/".join(
+        part.replace(".", "%2E") if part in (".", "..") else part
+        for part in quote(value, safe=safe).split("/")
+    )
 
 
 def _query_value(value: Any) -> Any:

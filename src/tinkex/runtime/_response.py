@@ -32,11 +32,15 @@ def request_id_of(api: APISpec, response: httpx.Response) -> str | None:
     return None
 
 
-def excerpt(content: bytes, config: ClientConfig, limit: int = _EXCERPT) -> str:
-    """A short, printable, secret-free excerpt of a body for an error message."""
-    text = content[: limit * 4].decode("utf-8", errors="replace")
+def _redact(text: str, config: ClientConfig) -> str:
     if config.api_key is not None:
         text = text.replace(config.api_key.get_secret_value(), "<redacted>")
+    return text
+
+
+def excerpt(content: bytes, config: ClientConfig, limit: int = _EXCERPT) -> str:
+    """A short, printable, secret-free excerpt of a body for an error message."""
+    text = _redact(content[: limit * 4].decode("utf-8", errors="replace"), config)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -60,7 +64,11 @@ def status_error(
         body: Any = response.json()
     except ValueError:
         body = None
-    message = _server_message(body) or excerpt(response.content, config) or response.reason_phrase
+    server_message = _server_message(body)
+    if server_message is not None:
+        # A server may echo the credential back (e.g. "unknown key sk-..."): never show it.
+        server_message = _redact(server_message, config)
+    message = server_message or excerpt(response.content, config) or response.reason_phrase
     cls = status_error_class(response.status_code)
     return cls(
         message or f"HTTP {response.status_code}",

@@ -1,0 +1,109 @@
+"""Request-body compression: what goes over the wire decompresses to what the caller gave."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+
+import pytest
+import zstandard
+from pytest_httpx import HTTPXMock
+
+from tests.runtime._support import AsyncFactory, SyncFactory, endpoint
+from tinkex.runtime._compression import compress, decompress
+
+PAYLOAD = b"tokens:" + bytes(range(256)) * 64 + os.urandom(512)
+
+
+def test_zstd_request_body(make_client: SyncFactory, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"ok": True})
+    make_client().request(endpoint("upload_zstd"), dict, content=PAYLOAD)
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.headers["Content-Encoding"] == "zstd"
+    assert request.headers["Content-Type"] == "application/octet-stream"
+    sent = request.content
+    assert sent != PAYLOAD
+    assert len(sent) < len(PAYLOAD)
+    assert zstandard.ZstdDecompressor().decompress(sent) == PAYLOAD
+    assert int(request.headers["Content-Length"]) == len(sent)
+
+
+def test_gzip_request_body(make_client: SyncFactory, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"ok": True})
+    make_client().request(endpoint("upload_gzip"), dict, content=PAYLOAD)
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(request.content) == PAYLOAD
+
+
+def test_gzip_is_byte_identical_for_identical_input(
+    make_client: SyncFactory, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_packed = compress(PAYLOAD, "gzip")
+    httpx_mock.add_response(json={}, is_reusable=True)
+    client = make_client()
+    client.request(endpoint("upload_gzip"), dict, content=PAYLOAD)
+    # A day later (gzip would stamp the current time into its header unless told not to).
+    later = time.time() + 86_400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert compress(PAYLOAD, "gzip") == first_packed
+    client.request(endpoint("upload_gzip"), dict, content=PAYLOAD)
+    first, second = httpx_mock.get_requests()
+    assert first.content == second.content
+    assert first.content == compress(PAYLOAD, "gzip")
+
+
+def test_retried_attempt_resends_the_same_compressed_body(
+    make_client: SyncFactory, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(status_code=503)
+    httpx_mock.add_response(json={})
+    make_client().request(endpoint("upload_zstd"), dict, content=PAYLOAD)
+    first, second = httpx_mock.get_requests()
+    assert zstandard.ZstdDecompressor().decompress(second.content) == PAYLOAD
+    assert second.headers["Content-Encoding"] == "zstd"
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+
+
+def test_uncompressed_endpoint_has_no_content_encoding(
+    make_client: SyncFactory, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(json={})
+    make_client().request(endpoint("create_item"), dict, content=b'{"a":1}')
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert "Content-Encoding" not in request.headers
+    assert request.content == b'{"a":1}'
+
+
+async def test_async_zstd_request_body(
+    make_async_client: AsyncFactory, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(json={})
+    await make_async_client().request(endpoint("upload_zstd"), dict, content=PAYLOAD)
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.headers["Content-Encoding"] == "zstd"
+    assert zstandard.ZstdDecompressor().decompress(request.content) == PAYLOAD
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "gzip"])
+def test_compress_decompress_round_trip(encoding: str) -> None:
+    packed = compress(PAYLOAD, encoding)  # type: ignore[arg-type]
+    assert packed != PAYLOAD
+    assert decompress(packed, f" {encoding.upper()} ") == PAYLOAD
+
+
+@pytest.mark.parametrize("encoding", ["", "identity"])
+def test_decompress_identity(encoding: str) -> None:
+    assert decompress(b"as is", encoding) == b"as is"
+
+
+def test_unknown_encodings_are_refused() -> None:
+    with pytest.raises(ValueError, match="br"):
+        compress(b"x", "br")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="br"):
+        decompress(b"x", "br")
