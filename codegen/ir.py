@@ -297,17 +297,35 @@ def _api_spec_source(m: Manifest) -> str:
     add("pools", "{" + ", ".join(pools) + "}")
     if api.futures:
         f = api.futures
-        add(
-            "futures",
-            "FuturesSpec("
-            f"poll_endpoint={f.poll_endpoint!r}, request_id_field={f.request_id_field!r}, "
-            f"pending_field={f.pending.field!r}, pending_value={f.pending.equals!r}, "
-            f"failed_field={f.failed.field!r}, message_field={f.message_field!r}, "
-            f"category_field={f.category_field!r}, queue_state_field={f.queue_state_field!r}, "
-            f"retry_statuses={tuple(f.retry_statuses)!r}, backoff_statuses={tuple(f.backoff_statuses)!r}, "
-            f"expired_statuses={tuple(f.expired_statuses)!r}, poll_interval={f.poll_interval!r}, "
-            f"max_backoff={f.max_backoff!r})",
-        )
+        meta = f.metadata_reply
+        fields = {
+            "poll_endpoint": f.poll_endpoint,
+            "request_id_field": f.request_id_field,
+            "pending_field": f.pending.field,
+            "pending_value": f.pending.equals,
+            "failed_field": f.failed.field,
+            "message_field": f.message_field,
+            "category_field": f.category_field,
+            "queue_state_field": f.queue_state_field,
+            "queue_state_reason_field": f.queue_state_reason_field,
+            "queue_state_active": f.queue_state_active,
+            "retry_statuses": tuple(f.retry_statuses),
+            "backoff_statuses": tuple(f.backoff_statuses),
+            "expired_statuses": tuple(f.expired_statuses),
+            "bad_request_statuses": tuple(f.bad_request_statuses),
+            "bad_request_budget": f.bad_request_budget,
+            "pause_statuses": tuple(f.pause_statuses),
+            "pause_interval": f.pause_interval,
+            "pause_cap": f.pause_cap,
+            "poll_interval": f.poll_interval,
+            "max_backoff": f.max_backoff,
+            "poll_fields": dict(f.poll_fields),
+            "metadata_field": meta.field if meta else None,
+            "metadata_value": meta.equals if meta else None,
+            "metadata_then": dict(meta.then) if meta else {},
+            "iteration_header": f.iteration_header,
+        }
+        add("futures", "FuturesSpec(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")")
     if api.telemetry:
         add("telemetry_endpoint", repr(api.telemetry.endpoint))
     add("user_agent", repr(api.user_agent or api.name))

@@ -64,6 +64,12 @@ class Match(_Strict):
     equals: str | None = None
 
 
+class MetadataReply(_Strict):
+    field: str
+    equals: Any
+    then: dict[str, Any] = Field(default_factory=dict)
+
+
 class Futures(_Strict):
     poll_endpoint: str
     request_id_field: str = "request_id"
@@ -72,15 +78,29 @@ class Futures(_Strict):
     message_field: str = "error"
     category_field: str = "category"
     queue_state_field: str | None = None
+    queue_state_reason_field: str | None = None
+    queue_state_active: str | None = None
     retry_statuses: list[StatusPattern] = Field(default_factory=lambda: [408, "5xx"])
     backoff_statuses: list[StatusPattern] = Field(default_factory=lambda: [429])
     expired_statuses: list[StatusPattern] = Field(default_factory=lambda: [410])
+    bad_request_statuses: list[StatusPattern] = Field(default_factory=list)
+    bad_request_budget: int = Field(default=3, ge=0)
+    pause_statuses: list[StatusPattern] = Field(default_factory=list)
+    pause_interval: float = Field(default=5.0, gt=0)
+    pause_cap: float = Field(default=3600.0, ge=0)
     poll_interval: float = Field(default=0.0, ge=0)
     max_backoff: float = Field(default=30.0, gt=0)
+    poll_fields: dict[str, Any] = Field(default_factory=dict)
+    metadata_reply: MetadataReply | None = None
+    iteration_header: str | None = None
 
-    _statuses = field_validator("retry_statuses", "backoff_statuses", "expired_statuses")(
-        _check_statuses
-    )
+    _statuses = field_validator(
+        "retry_statuses",
+        "backoff_statuses",
+        "expired_statuses",
+        "bad_request_statuses",
+        "pause_statuses",
+    )(_check_statuses)
 
 
 class Telemetry(_Strict):

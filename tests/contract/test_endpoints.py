@@ -201,4 +201,7 @@ async def test_future_endpoint_polls_for_its_typed_result(
     assert type(value).__name__ == expected_type
     submit, *polls = httpx_mock.get_requests()
     check_request(submit, ep, body)
-    assert [json.loads(p.content) for p in polls] == [{"request_id": "req-7"}] * 2
+    futures = API["futures"]
+    expected_poll = {futures["request_id_field"]: "req-7", **futures.get("poll_fields", {})}
+    assert [json.loads(p.content) for p in polls] == [expected_poll] * 2
+    assert [p.headers[futures["iteration_header"]] for p in polls] == ["0", "1"]

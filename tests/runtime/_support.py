@@ -78,6 +78,8 @@ API_SPEC = APISpec(
     futures=FuturesSpec(
         poll_endpoint="retrieve_future",
         queue_state_field="queue_state",
+        queue_state_reason_field="queue_state_reason",
+        queue_state_active="active",
         max_backoff=0.001,
     ),
     user_agent="testsdk/1.0",

@@ -84,7 +84,8 @@ def test_policy_retry_statuses_decide(make_client: SyncFactory, httpx_mock: HTTP
 
 
 def test_connection_errors_are_retried(make_client: SyncFactory, httpx_mock: HTTPXMock) -> None:
-    client = make_client()
+    # A read error after sending is resent only where the server deduplicates.
+    client = make_client(resend_ambiguous=True)
     httpx_mock.add_exception(httpx.ConnectError("refused"))
     httpx_mock.add_exception(httpx.ReadError("reset by peer"))
     httpx_mock.add_response(json={"ok": 1})
@@ -532,7 +533,7 @@ async def test_async_retries_with_stable_key_and_counting_header(
     make_async_client: AsyncFactory, httpx_mock: HTTPXMock
 ) -> None:
     seen: list[RetryInfo] = []
-    client = make_async_client(on_retry=seen.append)
+    client = make_async_client(on_retry=seen.append, resend_ambiguous=True)
     httpx_mock.add_response(status_code=429, headers={"retry-after-ms": "2"})
     httpx_mock.add_exception(httpx.ReadTimeout("slow"))
     httpx_mock.add_response(json={"ok": True})

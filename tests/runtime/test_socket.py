@@ -83,7 +83,7 @@ def test_attempt_timeout_is_retried_then_gives_up(
 ) -> None:
     state = SlowServerState(slow_requests=100)
     server = http_server(slow_handler(state))
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     try:
         with pytest.raises(APITimeoutError) as info:
             client.request(
@@ -103,7 +103,7 @@ def test_attempt_timeout_then_success(
 ) -> None:
     state = SlowServerState(slow_requests=1)
     server = http_server(slow_handler(state))
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     try:
         result = client.request(
             endpoint("create_item"), dict, body={}, options=RequestOptions(timeout=0.1)
@@ -119,7 +119,7 @@ def test_timeout_on_a_no_retry_endpoint_is_a_single_attempt(
 ) -> None:
     state = SlowServerState(slow_requests=100)
     server = http_server(slow_handler(state))
-    client = make_client(base_url=server.base_url, timeout=0.1)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True, timeout=0.1)
     try:
         with pytest.raises(APITimeoutError) as info:
             client.request(endpoint("ping"), dict, body={})
@@ -134,7 +134,7 @@ def test_deadline_cuts_the_attempt_and_stops_retrying(
 ) -> None:
     state = SlowServerState(slow_requests=100)
     server = http_server(slow_handler(state))
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     try:
         with pytest.raises(APITimeoutError):
             # Each attempt may take 30 s, but the whole call only 0.2 s: one attempt, cut short.
@@ -154,7 +154,7 @@ async def test_async_attempt_timeout_is_retried(
 ) -> None:
     state = SlowServerState(slow_requests=100)
     server = http_server(slow_handler(state))
-    client = make_async_client(base_url=server.base_url)
+    client = make_async_client(base_url=server.base_url, resend_ambiguous=True)
     try:
         with pytest.raises(APITimeoutError) as info:
             await client.request(
@@ -185,7 +185,7 @@ def reset_first(count: int) -> tuple[list[bytes], ConnectionBehaviour]:
 def test_connection_reset_is_retried(make_client: SyncFactory, raw_server: StartRawServer) -> None:
     requests, behaviour = reset_first(2)
     server = raw_server(behaviour, max_connections=3)
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     assert client.request(endpoint("create_item"), dict, body={"a": 1}) == {"ok": True}
     assert server.connections == 3
     assert len(requests) == 3
@@ -212,7 +212,7 @@ def test_connection_resets_until_giving_up(
 ) -> None:
     _, behaviour = reset_first(100)
     server = raw_server(behaviour, max_connections=3)
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     with pytest.raises(APIConnectionError) as info:
         client.request(endpoint("create_item"), dict, body={})
     err = info.value
@@ -228,7 +228,7 @@ async def test_async_connection_reset_is_retried(
 ) -> None:
     _, behaviour = reset_first(1)
     server = raw_server(behaviour, max_connections=2)
-    client = make_async_client(base_url=server.base_url)
+    client = make_async_client(base_url=server.base_url, resend_ambiguous=True)
     assert await client.request(endpoint("create_item"), dict, body={}) == {"ok": True}
     assert server.connections == 2
 
@@ -265,7 +265,7 @@ def test_body_cut_off_is_retried(make_client: SyncFactory, raw_server: StartRawS
             send_json_response(conn, 200, b'{"items": [1, 2, 3]}')
 
     server = raw_server(behaviour, max_connections=2)
-    client = make_client(base_url=server.base_url)
+    client = make_client(base_url=server.base_url, resend_ambiguous=True)
     assert client.request(endpoint("create_item"), dict, body={}) == {"items": [1, 2, 3]}
     assert server.connections == 2
 

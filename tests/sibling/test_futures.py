@@ -191,11 +191,6 @@ def test_future_methods_accept_a_queue_state_observer(farm: Any, httpx_mock: HTT
     assert seen[0] == ("waiting_for_gpu", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/_futures.py _settle() resets queue_state to the hard-coded value 'active' "
-    "after a result, a word of one API's vocabulary that this API never sent",
-)
 def test_only_queue_states_the_server_sent_are_reported(farm: Any, httpx_mock: HTTPXMock) -> None:
     _expect_submission(httpx_mock)
     _expect_polls(httpx_mock, QUEUED, DONE)
@@ -228,13 +223,6 @@ async def test_async_failed_reply_raises_request_failed(afarm: Any, httpx_mock: 
     assert caught.value.category == "infrastructure"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="runtime/_futures.py result() always calls poll_once(poll_spec, body={job_id: ...}) "
-    "with path_params=None, so a poll endpoint that takes the id in its path (GET /jobs/{job_id}) "
-    "fails in render_path; codegen/validate.py does not reject such a manifest either",
-)
 @pytest.mark.httpx_mock(assert_all_responses_were_requested=False)
 def test_a_poll_endpoint_may_take_the_id_in_its_path(
     variant: Callable[..., ModuleType], httpx_mock: HTTPXMock

@@ -6,6 +6,7 @@ from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._config import ClientConfig, ConfigError, Secret
 from ._errors import (
+    AmbiguousOutcomeError,
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -57,6 +58,7 @@ __all__ = [
     "APISpec",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousOutcomeError",
     "AsyncAPIClient",
     "AsyncAPIResource",
     "AsyncFutureHandle",

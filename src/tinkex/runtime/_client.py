@@ -24,7 +24,7 @@ from ._response import decode_response, request_id_of, status_error, transport_e
 from ._retry import RetryInfo, RetryState
 from ._spec import APISpec, EndpointSpec, RetryPolicy
 from ._sse import AsyncStream, Stream
-from ._telemetry import Event, Listener, Telemetry
+from ._telemetry import Event, Listener, Telemetry, logger
 from ._transport import AsyncPools, SyncPools
 
 __all__ = ["AsyncAPIClient", "SyncAPIClient"]
@@ -71,6 +71,7 @@ class _ClientCore:
         default_headers: Mapping[str, str] | None = None,
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
+        resend_ambiguous: bool = False,
         config: ClientConfig | None = None,
     ) -> None:
         self.config = config or ClientConfig.resolve(
@@ -81,6 +82,7 @@ class _ClientCore:
             max_retries=max_retries,
             deadline=deadline,
             default_headers=default_headers,
+            resend_ambiguous=resend_ambiguous,
         )
         self.telemetry = Telemetry(listeners)
         self._on_retry = on_retry
@@ -174,7 +176,10 @@ class _ClientCore:
                 )
             )
             if self._on_retry is not None:
-                self._on_retry(info)
+                try:
+                    self._on_retry(info)
+                except Exception:
+                    logger.exception("on_retry hook %r failed; the call goes on", self._on_retry)
 
         return report
 
@@ -297,8 +302,10 @@ class SyncAPIClient(_ClientCore):
                     request = self._request_for_attempt(call)
                     try:
                         response = client.send(request, stream=stream)
-                    except httpx.TransportError as exc:
-                        raise transport_error(call.spec, call.path, exc) from exc
+                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        raise transport_error(
+                            call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
+                        ) from exc
                     if response.status_code >= 400 and stream:
                         try:
                             response.read()
@@ -375,17 +382,26 @@ class SyncAPIClient(_ClientCore):
                 return
 
     def poll_once(
-        self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float
+        self,
+        spec: EndpointSpec,
+        *,
+        timeout: float,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One poll of a future, no retries: the future's own contract decides what happens next."""
         call = self._start(
             spec,
-            path_params=None,
-            query=None,
+            path_params=path_params,
+            query=query,
             body=body,
             content=None,
             secret_headers=None,
-            options=RequestOptions(max_retries=0, timeout=timeout, deadline=None),
+            options=RequestOptions(
+                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers
+            ),
         )
         return self._send(call)
 
@@ -430,8 +446,10 @@ class AsyncAPIClient(_ClientCore):
                     request = self._request_for_attempt(call)
                     try:
                         response = await client.send(request, stream=stream)
-                    except httpx.TransportError as exc:
-                        raise transport_error(call.spec, call.path, exc) from exc
+                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        raise transport_error(
+                            call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
+                        ) from exc
                     if response.status_code >= 400 and stream:
                         try:
                             await response.aread()
@@ -513,17 +531,26 @@ class AsyncAPIClient(_ClientCore):
                 return
 
     async def poll_once(
-        self, spec: EndpointSpec, body: Mapping[str, Any], timeout: float
+        self,
+        spec: EndpointSpec,
+        *,
+        timeout: float,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One poll of a future, no retries: the future's own contract decides what happens next."""
         call = self._start(
             spec,
-            path_params=None,
-            query=None,
+            path_params=path_params,
+            query=query,
             body=body,
             content=None,
             secret_headers=None,
-            options=RequestOptions(max_retries=0, timeout=timeout, deadline=None),
+            options=RequestOptions(
+                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers
+            ),
         )
         return await self._send(call)
 

@@ -73,6 +73,7 @@ class ClientConfig:
     max_retries: int | None = None
     deadline: float | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    resend_ambiguous: bool = False
 
     @classmethod
     def resolve(
@@ -85,6 +86,7 @@ class ClientConfig:
         max_retries: int | None = None,
         deadline: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        resend_ambiguous: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
@@ -132,4 +134,5 @@ class ClientConfig:
             max_retries=resolved_retries,
             deadline=deadline,
             default_headers=headers,
+            resend_ambiguous=resend_ambiguous,
         )

@@ -15,7 +15,8 @@
     │   │   ├── RateLimitError                429
     │   │   └── InternalServerError           5xx
     │   ├── APIConnectionError       no usable answer: connect, read or write failed
-    │   │   └── APITimeoutError      an attempt or the call's deadline ran out
+    │   │   ├── APITimeoutError      an attempt or the call's deadline ran out
+    │   │   └── AmbiguousOutcomeError  sent, then the answer was lost: applied or not, unknown
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
     │   ├── RequestFailedError       a polled future completed with a failure (has a category)
     │   └── FutureExpiredError       the server no longer knows a polled future
@@ -39,6 +40,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousOutcomeError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -217,6 +219,16 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt's timeout or the whole call's deadline ran out."""
+
+
+class AmbiguousOutcomeError(APIConnectionError):
+    """A request that changes state was sent, then its answer was lost (connection dropped,
+    response cut off, or no answer before the timeout). The server may or may not have applied
+    it, so it was not resent: resending could apply it twice on a server that does not
+    deduplicate. Find out (e.g. from the server's state) before you retry.
+    """
+
+    retryable = False
 
 
 class APIResponseValidationError(APIError):

@@ -14,12 +14,13 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from ._errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     FutureExpiredError,
@@ -58,9 +59,6 @@ class FutureCancelledError(SDKError):
     """The handle was cancelled; it will not poll again."""
 
 
-Action = Literal["again", "backoff", "expired", "raise"]
-
-
 class _FutureCore(Generic[T, R]):
     def __init__(
         self,
@@ -86,6 +84,9 @@ class _FutureCore(Generic[T, R]):
         self._result: R | None = None
         self._done = False
         self._backoffs = 0
+        self._bad_requests = 0
+        self._paused_since: float | None = None
+        self._poll_fields: dict[str, Any] = dict(futures.poll_fields)
         self.polls = 0
 
     def __repr__(self) -> str:
@@ -95,8 +96,19 @@ class _FutureCore(Generic[T, R]):
     def done(self) -> bool:
         return self._done
 
-    def _poll_body(self) -> dict[str, Any]:
-        return {self._futures.request_id_field: self.request_id}
+    def _poll_call(self) -> dict[str, Any]:
+        """Where the poll carries the id: a path parameter, a query parameter, or the body."""
+        field, spec = self._futures.request_id_field, self.poll_spec
+        call: dict[str, Any] = {"path_params": None, "query": None, "body": None}
+        if field in spec.path_params:
+            call["path_params"] = {field: self.request_id}
+        elif spec.body == "none":
+            call["query"] = {field: self.request_id, **self._poll_fields}
+        else:
+            call["body"] = {field: self.request_id, **self._poll_fields}
+        header = self._futures.iteration_header
+        call["headers"] = {header: str(self.polls - 1)} if header else None
+        return call
 
     def _poll_timeout(self, remaining: float | None) -> float:
         limit = self.poll_spec.timeout or _DEFAULT_POLL_TIMEOUT
@@ -110,26 +122,44 @@ class _FutureCore(Generic[T, R]):
         if not isinstance(state, str) or state == self.queue_state:
             return
         self.queue_state = state
-        reason = data.get(f"{field}_reason")
+        reason_field = self._futures.queue_state_reason_field
+        reason = data.get(reason_field) if reason_field else None
         if self._on_queue_state is not None:
             self._on_queue_state(state, reason if isinstance(reason, str) else None)
-
-    def _status_action(self, err: APIStatusError) -> Action:
-        status = err.status_code or 0
-        futures = self._futures
-        if status_matches(status, futures.expired_statuses):
-            return "expired"
-        if status_matches(status, futures.retry_statuses):
-            self._observe(err.body)
-            return "again"
-        if status_matches(status, futures.backoff_statuses):
-            return "backoff"
-        return "raise"
 
     def _backoff(self) -> float:
         wait = min(2.0**self._backoffs, self._futures.max_backoff)
         self._backoffs += 1
         return wait
+
+    def _after_error(self, err: APIError) -> float:
+        """What to do after a failed poll: the seconds to wait before polling again, or raise."""
+        futures = self._futures
+        if isinstance(err, APITimeoutError):
+            return 0.0  # a long poll ran out; ask again
+        if isinstance(err, APIConnectionError):
+            return self._backoff()
+        if not isinstance(err, APIStatusError):
+            raise err
+        status = err.status_code or 0
+        if status_matches(status, futures.expired_statuses):
+            raise self._expired(err) from err
+        if status_matches(status, futures.retry_statuses):
+            self._observe(err.body)
+            self._bad_requests = 0
+            return futures.poll_interval
+        if status_matches(status, futures.backoff_statuses):
+            return self._backoff()
+        if status_matches(status, futures.bad_request_statuses):
+            self._bad_requests += 1
+            if self._bad_requests <= futures.bad_request_budget:
+                return futures.poll_interval
+        if status_matches(status, futures.pause_statuses):
+            now = time.monotonic()
+            self._paused_since = self._paused_since or now
+            if now - self._paused_since < futures.pause_cap:
+                return futures.pause_interval
+        raise err
 
     def _expired(self, err: APIStatusError) -> FutureExpiredError:
         return FutureExpiredError(
@@ -151,9 +181,11 @@ class _FutureCore(Generic[T, R]):
             request_id=self.request_id,
         )
 
-    def _settle(self, response: httpx.Response) -> bool:
-        """Interpret a 2xx poll reply; True when the result is now known."""
+    def _after_reply(self, response: httpx.Response) -> float | None:
+        """Interpret a 2xx poll reply: ``None`` when the result is known, else the wait."""
         self._backoffs = 0
+        self._bad_requests = 0
+        self._paused_since = None
         client = self._client
         data: Any = decode_response(
             client.api, client.config, self.poll_spec, response, object, self.poll_spec.path
@@ -162,7 +194,13 @@ class _FutureCore(Generic[T, R]):
         if isinstance(data, Mapping):
             if data.get(futures.pending_field) == futures.pending_value:
                 self._observe(data)
-                return False
+                return futures.poll_interval
+            if (
+                futures.metadata_field
+                and data.get(futures.metadata_field) == futures.metadata_value
+            ):
+                self._poll_fields.update(futures.metadata_then)
+                return 0.0
             if futures.failed_field in data:
                 category = data.get(futures.category_field)
                 raise RequestFailedError(
@@ -177,9 +215,10 @@ class _FutureCore(Generic[T, R]):
             client.api, client.config, self.spec, response, data, self.result_type, self.spec.path
         )
         self._done = True
-        if self.queue_state not in (None, "active"):
-            self._observe({futures.queue_state_field: "active"})
-        return True
+        active = futures.queue_state_active
+        if active and self.queue_state not in (None, active):
+            self._observe({futures.queue_state_field: active})
+        return None
 
 
 def _field(obj: Any, name: str) -> str:
@@ -248,24 +287,14 @@ class FutureHandle(_FutureCore[T, R]):
                 self.polls += 1
                 try:
                     response = self._client.poll_once(
-                        self.poll_spec, self._poll_body(), self._poll_timeout(remaining)
+                        self.poll_spec, timeout=self._poll_timeout(remaining), **self._poll_call()
                     )
-                except APIStatusError as err:
-                    action = self._status_action(err)
-                    if action == "expired":
-                        raise self._expired(err) from err
-                    if action == "raise":
-                        raise
-                    wait = self._backoff() if action == "backoff" else self._futures.poll_interval
+                except APIError as err:
+                    wait: float | None = self._after_error(err)
+                else:
+                    wait = self._after_reply(response)
+                if wait is not None:
                     self._sleep(wait, deadline_at)
-                    continue
-                except APITimeoutError:
-                    continue
-                except APIConnectionError:
-                    self._sleep(self._backoff(), deadline_at)
-                    continue
-                if not self._settle(response):
-                    self._sleep(self._futures.poll_interval, deadline_at)
         return self._result  # type: ignore[return-value]
 
 
@@ -276,21 +305,22 @@ class AsyncFutureHandle(_FutureCore[T, R]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cancelled = False
+        self._cancelled = asyncio.Event()
         self._lock = asyncio.Lock()
 
     def cancel(self) -> None:
-        """Stop polling; waiters raise :class:`FutureCancelledError` at their next step."""
-        self._cancelled = True
+        """Stop polling (call it on the handle's event loop); waiters raise at once."""
+        self._cancelled.set()
 
     def cancelled(self) -> bool:
-        return self._cancelled
+        return self._cancelled.is_set()
 
     async def _sleep(self, seconds: float, deadline_at: float | None) -> None:
         remaining = _remaining(deadline_at)
         if remaining is not None:
             seconds = min(seconds, max(remaining, 0.0))
-        await asyncio.sleep(max(seconds, 0.0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._cancelled.wait(), max(seconds, 0.0))
 
     @contextlib.asynccontextmanager
     async def _locked(self, timeout: float | None) -> AsyncIterator[None]:
@@ -310,7 +340,7 @@ class AsyncFutureHandle(_FutureCore[T, R]):
         deadline_at = None if timeout is None else time.monotonic() + timeout
         async with self._locked(timeout):
             while not self._done:
-                if self._cancelled:
+                if self._cancelled.is_set():
                     raise FutureCancelledError(f"request {self.request_id} was cancelled")
                 remaining = _remaining(deadline_at)
                 if remaining is not None and remaining <= 0:
@@ -318,22 +348,12 @@ class AsyncFutureHandle(_FutureCore[T, R]):
                 self.polls += 1
                 try:
                     response = await self._client.poll_once(
-                        self.poll_spec, self._poll_body(), self._poll_timeout(remaining)
+                        self.poll_spec, timeout=self._poll_timeout(remaining), **self._poll_call()
                     )
-                except APIStatusError as err:
-                    action = self._status_action(err)
-                    if action == "expired":
-                        raise self._expired(err) from err
-                    if action == "raise":
-                        raise
-                    wait = self._backoff() if action == "backoff" else self._futures.poll_interval
+                except APIError as err:
+                    wait: float | None = self._after_error(err)
+                else:
+                    wait = self._after_reply(response)
+                if wait is not None:
                     await self._sleep(wait, deadline_at)
-                    continue
-                except APITimeoutError:
-                    continue
-                except APIConnectionError:
-                    await self._sleep(self._backoff(), deadline_at)
-                    continue
-                if not self._settle(response):
-                    await self._sleep(self._futures.poll_interval, deadline_at)
         return self._result  # type: ignore[return-value]

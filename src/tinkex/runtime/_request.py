@@ -27,7 +27,7 @@ __all__ = ["CallArgs", "build_request", "encode_json_body", "new_idempotency_key
 def new_idempotency_key() -> str:
     import uuid
 
-    return f"tinkex-{uuid.uuid4()}"
+    return str(uuid.uuid4())
 
 
 class CallArgs:

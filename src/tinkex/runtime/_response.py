@@ -10,7 +10,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._config import ClientConfig
 from ._errors import (
+    AmbiguousOutcomeError,
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
@@ -82,12 +84,36 @@ def status_error(
     )
 
 
-def transport_error(spec: EndpointSpec, path: str, exc: Exception) -> APIConnectionError:
-    """Map an httpx transport failure to the runtime's connection or timeout error."""
-    cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+# Failures after the request may have reached the server; connect and write failures are not
+# (a server does not act on a request it never received in full).
+_MAYBE_DELIVERED = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+
+
+def transport_error(
+    spec: EndpointSpec, path: str, exc: Exception, *, resend_ambiguous: bool = True
+) -> APIError:
+    """Map an httpx failure to the runtime's error.
+
+    A state-changing request (not ``idempotent``) whose answer was lost after it may have been
+    delivered becomes :class:`AmbiguousOutcomeError`, which is never retried, unless the caller
+    says resending is safe (the server deduplicates).
+    """
     kind = type(exc).__name__
     detail = str(exc) or kind
-    return cls(f"{kind}: {detail}", endpoint=spec.id, method=spec.method, path=path)
+    where: dict[str, Any] = {"endpoint": spec.id, "method": spec.method, "path": path}
+    if isinstance(exc, httpx.DecodingError):
+        return APIResponseValidationError(
+            f"the response body could not be decoded: {detail}", **where
+        )
+    if isinstance(exc, _MAYBE_DELIVERED) and not spec.idempotent and not resend_ambiguous:
+        return AmbiguousOutcomeError(
+            f"{kind}: {detail}; the request was sent but its answer was lost, so it may or may "
+            "not have been applied. It was not resent, to avoid applying it twice (a client "
+            "may resend only where the server deduplicates: resend_ambiguous=True)",
+            **where,
+        )
+    cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    return cls(f"{kind}: {detail}", **where)
 
 
 def _validation_error(

@@ -9,6 +9,7 @@ the wait begins.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
 import time
@@ -53,6 +54,8 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.UTC)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
 
@@ -118,7 +121,7 @@ class RetryState:
         if isinstance(exc, APIStatusError):
             return self.policy.should_retry_status(exc.status_code or 0)
         if isinstance(exc, APIConnectionError):
-            return self.policy.retry_connection_errors
+            return exc.retryable and self.policy.retry_connection_errors
         return False
 
     def wait_for(self, exc: Exception) -> float | bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "APISpec",
@@ -77,11 +77,23 @@ class FuturesSpec:
     message_field: str = "error"
     category_field: str = "category"
     queue_state_field: str | None = None
+    queue_state_reason_field: str | None = None
+    queue_state_active: str | None = None
     retry_statuses: tuple[int | str, ...] = (408, "5xx")
     backoff_statuses: tuple[int | str, ...] = (429,)
     expired_statuses: tuple[int | str, ...] = (410,)
+    bad_request_statuses: tuple[int | str, ...] = ()
+    bad_request_budget: int = 3
+    pause_statuses: tuple[int | str, ...] = ()
+    pause_interval: float = 5.0
+    pause_cap: float = 3600.0
     poll_interval: float = 0.0
     max_backoff: float = 30.0
+    poll_fields: Mapping[str, Any] = field(default_factory=dict)
+    metadata_field: str | None = None
+    metadata_value: Any = None
+    metadata_then: Mapping[str, Any] = field(default_factory=dict)
+    iteration_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

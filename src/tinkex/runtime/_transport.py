@@ -58,9 +58,12 @@ class _Pools(Generic[C]):
         return client
 
     def _limits(self, spec: PoolSpec) -> httpx.Limits:
+        # Expire idle connections before common servers do (uvicorn: 5 s), so that a request is
+        # rarely sent on a connection the server is closing: that failure looks ambiguous.
         return httpx.Limits(
             max_connections=spec.max_connections,
             max_keepalive_connections=spec.max_keepalive,
+            keepalive_expiry=4.0,
         )
 
     def _take_all(self) -> list[C]:
