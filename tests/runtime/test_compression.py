@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import zstandard
 from pytest_httpx import HTTPXMock
 
-from tests.runtime._support import AsyncFactory, SyncFactory, endpoint
+from tests.runtime._support import AsyncFactory, StartHTTPServer, SyncFactory, endpoint
+from tinkex.runtime import APIResponseValidationError
 from tinkex.runtime._compression import compress, decompress
 
 PAYLOAD = b"tokens:" + bytes(range(256)) * 64 + os.urandom(512)
@@ -107,3 +110,41 @@ def test_unknown_encodings_are_refused() -> None:
         compress(b"x", "br")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="br"):
         decompress(b"x", "br")
+
+
+def _encoded_handler(body: bytes, encoding: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+def test_compressed_responses_are_decoded(
+    make_client: SyncFactory, http_server: StartHTTPServer, encoding: str
+) -> None:
+    body = json.dumps({"id": "7", "blob": "x" * 500}).encode()
+    server = http_server(_encoded_handler(compress(body, encoding), encoding))  # type: ignore[arg-type]
+    client = make_client(base_url=server.base_url)
+    result = client.request(endpoint("get_item"), dict, path_params={"item_id": "7"})
+    assert result == {"id": "7", "blob": "x" * 500}
+
+
+def test_a_body_that_fails_to_decode_is_a_validation_error(
+    make_client: SyncFactory, http_server: StartHTTPServer
+) -> None:
+    server = http_server(_encoded_handler(b"not gzip at all", "gzip"))
+    client = make_client(base_url=server.base_url)
+    with pytest.raises(APIResponseValidationError, match="could not be decoded"):
+        client.request(endpoint("get_item"), dict, path_params={"item_id": "7"})
