@@ -30,6 +30,9 @@ class TinkerAPI(SyncAPIClient):
     """Client for the Tinker API.
 
     Settings resolve as arguments > environment variables > the manifest's defaults.
+    ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
+    (only safe where the server deduplicates resent requests); by default such a request raises
+    ``AmbiguousOutcomeError`` instead of risking being applied twice.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -46,6 +49,7 @@ class TinkerAPI(SyncAPIClient):
         default_headers: Mapping[str, str] | None = None,
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
+        resend_ambiguous: bool = False,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -58,6 +62,7 @@ class TinkerAPI(SyncAPIClient):
             default_headers=default_headers,
             listeners=listeners,
             on_retry=on_retry,
+            resend_ambiguous=resend_ambiguous,
             http_client=http_client,
             transport=transport,
         )
@@ -77,6 +82,9 @@ class AsyncTinkerAPI(AsyncAPIClient):
     """Asyncio client for the Tinker API.
 
     Settings resolve as arguments > environment variables > the manifest's defaults.
+    ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
+    (only safe where the server deduplicates resent requests); by default such a request raises
+    ``AmbiguousOutcomeError`` instead of risking being applied twice.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -93,6 +101,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
         default_headers: Mapping[str, str] | None = None,
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
+        resend_ambiguous: bool = False,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -105,6 +114,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
             default_headers=default_headers,
             listeners=listeners,
             on_retry=on_retry,
+            resend_ambiguous=resend_ambiguous,
             http_client=http_client,
             transport=transport,
         )

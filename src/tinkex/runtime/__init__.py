@@ -2,6 +2,7 @@
 compression, telemetry and errors. It knows nothing of any particular API; a manifest does.
 """
 
+from ._api_future import APIFuture
 from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._config import ClientConfig, ConfigError, Secret
@@ -35,6 +36,7 @@ from ._futures import (
     FutureTimeoutError,
     QueueStateObserver,
 )
+from ._loop import BackgroundLoop
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._retry import RetryInfo, backoff_delay, retry_after_seconds
@@ -54,6 +56,7 @@ __all__ = [
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
+    "APIFuture",
     "APIResponseValidationError",
     "APISpec",
     "APIStatusError",
@@ -65,6 +68,7 @@ __all__ = [
     "AsyncStream",
     "AuthSpec",
     "AuthenticationError",
+    "BackgroundLoop",
     "BadRequestError",
     "ClientClosedError",
     "ClientConfig",

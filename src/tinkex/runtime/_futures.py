@@ -48,7 +48,7 @@ _DEFAULT_POLL_TIMEOUT = 45.0
 
 
 class QueueStateObserver(Protocol):
-    def __call__(self, state: str, reason: str | None) -> None: ...
+    def __call__(self, state: str, reason: str | None, /) -> None: ...
 
 
 class FutureTimeoutError(APITimeoutError, TimeoutError):

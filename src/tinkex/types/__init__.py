@@ -6,6 +6,8 @@ builders, ``TensorData`` numpy/torch conversion, ``Datum`` coercion, ``tinker://
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 from .._generated.models import (
     AdamParams,
     Checkpoint,
@@ -48,6 +50,24 @@ from ._outputs import ForwardBackwardOutput, SampledSequence, SampleResponse
 from ._paths import ParsedCheckpointTinkerPath
 from ._tensor import Datum, TensorData, TensorDtype
 
+ModelID: TypeAlias = str
+RequestID: TypeAlias = str
+LossFnInputs: TypeAlias = dict[str, TensorData]
+LossFnOutput: TypeAlias = dict[str, TensorData]
+OptimParams: TypeAlias = AdamParams | DimuonParams
+ProvenanceSpans: TypeAlias = list[PromptProvenanceSpan | SampledProvenanceSpan]
+
+
+def __getattr__(name: str) -> Any:
+    # Every other wire model of the API is a type too (e.g. ``types.CreateModelRequest``).
+    from .._generated import models
+
+    try:
+        return getattr(models, name)
+    except AttributeError:
+        raise AttributeError(f"module 'tinkex.types' has no attribute {name!r}") from None
+
+
 __all__ = [
     "AdamParams",
     "Checkpoint",
@@ -67,15 +87,21 @@ __all__ = [
     "ImageChunk",
     "LoadWeightsResponse",
     "LoraConfig",
+    "LossFnInputs",
+    "LossFnOutput",
     "LossFnType",
     "ModelData",
+    "ModelID",
     "ModelInput",
     "ModelInputChunk",
+    "OptimParams",
     "OptimStepResponse",
     "ParsedCheckpointTinkerPath",
     "PromptProvenanceSpan",
+    "ProvenanceSpans",
     "QueueState",
     "RequestErrorCategory",
+    "RequestID",
     "SampleResponse",
     "SampledProvenanceSpan",
     "SampledSequence",

@@ -21,6 +21,9 @@ class NotesAPI(SyncAPIClient):
     """Client for the Notes API.
 
     Settings resolve as arguments > environment variables > the manifest's defaults.
+    ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
+    (only safe where the server deduplicates resent requests); by default such a request raises
+    ``AmbiguousOutcomeError`` instead of risking being applied twice.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -37,6 +40,7 @@ class NotesAPI(SyncAPIClient):
         default_headers: Mapping[str, str] | None = None,
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
+        resend_ambiguous: bool = False,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -49,6 +53,7 @@ class NotesAPI(SyncAPIClient):
             default_headers=default_headers,
             listeners=listeners,
             on_retry=on_retry,
+            resend_ambiguous=resend_ambiguous,
             http_client=http_client,
             transport=transport,
         )
@@ -59,6 +64,9 @@ class AsyncNotesAPI(AsyncAPIClient):
     """Asyncio client for the Notes API.
 
     Settings resolve as arguments > environment variables > the manifest's defaults.
+    ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
+    (only safe where the server deduplicates resent requests); by default such a request raises
+    ``AmbiguousOutcomeError`` instead of risking being applied twice.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -75,6 +83,7 @@ class AsyncNotesAPI(AsyncAPIClient):
         default_headers: Mapping[str, str] | None = None,
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
+        resend_ambiguous: bool = False,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -87,6 +96,7 @@ class AsyncNotesAPI(AsyncAPIClient):
             default_headers=default_headers,
             listeners=listeners,
             on_retry=on_retry,
+            resend_ambiguous=resend_ambiguous,
             http_client=http_client,
             transport=transport,
         )

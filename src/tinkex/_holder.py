@@ -1,0 +1,257 @@
+"""What every high-level client shares: the background loop, the low-level async client, the
+server's feature flags, and (for a ServiceClient) the session with its heartbeat.
+
+All network work runs on one private event loop thread, so the clients work the same from
+synchronous code, from asyncio code and from a notebook whose loop is already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from ._generated import AsyncTinkerAPI, models
+from .runtime import (
+    APIFuture,
+    BackgroundLoop,
+    ConfigError,
+    GoneError,
+    Listener,
+    NotFoundError,
+    RetryInfo,
+    SDKError,
+)
+
+__all__ = ["Holder", "SessionStatus"]
+
+logger = logging.getLogger("tinkex")
+T = TypeVar("T")
+SessionStatus = Literal["success", "errored", "interrupted"]
+
+HEARTBEAT_PERIOD = 10.0
+HEARTBEAT_WARN_AFTER = 120.0
+CLOSE_TIMEOUT = 30.0
+DEFAULT_RESULT_TIMEOUT = 3600.0
+_FINISH_REASONS: dict[
+    str,
+    type[
+        models.ClientSessionFinishSuccess
+        | models.ClientSessionFinishErrored
+        | models.ClientSessionFinishInterrupted
+    ],
+] = {
+    "success": models.ClientSessionFinishSuccess,
+    "errored": models.ClientSessionFinishErrored,
+    "interrupted": models.ClientSessionFinishInterrupted,
+}
+
+
+class Holder:
+    """The shared machinery behind ServiceClient, TrainingClient, SamplingClient and RestClient."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        listeners: Iterable[Listener] = (),
+        on_retry: Callable[[RetryInfo], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        result_timeout: float | None = DEFAULT_RESULT_TIMEOUT,
+        resend_ambiguous: bool = False,
+        user_metadata: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        display_name: str | None = None,
+        tags: Iterable[str] | None = None,
+        heartbeat_period: float = HEARTBEAT_PERIOD,
+    ) -> None:
+        self.api = AsyncTinkerAPI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            listeners=listeners,
+            on_retry=on_retry,
+            transport=transport,
+            resend_ambiguous=resend_ambiguous,
+        )
+        if result_timeout is not None and result_timeout <= 0:
+            raise ConfigError(f"result_timeout={result_timeout} must be positive (or None)")
+        self.result_timeout = result_timeout
+        self.loop = BackgroundLoop("tinkex")
+        self.user_metadata = dict(user_metadata or {})
+        self.project_id = project_id or os.environ.get("TINKER_PROJECT_ID") or None
+        self.display_name = display_name
+        env_tags = os.environ.get("TINKER_TAGS", "")
+        self.tags = sorted(set(tags or ()) | {t.strip() for t in env_tags.split(",") if t.strip()})
+        self.heartbeat_period = heartbeat_period
+        self._server_config: models.ClientConfigResponse | None = None
+        self._session_id: str | None = None
+        self._session_lock: asyncio.Lock | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._counters_lock = threading.Lock()
+        self._model_seq = 0
+        self._sampling_seq = 0
+        self.closed = False
+        self.heartbeats_ok = 0
+
+    @property
+    def base_url(self) -> str:
+        return self.api.config.base_url
+
+    @property
+    def version(self) -> str:
+        """The wire-protocol version this SDK speaks (sent as ``sdk_version``)."""
+        return self.api.api.version
+
+    # -- running work ------------------------------------------------------------------------
+
+    def submit(
+        self, coro: Coroutine[Any, Any, T], description: str, timeout: float | None = None
+    ) -> APIFuture[T]:
+        """Run ``coro`` on the background loop; its result as an :class:`APIFuture`."""
+        self._check_open()
+        future = self.loop.submit(coro)
+        limit = self.result_timeout if timeout is None else timeout
+        return APIFuture(future, default_timeout=limit, description=description)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the background loop and wait for it (synchronous helpers)."""
+        self._check_open()
+        return self.loop.call(coro, self.result_timeout if timeout is None else timeout)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            from .runtime import ClientClosedError
+
+            raise ClientClosedError("this client is closed; create a new ServiceClient")
+
+    def next_model_seq_id(self) -> int:
+        with self._counters_lock:
+            value = self._model_seq
+            self._model_seq += 1
+            return value
+
+    def next_sampling_seq_id(self) -> int:
+        with self._counters_lock:
+            value = self._sampling_seq
+            self._sampling_seq += 1
+            return value
+
+    # -- server features ---------------------------------------------------------------------
+
+    async def server_config(self) -> models.ClientConfigResponse:
+        """The server's feature flags; servers without the endpoint (404) get the defaults."""
+        if self._server_config is None:
+            try:
+                config = await self.api.service.get_client_config(sdk_version=self.version)
+            except NotFoundError:
+                logger.debug("%s has no client config endpoint; using defaults", self.base_url)
+                config = models.ClientConfigResponse()
+            self._server_config = config
+        return self._server_config
+
+    # -- the session -------------------------------------------------------------------------
+
+    async def session_id(self) -> str:
+        """The session of this client, created on first use (the heartbeat starts with it)."""
+        if self._session_id is not None:
+            return self._session_id
+        if self._session_lock is None:
+            self._session_lock = asyncio.Lock()
+        async with self._session_lock:
+            if self._session_id is None:
+                await self.server_config()
+                reply = await self.api.sessions.create_session(
+                    tags=list(self.tags),
+                    user_metadata=self.user_metadata,
+                    sdk_version=self.version,
+                    project_id=self.project_id,
+                    display_name=self.display_name,
+                )
+                for level, message in (
+                    (logging.INFO, reply.info_message),
+                    (logging.WARNING, reply.warning_message),
+                    (logging.ERROR, reply.error_message),
+                ):
+                    if message:
+                        logger.log(level, "server: %s", message)
+                self._session_id = reply.session_id
+                self._heartbeat = asyncio.get_running_loop().create_task(
+                    self._heartbeat_loop(reply.session_id), name="tinkex-heartbeat"
+                )
+        return self._session_id
+
+    @property
+    def session_started(self) -> bool:
+        return self._session_id is not None
+
+    async def _heartbeat_loop(self, session_id: str) -> None:
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(self.heartbeat_period)
+            try:
+                await self.api.sessions.session_heartbeat(session_id=session_id)
+            except GoneError:
+                logger.info("session %s is finished on the server; heartbeat stops", session_id)
+                return
+            except SDKError as err:
+                silent = time.monotonic() - last_ok
+                if silent > HEARTBEAT_WARN_AFTER:
+                    logger.warning(
+                        "no successful heartbeat for session %s in %.0fs (%s); the server will "
+                        "end the session if this goes on",
+                        session_id,
+                        silent,
+                        err,
+                    )
+                else:
+                    logger.debug("heartbeat for session %s failed: %s", session_id, err)
+                continue
+            last_ok = time.monotonic()
+            self.heartbeats_ok += 1
+
+    # -- closing -----------------------------------------------------------------------------
+
+    async def _aclose(self, status: SessionStatus | None, detail: str | None) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        try:
+            if status is not None and self._session_id is not None:
+                await self.api.sessions.finish_session(
+                    self._session_id, reason=_FINISH_REASONS[status](), detail=detail
+                )
+        except SDKError as err:
+            logger.warning("could not finish session %s: %s", self._session_id, err)
+        finally:
+            await self.api.close()
+
+    def close(self, status: SessionStatus | None = "success", detail: str | None = None) -> None:
+        """Finish the session (when there is one), stop the heartbeat and every background task,
+        close the connections and stop the loop thread. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.loop.in_loop_thread():
+                raise RuntimeError("close() from a callback on the SDK's own loop would deadlock")
+            if self.loop.started:
+                future = self.loop.submit(self._aclose(status, detail))
+                try:
+                    future.result(CLOSE_TIMEOUT)
+                except Exception as err:  # closing must not raise over the user's own error
+                    logger.warning("closing the client did not finish cleanly: %s", err)
+        finally:
+            self.loop.close()

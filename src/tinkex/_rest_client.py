@@ -1,0 +1,280 @@
+"""RestClient: training runs, checkpoints, sessions, samplers and weights, without a session.
+
+Every method returns an :class:`APIFuture`; listings are also available as iterators over every
+page (``iter_training_runs``, ``iter_user_checkpoints``, ``iter_sessions``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from ._generated import models
+from ._holder import Holder
+from .runtime import APIFuture
+from .types import ParsedCheckpointTinkerPath
+
+__all__ = ["RestClient"]
+
+AccessScope = Literal["owned", "accessible"]
+
+
+class RestClient:
+    """REST calls of the Tinker API.
+
+    Example::
+
+        rest = service_client.create_rest_client()
+        for ckpt in rest.list_checkpoints("run-1").result().checkpoints:
+            print(ckpt.tinker_path)
+    """
+
+    def __init__(
+        self,
+        _holder: Holder | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self._owns_holder = _holder is None
+        self.holder = _holder or Holder(base_url=base_url, api_key=api_key)
+
+    def __repr__(self) -> str:
+        return f"RestClient(base_url={self.holder.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connections (only those this RestClient opened itself)."""
+        if self._owns_holder:
+            self.holder.close(status=None)
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, coro: Any, what: str) -> APIFuture[Any]:
+        return self.holder.submit(coro, what)
+
+    @property
+    def _api(self) -> Any:
+        return self.holder.api
+
+    # -- server ------------------------------------------------------------------------------
+
+    def get_server_capabilities(self) -> APIFuture[models.GetServerCapabilitiesResponse]:
+        return self._call(self._api.service.get_server_capabilities(), "get_server_capabilities")
+
+    # -- training runs -----------------------------------------------------------------------
+
+    def get_training_run(
+        self, training_run_id: str, access_scope: AccessScope = "owned"
+    ) -> APIFuture[models.TrainingRun]:
+        return self._call(
+            self._api.training_runs.get_training_run(training_run_id, access_scope=access_scope),
+            "get_training_run",
+        )
+
+    def get_training_run_by_tinker_path(
+        self, tinker_path: str, access_scope: AccessScope = "owned"
+    ) -> APIFuture[models.TrainingRun]:
+        parsed = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self.get_training_run(parsed.training_run_id, access_scope)
+
+    def list_training_runs(
+        self,
+        limit: int = 20,
+        offset: int = 0,
+        access_scope: AccessScope = "owned",
+        project_id: str | None = None,
+    ) -> APIFuture[models.TrainingRunsResponse]:
+        return self._call(
+            self._api.training_runs.list_training_runs(
+                limit=limit, offset=offset, access_scope=access_scope, project_id=project_id
+            ),
+            "list_training_runs",
+        )
+
+    def iter_training_runs(
+        self,
+        access_scope: AccessScope = "owned",
+        project_id: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[models.TrainingRun]:
+        """Every training run, fetching ``page_size`` at a time."""
+        return self._iterate(
+            lambda offset: self.list_training_runs(page_size, offset, access_scope, project_id),
+            "training_runs",
+        )
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def list_checkpoints(self, training_run_id: str) -> APIFuture[models.CheckpointsListResponse]:
+        return self._call(
+            self._api.checkpoints.list_checkpoints(training_run_id), "list_checkpoints"
+        )
+
+    def list_user_checkpoints(
+        self, limit: int = 100, offset: int = 0
+    ) -> APIFuture[models.CheckpointsListResponse]:
+        return self._call(
+            self._api.checkpoints.list_user_checkpoints(limit=limit, offset=offset),
+            "list_user_checkpoints",
+        )
+
+    def iter_user_checkpoints(self, page_size: int = 100) -> Iterator[models.Checkpoint]:
+        """Every checkpoint you own, fetching ``page_size`` at a time."""
+        return self._iterate(
+            lambda offset: self.list_user_checkpoints(page_size, offset), "checkpoints"
+        )
+
+    def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
+        return self._call(
+            self._api.checkpoints.delete_checkpoint(training_run_id, checkpoint_id),
+            "delete_checkpoint",
+        )
+
+    def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self.delete_checkpoint(p.training_run_id, p.checkpoint_id)
+
+    def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self._call(
+            self._api.checkpoints.publish_checkpoint(p.training_run_id, p.checkpoint_id),
+            "publish_checkpoint",
+        )
+
+    def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self._call(
+            self._api.checkpoints.unpublish_checkpoint(p.training_run_id, p.checkpoint_id),
+            "unpublish_checkpoint",
+        )
+
+    def set_checkpoint_ttl_from_tinker_path(
+        self, tinker_path: str, ttl_seconds: int | None
+    ) -> APIFuture[None]:
+        """Expire the checkpoint ``ttl_seconds`` from now; ``None`` keeps it indefinitely."""
+        p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self._call(
+            self._api.checkpoints.set_checkpoint_ttl(
+                p.training_run_id, p.checkpoint_id, ttl_seconds=ttl_seconds
+            ),
+            "set_checkpoint_ttl",
+        )
+
+    def get_external_weights_urls(
+        self, tinker_path: str
+    ) -> APIFuture[models.ExternalWeightsUrlsResponse]:
+        p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        if p.checkpoint_type != "external":
+            raise ValueError(
+                f"expected an external_weights path (tinker://<run>/external_weights/<name>), "
+                f"got {tinker_path!r}"
+            )
+        return self._call(
+            self._api.checkpoints.get_external_weights_urls(p.training_run_id, p.checkpoint_id),
+            "get_external_weights_urls",
+        )
+
+    def get_weights_info_by_tinker_path(
+        self, tinker_path: str
+    ) -> APIFuture[models.WeightsInfoResponse]:
+        ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
+        return self._call(
+            self._api.weights.get_weights_info(tinker_path=tinker_path), "get_weights_info"
+        )
+
+    def copy_weights(
+        self,
+        path: str,
+        destination_project_id: str | None = None,
+        *,
+        ttl_seconds: int | None = None,
+        weights_access_token: str | None = None,
+    ) -> APIFuture[str]:
+        """Copy a checkpoint into a project; the copy's tinker path."""
+        import os
+
+        project = destination_project_id or os.environ.get("TINKER_PROJECT_ID")
+        if not project:
+            raise ValueError("copy_weights needs destination_project_id (or TINKER_PROJECT_ID)")
+        ParsedCheckpointTinkerPath.from_tinker_path(path)
+        return self._call(
+            self._api.training.copy_weights(
+                source_path=path,
+                destination_project_id=project,
+                ttl_seconds=ttl_seconds,
+                weights_access_token=weights_access_token,
+            ),
+            "copy_weights",
+        ).map(lambda reply: reply.tinker_path)
+
+    # -- sessions and samplers ---------------------------------------------------------------
+
+    def get_session(
+        self, session_id: str, access_scope: AccessScope = "owned"
+    ) -> APIFuture[models.GetSessionResponse]:
+        return self._call(
+            self._api.sessions.get_session(session_id, access_scope=access_scope), "get_session"
+        )
+
+    def list_sessions(
+        self, limit: int = 20, offset: int = 0, access_scope: AccessScope = "owned"
+    ) -> APIFuture[models.ListSessionsResponse]:
+        return self._call(
+            self._api.sessions.list_sessions(limit=limit, offset=offset, access_scope=access_scope),
+            "list_sessions",
+        )
+
+    def iter_sessions(
+        self, access_scope: AccessScope = "owned", page_size: int = 100
+    ) -> Iterator[str]:
+        """Every session id, fetching ``page_size`` at a time (stops at a short page)."""
+        offset = 0
+        while True:
+            page = self.list_sessions(page_size, offset, access_scope).result().sessions
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    def assign_session_project(self, session_id: str, project_id: str) -> APIFuture[None]:
+        return self._call(
+            self._api.sessions.assign_session_project(session_id, project_id=project_id),
+            "assign_session_project",
+        )
+
+    def get_sampler(self, sampler_id: str) -> APIFuture[models.GetSamplerResponse]:
+        return self._call(self._api.sampling.get_sampler(sampler_id), "get_sampler")
+
+    def search_sessions(
+        self, request: models.SessionSearchRequest
+    ) -> APIFuture[models.SessionSearchResponse]:
+        fields = request.model_dump(exclude_unset=True)
+        return self._call(self._api.sessions.search_sessions(**fields), "search_sessions")
+
+    # -- admin -------------------------------------------------------------------------------
+
+    def get_audit_log(
+        self, event_type: str = "all", day: str | None = None
+    ) -> APIFuture[models.AuditLogResponse]:
+        return self._call(
+            self._api.admin.get_audit_log(event_type=event_type, day=day), "get_audit_log"
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _iterate(fetch: Any, field: str) -> Iterator[Any]:
+        offset = 0
+        while True:
+            page = fetch(offset).result()
+            items = list(getattr(page, field))
+            yield from items
+            offset += len(items)
+            cursor = getattr(page, "cursor", None)
+            total = getattr(cursor, "total_count", None)
+            if not items or (total is not None and offset >= total):
+                return

@@ -1,0 +1,383 @@
+"""SamplingClient: sampling and prompt logprobs from a base model or saved sampler weights.
+
+Submissions are throttled (a count limit and a byte budget); a 429 on submission opens a
+backoff window that every sampler in the process honours, after which the request is sent
+again with the same sequence id. Failures the server did not cause are retried with backoff
+until no request has made progress for ``RetryConfig.progress_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from typing import Any
+
+from ._generated import models
+from ._generated.endpoints import ENDPOINTS
+from ._holder import Holder
+from .runtime import (
+    APIConnectionError,
+    APIFuture,
+    APIStatusError,
+    FutureExpiredError,
+    RateLimitError,
+)
+from .types import ModelInput, SampleResponse, SamplingParams, TensorData
+
+__all__ = ["RetryConfig", "SamplingClient", "SamplingClientFuture"]
+
+logger = logging.getLogger("tinkex")
+
+_BYTES_PER_TOKEN = 10
+_SHORT_PROMPT = 128 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryConfig:
+    """How sampling requests are throttled and retried.
+
+    ``progress_timeout``: give up when no sampling request of this client completed for that
+    many seconds (stuck detection). ``max_connections``: sampling requests in flight at once.
+    """
+
+    max_connections: int = 400
+    progress_timeout: float = 7200.0
+    retry_delay_base: float = 0.5
+    retry_delay_max: float = 10.0
+    jitter_factor: float = 0.25
+    enable_retry_logic: bool = True
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.retry_delay_base * 2**attempt, self.retry_delay_max)
+        jitter = base * self.jitter_factor * (2 * random.random() - 1)
+        return float(max(0.0, min(base + jitter, self.retry_delay_max)))
+
+
+class _Backoff:
+    """The process-wide window after a 429 on submission, shared by all samplers."""
+
+    until = 0.0
+
+    @classmethod
+    async def wait(cls) -> None:
+        # The window can grow while we wait (another 429), so re-check rather than sleep once.
+        while (left := cls.until - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, 1.0))
+
+    @classmethod
+    def open(cls, prompt_bytes: int) -> None:
+        cls.until = max(
+            cls.until, time.monotonic() + (1.0 if prompt_bytes <= _SHORT_PROMPT else 5.0)
+        )
+
+
+class SamplingClient:
+    """Samples from one sampler (base model or saved weights). Picklable into worker processes.
+
+    Example::
+
+        out = sampling_client.sample(prompt, 1, SamplingParams(max_tokens=20)).result()
+        print(out.sequences[0].tokens)
+    """
+
+    def __init__(
+        self,
+        holder: Holder,
+        *,
+        sampling_session_id: str,
+        base_model: str | None,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+    ) -> None:
+        self.holder = holder
+        self.sampling_session_id = sampling_session_id
+        self.base_model = base_model
+        self.retry_config = retry_config or RetryConfig()
+        self.record_stability_info = record_stability_info
+        self._seq = 0
+        self._limits: tuple[asyncio.Semaphore, _ByteBudget] | None = None
+        self._last_progress = time.monotonic()
+        self._inflight = 0
+
+    def __repr__(self) -> str:
+        return f"SamplingClient(sampling_session_id={self.sampling_session_id!r})"
+
+    @staticmethod
+    async def _create(
+        holder: Holder,
+        *,
+        model_path: str | None = None,
+        base_model: str | None = None,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+    ) -> SamplingClient:
+        if model_path is None and base_model is None:
+            raise ValueError("pass model_path (tinker://...) or base_model")
+        session_id = await holder.session_id()
+        reply = await holder.api.sampling.create_sampling_session(
+            session_id=session_id,
+            sampling_session_seq_id=holder.next_sampling_seq_id(),
+            base_model=base_model,
+            model_path=model_path,
+        )
+        if base_model is None:
+            sampler = await holder.api.sampling.get_sampler(reply.sampling_session_id)
+            base_model = sampler.base_model
+        return SamplingClient(
+            holder,
+            sampling_session_id=reply.sampling_session_id,
+            base_model=base_model,
+            retry_config=retry_config,
+            record_stability_info=record_stability_info,
+        )
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def sample(
+        self,
+        prompt: ModelInput,
+        num_samples: int,
+        sampling_params: SamplingParams,
+        include_prompt_logprobs: bool = False,
+        topk_prompt_logprobs: int = 0,
+        topk_sample_logprobs: int = 0,
+        target_prompt_logprobs: TensorData | None = None,
+        prompt_alt_tokens_k: int = 0,
+        prompt_logprobs_last_n: int | None = None,
+    ) -> APIFuture[SampleResponse]:
+        """Sample ``num_samples`` completions of ``prompt``."""
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        if topk_prompt_logprobs < 0 or topk_sample_logprobs < 0 or prompt_alt_tokens_k < 0:
+            raise ValueError("top-k counts must not be negative")
+        if prompt_logprobs_last_n is not None:
+            if prompt_logprobs_last_n < 1:
+                raise ValueError("prompt_logprobs_last_n must be at least 1")
+            if not include_prompt_logprobs:
+                raise ValueError("prompt_logprobs_last_n needs include_prompt_logprobs=True")
+        prompt = prompt if isinstance(prompt, ModelInput) else ModelInput.model_validate(prompt)
+        request = models.SampleRequest(
+            num_samples=num_samples,
+            prompt=prompt,
+            sampling_params=sampling_params,
+            sampling_session_id=self.sampling_session_id,
+            seq_id=0,  # set per submission
+            prompt_logprobs=include_prompt_logprobs,
+            topk_prompt_logprobs=topk_prompt_logprobs,
+            topk_sample_logprobs=topk_sample_logprobs,
+            target_prompt_logprobs=target_prompt_logprobs,
+            prompt_alt_tokens_k=prompt_alt_tokens_k,
+            prompt_logprobs_last_n=prompt_logprobs_last_n,
+            record_stability_info=self.record_stability_info,
+        )
+        return self.holder.submit(self._sample(request, prompt.length), "sample")
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq += 1
+        return seq
+
+    async def _sample(self, request: models.SampleRequest, prompt_tokens: int) -> SampleResponse:
+        config = self.retry_config
+        attempt = 0
+        if self._inflight == 0:  # progress is measured from the oldest request in flight
+            self._last_progress = time.monotonic()
+        self._inflight += 1
+        try:
+            return await self._sample_retrying(request, prompt_tokens, config, attempt)
+        finally:
+            self._inflight -= 1
+
+    async def _sample_retrying(
+        self, request: models.SampleRequest, prompt_tokens: int, config: RetryConfig, attempt: int
+    ) -> SampleResponse:
+        while True:
+            try:
+                result = await self._sample_once(request, prompt_tokens)
+            except (APIConnectionError, FutureExpiredError, APIStatusError) as err:
+                retryable = isinstance(err, APIConnectionError | FutureExpiredError) or (
+                    isinstance(err, APIStatusError) and err.retryable
+                )
+                if not (config.enable_retry_logic and retryable):
+                    raise
+                stalled = time.monotonic() - self._last_progress
+                if stalled > config.progress_timeout:
+                    raise APIConnectionError(
+                        f"no sampling request made progress in {config.progress_timeout:.0f}s; "
+                        f"giving up (last error: {err})",
+                        endpoint="asample",
+                    ) from err
+                delay = config.delay(attempt)
+                attempt += 1
+                logger.info("sampling failed (%s); retry %d in %.2fs", err, attempt, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._last_progress = time.monotonic()
+            return result
+
+    def _budget(self) -> tuple[asyncio.Semaphore, _ByteBudget]:
+        if self._limits is None:
+            flags = self.holder._server_config or models.ClientConfigResponse()
+            self._limits = (
+                asyncio.Semaphore(self.retry_config.max_connections),
+                _ByteBudget(flags.sample_dispatch_bytes_semaphore_size),
+            )
+        return self._limits
+
+    async def _sample_once(
+        self, request: models.SampleRequest, prompt_tokens: int
+    ) -> SampleResponse:
+        count, budget = self._budget()
+        nbytes = prompt_tokens * _BYTES_PER_TOKEN
+        seq_id = self._next_seq()
+        body = request.model_copy(update={"seq_id": seq_id})
+        async with count, budget.hold(nbytes):
+            while True:  # 429 on submission: wait out the shared window, resend the same seq id
+                await _Backoff.wait()
+                try:
+                    handle = await self.holder.api.submit(
+                        ENDPOINTS["asample"],
+                        models.UntypedAPIFuture,
+                        SampleResponse,
+                        body=body,
+                        on_queue_state=self.on_queue_state_change,
+                    )
+                except RateLimitError:
+                    _Backoff.open(nbytes)
+                    continue
+                break
+        result: SampleResponse = await handle.result()
+        ids = handle.submission.sample_sequence_ids or []
+        for sequence, sequence_id in zip(result.sequences, ids, strict=False):
+            sequence.sequence_id = sequence_id
+        return result
+
+    def on_queue_state_change(self, queue_state: str, queue_state_reason: str | None) -> None:
+        """Called when the server reports a new queue state; override to react. Logs pauses."""
+        if queue_state.startswith("paused"):
+            logger.warning(
+                "sampling on %s is queued (%s)%s",
+                self.sampling_session_id,
+                queue_state,
+                f": {queue_state_reason}" if queue_state_reason else "",
+            )
+
+    def compute_logprobs(
+        self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
+    ) -> APIFuture[list[float | None]]:
+        """The logprob of each prompt token under the model; the first is ``None``.
+
+        Whatever the server, the list has one entry per prompt token (servers that return one
+        fewer, for the first token, are padded).
+        """
+        length = prompt.length
+        future = self.sample(
+            prompt,
+            1,
+            SamplingParams(max_tokens=1),
+            include_prompt_logprobs=True,
+            prompt_logprobs_last_n=prompt_logprobs_last_n,
+        )
+
+        def extract(response: SampleResponse) -> list[float | None]:
+            logprobs = list(response.prompt_logprobs or [])
+            if prompt_logprobs_last_n is None and len(logprobs) == length - 1:
+                logprobs = [None, *logprobs]
+            return logprobs
+
+        return future.map(extract)
+
+    # -- information and pickling ------------------------------------------------------------
+
+    def get_base_model(self) -> str:
+        if self.base_model is None:
+            raise ValueError("this sampler's base model is unknown")
+        return self.base_model
+
+    def get_tokenizer(self) -> Any:
+        from ._tokenizer import load_tokenizer
+
+        return load_tokenizer(self.get_base_model())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {
+            "base_url": self.holder.base_url,
+            "api_key": (
+                self.holder.api.config.api_key.get_secret_value()
+                if self.holder.api.config.api_key
+                else None
+            ),
+            "sampling_session_id": self.sampling_session_id,
+            "base_model": self.base_model,
+            "retry_config": self.retry_config,
+            "record_stability_info": self.record_stability_info,
+        }
+        return (_unpickle_sampling_client, (state,))
+
+    async def sample_async(self, *args: Any, **kwargs: Any) -> SampleResponse:
+        return await self.sample(*args, **kwargs)
+
+    async def compute_logprobs_async(self, *args: Any, **kwargs: Any) -> list[float | None]:
+        return await self.compute_logprobs(*args, **kwargs)
+
+    async def get_base_model_async(self) -> str:
+        return self.get_base_model()
+
+
+def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
+    """A sampling client in another process: its own connections, no session of its own."""
+    holder = Holder(base_url=state["base_url"], api_key=state["api_key"])
+    return SamplingClient(
+        holder,
+        sampling_session_id=state["sampling_session_id"],
+        base_model=state["base_model"],
+        retry_config=state["retry_config"],
+        record_stability_info=state["record_stability_info"],
+    )
+
+
+class _ByteBudget:
+    """A budget of bytes in flight; a request larger than the whole budget goes alone."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(capacity, 1)
+        self.used = 0
+        self._cond = asyncio.Condition()
+
+    def hold(self, nbytes: int) -> _Held:
+        return _Held(self, min(nbytes, self.capacity))
+
+
+class _Held:
+    def __init__(self, budget: _ByteBudget, nbytes: int) -> None:
+        self.budget, self.nbytes = budget, nbytes
+
+    async def __aenter__(self) -> None:
+        b = self.budget
+        async with b._cond:
+            await b._cond.wait_for(lambda: b.used + self.nbytes <= b.capacity)
+            b.used += self.nbytes
+
+    async def __aexit__(self, *exc: object) -> None:
+        b = self.budget
+        async with b._cond:
+            b.used -= self.nbytes
+            b._cond.notify_all()
+
+
+class SamplingClientFuture(APIFuture[SamplingClient]):
+    """A SamplingClient being created. ``.result()`` gives it; calling a SamplingClient method
+    on the future itself waits for the client first (as older code expects)."""
+
+    def __init__(self, future: APIFuture[SamplingClient]) -> None:
+        super().__init__(
+            future.future(), default_timeout=future._default_timeout, description="sampling client"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.result(), name)

@@ -1,0 +1,292 @@
+"""ServiceClient: the entry point. It owns the session; it creates training, sampling and REST
+clients. Close it (or use it as a context manager) to finish the session and stop every
+background task.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._generated import models
+from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
+from ._rest_client import RestClient
+from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
+from ._training_client import TrainingClient, _check_tinker_path
+from .runtime import NOT_GIVEN, APIFuture, Listener, RequestFailedError, RetryInfo
+from .types import GetServerCapabilitiesResponse
+
+__all__ = ["ServiceClient", "TrainingClientFuture"]
+
+logger = logging.getLogger("tinkex")
+
+
+class TrainingClientFuture(APIFuture[TrainingClient]):
+    """A TrainingClient being created. ``.result()`` gives it; calling a TrainingClient method
+    on the future itself waits for the client first (as older code expects)."""
+
+    def __init__(self, future: APIFuture[TrainingClient]) -> None:
+        super().__init__(
+            future.future(), default_timeout=future._default_timeout, description="training client"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.result(), name)
+
+
+class ServiceClient:
+    """Connects to a Tinker server and creates the clients that do the work.
+
+    Settings resolve as arguments > environment (``TINKER_BASE_URL``, ``TINKER_API_KEY``, ...) >
+    defaults. Beyond the official SDK's arguments: ``timeout`` (per attempt), ``max_retries``,
+    ``result_timeout`` (default wait of every ``.result()``; ``None`` waits forever),
+    ``resend_ambiguous`` (resend a request whose answer was lost: only for servers that
+    deduplicate), ``listeners`` / ``on_retry`` (telemetry), ``transport`` (an httpx transport).
+
+    Example::
+
+        with ServiceClient() as service:
+            training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16).result()
+    """
+
+    def __init__(
+        self,
+        user_metadata: dict[str, str] | None = None,
+        project_id: str | None = None,
+        *,
+        display_name: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        default_headers_overrides: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        result_timeout: float | None = DEFAULT_RESULT_TIMEOUT,
+        resend_ambiguous: bool = False,
+        listeners: Iterable[Listener] = (),
+        on_retry: Callable[[RetryInfo], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tags: Iterable[str] | None = None,
+        heartbeat_period: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            warnings.warn(
+                f"ServiceClient ignores unknown arguments: {', '.join(sorted(kwargs))}",
+                stacklevel=2,
+            )
+        self.holder = Holder(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers_overrides,
+            listeners=listeners,
+            on_retry=on_retry,
+            transport=transport,
+            result_timeout=result_timeout,
+            resend_ambiguous=resend_ambiguous,
+            user_metadata=user_metadata,
+            project_id=project_id,
+            display_name=display_name,
+            tags=tags,
+            heartbeat_period=heartbeat_period,
+        )
+
+    def __repr__(self) -> str:
+        return f"ServiceClient(base_url={self.holder.base_url!r})"
+
+    # -- training clients --------------------------------------------------------------------
+
+    async def _training_client(self, model_seq_id: int, create: Any) -> TrainingClient:
+        holder = self.holder
+        handle = await create
+        result = await handle.result()
+        model_id = result.model_id or f"{await holder.session_id()}:train:{model_seq_id}"
+        info = await holder.api.training.get_info(model_id=model_id)
+        return TrainingClient(holder, model_seq_id, model_id, info=info)
+
+    def create_lora_training_client(
+        self,
+        base_model: str,
+        rank: int = 32,
+        seed: int | None = None,
+        train_mlp: bool = True,
+        train_attn: bool = True,
+        train_unembed: bool = True,
+        user_metadata: dict[str, str] | None = None,
+        optimizer: models.OptimizerConfig | None = None,
+    ) -> TrainingClientFuture:
+        """A new LoRA training run on ``base_model``."""
+        if not (train_mlp or train_attn or train_unembed):
+            raise ValueError("at least one of train_mlp, train_attn, train_unembed must be True")
+        if not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        lora = models.LoraConfig(
+            rank=rank,
+            seed=seed,
+            train_mlp=train_mlp,
+            train_attn=train_attn,
+            train_unembed=train_unembed,
+        )
+        holder = self.holder
+        model_seq_id = holder.next_model_seq_id()
+
+        async def run() -> TrainingClient:
+            session_id = await holder.session_id()
+            create = holder.api.training.create_model(
+                session_id=session_id,
+                model_seq_id=model_seq_id,
+                base_model=base_model,
+                user_metadata=user_metadata,
+                lora_config=lora,
+                optimizer_config=NOT_GIVEN if optimizer is None else optimizer,
+            )
+            try:
+                return await self._training_client(model_seq_id, create)
+            except RequestFailedError as err:
+                if err.category == "user":
+                    err.detail = (
+                        f"{err.detail} (base_model={base_model!r}; "
+                        "get_server_capabilities() lists the supported models)"
+                    )
+                raise
+
+        return TrainingClientFuture(holder.submit(run(), "create_lora_training_client"))
+
+    def _from_state(
+        self,
+        path: str,
+        optimizer_state: bool,
+        base_model: str | None,
+        user_metadata: dict[str, str] | None,
+        weights_access_token: str | None,
+        optimizer: models.OptimizerConfig | None,
+    ) -> TrainingClientFuture:
+        _check_tinker_path(path)
+        holder = self.holder
+        model_seq_id = holder.next_model_seq_id()
+
+        async def run() -> TrainingClient:
+            session_id = await holder.session_id()
+            create = holder.api.training.load_weights(
+                session_id=session_id,
+                model_seq_id=model_seq_id,
+                path=path,
+                optimizer=optimizer_state,
+                base_model=base_model,
+                user_metadata=user_metadata,
+                weights_access_token=weights_access_token,
+                optimizer_config=optimizer,
+            )
+            return await self._training_client(model_seq_id, create)
+
+        return TrainingClientFuture(holder.submit(run(), "create_training_client_from_state"))
+
+    def create_training_client_from_state(
+        self,
+        path: str,
+        base_model: str | None = None,
+        user_metadata: dict[str, str] | None = None,
+        weights_access_token: str | None = None,
+        optimizer: models.OptimizerConfig | None = None,
+    ) -> TrainingClientFuture:
+        """A new training run that starts from the weights of a saved ``tinker://`` state."""
+        return self._from_state(
+            path, False, base_model, user_metadata, weights_access_token, optimizer
+        )
+
+    def create_training_client_from_state_with_optimizer(
+        self,
+        path: str,
+        base_model: str | None = None,
+        user_metadata: dict[str, str] | None = None,
+        weights_access_token: str | None = None,
+    ) -> TrainingClientFuture:
+        """Like ``create_training_client_from_state``, restoring the optimizer state too."""
+        return self._from_state(path, True, base_model, user_metadata, weights_access_token, None)
+
+    # -- sampling and REST -------------------------------------------------------------------
+
+    def create_sampling_client(
+        self,
+        model_path: str | None = None,
+        base_model: str | None = None,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+    ) -> SamplingClientFuture:
+        """A SamplingClient on saved sampler weights (``model_path``) or on a base model."""
+        if model_path is None and base_model is None:
+            raise ValueError("pass model_path (tinker://...) or base_model")
+        if model_path is not None:
+            _check_tinker_path(model_path)
+        coro = SamplingClient._create(
+            self.holder,
+            model_path=model_path,
+            base_model=base_model,
+            retry_config=retry_config,
+            record_stability_info=record_stability_info,
+        )
+        return SamplingClientFuture(self.holder.submit(coro, "create_sampling_client"))
+
+    def create_rest_client(self) -> RestClient:
+        """A RestClient sharing this client's connections."""
+        return RestClient(self.holder)
+
+    def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
+        """The models the server can train and sample (a blocking call)."""
+        return self.holder.run(self.holder.api.service.get_server_capabilities())
+
+    async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
+        return await self.holder.submit(
+            self.holder.api.service.get_server_capabilities(), "get_server_capabilities"
+        )
+
+    def get_console_url(self) -> str:
+        return self.holder.base_url
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self, status: SessionStatus = "success", detail: str | None = None) -> None:
+        """Finish the session with ``status`` and stop all background work. Safe to call twice."""
+        self.holder.close(status, detail)
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close("success")
+        elif isinstance(exc, Exception):
+            self.close("errored", f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            self.close("interrupted", type(exc).__name__)
+
+    # -- deprecated async twins --------------------------------------------------------------
+
+    async def create_lora_training_client_async(self, *args: Any, **kwargs: Any) -> TrainingClient:
+        return await self.create_lora_training_client(*args, **kwargs)
+
+    async def create_training_client_from_state_async(
+        self, *args: Any, **kwargs: Any
+    ) -> TrainingClient:
+        return await self.create_training_client_from_state(*args, **kwargs)
+
+    async def create_training_client_from_state_with_optimizer_async(
+        self, *args: Any, **kwargs: Any
+    ) -> TrainingClient:
+        return await self.create_training_client_from_state_with_optimizer(*args, **kwargs)
+
+    async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
+        return await self.create_sampling_client(*args, **kwargs)

@@ -1,0 +1,502 @@
+"""TrainingClient: forward/backward passes, optimizer steps and checkpoints of one training run.
+
+Every method returns an :class:`APIFuture` at once; requests are submitted in sequence-id order
+(even when called from several threads), and their results are polled concurrently, so a
+``forward_backward`` and an ``optim_step`` can be submitted back to back and then awaited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from ._chunking import chunk_data, merge_outputs
+from ._generated import models
+from ._generated.endpoints import ENDPOINTS
+from ._holder import Holder
+from ._ordering import Turnstile
+from ._queue import QueueStateLogger
+from .runtime import AmbiguousOutcomeError, APIFuture, AsyncFutureHandle
+from .types import (
+    AdamParams,
+    Datum,
+    DimuonParams,
+    ForwardBackwardOutput,
+    GetInfoResponse,
+    LoadWeightsResponse,
+    LossFnType,
+    OptimStepResponse,
+    SaveWeightsForSamplerResponse,
+    SaveWeightsResponse,
+)
+from .types._tensor import require
+
+if TYPE_CHECKING:
+    from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
+
+__all__ = ["TrainingClient"]
+
+logger = logging.getLogger("tinkex")
+
+OptimParams = AdamParams | DimuonParams
+CustomLossFn = Callable[[list[Datum], list[Any]], tuple[Any, dict[str, float]]]
+
+
+class TrainingClient:
+    """A LoRA training run. Create it with ``ServiceClient.create_lora_training_client``.
+
+    Example::
+
+        fb = training_client.forward_backward(data, "cross_entropy")
+        step = training_client.optim_step(AdamParams(learning_rate=1e-4))
+        print(fb.result().metrics["loss:sum"], step.result())
+    """
+
+    def __init__(
+        self,
+        holder: Holder,
+        model_seq_id: int,
+        model_id: str,
+        *,
+        info: GetInfoResponse | None = None,
+    ) -> None:
+        self.holder = holder
+        self.model_seq_id = model_seq_id
+        self.model_id = model_id
+        self._info = info
+        self._turnstile = Turnstile(first=1)  # seq 0 was the model's creation
+        self._queue_logger = QueueStateLogger(f"training run {model_id}")
+
+    def __repr__(self) -> str:
+        return f"TrainingClient(model_id={self.model_id!r})"
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _submit(self, coro: Any, what: str) -> APIFuture[Any]:
+        return self.holder.submit(coro, f"{what} ({self.model_id})")
+
+    def _ambiguous(self, err: AmbiguousOutcomeError, seq_id: int) -> AmbiguousOutcomeError:
+        err.detail = f"{err.detail} [model {self.model_id}, seq id {seq_id}]"
+        return err
+
+    async def _submit_future(
+        self, endpoint: str, result_type: type[Any], seq_id: int, body: BaseModel
+    ) -> AsyncFutureHandle[Any, Any]:
+        try:
+            return await self.holder.api.submit(
+                ENDPOINTS[endpoint],
+                models.UntypedAPIFuture,
+                result_type,
+                body=body,
+                on_queue_state=self._queue_logger,
+            )
+        except AmbiguousOutcomeError as err:
+            raise self._ambiguous(err, seq_id) from err.__cause__
+
+    def _single(
+        self,
+        what: str,
+        endpoint: str,
+        result_type: type[Any],
+        body_of: Callable[[int], BaseModel],
+        convert: Callable[[Any], Any] = lambda x: x,
+    ) -> APIFuture[Any]:
+        """Reserve one seq id now; submit when its turn comes; poll for the result."""
+        seq_id = self._turnstile.reserve(1)
+
+        async def run() -> Any:
+            async with self._turnstile.turn(seq_id, 1):
+                handle = await self._submit_future(endpoint, result_type, seq_id, body_of(seq_id))
+            return convert(await handle.result())
+
+        return self._submit(run(), what)
+
+    # -- forward / backward ------------------------------------------------------------------
+
+    def _prepare(self, data: Sequence[Datum | Mapping[str, Any]]) -> list[Datum]:
+        if not data:
+            raise ValueError("No data provided: pass at least one Datum")
+        return [d if isinstance(d, Datum) else Datum.model_validate(d) for d in data]
+
+    def _limits(self) -> tuple[int, int]:
+        config = self.holder._server_config or models.ClientConfigResponse()
+        return config.fwdbwd_max_chunk_len, config.fwdbwd_max_chunk_bytes_count
+
+    def _fwdbwd(
+        self,
+        data: Sequence[Datum | Mapping[str, Any]],
+        loss_fn: LossFnType,
+        loss_fn_config: Mapping[str, float | str] | None,
+        *,
+        forward_only: bool,
+    ) -> APIFuture[ForwardBackwardOutput]:
+        datums = self._prepare(data)
+        chunks = chunk_data(datums, *self._limits())
+        first = self._turnstile.reserve(len(chunks))
+        config = dict(loss_fn_config) if loss_fn_config is not None else None
+        return self._submit(
+            self._run_chunks(chunks, first, loss_fn, config, forward_only),
+            "forward" if forward_only else "forward_backward",
+        )
+
+    async def _run_chunks(
+        self,
+        chunks: list[list[Datum]],
+        first: int,
+        loss_fn: LossFnType,
+        loss_fn_config: dict[str, Any] | None,
+        forward_only: bool,
+    ) -> ForwardBackwardOutput:
+        handles = []
+        async with self._turnstile.turn(first, len(chunks)):
+            for i, chunk in enumerate(chunks):
+                seq_id = first + i
+                batch = models.ForwardBackwardInput(
+                    data=list(chunk), loss_fn=loss_fn, loss_fn_config=loss_fn_config
+                )
+                body: BaseModel
+                if forward_only:
+                    body = models.ForwardRequest(
+                        forward_input=batch, model_id=self.model_id, seq_id=seq_id
+                    )
+                    endpoint = "forward"
+                else:
+                    body = models.ForwardBackwardRequest(
+                        forward_backward_input=batch, model_id=self.model_id, seq_id=seq_id
+                    )
+                    endpoint = "forward_backward_json"
+                handles.append(
+                    await self._submit_future(endpoint, ForwardBackwardOutput, seq_id, body)
+                )
+        outputs = [await h.result() for h in handles]
+        return merge_outputs(outputs, [len(c) for c in chunks])
+
+    def forward(
+        self,
+        data: Sequence[Datum],
+        loss_fn: LossFnType,
+        loss_fn_config: Mapping[str, float | str] | None = None,
+    ) -> APIFuture[ForwardBackwardOutput]:
+        """Run the model on ``data`` without computing gradients (logprobs and loss)."""
+        return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=True)
+
+    def forward_backward(
+        self,
+        data: Sequence[Datum],
+        loss_fn: LossFnType,
+        loss_fn_config: Mapping[str, float | str] | None = None,
+    ) -> APIFuture[ForwardBackwardOutput]:
+        """Compute the loss and accumulate its gradients; large batches are sent in chunks."""
+        return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=False)
+
+    def forward_backward_custom(
+        self,
+        data: Sequence[Datum],
+        loss_fn: CustomLossFn,
+        *,
+        loss_type_input: Any = None,
+    ) -> APIFuture[ForwardBackwardOutput]:
+        """A loss computed here with torch on the model's logprobs; its gradients are sent back.
+
+        ``loss_fn(data, logprobs)`` gets one float tensor of logprobs per datum (requires_grad)
+        and returns ``(scalar loss tensor, metrics)``. Needs ``pip install 'tinkex[torch]'``.
+        """
+        from ._custom_loss import run_custom_loss, surrogate_data
+
+        require("torch")
+        datums = self._prepare(data)
+        chunks = chunk_data(surrogate_data(datums), *self._limits())
+        # Ids for both passes now, so that nothing the user calls next lands between them.
+        first = self._turnstile.reserve(2 * len(chunks))
+        return self._submit(
+            run_custom_loss(self, datums, loss_fn, chunks, first), "forward_backward_custom"
+        )
+
+    # -- optimizer ---------------------------------------------------------------------------
+
+    def optim_step(
+        self, optim_params: OptimParams | None = None, *, adam_params: AdamParams | None = None
+    ) -> APIFuture[OptimStepResponse]:
+        """Apply one optimizer step with the gradients accumulated so far."""
+        if optim_params is not None and adam_params is not None:
+            raise ValueError("pass optim_params or adam_params, not both")
+        params = optim_params if optim_params is not None else adam_params
+        if params is None:
+            params = AdamParams()
+        if not isinstance(params, AdamParams | DimuonParams):
+            raise TypeError(
+                f"optim_params must be AdamParams or DimuonParams, not {type(params).__name__}"
+            )
+
+        def body(seq_id: int) -> BaseModel:
+            if isinstance(params, DimuonParams):
+                return models.OptimStepRequest(
+                    model_id=self.model_id, seq_id=seq_id, optimizer_params=params
+                )
+            return models.OptimStepRequest(
+                model_id=self.model_id, seq_id=seq_id, adam_params=params
+            )
+
+        return self._single("optim_step", "optim_step", OptimStepResponse, body)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save_state(
+        self,
+        name: str,
+        ttl_seconds: int | None = None,
+        overwrite: bool = False,
+        user_metadata: dict[str, str] | None = None,
+    ) -> APIFuture[SaveWeightsResponse]:
+        """Save weights and optimizer state as ``tinker://<run>/weights/<name>`` (resumable)."""
+        return self._single(
+            "save_state",
+            "save_weights",
+            SaveWeightsResponse,
+            lambda seq_id: models.SaveWeightsRequest(
+                model_id=self.model_id,
+                path=name,
+                seq_id=seq_id,
+                ttl_seconds=ttl_seconds,
+                overwrite=overwrite,
+                user_metadata=user_metadata,
+            ),
+        )
+
+    def _load(
+        self, path: str, optimizer: bool, weights_access_token: str | None
+    ) -> APIFuture[LoadWeightsResponse]:
+        _check_tinker_path(path)
+        return self._single(
+            "load_state_with_optimizer" if optimizer else "load_state",
+            "load_weights",
+            LoadWeightsResponse,
+            lambda seq_id: models.LoadWeightsRequest(
+                model_id=self.model_id,
+                seq_id=seq_id,
+                path=path,
+                optimizer=optimizer,
+                weights_access_token=weights_access_token,
+            ),
+        )
+
+    def load_state(
+        self, path: str, weights_access_token: str | None = None
+    ) -> APIFuture[LoadWeightsResponse]:
+        """Load weights (not the optimizer state) from a ``tinker://.../weights/...`` path."""
+        return self._load(path, False, weights_access_token)
+
+    def load_state_with_optimizer(
+        self, path: str, weights_access_token: str | None = None
+    ) -> APIFuture[LoadWeightsResponse]:
+        """Load weights and optimizer state from a ``tinker://.../weights/...`` path."""
+        return self._load(path, True, weights_access_token)
+
+    def save_weights_for_sampler(
+        self, name: str, ttl_seconds: int | None = None, user_metadata: dict[str, str] | None = None
+    ) -> APIFuture[SaveWeightsForSamplerResponse]:
+        """Save sampler weights as ``tinker://<run>/sampler_weights/<name>`` (persistent)."""
+
+        def convert(result: models.SaveWeightsForSamplerResponseInternal) -> Any:
+            if not result.path:
+                raise ValueError("the server saved sampler weights but returned no path")
+            return SaveWeightsForSamplerResponse(path=result.path)
+
+        return self._single(
+            "save_weights_for_sampler",
+            "save_weights_for_sampler",
+            models.SaveWeightsForSamplerResponseInternal,
+            lambda seq_id: models.SaveWeightsForSamplerRequest(
+                model_id=self.model_id,
+                path=name,
+                seq_id=seq_id,
+                ttl_seconds=ttl_seconds,
+                user_metadata=user_metadata,
+            ),
+            convert,
+        )
+
+    def save_weights_external(
+        self,
+        name: str,
+        ttl_seconds: int | None = None,
+        age_encryption_recipients: list[str] | None = None,
+    ) -> APIFuture[models.SaveWeightsExternalResponse]:
+        """Export the weights in Hugging Face format as ``tinker://<run>/external_weights/<name>``."""
+
+        def convert(result: models.SaveWeightsExternalResponseInternal) -> Any:
+            if not result.path:
+                raise ValueError("the server exported weights but returned no path")
+            return models.SaveWeightsExternalResponse(path=result.path)
+
+        return self._single(
+            "save_weights_external",
+            "save_weights_external",
+            models.SaveWeightsExternalResponseInternal,
+            lambda seq_id: models.SaveWeightsExternalRequest(
+                model_id=self.model_id,
+                path=name,
+                seq_id=seq_id,
+                ttl_seconds=ttl_seconds,
+                age_encryption_recipients=age_encryption_recipients,
+            ),
+            convert,
+        )
+
+    def save_weights_and_get_sampling_client(
+        self,
+        name: str | None = None,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+        kind: Literal["snapshot", "inflight"] = "snapshot",
+    ) -> SamplingClientFuture:
+        """Save the current weights for sampling (ephemeral: no checkpoint is kept) and return a
+        SamplingClient on them. To keep a checkpoint, use ``save_weights_for_sampler``."""
+        from ._sampling_client import SamplingClient, SamplingClientFuture
+
+        if name is not None:
+            logger.warning(
+                "save_weights_and_get_sampling_client(name=...) keeps no checkpoint; the name is "
+                "ignored. Use save_weights_for_sampler(name) to save one."
+            )
+        sampling_seq = self.holder.next_sampling_seq_id()
+        seq_id = self._turnstile.reserve(1)
+
+        async def run() -> SamplingClient:
+            body = models.SaveWeightsForSamplerRequest(
+                model_id=self.model_id,
+                seq_id=seq_id,
+                sampling_session_seq_id=sampling_seq,
+                kind=kind,
+            )
+            async with self._turnstile.turn(seq_id, 1):
+                handle = await self._submit_future(
+                    "save_weights_for_sampler",
+                    models.SaveWeightsForSamplerResponseInternal,
+                    seq_id,
+                    body,
+                )
+            result = await handle.result()
+            base_model = self._base_model()
+            if result.sampling_session_id:
+                return SamplingClient(
+                    self.holder,
+                    sampling_session_id=result.sampling_session_id,
+                    base_model=base_model,
+                    retry_config=retry_config,
+                    record_stability_info=record_stability_info,
+                )
+            if result.path:  # a server that saves a path instead of an ephemeral session
+                return await SamplingClient._create(
+                    self.holder,
+                    model_path=result.path,
+                    base_model=base_model,
+                    retry_config=retry_config,
+                    record_stability_info=record_stability_info,
+                )
+            raise ValueError("the server returned neither a sampling session nor a path")
+
+        return SamplingClientFuture(self._submit(run(), "save_weights_and_get_sampling_client"))
+
+    def create_sampling_client(
+        self,
+        model_path: str,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+    ) -> SamplingClientFuture:
+        """A SamplingClient on saved sampler weights (``tinker://.../sampler_weights/...``)."""
+        from ._sampling_client import SamplingClient, SamplingClientFuture
+
+        _check_tinker_path(model_path)
+        coro = SamplingClient._create(
+            self.holder,
+            model_path=model_path,
+            base_model=self._base_model(),
+            retry_config=retry_config,
+            record_stability_info=record_stability_info,
+        )
+        return SamplingClientFuture(self._submit(coro, "create_sampling_client"))
+
+    # -- information -------------------------------------------------------------------------
+
+    def _base_model(self) -> str | None:
+        if self._info is None:
+            return None
+        return self._info.model_data.model_name or self._info.model_name
+
+    def get_info(self) -> GetInfoResponse:
+        """What the server said about this run when it was created (no request)."""
+        if self._info is None:
+            self._info = self.holder.run(self.holder.api.training.get_info(model_id=self.model_id))
+        return self._info
+
+    def get_tokenizer(self) -> Any:
+        """The run's tokenizer (``pip install 'tinkex[tokenizer]'``)."""
+        from ._tokenizer import load_tokenizer
+
+        info = self.get_info()
+        name = info.model_data.model_name or info.model_name or ""
+        return load_tokenizer(name, info.model_data.tokenizer_id)
+
+    def get_console_url(self) -> str:
+        return f"{self.holder.base_url}/training_runs/{self.model_id}"
+
+    # -- deprecated async twins --------------------------------------------------------------
+
+    async def forward_async(self, *args: Any, **kwargs: Any) -> ForwardBackwardOutput:
+        return await self.forward(*args, **kwargs)
+
+    async def forward_backward_async(self, *args: Any, **kwargs: Any) -> ForwardBackwardOutput:
+        return await self.forward_backward(*args, **kwargs)
+
+    async def forward_backward_custom_async(
+        self, *args: Any, **kwargs: Any
+    ) -> ForwardBackwardOutput:
+        return await self.forward_backward_custom(*args, **kwargs)
+
+    async def optim_step_async(self, *args: Any, **kwargs: Any) -> OptimStepResponse:
+        return await self.optim_step(*args, **kwargs)
+
+    async def save_state_async(self, *args: Any, **kwargs: Any) -> SaveWeightsResponse:
+        return await self.save_state(*args, **kwargs)
+
+    async def load_state_async(self, *args: Any, **kwargs: Any) -> LoadWeightsResponse:
+        return await self.load_state(*args, **kwargs)
+
+    async def load_state_with_optimizer_async(
+        self, *args: Any, **kwargs: Any
+    ) -> LoadWeightsResponse:
+        return await self.load_state_with_optimizer(*args, **kwargs)
+
+    async def save_weights_for_sampler_async(
+        self, *args: Any, **kwargs: Any
+    ) -> SaveWeightsForSamplerResponse:
+        return await self.save_weights_for_sampler(*args, **kwargs)
+
+    async def save_weights_external_async(
+        self, *args: Any, **kwargs: Any
+    ) -> models.SaveWeightsExternalResponse:
+        return await self.save_weights_external(*args, **kwargs)
+
+    async def get_info_async(self) -> GetInfoResponse:
+        if self._info is None:
+            self._info = await self.holder.submit(
+                self.holder.api.training.get_info(model_id=self.model_id), "get_info"
+            )
+        return self._info
+
+    async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
+        return await self.create_sampling_client(*args, **kwargs)
+
+    async def save_weights_and_get_sampling_client_async(
+        self, *args: Any, **kwargs: Any
+    ) -> SamplingClient:
+        return await self.save_weights_and_get_sampling_client(*args, **kwargs)
+
+
+def _check_tinker_path(path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("tinker://"):
+        raise ValueError(f"expected a tinker:// path, got {path!r}")
