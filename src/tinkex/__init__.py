@@ -59,7 +59,7 @@ _EXPORTS: dict[str, str] = {
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
-    "OptimStepRequest": "._generated.models",
+    "OptimStepRequest": ".types",
     "SampleRequest": "._generated.models",
     "AdamParams": ".types",
     "Checkpoint": ".types",
@@ -125,7 +125,6 @@ if TYPE_CHECKING:
     from ._generated.models import (
         AdamOptimizerConfig,
         DimuonOptimizerConfig,
-        OptimStepRequest,
         SampleRequest,
     )
     from ._rest_client import RestClient
@@ -168,6 +167,7 @@ if TYPE_CHECKING:
         LoraConfig,
         ModelInput,
         ModelInputChunk,
+        OptimStepRequest,
         OptimStepResponse,
         ParsedCheckpointTinkerPath,
         PromptProvenanceSpan,

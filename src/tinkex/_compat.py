@@ -4,13 +4,15 @@ and the admin client."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import httpx
 
 from ._rest_client import RestClient
-from .runtime import APIFuture, PaymentRequiredError, SDKError
+from .runtime import PaymentRequiredError, SDKError
 from .types import AdamParams, DimuonParams
 
 __all__ = [
@@ -39,30 +41,32 @@ class ExperimentalWarning(FutureWarning):
 
 @dataclasses.dataclass(frozen=True)
 class LossHandle:
-    """A custom loss, computed client-side by ``forward_backward_custom``.
+    """A custom loss. With ``fn`` it runs client-side in ``forward_backward_custom``; with a
+    server-assigned ``loss_id`` it runs on the server (``loss_fn="custom"``)."""
 
-    ``fn(data, logprobs) -> (loss, metrics)``; ``input_ranks`` documents the inputs it reads.
-    """
-
-    fn: Callable[..., Any]
-    input_ranks: Sequence[int] = ()
+    name: str
+    inputs: Sequence[Any] = ()
+    session_id: str | None = None
+    graph: Any = None
     loss_id: str | None = None
+    fn: Callable[..., Any] | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [getattr(i, "name", str(i)) for i in self.inputs]
+
+    @property
+    def key(self) -> str:
+        """Identifies the loss: its name, inputs and graph."""
+        material = json.dumps([self.name, self.input_names, repr(self.graph)])
+        return hashlib.sha256(material.encode()).hexdigest()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fn is None:
+            raise TypeError(f"loss {self.name!r} runs on the server; it cannot be called here")
         return self.fn(*args, **kwargs)
 
 
 class AdminClient(RestClient):
-    """Audit log and billing calls (they need admin rights on the server)."""
-
-    def get_billing_usage(self, starting_on: Any, ending_before: Any) -> APIFuture[Any]:
-        return self._call(
-            self._api.admin.get_billing_usage(starting_on=starting_on, ending_before=ending_before),
-            "get_billing_usage",
-        )
-
-    def get_current_checkpoint_storage_usage(self, project_id: str | None = None) -> APIFuture[Any]:
-        return self._call(
-            self._api.admin.get_current_checkpoint_storage_usage(project_id=project_id),
-            "get_current_checkpoint_storage_usage",
-        )
+    """Audit log and billing calls (they need admin rights on the server); the same calls as
+    on RestClient, where the official SDK deprecated them."""

@@ -264,6 +264,109 @@ class RestClient:
             self._api.admin.get_audit_log(event_type=event_type, day=day), "get_audit_log"
         )
 
+    def get_billing_usage(self, starting_on: Any, ending_before: Any) -> APIFuture[Any]:
+        """Usage events between two RFC 3339 times (needs billing-admin rights)."""
+        return self._call(
+            self._api.admin.get_billing_usage(starting_on=starting_on, ending_before=ending_before),
+            "get_billing_usage",
+        )
+
+    def get_current_checkpoint_storage_usage(self, project_id: str | None = None) -> APIFuture[Any]:
+        return self._call(
+            self._api.admin.get_current_checkpoint_storage_usage(project_id=project_id),
+            "get_current_checkpoint_storage_usage",
+        )
+
+    def export_session_trace(self, session_id: str, poll_interval: float = 5.0) -> APIFuture[str]:
+        """The URL of a session's trace export, polling until the server has it ready."""
+        import asyncio
+
+        async def run() -> str:
+            while True:
+                reply = await self._api.sessions.export_session_trace(session_id)
+                if reply.status == "ready" and reply.url:
+                    return str(reply.url)
+                if reply.status == "failed":
+                    raise RuntimeError(
+                        f"trace export of session {session_id} failed: {reply.error}"
+                    )
+                await asyncio.sleep(poll_interval)
+
+        return self._call(run(), "export_session_trace")
+
+    def whoami(self) -> Any:
+        """Identity from a JWT credential; API keys carry none, so this raises for them."""
+        raise RuntimeError(
+            "whoami() needs JWT authentication, which this client does not use; the API key "
+            "identifies you to the server"
+        )
+
+    def get_telemetry(self) -> Any:
+        """The telemetry of this client's connections (listeners, events)."""
+        return self.holder.api.telemetry
+
+    # -- deprecated async twins --------------------------------------------------------------
+
+    async def get_training_run_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_training_run(*args, **kwargs)
+
+    async def get_training_run_by_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_training_run_by_tinker_path(*args, **kwargs)
+
+    async def list_training_runs_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.list_training_runs(*args, **kwargs)
+
+    async def list_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.list_checkpoints(*args, **kwargs)
+
+    async def list_user_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.list_user_checkpoints(*args, **kwargs)
+
+    async def get_external_weights_urls_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_external_weights_urls(*args, **kwargs)
+
+    async def delete_checkpoint_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.delete_checkpoint(*args, **kwargs)
+
+    async def delete_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.delete_checkpoint_from_tinker_path(*args, **kwargs)
+
+    async def publish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.publish_checkpoint_from_tinker_path(*args, **kwargs)
+
+    async def unpublish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.unpublish_checkpoint_from_tinker_path(*args, **kwargs)
+
+    async def set_checkpoint_ttl_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.set_checkpoint_ttl_from_tinker_path(*args, **kwargs)
+
+    async def copy_weights_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.copy_weights(*args, **kwargs)
+
+    async def get_session_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_session(*args, **kwargs)
+
+    async def list_sessions_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.list_sessions(*args, **kwargs)
+
+    async def assign_session_project_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.assign_session_project(*args, **kwargs)
+
+    async def export_session_trace_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.export_session_trace(*args, **kwargs)
+
+    async def get_sampler_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_sampler(*args, **kwargs)
+
+    async def get_audit_log_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_audit_log(*args, **kwargs)
+
+    async def get_billing_usage_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_billing_usage(*args, **kwargs)
+
+    async def get_current_checkpoint_storage_usage_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.get_current_checkpoint_storage_usage(*args, **kwargs)
+
     # -- helpers -----------------------------------------------------------------------------
 
     @staticmethod

@@ -9,7 +9,9 @@ until no request has made progress for ``RetryConfig.progress_timeout`` seconds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import json
 import logging
 import random
 import time
@@ -82,6 +84,8 @@ class SamplingClient:
         out = sampling_client.sample(prompt, 1, SamplingParams(max_tokens=20)).result()
         print(out.sequences[0].tokens)
     """
+
+    holder: Holder
 
     def __init__(
         self,
@@ -301,6 +305,69 @@ class SamplingClient:
         from ._tokenizer import load_tokenizer
 
         return load_tokenizer(self.get_base_model())
+
+    def get_telemetry(self) -> Any:
+        return self.holder.api.telemetry
+
+    @staticmethod
+    def create(
+        holder: Holder,
+        *,
+        model_path: str | None = None,
+        base_model: str | None = None,
+        sampling_session_id: str | None = None,
+        retry_config: RetryConfig | None = None,
+        record_stability_info: bool = False,
+    ) -> APIFuture[SamplingClient]:
+        """A SamplingClient on an existing sampling session, or on a new one."""
+        if sampling_session_id is not None:
+
+            async def existing() -> SamplingClient:
+                return SamplingClient(
+                    holder,
+                    sampling_session_id=sampling_session_id,
+                    base_model=base_model,
+                    retry_config=retry_config,
+                    record_stability_info=record_stability_info,
+                )
+
+            return holder.submit(existing(), "sampling client")
+        coro = SamplingClient._create(
+            holder,
+            model_path=model_path,
+            base_model=base_model,
+            retry_config=retry_config,
+            record_stability_info=record_stability_info,
+        )
+        return holder.submit(coro, "sampling client")
+
+    def get_sampler_handle(self) -> str:
+        """A credential-free string another process can turn back into this sampler."""
+        state = {
+            "base_url": self.holder.base_url,
+            "sampling_session_id": self.sampling_session_id,
+            "base_model": self.base_model,
+            "record_stability_info": self.record_stability_info,
+        }
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode("ascii")
+
+    @staticmethod
+    def from_sampler_handle(handle: str, *, api_key: str | None = None) -> SamplingClient:
+        """The sampler of ``get_sampler_handle``; the key comes from ``api_key`` or the environment."""
+        try:
+            state = json.loads(base64.urlsafe_b64decode(handle.encode("ascii")))
+        except (ValueError, UnicodeError) as err:
+            raise ValueError(
+                "not a sampler handle (expected what get_sampler_handle returns)"
+            ) from err
+        holder = Holder(base_url=state["base_url"], api_key=api_key)
+        return SamplingClient(
+            holder,
+            sampling_session_id=state["sampling_session_id"],
+            base_model=state.get("base_model"),
+            record_stability_info=bool(state.get("record_stability_info")),
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = {

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from ._compat import LossHandle
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._rest_client import RestClient
@@ -55,6 +56,8 @@ class ServiceClient:
         with ServiceClient() as service:
             training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16).result()
     """
+
+    holder: Holder
 
     def __init__(
         self,
@@ -250,6 +253,39 @@ class ServiceClient:
 
     def get_console_url(self) -> str:
         return self.holder.base_url
+
+    def get_telemetry(self) -> Any:
+        """The telemetry of this client's connections (add listeners to it)."""
+        return self.holder.api.telemetry
+
+    def copy_weights(
+        self, path: str, *, ttl_seconds: int | None = None, weights_access_token: str | None = None
+    ) -> APIFuture[str]:
+        """Copy a checkpoint into this client's project; the copy's tinker path."""
+        if not self.holder.project_id:
+            raise ValueError("copy_weights needs a project: ServiceClient(project_id=...)")
+        return self.create_rest_client().copy_weights(
+            path,
+            self.holder.project_id,
+            ttl_seconds=ttl_seconds,
+            weights_access_token=weights_access_token,
+        )
+
+    def create_custom_loss(self, fn: Callable[..., Any], input_ranks: Any) -> APIFuture[LossHandle]:
+        """A handle for a loss computed client-side by ``forward_backward_custom``.
+
+        ``input_ranks`` maps each input name of ``fn`` (after the logprobs) to its rank.
+        """
+        from ._compat import LossHandle
+
+        ranks = dict(input_ranks) if isinstance(input_ranks, Mapping) else {}
+        inputs = [models.CustomLossInput(name=n, rank=r) for n, r in ranks.items()]
+        handle = LossHandle(name=getattr(fn, "__name__", "custom_loss"), inputs=inputs, fn=fn)
+
+        async def ready() -> LossHandle:
+            return handle
+
+        return self.holder.submit(ready(), "create_custom_loss")
 
     # -- lifecycle ---------------------------------------------------------------------------
 

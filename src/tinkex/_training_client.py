@@ -55,6 +55,8 @@ class TrainingClient:
         print(fb.result().metrics["loss:sum"], step.result())
     """
 
+    holder: Holder
+
     def __init__(
         self,
         holder: Holder,
@@ -204,8 +206,13 @@ class TrainingClient:
         ``loss_fn(data, logprobs)`` gets one float tensor of logprobs per datum (requires_grad)
         and returns ``(scalar loss tensor, metrics)``. Needs ``pip install 'tinkex[torch]'``.
         """
+        from ._compat import LossHandle
         from ._custom_loss import run_custom_loss, surrogate_data
 
+        if isinstance(loss_fn, LossHandle) and loss_fn.fn is None:
+            if loss_fn.loss_id is None:
+                raise ValueError(f"loss {loss_fn.name!r} has neither a function nor a loss_id")
+            return self.forward_backward(data, "custom", {"loss_id": loss_fn.loss_id})
         require("torch")
         datums = self._prepare(data)
         chunks = chunk_data(surrogate_data(datums), *self._limits())
@@ -443,6 +450,9 @@ class TrainingClient:
 
     def get_console_url(self) -> str:
         return f"{self.holder.base_url}/training_runs/{self.model_id}"
+
+    def get_telemetry(self) -> Any:
+        return self.holder.api.telemetry
 
     # -- deprecated async twins --------------------------------------------------------------
 

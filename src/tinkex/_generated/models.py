@@ -820,6 +820,7 @@ class JoinSamplingSessionRequest(BaseModel):
 
 
 class JoinSamplingSessionResponse(BaseModel):
+    type: Literal["join_sampling_session"] = "join_sampling_session"
     client_counter: int
     """
     Clone number of the joining client (the original client is 0).

@@ -46,7 +46,7 @@ from ._model_input import (
     ModelInput,
     ModelInputChunk,
 )
-from ._outputs import ForwardBackwardOutput, SampledSequence, SampleResponse
+from ._outputs import ForwardBackwardOutput, OptimStepRequest, SampledSequence, SampleResponse
 from ._paths import ParsedCheckpointTinkerPath
 from ._tensor import Datum, TensorData, TensorDtype
 
@@ -95,6 +95,7 @@ __all__ = [
     "ModelInput",
     "ModelInputChunk",
     "OptimParams",
+    "OptimStepRequest",
     "OptimStepResponse",
     "ParsedCheckpointTinkerPath",
     "PromptProvenanceSpan",

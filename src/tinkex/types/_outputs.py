@@ -7,9 +7,17 @@ from typing import Any
 from pydantic import field_validator
 
 from .._generated import models
-from ._tensor import TensorData, coerce_tensor
+from ._tensor import TensorData, coerce_tensor, require
 
-__all__ = ["ForwardBackwardOutput", "SampleResponse", "SampledSequence"]
+__all__ = ["ForwardBackwardOutput", "OptimStepRequest", "SampleResponse", "SampledSequence"]
+
+
+class OptimStepRequest(models.OptimStepRequest):
+    """An optimizer step request; ``optim_params`` is whichever parameters it carries."""
+
+    @property
+    def optim_params(self) -> models.AdamParams | models.DimuonParams | None:
+        return self.adam_params if self.adam_params is not None else self.optimizer_params
 
 
 class ForwardBackwardOutput(models.ForwardBackwardOutput):
@@ -31,8 +39,34 @@ class ForwardBackwardOutput(models.ForwardBackwardOutput):
 class SampledSequence(models.SampledSequence):
     """One sampled completion: its tokens, why it stopped, and (if asked) logprobs."""
 
+    @property
+    def tokens_np(self) -> Any:
+        return require("numpy").asarray(self.tokens, dtype="int32")
+
+    @property
+    def logprobs_np(self) -> Any:
+        if self.logprobs is None:
+            return None
+        return require("numpy").asarray(self.logprobs, dtype="float32")
+
+    @property
+    def topk_logprobs_np(self) -> Any:
+        return self.topk_logprobs
+
 
 class SampleResponse(models.SampleResponse):
     """The sequences of one sampling request and, if asked, prompt logprobs."""
 
     sequences: list[SampledSequence]  # type: ignore[assignment]
+
+    @property
+    def prompt_logprobs_np(self) -> Any:
+        """Prompt logprobs as float32, NaN where none was computed."""
+        if self.prompt_logprobs is None:
+            return None
+        values = [float("nan") if v is None else v for v in self.prompt_logprobs]
+        return require("numpy").asarray(values, dtype="float32")
+
+    @property
+    def topk_prompt_logprobs_np(self) -> Any:
+        return self.topk_prompt_logprobs

@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from .._generated import models
 from ._model_input import ModelInput
@@ -101,6 +101,32 @@ class TensorData(models.TensorData):
             tensor = tensor.to(torch_.float32)
         return cls.from_numpy(tensor.numpy())
 
+    @classmethod
+    def from_torch_sparse(cls, tensor: torch.Tensor, pad_value: float = 0) -> TensorData:
+        """A 2-D tensor stored as CSR when that is smaller: entries equal to ``pad_value`` are
+        left out (``to_numpy(pad_value)`` puts them back)."""
+        torch_ = require("torch")
+        dense = tensor.to_dense() if tensor.layout != torch_.strided else tensor
+        if dense.dim() != 2:
+            raise ValueError(f"from_torch_sparse needs a 2-D tensor, got {dense.dim()}-D")
+        full = cls.from_torch(dense)
+        rows, cols = full.shape or [0, 0]
+        keep = [i for i, v in enumerate(full.data) if v != pad_value]
+        if (rows + 1) + 2 * len(keep) >= rows * cols:
+            return full  # CSR would not be smaller
+        crow = [0] * (rows + 1)
+        for i in keep:
+            crow[i // cols + 1] += 1
+        for r in range(rows):
+            crow[r + 1] += crow[r]
+        return cls(
+            data=[full.data[i] for i in keep],
+            dtype=full.dtype,
+            shape=[rows, cols],
+            sparse_crow_indices=crow,
+            sparse_col_indices=[i % cols for i in keep],
+        )
+
     def _dense_flat(self, pad_value: float) -> list[Any]:
         if self.sparse_crow_indices is None or self.sparse_col_indices is None:
             return list(self.data)
@@ -156,6 +182,12 @@ def coerce_tensor(key: str, value: Any) -> Any:
     return value
 
 
+def _check_tiling(what: str, spans: list[Any], length: int) -> None:
+    total = sum(int(getattr(span, "length", 0)) for span in spans)
+    if total != length:
+        raise ValueError(f"{what} spans cover {total} tokens; they must cover exactly {length}")
+
+
 class Datum(models.Datum):
     """One training example: its input and the per-token tensors the loss function needs.
 
@@ -164,6 +196,29 @@ class Datum(models.Datum):
 
     model_input: ModelInput
     loss_fn_inputs: dict[str, TensorData] = Field(default_factory=dict)  # type: ignore[assignment]
+    # Provenance spans travel only in the protobuf encoding; the JSON encoding leaves them out.
+    _model_input_spans: list[Any] | None = PrivateAttr(default=None)
+    _loss_fn_input_spans: list[Any] | None = PrivateAttr(default=None)
+
+    @property
+    def model_input_spans(self) -> list[Any] | None:
+        return self._model_input_spans
+
+    @property
+    def loss_fn_input_spans(self) -> list[Any] | None:
+        return self._loss_fn_input_spans
+
+    def with_provenance(self, model_input: list[Any], loss_fn_inputs: list[Any]) -> Datum:
+        """A copy that says where each token came from: spans that tile the model input and
+        the loss inputs exactly (prompt or sampled tokens, by sequence id)."""
+        _check_tiling("model_input", model_input, self.model_input.length)
+        targets = self.loss_fn_inputs.get("target_tokens")
+        length = len(targets.data) if targets is not None else self.model_input.length
+        _check_tiling("loss_fn_inputs", loss_fn_inputs, length)
+        copy = self.model_copy()
+        copy._model_input_spans = list(model_input)
+        copy._loss_fn_input_spans = list(loss_fn_inputs)
+        return copy
 
     @field_validator("model_input", mode="before")
     @classmethod
