@@ -33,6 +33,13 @@ KNOWN_DIFFERENCES = {
         "CopyWeightsRequest",
         "weights_access_token",
     ): "sent only as the secret header, never in a body",
+    # tinkex's RequestOptions are the per-call options of its generated layer (timeout,
+    # max_retries, idempotency_key, extra_headers, deadline), not the official SDK's transport
+    # options dict; these transport knobs have no per-call form here.
+    ("RequestOptions", "headers"): "per-call headers are `extra_headers`",
+    ("RequestOptions", "params"): "query parameters are typed method arguments",
+    ("RequestOptions", "extra_json"): "bodies are validated models; no untyped extras",
+    ("RequestOptions", "follow_redirects"): "set on a user-supplied httpx client",
 }
 
 
