@@ -137,7 +137,8 @@ def test_sample_response_numpy_views() -> None:
     assert r.sequences[0].tokens_np.tolist() == [1, 2]
     assert r.sequences[0].logprobs_np.dtype == np.float32
     lp = r.prompt_logprobs_np
-    assert np.isnan(lp[0]) and lp[1] == -1.0
+    assert np.isnan(lp[0])
+    assert lp[1] == -1.0
 
 
 def test_every_wire_model_is_a_type() -> None:
