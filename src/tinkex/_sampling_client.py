@@ -225,8 +225,9 @@ class SamplingClient:
     def _budget(self) -> tuple[asyncio.Semaphore, _ByteBudget]:
         if self._limits is None:
             flags = self.holder._server_config or models.ClientConfigResponse()
+            in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
             self._limits = (
-                asyncio.Semaphore(self.retry_config.max_connections),
+                asyncio.Semaphore(max(in_flight, 1)),
                 _ByteBudget(flags.sample_dispatch_bytes_semaphore_size),
             )
         return self._limits

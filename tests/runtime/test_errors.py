@@ -313,3 +313,12 @@ def test_future_timeout_error_is_also_a_builtin_timeout_error() -> None:
 def test_connection_errors_are_retryable_by_default() -> None:
     assert APIConnectionError("x").retryable is True
     assert APIResponseValidationError("x").retryable is False
+
+
+def test_a_bare_404_names_the_endpoint_the_server_lacks(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(status_code=404, json={"detail": "Not Found"})
+    with pytest.raises(NotFoundError) as info:
+        client.request(endpoint("get_item"), dict, path_params={"item_id": "1"})
+    assert "does not serve `get_item` (GET /items/{item_id})" in str(info.value)

@@ -71,6 +71,12 @@ def status_error(
         # A server may echo the credential back (e.g. "unknown key sk-..."): never show it.
         server_message = _redact(server_message, config)
     message = server_message or excerpt(response.content, config) or response.reason_phrase
+    if response.status_code == 404 and (message or "").strip().lower() in ("", "not found"):
+        # A bare 404 is what a server says for a route it does not have: say which.
+        message = (
+            f"not found: the server at {response.request.url.host} does not serve `{spec.id}` "
+            f"({spec.method} {spec.path}), or the resource it names does not exist"
+        )
     cls = status_error_class(response.status_code)
     return cls(
         message or f"HTTP {response.status_code}",
