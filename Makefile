@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 codegen: $(STAMP)
-	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated
+	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md
 
 check-codegen: $(STAMP)
-	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated --check
+	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md --check
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -19,13 +19,20 @@ def main(argv: list[str] | None = None) -> int:
         "--templates", type=Path, help="directory of templates overriding the defaults"
     )
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help="import path of the runtime")
+    parser.add_argument("--reference", type=Path, help="also write a Markdown API reference here")
     args = parser.parse_args(argv)
     if not args.manifest.is_file():
         print(f"error: no manifest at {args.manifest}", file=sys.stderr)
         return 2
     try:
         if args.check:
-            diff = check(args.manifest, args.out, runtime=args.runtime, template_dir=args.templates)
+            diff = check(
+                args.manifest,
+                args.out,
+                runtime=args.runtime,
+                template_dir=args.templates,
+                reference=args.reference,
+            )
             if diff:
                 sys.stdout.write(diff)
                 print(
@@ -35,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"{args.out} is up to date with {args.manifest}")
             return 0
-        names = generate(args.manifest, args.out, runtime=args.runtime, template_dir=args.templates)
+        names = generate(
+            args.manifest,
+            args.out,
+            runtime=args.runtime,
+            template_dir=args.templates,
+            reference=args.reference,
+        )
     except ManifestError as err:
         print(err, file=sys.stderr)
         return 1

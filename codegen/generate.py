@@ -16,6 +16,7 @@ from .ir import APIIR, build_ir
 from .loader import load_yaml
 from .manifest import Manifest
 from .models import emit_models
+from .reference import render_reference
 from .validate import validate
 
 __all__ = ["check", "generate", "render"]
@@ -96,14 +97,18 @@ def _format(directory: Path) -> None:
     subprocess.run([*ruff, "format", *common, "-q", str(directory)], check=True)
 
 
-def _build(manifest_path: Path, runtime: str, template_dir: Path | None, target: Path) -> list[str]:
+def _build(
+    manifest_path: Path, runtime: str, template_dir: Path | None, target: Path
+) -> tuple[list[str], str]:
+    """Write the package into ``target``; the names written and the reference document."""
     manifest = validate(load_yaml(manifest_path))
     files = render(manifest, manifest_path, runtime=runtime, template_dir=template_dir)
     target.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
         (target / name).write_text(source, encoding="utf-8")
     _format(target)
-    return sorted(files)
+    reference = render_reference(manifest, manifest_path, _environment(template_dir))
+    return sorted(files), reference
 
 
 def generate(
@@ -112,13 +117,20 @@ def generate(
     *,
     runtime: str = DEFAULT_RUNTIME,
     template_dir: Path | None = None,
+    reference: Path | None = None,
 ) -> list[str]:
-    """Regenerate ``out`` from the manifest. Nothing in ``out`` changes unless all succeeds."""
+    """Regenerate ``out`` (and the ``reference`` document) from the manifest. Nothing changes
+    unless all of it succeeds."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        names = _build(manifest_path, runtime, template_dir, staging)
+        names, document = _build(manifest_path, runtime, template_dir, staging)
+        if reference is not None:
+            reference.parent.mkdir(parents=True, exist_ok=True)
+            partial = reference.with_name(f".{reference.name}.tmp")
+            partial.write_text(document, encoding="utf-8")
+            os.replace(partial, reference)
         old = out.with_name(f".{out.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -139,12 +151,23 @@ def check(
     *,
     runtime: str = DEFAULT_RUNTIME,
     template_dir: Path | None = None,
+    reference: Path | None = None,
 ) -> str:
-    """A unified diff between ``out`` and a fresh generation ('' when they are identical)."""
+    """A unified diff between ``out`` (and ``reference``) and a fresh generation ('' when
+    they are identical)."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / out.name
-        _build(manifest_path, runtime, template_dir, fresh)
+        _, document = _build(manifest_path, runtime, template_dir, fresh)
         diff: list[str] = []
+        if reference is not None:
+            old = reference.read_text() if reference.exists() else ""
+            if old != document:
+                diff += difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    document.splitlines(keepends=True),
+                    fromfile=f"{reference} (committed)",
+                    tofile=f"{reference} (fresh from {manifest_path})",
+                )
         names = {p.name for p in fresh.glob("*.py")} | {p.name for p in out.glob("*.py")}
         for name in sorted(names):
             new = (fresh / name).read_text() if (fresh / name).exists() else ""
