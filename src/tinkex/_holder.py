@@ -38,6 +38,10 @@ SessionStatus = Literal["success", "errored", "interrupted"]
 HEARTBEAT_PERIOD = 10.0
 HEARTBEAT_WARN_AFTER = 120.0
 CLOSE_TIMEOUT = 30.0
+# Finishing the session is best effort: a server that is gone must not hold up close() (or the
+# exit of a program interrupted with Ctrl-C) for long.
+FINISH_TIMEOUT = 5.0
+FINISH_RETRIES = 2
 DEFAULT_RESULT_TIMEOUT = 3600.0
 _FINISH_REASONS: dict[
     str,
@@ -121,20 +125,22 @@ class Holder:
         self, coro: Coroutine[Any, Any, T], description: str, timeout: float | None = None
     ) -> APIFuture[T]:
         """Run ``coro`` on the background loop; its result as an :class:`APIFuture`."""
-        self._check_open()
+        self._check_open(coro)
         future = self.loop.submit(coro)
         limit = self.result_timeout if timeout is None else timeout
         return APIFuture(future, default_timeout=limit, description=description)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the background loop and wait for it (synchronous helpers)."""
-        self._check_open()
+        self._check_open(coro)
         return self.loop.call(coro, self.result_timeout if timeout is None else timeout)
 
-    def _check_open(self) -> None:
+    def _check_open(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
         if self.closed:
             from .runtime import ClientClosedError
 
+            if coro is not None:
+                coro.close()  # never to run: no "coroutine was never awaited" warning
             raise ClientClosedError("this client is closed; create a new ServiceClient")
 
     def next_model_seq_id(self) -> int:
@@ -230,11 +236,23 @@ class Holder:
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         try:
             if status is not None and self._session_id is not None:
-                await self.api.sessions.finish_session(
-                    self._session_id, reason=_FINISH_REASONS[status](), detail=detail
+                await asyncio.wait_for(
+                    self.api.sessions.finish_session(
+                        self._session_id,
+                        reason=_FINISH_REASONS[status](),
+                        detail=detail,
+                        max_retries=FINISH_RETRIES,
+                    ),
+                    FINISH_TIMEOUT,
                 )
         except SDKError as err:
             logger.warning("could not finish session %s: %s", self._session_id, err)
+        except TimeoutError:
+            logger.warning(
+                "could not finish session %s within %gs; closing anyway",
+                self._session_id,
+                FINISH_TIMEOUT,
+            )
         finally:
             await self.api.close()
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import random
+import secrets
 import time
 from typing import Any
 
@@ -35,6 +36,9 @@ logger = logging.getLogger("tinkex")
 
 _BYTES_PER_TOKEN = 10
 _SHORT_PROMPT = 128 * 1024
+# A clone (an unpickled client) numbers its requests from ``_CLONE_SEQ_STRIDE * clone id``, so
+# that its seq ids never collide with those of the other clients of the same sampling session.
+_CLONE_SEQ_STRIDE = 1_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,13 +99,15 @@ class SamplingClient:
         base_model: str | None,
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
+        cloned_sampler_id: int = 0,
     ) -> None:
         self.holder = holder
         self.sampling_session_id = sampling_session_id
         self.base_model = base_model
         self.retry_config = retry_config or RetryConfig()
         self.record_stability_info = record_stability_info
-        self._seq = 0
+        self.cloned_sampler_id = cloned_sampler_id
+        self._seq = _CLONE_SEQ_STRIDE * cloned_sampler_id
         self._limits: tuple[asyncio.Semaphore, _ByteBudget] | None = None
         self._last_progress = time.monotonic()
         self._inflight = 0
@@ -210,7 +216,7 @@ class SamplingClient:
                 stalled = time.monotonic() - self._last_progress
                 if stalled > config.progress_timeout:
                     raise APIConnectionError(
-                        f"no sampling request made progress in {config.progress_timeout:.0f}s; "
+                        f"no sampling request made progress in {config.progress_timeout:g}s; "
                         f"giving up (last error: {err})",
                         endpoint="asample",
                     ) from err
@@ -330,6 +336,7 @@ class SamplingClient:
                     base_model=base_model,
                     retry_config=retry_config,
                     record_stability_info=record_stability_info,
+                    cloned_sampler_id=_new_clone_id(),
                 )
 
             return holder.submit(existing(), "sampling client")
@@ -368,6 +375,7 @@ class SamplingClient:
             sampling_session_id=state["sampling_session_id"],
             base_model=state.get("base_model"),
             record_stability_info=bool(state.get("record_stability_info")),
+            cloned_sampler_id=_new_clone_id(),
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -396,7 +404,8 @@ class SamplingClient:
 
 
 def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
-    """A sampling client in another process: its own connections, no session of its own."""
+    """A sampling client in another process: its own connections, no session of its own, and
+    a clone id of its own, so that its seq ids differ from every other client's."""
     holder = Holder(base_url=state["base_url"], api_key=state["api_key"])
     return SamplingClient(
         holder,
@@ -404,7 +413,14 @@ def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
         base_model=state["base_model"],
         retry_config=state["retry_config"],
         record_stability_info=state["record_stability_info"],
+        cloned_sampler_id=_new_clone_id(),
     )
+
+
+def _new_clone_id() -> int:
+    """A random clone id (1 ..): another client of an existing sampling session numbers its
+    requests apart from the others (the official SDK does the same)."""
+    return secrets.randbelow(_CLONE_SEQ_STRIDE) + 1
 
 
 class _ByteBudget:

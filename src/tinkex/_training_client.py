@@ -29,6 +29,7 @@ from .types import (
     LoadWeightsResponse,
     LossFnType,
     OptimStepResponse,
+    ParsedCheckpointTinkerPath,
     SaveWeightsForSamplerResponse,
     SaveWeightsResponse,
 )
@@ -508,5 +509,5 @@ class TrainingClient:
 
 
 def _check_tinker_path(path: str) -> None:
-    if not isinstance(path, str) or not path.startswith("tinker://"):
-        raise ValueError(f"expected a tinker:// path, got {path!r}")
+    """Refuse, before any request, a path that is not ``tinker://<run id>/<kind>/<name>``."""
+    ParsedCheckpointTinkerPath.from_tinker_path(path)

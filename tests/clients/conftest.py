@@ -40,6 +40,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float = WAIT, interval: flo
     return predicate()
 
 
+def work_requests(server: FakeTinker) -> int:
+    """How many requests the server got, not counting the background heartbeats."""
+    return sum(1 for r in server.requests if r.endpoint != "session_heartbeat")
+
+
 def datum(tokens: list[int], weights: list[float] | None = None) -> types.Datum:
     """A next-token datum: input ``tokens[:-1]``, targets ``tokens[1:]``."""
     targets = tokens[1:]
@@ -84,11 +89,12 @@ def _no_thread_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture
-def make_service() -> Iterator[ServiceFactory]:
+def make_service(fake_tinker: FakeTinkerFactory) -> Iterator[ServiceFactory]:  # noqa: F811
     """``make_service(server, **kwargs)``: a ServiceClient on the fake server, closed at teardown.
 
     Defaults keep every test fast and bounded: a short heartbeat period and a client-wide
-    result timeout, so a wait that would hang fails instead.
+    result timeout, so a wait that would hang fails instead. (It depends on ``fake_tinker`` so
+    that the clients close before the servers stop.)
     """
     made: list[tinker.ServiceClient] = []
 

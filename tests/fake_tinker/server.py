@@ -292,6 +292,7 @@ def _corrupt(body: Any, model: type[BaseModel] | None) -> Any:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
+    request_queue_size = 256  # bursts of many futures polled at once must not be reset
 
     def __init__(self, fake: FakeTinker) -> None:
         self.fake = fake

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 from pytest_httpx import HTTPXMock
 
-from tests.runtime._support import API_KEY, SyncFactory, endpoint
+from tests.runtime._support import API_KEY, SyncFactory, SyncTestClient, endpoint
 from tinkex.runtime import (
     APIConnectionError,
     APIError,
