@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from ._generated import AsyncTinkerAPI, models
+from ._wire import omit
 from .runtime import (
     APIFuture,
     BackgroundLoop,
@@ -101,6 +102,7 @@ class Holder:
         self.tags = sorted(set(tags or ()) | {t.strip() for t in env_tags.split(",") if t.strip()})
         self.heartbeat_period = heartbeat_period
         self._server_config: models.ClientConfigResponse | None = None
+        self._capabilities: models.GetServerCapabilitiesResponse | None = None
         self._session_id: str | None = None
         self._session_lock: asyncio.Lock | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -168,6 +170,12 @@ class Holder:
             self._server_config = config
         return self._server_config
 
+    async def capabilities(self, refresh: bool = False) -> models.GetServerCapabilitiesResponse:
+        """The server's supported models (cached after the first answer)."""
+        if self._capabilities is None or refresh:
+            self._capabilities = await self.api.service.get_server_capabilities()
+        return self._capabilities
+
     # -- the session -------------------------------------------------------------------------
 
     async def session_id(self) -> str:
@@ -183,8 +191,8 @@ class Holder:
                     tags=list(self.tags),
                     user_metadata=self.user_metadata,
                     sdk_version=self.version,
-                    project_id=self.project_id,
-                    display_name=self.display_name,
+                    project_id=omit(self.project_id),
+                    display_name=omit(self.display_name),
                 )
                 for level, message in (
                     (logging.INFO, reply.info_message),
@@ -240,11 +248,16 @@ class Holder:
                     self.api.sessions.finish_session(
                         self._session_id,
                         reason=_FINISH_REASONS[status](),
-                        detail=detail,
+                        detail=omit(detail),
                         max_retries=FINISH_RETRIES,
                     ),
                     FINISH_TIMEOUT,
                 )
+        except NotFoundError:
+            # Servers without the finish endpoint (e.g. skyrl-tx) end sessions by heartbeat.
+            logger.debug(
+                "the server has no finish endpoint; session %s ends by timeout", self._session_id
+            )
         except SDKError as err:
             logger.warning("could not finish session %s: %s", self._session_id, err)
         except TimeoutError:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from ._generated import models
 from ._holder import Holder
+from ._wire import omit
 from .runtime import APIFuture
 from .types import ParsedCheckpointTinkerPath
 
@@ -205,7 +206,7 @@ class RestClient:
             self._api.training.copy_weights(
                 source_path=path,
                 destination_project_id=project,
-                ttl_seconds=ttl_seconds,
+                ttl_seconds=omit(ttl_seconds),
                 weights_access_token=weights_access_token,
             ),
             "copy_weights",

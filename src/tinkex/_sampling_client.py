@@ -21,14 +21,22 @@ from typing import Any
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
+from ._wire import compact, omit
 from .runtime import (
     APIConnectionError,
     APIFuture,
     APIStatusError,
     FutureExpiredError,
+    NotFoundError,
     RateLimitError,
 )
-from .types import ModelInput, SampleResponse, SamplingParams, TensorData
+from .types import (
+    ModelInput,
+    ParsedCheckpointTinkerPath,
+    SampleResponse,
+    SamplingParams,
+    TensorData,
+)
 
 __all__ = ["RetryConfig", "SamplingClient", "SamplingClientFuture"]
 
@@ -100,8 +108,10 @@ class SamplingClient:
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
         cloned_sampler_id: int = 0,
+        owns_holder: bool = False,
     ) -> None:
         self.holder = holder
+        self._owns_holder = owns_holder
         self.sampling_session_id = sampling_session_id
         self.base_model = base_model
         self.retry_config = retry_config or RetryConfig()
@@ -115,6 +125,18 @@ class SamplingClient:
     def __repr__(self) -> str:
         return f"SamplingClient(sampling_session_id={self.sampling_session_id!r})"
 
+    def close(self) -> None:
+        """Close the connections of a sampler that has its own (unpickled, or made from a
+        handle); one made by a ServiceClient closes with it."""
+        if self._owns_holder:
+            self.holder.close(status=None)
+
+    def __enter__(self) -> SamplingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @staticmethod
     async def _create(
         holder: Holder,
@@ -123,23 +145,26 @@ class SamplingClient:
         base_model: str | None = None,
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
+        known_base_model: str | None = None,
     ) -> SamplingClient:
-        if model_path is None and base_model is None:
-            raise ValueError("pass model_path (tinker://...) or base_model")
+        """A new sampling session on ``model_path`` or ``base_model`` (exactly one is sent;
+        ``known_base_model`` only records what the caller already knows of the model)."""
+        if (model_path is None) == (base_model is None):
+            raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
         session_id = await holder.session_id()
         reply = await holder.api.sampling.create_sampling_session(
             session_id=session_id,
             sampling_session_seq_id=holder.next_sampling_seq_id(),
-            base_model=base_model,
-            model_path=model_path,
+            base_model=omit(base_model),
+            model_path=omit(model_path),
         )
-        if base_model is None:
-            sampler = await holder.api.sampling.get_sampler(reply.sampling_session_id)
-            base_model = sampler.base_model
+        known = base_model or known_base_model
+        if known is None and model_path is not None:
+            known = await _base_model_of(holder, reply.sampling_session_id, model_path)
         return SamplingClient(
             holder,
             sampling_session_id=reply.sampling_session_id,
-            base_model=base_model,
+            base_model=known,
             retry_config=retry_config,
             record_stability_info=record_stability_info,
         )
@@ -169,7 +194,11 @@ class SamplingClient:
             if not include_prompt_logprobs:
                 raise ValueError("prompt_logprobs_last_n needs include_prompt_logprobs=True")
         prompt = prompt if isinstance(prompt, ModelInput) else ModelInput.model_validate(prompt)
-        request = models.SampleRequest(
+        if isinstance(sampling_params.stop, str):
+            # One stop string as a one-element list: the same meaning, and every server takes it.
+            sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
+        request = compact(
+            models.SampleRequest,
             num_samples=num_samples,
             prompt=prompt,
             sampling_params=sampling_params,
@@ -376,6 +405,7 @@ class SamplingClient:
             base_model=state.get("base_model"),
             record_stability_info=bool(state.get("record_stability_info")),
             cloned_sampler_id=_new_clone_id(),
+            owns_holder=True,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -390,6 +420,7 @@ class SamplingClient:
             "base_model": self.base_model,
             "retry_config": self.retry_config,
             "record_stability_info": self.record_stability_info,
+            "default_headers": dict(self.holder.api.config.default_headers),
         }
         return (_unpickle_sampling_client, (state,))
 
@@ -403,10 +434,29 @@ class SamplingClient:
         return self.get_base_model()
 
 
+async def _base_model_of(holder: Holder, sampler_id: str, model_path: str) -> str | None:
+    """The base model under a sampler: asked of the sampler, else of its training run (servers
+    without the samplers endpoint), else unknown."""
+    try:
+        return (await holder.api.sampling.get_sampler(sampler_id)).base_model
+    except NotFoundError:
+        pass
+    try:
+        run = ParsedCheckpointTinkerPath.from_tinker_path(model_path).training_run_id
+        return (await holder.api.training_runs.get_training_run(run)).base_model
+    except (NotFoundError, ValueError):
+        logger.debug("base model of %s is unknown (the server cannot say)", model_path)
+        return None
+
+
 def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
     """A sampling client in another process: its own connections, no session of its own, and
     a clone id of its own, so that its seq ids differ from every other client's."""
-    holder = Holder(base_url=state["base_url"], api_key=state["api_key"])
+    holder = Holder(
+        base_url=state["base_url"],
+        api_key=state["api_key"],
+        default_headers=state.get("default_headers"),
+    )
     return SamplingClient(
         holder,
         sampling_session_id=state["sampling_session_id"],
@@ -414,6 +464,7 @@ def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
         retry_config=state["retry_config"],
         record_stability_info=state["record_stability_info"],
         cloned_sampler_id=_new_clone_id(),
+        owns_holder=True,
     )
 
 

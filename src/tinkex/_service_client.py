@@ -19,7 +19,17 @@ from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._rest_client import RestClient
 from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
-from .runtime import NOT_GIVEN, APIFuture, Listener, RequestFailedError, RetryInfo
+from ._wire import omit
+from .runtime import (
+    APIFuture,
+    APIStatusError,
+    BadRequestError,
+    Listener,
+    NotFoundError,
+    RequestFailedError,
+    RetryInfo,
+    UnprocessableEntityError,
+)
 from .types import GetServerCapabilitiesResponse
 
 __all__ = ["ServiceClient", "TrainingClientFuture"]
@@ -107,6 +117,20 @@ class ServiceClient:
 
     # -- training clients --------------------------------------------------------------------
 
+    async def _check_base_model(self, base_model: str) -> None:
+        """Refuse a base model the server does not list as trainable (when it lists any)."""
+        try:
+            caps = await self.holder.capabilities()
+        except (NotFoundError, APIStatusError):
+            return  # a server that cannot say; let it decide
+        names = [
+            m.model_name for m in caps.supported_models if m.model_name and m.trainable is not False
+        ]
+        if names and base_model not in names:
+            raise ValueError(
+                f"unknown base model {base_model!r}; this server trains: {', '.join(sorted(names))}"
+            )
+
     async def _training_client(self, model_seq_id: int, create: Any) -> TrainingClient:
         holder = self.holder
         handle = await create
@@ -129,7 +153,7 @@ class ServiceClient:
         """A new LoRA training run on ``base_model``."""
         if not (train_mlp or train_attn or train_unembed):
             raise ValueError("at least one of train_mlp, train_attn, train_unembed must be True")
-        if not isinstance(rank, int) or rank < 1:
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank!r}")
         lora = models.LoraConfig(
             rank=rank,
@@ -142,14 +166,15 @@ class ServiceClient:
         model_seq_id = holder.next_model_seq_id()
 
         async def run() -> TrainingClient:
+            await self._check_base_model(base_model)
             session_id = await holder.session_id()
             create = holder.api.training.create_model(
                 session_id=session_id,
                 model_seq_id=model_seq_id,
                 base_model=base_model,
-                user_metadata=user_metadata,
+                user_metadata=omit(user_metadata),
                 lora_config=lora,
-                optimizer_config=NOT_GIVEN if optimizer is None else optimizer,
+                optimizer_config=omit(optimizer),
             )
             try:
                 return await self._training_client(model_seq_id, create)
@@ -183,14 +208,50 @@ class ServiceClient:
                 model_seq_id=model_seq_id,
                 path=path,
                 optimizer=optimizer_state,
-                base_model=base_model,
-                user_metadata=user_metadata,
+                base_model=omit(base_model),
+                user_metadata=omit(user_metadata),
                 weights_access_token=weights_access_token,
-                optimizer_config=optimizer,
+                optimizer_config=omit(optimizer),
             )
-            return await self._training_client(model_seq_id, create)
+            try:
+                return await self._training_client(model_seq_id, create)
+            except (UnprocessableEntityError, BadRequestError) as err:
+                # Servers that predate creating a run by loading (e.g. skyrl-tx) want a run
+                # first: create one like the checkpoint's, then load into it.
+                logger.info(
+                    "creating from state by loading is not supported here (%s); "
+                    "creating a run and loading into it",
+                    err,
+                )
+                return await self._create_then_load(
+                    path, optimizer_state, user_metadata, weights_access_token
+                )
 
         return TrainingClientFuture(holder.submit(run(), "create_training_client_from_state"))
+
+    async def _create_then_load(
+        self,
+        path: str,
+        optimizer_state: bool,
+        user_metadata: dict[str, str] | None,
+        weights_access_token: str | None,
+    ) -> TrainingClient:
+        holder = self.holder
+        info = await holder.api.weights.get_weights_info(tinker_path=path)
+        model_seq_id = holder.next_model_seq_id()
+        lora = models.LoraConfig(rank=info.lora_rank or 32)
+        session_id = await holder.session_id()
+        create = holder.api.training.create_model(
+            session_id=session_id,
+            model_seq_id=model_seq_id,
+            base_model=info.base_model,
+            user_metadata=omit(user_metadata),
+            lora_config=lora,
+        )
+        client = await self._training_client(model_seq_id, create)
+        load = client.load_state_with_optimizer if optimizer_state else client.load_state
+        await load(path, weights_access_token)
+        return client
 
     def create_training_client_from_state(
         self,
@@ -244,7 +305,7 @@ class ServiceClient:
 
     def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
         """The models the server can train and sample (a blocking call)."""
-        return self.holder.run(self.holder.api.service.get_server_capabilities())
+        return self.holder.run(self.holder.capabilities(refresh=True))
 
     async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
         return await self.holder.submit(

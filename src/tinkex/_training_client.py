@@ -19,6 +19,7 @@ from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
 from ._ordering import Turnstile
 from ._queue import QueueStateLogger
+from ._wire import compact
 from .runtime import AmbiguousOutcomeError, APIFuture, AsyncFutureHandle
 from .types import (
     AdamParams,
@@ -157,18 +158,27 @@ class TrainingClient:
         async with self._turnstile.turn(first, len(chunks)):
             for i, chunk in enumerate(chunks):
                 seq_id = first + i
-                batch = models.ForwardBackwardInput(
-                    data=list(chunk), loss_fn=loss_fn, loss_fn_config=loss_fn_config
+                batch = compact(
+                    models.ForwardBackwardInput,
+                    data=list(chunk),
+                    loss_fn=loss_fn,
+                    loss_fn_config=loss_fn_config,
                 )
                 body: BaseModel
                 if forward_only:
-                    body = models.ForwardRequest(
-                        forward_input=batch, model_id=self.model_id, seq_id=seq_id
+                    body = compact(
+                        models.ForwardRequest,
+                        forward_input=batch,
+                        model_id=self.model_id,
+                        seq_id=seq_id,
                     )
                     endpoint = "forward"
                 else:
-                    body = models.ForwardBackwardRequest(
-                        forward_backward_input=batch, model_id=self.model_id, seq_id=seq_id
+                    body = compact(
+                        models.ForwardBackwardRequest,
+                        forward_backward_input=batch,
+                        model_id=self.model_id,
+                        seq_id=seq_id,
                     )
                     endpoint = "forward_backward_json"
                 handles.append(
@@ -241,11 +251,14 @@ class TrainingClient:
 
         def body(seq_id: int) -> BaseModel:
             if isinstance(params, DimuonParams):
-                return models.OptimStepRequest(
-                    model_id=self.model_id, seq_id=seq_id, optimizer_params=params
+                return compact(
+                    models.OptimStepRequest,
+                    model_id=self.model_id,
+                    seq_id=seq_id,
+                    optimizer_params=params,
                 )
-            return models.OptimStepRequest(
-                model_id=self.model_id, seq_id=seq_id, adam_params=params
+            return compact(
+                models.OptimStepRequest, model_id=self.model_id, seq_id=seq_id, adam_params=params
             )
 
         return self._single("optim_step", "optim_step", OptimStepResponse, body)
@@ -264,7 +277,8 @@ class TrainingClient:
             "save_state",
             "save_weights",
             SaveWeightsResponse,
-            lambda seq_id: models.SaveWeightsRequest(
+            lambda seq_id: compact(
+                models.SaveWeightsRequest,
                 model_id=self.model_id,
                 path=name,
                 seq_id=seq_id,
@@ -272,6 +286,7 @@ class TrainingClient:
                 overwrite=overwrite,
                 user_metadata=user_metadata,
             ),
+            lambda r: r.model_copy(update={"path": normalize_path(r.path, "weights")}),
         )
 
     def _load(
@@ -282,7 +297,8 @@ class TrainingClient:
             "load_state_with_optimizer" if optimizer else "load_state",
             "load_weights",
             LoadWeightsResponse,
-            lambda seq_id: models.LoadWeightsRequest(
+            lambda seq_id: compact(
+                models.LoadWeightsRequest,
                 model_id=self.model_id,
                 seq_id=seq_id,
                 path=path,
@@ -311,13 +327,16 @@ class TrainingClient:
         def convert(result: models.SaveWeightsForSamplerResponseInternal) -> Any:
             if not result.path:
                 raise ValueError("the server saved sampler weights but returned no path")
-            return SaveWeightsForSamplerResponse(path=result.path)
+            return SaveWeightsForSamplerResponse(
+                path=normalize_path(result.path, "sampler_weights")
+            )
 
         return self._single(
             "save_weights_for_sampler",
             "save_weights_for_sampler",
             models.SaveWeightsForSamplerResponseInternal,
-            lambda seq_id: models.SaveWeightsForSamplerRequest(
+            lambda seq_id: compact(
+                models.SaveWeightsForSamplerRequest,
                 model_id=self.model_id,
                 path=name,
                 seq_id=seq_id,
@@ -344,7 +363,8 @@ class TrainingClient:
             "save_weights_external",
             "save_weights_external",
             models.SaveWeightsExternalResponseInternal,
-            lambda seq_id: models.SaveWeightsExternalRequest(
+            lambda seq_id: compact(
+                models.SaveWeightsExternalRequest,
                 model_id=self.model_id,
                 path=name,
                 seq_id=seq_id,
@@ -374,7 +394,8 @@ class TrainingClient:
         seq_id = self._turnstile.reserve(1)
 
         async def run() -> SamplingClient:
-            body = models.SaveWeightsForSamplerRequest(
+            body = compact(
+                models.SaveWeightsForSamplerRequest,
                 model_id=self.model_id,
                 seq_id=seq_id,
                 sampling_session_seq_id=sampling_seq,
@@ -400,8 +421,8 @@ class TrainingClient:
             if result.path:  # a server that saves a path instead of an ephemeral session
                 return await SamplingClient._create(
                     self.holder,
-                    model_path=result.path,
-                    base_model=base_model,
+                    model_path=normalize_path(result.path, "sampler_weights"),
+                    known_base_model=base_model,
                     retry_config=retry_config,
                     record_stability_info=record_stability_info,
                 )
@@ -422,7 +443,7 @@ class TrainingClient:
         coro = SamplingClient._create(
             self.holder,
             model_path=model_path,
-            base_model=self._base_model(),
+            known_base_model=self._base_model(),
             retry_config=retry_config,
             record_stability_info=record_stability_info,
         )
@@ -506,6 +527,15 @@ class TrainingClient:
         self, *args: Any, **kwargs: Any
     ) -> SamplingClient:
         return await self.save_weights_and_get_sampling_client(*args, **kwargs)
+
+
+def normalize_path(path: str, kind: str) -> str:
+    """``tinker://<run>/<name>`` (as some servers answer) as ``tinker://<run>/<kind>/<name>``."""
+    if path.startswith("tinker://"):
+        parts = path[len("tinker://") :].split("/")
+        if len(parts) == 2 and all(parts):
+            return f"tinker://{parts[0]}/{kind}/{parts[1]}"
+    return path
 
 
 def _check_tinker_path(path: str) -> None:

@@ -72,9 +72,22 @@ def test_bad_lora_arguments_fail_before_any_request(
     assert server.requests == []
 
 
-def test_unknown_base_model_names_the_model(
+def test_unknown_base_model_is_refused_before_creating_anything(
     server: FakeTinker, service: tinker.ServiceClient
 ) -> None:
+    future = service.create_lora_training_client("nope/unknown-model")
+    with pytest.raises(ValueError, match="unknown base model 'nope/unknown-model'") as info:
+        future.result(timeout=WAIT)
+    assert BASE_MODEL in str(info.value)  # the error lists what the server trains
+    assert server.requests_to("create_model") == []
+    assert server.models == {}
+
+
+def test_unknown_base_model_rejected_by_the_server_names_the_model(
+    server: FakeTinker, service: tinker.ServiceClient
+) -> None:
+    # A server that cannot list its models: the check is the server's, and the error says so.
+    server.inject("get_server_capabilities", faults.status(404), times=5)
     future = service.create_lora_training_client("nope/unknown-model")
     with pytest.raises(tinker.RequestFailedError) as info:
         future.result(timeout=WAIT)

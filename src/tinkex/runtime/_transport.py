@@ -7,6 +7,8 @@ it and the SDK never closes it. A caller may instead hand in an ``httpx`` transp
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import Generic, TypeVar
@@ -19,6 +21,12 @@ from ._spec import PoolSpec
 __all__ = ["AsyncPools", "SyncPools"]
 
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs tens of milliseconds: do it once, for every pool.
+    return httpx.create_ssl_context()
 
 
 class _Pools(Generic[C]):
@@ -77,7 +85,12 @@ class _Pools(Generic[C]):
 class SyncPools(_Pools[httpx.Client]):
     def _build(self, spec: PoolSpec) -> httpx.Client:
         transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
-        return httpx.Client(timeout=self._timeout, limits=self._limits(spec), transport=transport)
+        return httpx.Client(
+            timeout=self._timeout,
+            limits=self._limits(spec),
+            transport=transport,
+            verify=_ssl_context(),
+        )
 
     def close(self) -> None:
         for client in self._take_all():
@@ -90,7 +103,10 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
             self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
         )
         return httpx.AsyncClient(
-            timeout=self._timeout, limits=self._limits(spec), transport=transport
+            timeout=self._timeout,
+            limits=self._limits(spec),
+            transport=transport,
+            verify=_ssl_context(),
         )
 
     async def aclose(self) -> None:
