@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from ._generated import AsyncTinkerAPI, models
+from ._session_telemetry import SessionTelemetry
 from ._wire import omit
 from .runtime import (
     APIFuture,
@@ -25,6 +26,7 @@ from .runtime import (
     ConfigError,
     GoneError,
     Listener,
+    Metrics,
     NotFoundError,
     RetryInfo,
     SDKError,
@@ -39,6 +41,7 @@ SessionStatus = Literal["success", "errored", "interrupted"]
 HEARTBEAT_PERIOD = 10.0
 HEARTBEAT_WARN_AFTER = 120.0
 CLOSE_TIMEOUT = 30.0
+TELEMETRY_DRAIN_TIMEOUT = 5.0
 # Finishing the session is best effort: a server that is gone must not hold up close() (or the
 # exit of a program interrupted with Ctrl-C) for long.
 FINISH_TIMEOUT = 5.0
@@ -79,14 +82,16 @@ class Holder:
         display_name: str | None = None,
         tags: Iterable[str] | None = None,
         heartbeat_period: float = HEARTBEAT_PERIOD,
+        telemetry_flush_interval: float = 10.0,
     ) -> None:
+        self.metrics = Metrics()
         self.api = AsyncTinkerAPI(
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            listeners=listeners,
+            listeners=[self.metrics, *listeners],
             on_retry=on_retry,
             transport=transport,
             resend_ambiguous=resend_ambiguous,
@@ -101,6 +106,8 @@ class Holder:
         env_tags = os.environ.get("TINKER_TAGS", "")
         self.tags = sorted(set(tags or ()) | {t.strip() for t in env_tags.split(",") if t.strip()})
         self.heartbeat_period = heartbeat_period
+        self.telemetry = SessionTelemetry(self, flush_interval=telemetry_flush_interval)
+        self.api.telemetry.add_listener(self.telemetry.listener)
         self._server_config: models.ClientConfigResponse | None = None
         self._capabilities: models.GetServerCapabilitiesResponse | None = None
         self._session_id: str | None = None
@@ -202,6 +209,7 @@ class Holder:
                     if message:
                         logger.log(level, "server: %s", message)
                 self._session_id = reply.session_id
+                self.telemetry.session_started()
                 self._heartbeat = asyncio.get_running_loop().create_task(
                     self._heartbeat_loop(reply.session_id), name="tinkex-heartbeat"
                 )
@@ -267,6 +275,8 @@ class Holder:
                 FINISH_TIMEOUT,
             )
         finally:
+            self.telemetry.session_ended()
+            await self.telemetry.aclose(TELEMETRY_DRAIN_TIMEOUT)
             await self.api.close()
 
     def close(self, status: SessionStatus | None = "success", detail: str | None = None) -> None:

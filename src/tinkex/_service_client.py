@@ -25,6 +25,7 @@ from .runtime import (
     APIStatusError,
     BadRequestError,
     Listener,
+    Metrics,
     NotFoundError,
     RequestFailedError,
     RetryInfo,
@@ -87,6 +88,7 @@ class ServiceClient:
         transport: httpx.AsyncBaseTransport | None = None,
         tags: Iterable[str] | None = None,
         heartbeat_period: float = 10.0,
+        telemetry_flush_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -110,6 +112,7 @@ class ServiceClient:
             display_name=display_name,
             tags=tags,
             heartbeat_period=heartbeat_period,
+            telemetry_flush_interval=telemetry_flush_interval,
         )
 
     def __repr__(self) -> str:
@@ -319,6 +322,12 @@ class ServiceClient:
         """The telemetry of this client's connections (add listeners to it)."""
         return self.holder.api.telemetry
 
+    @property
+    def metrics(self) -> Metrics:
+        """Counts, errors, retries, latency percentiles and queue-paused time per endpoint, for
+        every client this ServiceClient made. ``service.metrics.summary()`` gives them all."""
+        return self.holder.metrics
+
     def copy_weights(
         self, path: str, *, ttl_seconds: int | None = None, weights_access_token: str | None = None
     ) -> APIFuture[str]:
@@ -363,6 +372,8 @@ class ServiceClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.holder.telemetry.unhandled_exception(exc)
         if exc is None:
             self.close("success")
         elif isinstance(exc, Exception):

@@ -37,7 +37,9 @@ from ._futures import (
     QueueStateObserver,
 )
 from ._loop import BackgroundLoop
+from ._metrics import EndpointMetrics, Metrics
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
+from ._reporter import TelemetryReporter, telemetry_enabled
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._retry import RetryInfo, backoff_delay, retry_after_seconds
 from ._spec import (
@@ -74,6 +76,7 @@ __all__ = [
     "ClientConfig",
     "ConfigError",
     "ConflictError",
+    "EndpointMetrics",
     "EndpointSpec",
     "Event",
     "EventKind",
@@ -85,6 +88,7 @@ __all__ = [
     "GoneError",
     "InternalServerError",
     "Listener",
+    "Metrics",
     "NotFoundError",
     "NotGiven",
     "PaginateSpec",
@@ -104,10 +108,12 @@ __all__ = [
     "SyncAPIClient",
     "SyncAPIResource",
     "Telemetry",
+    "TelemetryReporter",
     "UnprocessableEntityError",
     "backoff_delay",
     "build_body",
     "redact_headers",
     "retry_after_seconds",
+    "telemetry_enabled",
     "validate_params",
 ]

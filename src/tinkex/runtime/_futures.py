@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._response import decode_response, validate_data
 from ._spec import EndpointSpec, FuturesSpec, status_matches
+from ._telemetry import Event
 
 if TYPE_CHECKING:
     from ._client import AsyncAPIClient, SyncAPIClient
@@ -124,6 +125,16 @@ class _FutureCore(Generic[T, R]):
         self.queue_state = state
         reason_field = self._futures.queue_state_reason_field
         reason = data.get(reason_field) if reason_field else None
+        self._client.telemetry.emit(
+            Event(
+                "queue_state",
+                self.spec.id,
+                self.poll_spec.method,
+                self.poll_spec.path,
+                request_id=self.request_id,
+                detail=state,
+            )
+        )
         if self._on_queue_state is not None:
             self._on_queue_state(state, reason if isinstance(reason, str) else None)
 
