@@ -8,6 +8,7 @@ synchronous code, from asyncio code and from a notebook whose loop is already ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from .runtime import (
     Listener,
     Metrics,
     NotFoundError,
+    OpenTelemetryListener,
     RetryInfo,
     SDKError,
 )
@@ -83,18 +85,23 @@ class Holder:
         tags: Iterable[str] | None = None,
         heartbeat_period: float = HEARTBEAT_PERIOD,
         telemetry_flush_interval: float = 10.0,
+        propagate_trace: bool = False,
     ) -> None:
         self.metrics = Metrics()
+        extra: list[Listener] = [self.metrics]
+        with contextlib.suppress(ImportError):  # spans, when opentelemetry-api is installed
+            extra.append(OpenTelemetryListener("tinkex"))
         self.api = AsyncTinkerAPI(
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            listeners=[self.metrics, *listeners],
+            listeners=[*extra, *listeners],
             on_retry=on_retry,
             transport=transport,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
         )
         if result_timeout is not None and result_timeout <= 0:
             raise ConfigError(f"result_timeout={result_timeout} must be positive (or None)")

@@ -89,6 +89,7 @@ class ServiceClient:
         tags: Iterable[str] | None = None,
         heartbeat_period: float = 10.0,
         telemetry_flush_interval: float = 10.0,
+        propagate_trace: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -113,6 +114,7 @@ class ServiceClient:
             tags=tags,
             heartbeat_period=heartbeat_period,
             telemetry_flush_interval=telemetry_flush_interval,
+            propagate_trace=propagate_trace,
         )
 
     def __repr__(self) -> str:

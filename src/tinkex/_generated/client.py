@@ -32,7 +32,8 @@ class TinkerAPI(SyncAPIClient):
     Settings resolve as arguments > environment variables > the manifest's defaults.
     ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
     (only safe where the server deduplicates resent requests); by default such a request raises
-    ``AmbiguousOutcomeError`` instead of risking being applied twice.
+    ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
+    sends the current OpenTelemetry trace context (``traceparent``) with every request.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -50,6 +51,7 @@ class TinkerAPI(SyncAPIClient):
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -63,6 +65,7 @@ class TinkerAPI(SyncAPIClient):
             listeners=listeners,
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
             http_client=http_client,
             transport=transport,
         )
@@ -84,7 +87,8 @@ class AsyncTinkerAPI(AsyncAPIClient):
     Settings resolve as arguments > environment variables > the manifest's defaults.
     ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
     (only safe where the server deduplicates resent requests); by default such a request raises
-    ``AmbiguousOutcomeError`` instead of risking being applied twice.
+    ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
+    sends the current OpenTelemetry trace context (``traceparent``) with every request.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -102,6 +106,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -115,6 +120,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
             listeners=listeners,
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
             http_client=http_client,
             transport=transport,
         )

@@ -39,6 +39,7 @@ from ._futures import (
 from ._loop import BackgroundLoop
 from ._metrics import EndpointMetrics, Metrics
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
+from ._otel import OpenTelemetryListener, inject_trace_context
 from ._reporter import TelemetryReporter, telemetry_enabled
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._retry import RetryInfo, backoff_delay, retry_after_seconds
@@ -91,6 +92,7 @@ __all__ = [
     "Metrics",
     "NotFoundError",
     "NotGiven",
+    "OpenTelemetryListener",
     "PaginateSpec",
     "PaymentRequiredError",
     "PermissionDeniedError",
@@ -112,6 +114,7 @@ __all__ = [
     "UnprocessableEntityError",
     "backoff_delay",
     "build_body",
+    "inject_trace_context",
     "redact_headers",
     "retry_after_seconds",
     "telemetry_enabled",

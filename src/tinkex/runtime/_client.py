@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Self, TypeVar
@@ -19,6 +20,7 @@ from ._config import ClientConfig
 from ._errors import APIError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import NotGiven, RequestOptions
+from ._otel import inject_trace_context
 from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
 from ._response import decode_response, request_id_of, status_error, transport_error
 from ._retry import RetryInfo, RetryState
@@ -34,10 +36,13 @@ R = TypeVar("R")
 E = TypeVar("E")
 
 
+_CALL_IDS = itertools.count(1)
+
+
 class _Call:
     """One call in flight: its spec, fixed arguments, policy and retry state."""
 
-    __slots__ = ("args", "path", "policy", "spec", "state", "timeout")
+    __slots__ = ("args", "call_id", "path", "policy", "spec", "state", "timeout")
 
     def __init__(
         self,
@@ -47,7 +52,9 @@ class _Call:
         state: RetryState,
         timeout: float,
         path: str,
+        call_id: int,
     ) -> None:
+        self.call_id = call_id
         self.spec = spec
         self.args = args
         self.policy = policy
@@ -72,6 +79,7 @@ class _ClientCore:
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         config: ClientConfig | None = None,
     ) -> None:
         self.config = config or ClientConfig.resolve(
@@ -83,6 +91,7 @@ class _ClientCore:
             deadline=deadline,
             default_headers=default_headers,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
         )
         self.telemetry = Telemetry(listeners)
         self._on_retry = on_retry
@@ -150,15 +159,19 @@ class _ClientCore:
         )
         policy = self._policy(spec, options)
         path = render_path(spec, args.path_params)
+        call_id = next(_CALL_IDS)
         state = RetryState(
             policy,
             endpoint=spec.id,
             deadline=policy.deadline,
-            report=self._report_retry(spec, path),
+            report=self._report_retry(spec, path, call_id),
         )
-        return _Call(spec, args, policy, state, self._attempt_timeout(spec, options), path)
+        timeout = self._attempt_timeout(spec, options)
+        return _Call(spec, args, policy, state, timeout, path, call_id)
 
-    def _report_retry(self, spec: EndpointSpec, path: str) -> Callable[[RetryInfo], None]:
+    def _report_retry(
+        self, spec: EndpointSpec, path: str, call_id: int
+    ) -> Callable[[RetryInfo], None]:
         def report(info: RetryInfo) -> None:
             cause = info.cause
             self.telemetry.emit(
@@ -173,6 +186,7 @@ class _ClientCore:
                     wait=info.wait,
                     error=str(cause),
                     error_type=type(cause).__name__,
+                    call_id=call_id,
                 )
             )
             if self._on_retry is not None:
@@ -197,8 +211,17 @@ class _ClientCore:
             retries_taken=attempt - 1,
             timeout=httpx.Timeout(timeout, connect=min(self.config.connect_timeout, timeout)),
         )
+        if self.config.propagate_trace:
+            inject_trace_context(request.headers)
         self.telemetry.emit(
-            Event("request_start", call.spec.id, call.spec.method, call.path, attempt=attempt)
+            Event(
+                "request_start",
+                call.spec.id,
+                call.spec.method,
+                call.path,
+                attempt=attempt,
+                call_id=call.call_id,
+            )
         )
         self.telemetry.log_request(call.spec.id, attempt, request, self._secret_names(call.spec))
         return request
@@ -221,6 +244,7 @@ class _ClientCore:
                 status_code=response.status_code,
                 elapsed=call.state.elapsed(),
                 request_id=request_id_of(self.api, response),
+                call_id=call.call_id,
             )
         )
 
@@ -239,6 +263,7 @@ class _ClientCore:
                 error=str(err),
                 error_type=type(err).__name__,
                 request_id=err.request_id,
+                call_id=call.call_id,
             )
         )
         return err

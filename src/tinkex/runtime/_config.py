@@ -74,6 +74,7 @@ class ClientConfig:
     deadline: float | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
     resend_ambiguous: bool = False
+    propagate_trace: bool = False
 
     @classmethod
     def resolve(
@@ -87,6 +88,7 @@ class ClientConfig:
         deadline: float | None = None,
         default_headers: Mapping[str, str] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
@@ -135,4 +137,5 @@ class ClientConfig:
             deadline=deadline,
             default_headers=headers,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
         )

@@ -42,6 +42,7 @@ class Event:
     error_type: str | None = None
     request_id: str | None = None
     detail: str | None = None
+    call_id: int = 0  # the same for every event of one call (its attempts and retries)
 
 
 def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:

@@ -23,7 +23,8 @@ class NotesAPI(SyncAPIClient):
     Settings resolve as arguments > environment variables > the manifest's defaults.
     ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
     (only safe where the server deduplicates resent requests); by default such a request raises
-    ``AmbiguousOutcomeError`` instead of risking being applied twice.
+    ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
+    sends the current OpenTelemetry trace context (``traceparent``) with every request.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -41,6 +42,7 @@ class NotesAPI(SyncAPIClient):
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -54,6 +56,7 @@ class NotesAPI(SyncAPIClient):
             listeners=listeners,
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
             http_client=http_client,
             transport=transport,
         )
@@ -66,7 +69,8 @@ class AsyncNotesAPI(AsyncAPIClient):
     Settings resolve as arguments > environment variables > the manifest's defaults.
     ``resend_ambiguous=True`` lets retries resend a state-changing request whose answer was lost
     (only safe where the server deduplicates resent requests); by default such a request raises
-    ``AmbiguousOutcomeError`` instead of risking being applied twice.
+    ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
+    sends the current OpenTelemetry trace context (``traceparent``) with every request.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -84,6 +88,7 @@ class AsyncNotesAPI(AsyncAPIClient):
         listeners: Iterable[Listener] = (),
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
+        propagate_trace: bool = False,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -97,6 +102,7 @@ class AsyncNotesAPI(AsyncAPIClient):
             listeners=listeners,
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
+            propagate_trace=propagate_trace,
             http_client=http_client,
             transport=transport,
         )
