@@ -21,6 +21,7 @@ from typing import Any
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
+from ._sample_stream import SampleStream
 from ._wire import compact, omit
 from .runtime import (
     APIConnectionError,
@@ -213,6 +214,46 @@ class SamplingClient:
             record_stability_info=self.record_stability_info,
         )
         return self.holder.submit(self._sample(request, prompt.length), "sample")
+
+    def sample_stream(
+        self,
+        prompt: ModelInput,
+        num_samples: int,
+        sampling_params: SamplingParams,
+    ) -> SampleStream:
+        """Sample, receiving tokens as they are generated (servers that support streaming).
+
+        Returns a :class:`SampleStream`: iterate it (``for`` or ``async for``); leaving early
+        hangs up. A server without streaming raises ``NotImplementedError`` before anything is
+        sent; ``sample()`` works everywhere.
+        """
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        if isinstance(sampling_params.stop, str):
+            sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
+        request = compact(
+            models.SampleRequest,
+            num_samples=num_samples,
+            prompt=prompt,
+            sampling_params=sampling_params,
+            sampling_session_id=self.sampling_session_id,
+            seq_id=0,
+        )
+        holder = self.holder
+
+        async def open_stream() -> Any:
+            flags = await holder.server_config()
+            if not flags.sample_streaming:
+                raise NotImplementedError(
+                    f"the server at {holder.base_url} does not stream samples (its client config "
+                    "does not set sample_streaming); use sample() instead"
+                )
+            body = request.model_copy(update={"seq_id": self._next_seq()})
+            return await holder.api.stream(
+                ENDPOINTS["sample_stream"], models.SampleStreamChunk, body=body
+            )
+
+        return SampleStream(holder, open_stream())
 
     def _next_seq(self) -> int:
         seq = self._seq

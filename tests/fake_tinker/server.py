@@ -231,6 +231,7 @@ _ROUTES = [
         True,
     ),
     _Route("POST", f"{_P}/asample", "asample", m.SampleRequest, True, True),
+    _Route("POST", f"{_P}/sample_stream", "sample_stream", m.SampleRequest, True),
     _Route("GET", f"{_P}/samplers/{{sampler_id}}", "get_sampler"),
     _Route("POST", f"{_P}/retrieve_future", "retrieve_future", m.FutureRetrieveRequest),
     _Route("GET", f"{_P}/training_runs", "list_training_runs"),
@@ -441,6 +442,7 @@ class FakeTinker:
         self.deduped: list[tuple[str, Any]] = []
         self.faults_fired: list[tuple[str, str]] = []
         self.telemetry: list[dict[str, Any]] = []
+        self.stream_error_after: int | None = None
         self.telemetry_batches: list[dict[str, Any]] = []
         self.errors: list[str] = []
         # state
@@ -1205,6 +1207,39 @@ class FakeTinker:
             result_model=m.SampleResponse,
             sample_ids=sample_ids,
             request_id=rid,
+        )
+
+    def _h_sample_stream(self, call: _Call, req: m.SampleRequest) -> Reply:
+        """Server-sent events, a chunk of (up to) 2 tokens at a time per sequence; with
+        ``stream_error_after`` set, an ``event: error`` frame replaces the rest after that many
+        chunks. Only served when ``config_flags`` sets ``sample_streaming``."""
+        if not self.config_flags.get("sample_streaming"):
+            return _error(404, "Not Found")
+        sampler = self.samplers.get(req.sampling_session_id or "")
+        if sampler is None:
+            return _error(404, f"unknown sampling session {req.sampling_session_id!r}")
+        ids = [f"stream-{i}" for i in range(req.num_samples)]
+        result = sample_outputs(req, sampler.weights, ids)
+        frames: list[str] = []
+        for index, seq in enumerate(result["sequences"]):
+            tokens, logprobs = seq["tokens"], seq["logprobs"]
+            for at in range(0, len(tokens), 2):
+                last = at + 2 >= len(tokens)
+                chunk = {
+                    "type": "sample_chunk",
+                    "sequence_index": index,
+                    "tokens": tokens[at : at + 2],
+                    "logprobs": logprobs[at : at + 2],
+                    "stop_reason": seq["stop_reason"] if last else None,
+                }
+                frames.append(f"data: {json.dumps(chunk)}\n\n")
+        if self.stream_error_after is not None:
+            frames = frames[: self.stream_error_after]
+            frames.append('event: error\ndata: {"message": "sampler crashed"}\n\n')
+        self._applied("sample_stream", sampler.sampler_id, req.seq_id)
+        return Reply(
+            body=(": stream opened\n\n" + "".join(frames)).encode(),
+            headers={"content-type": "text/event-stream"},
         )
 
     def _h_get_sampler(self, call: _Call, req: None, sampler_id: str) -> Reply:

@@ -245,6 +245,16 @@ ASAMPLE = EndpointSpec(
     pool="sample",
     headers={"X-Tinker-Sampling-Backpressure": "1"},
 )
+SAMPLE_STREAM = EndpointSpec(
+    id="sample_stream",
+    method="POST",
+    path="/api/v1/sample_stream",
+    body="json",
+    stream="sse",
+    accept="text/event-stream",
+    retry="none",
+    pool="sample",
+)
 GET_SAMPLER = EndpointSpec(
     id="get_sampler",
     method="GET",
@@ -429,6 +439,7 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
     CREATE_SAMPLING_SESSION.id: CREATE_SAMPLING_SESSION,
     JOIN_SAMPLING_SESSION.id: JOIN_SAMPLING_SESSION,
     ASAMPLE.id: ASAMPLE,
+    SAMPLE_STREAM.id: SAMPLE_STREAM,
     GET_SAMPLER.id: GET_SAMPLER,
     RETRIEVE_FUTURE.id: RETRIEVE_FUTURE,
     RETRIEVE_FUTURES.id: RETRIEVE_FUTURES,

@@ -252,6 +252,10 @@ class ClientConfigResponse(BaseModel):
     """
     custom_loss_server_side: bool = False
     sample_join_sampling_session: bool = False
+    sample_streaming: bool = False
+    """
+    The server serves sample_stream.
+    """
 
 
 class ClientDynamicConfigResponse(BaseModel):
@@ -1059,6 +1063,21 @@ class SampleResponse(BaseModel):
     Prompt tokens served from the cache.
     """
     prompt_alt_tokens: PromptAltTokens | None = None
+
+
+class SampleStreamChunk(BaseModel):
+    """
+    Tokens of one sequence as they are generated; the chunk with a stop_reason is its last.
+    """
+
+    type: Literal["sample_chunk"] = "sample_chunk"
+    sequence_index: Annotated[int, Field(ge=0)]
+    """
+    Which of the num_samples sequences.
+    """
+    tokens: list[int]
+    logprobs: list[float] | None = None
+    stop_reason: Literal["length", "stop"] | None = None
 
 
 class SampledProvenanceSpan(BaseModel):

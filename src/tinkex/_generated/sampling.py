@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 from tinkex.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
     AsyncFutureHandle,
+    AsyncStream,
     FutureHandle,
     NotGiven,
     QueueStateObserver,
     RequestOptions,
+    Stream,
     SyncAPIResource,
     build_body,
     validate_params,
@@ -145,6 +148,75 @@ class Sampling(SyncAPIResource):
             models.UntypedAPIFuture,
             models.SampleResponse,
             on_queue_state=on_queue_state,
+            body=build_body(
+                models.SampleRequest,
+                {
+                    "prompt": prompt,
+                    "sampling_params": sampling_params,
+                    "num_samples": num_samples,
+                    "base_model": base_model,
+                    "model_path": model_path,
+                    "sampling_session_id": sampling_session_id,
+                    "seq_id": seq_id,
+                    "prompt_logprobs": prompt_logprobs,
+                    "topk_prompt_logprobs": topk_prompt_logprobs,
+                    "topk_sample_logprobs": topk_sample_logprobs,
+                    "target_prompt_logprobs": target_prompt_logprobs,
+                    "prompt_alt_tokens_k": prompt_alt_tokens_k,
+                    "prompt_logprobs_last_n": prompt_logprobs_last_n,
+                    "record_stability_info": record_stability_info,
+                },
+            ),
+            options=RequestOptions(
+                timeout=timeout,
+                max_retries=max_retries,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+            ),
+        )
+
+    def sample_stream(
+        self,
+        *,
+        prompt: models.ModelInput,
+        sampling_params: models.SamplingParams,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Stream[models.SampleStreamChunk]:
+        """Sample with the tokens streamed as they are generated, as server-sent events.
+
+        Not part of the hosted service's published API: only servers whose client config sets
+        sample_streaming serve it. The stream ends after every sequence's final chunk.
+
+        ``POST /api/v1/sample_stream``
+
+        Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
+
+        Args:
+            seq_id: Required with sampling_session_id; reused unchanged when resubmitting after a 429.
+            prompt_logprobs: Also return the logprob of every prompt token.
+            topk_prompt_logprobs: Top-k alternatives per prompt position (0 = none).
+            topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
+            target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
+            prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+        """
+        return self._client.stream(
+            _e.SAMPLE_STREAM,
+            cast(Any, models.SampleStreamChunk),
             body=build_body(
                 models.SampleRequest,
                 {
@@ -327,6 +399,75 @@ class AsyncSampling(AsyncAPIResource):
             models.UntypedAPIFuture,
             models.SampleResponse,
             on_queue_state=on_queue_state,
+            body=build_body(
+                models.SampleRequest,
+                {
+                    "prompt": prompt,
+                    "sampling_params": sampling_params,
+                    "num_samples": num_samples,
+                    "base_model": base_model,
+                    "model_path": model_path,
+                    "sampling_session_id": sampling_session_id,
+                    "seq_id": seq_id,
+                    "prompt_logprobs": prompt_logprobs,
+                    "topk_prompt_logprobs": topk_prompt_logprobs,
+                    "topk_sample_logprobs": topk_sample_logprobs,
+                    "target_prompt_logprobs": target_prompt_logprobs,
+                    "prompt_alt_tokens_k": prompt_alt_tokens_k,
+                    "prompt_logprobs_last_n": prompt_logprobs_last_n,
+                    "record_stability_info": record_stability_info,
+                },
+            ),
+            options=RequestOptions(
+                timeout=timeout,
+                max_retries=max_retries,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+            ),
+        )
+
+    async def sample_stream(
+        self,
+        *,
+        prompt: models.ModelInput,
+        sampling_params: models.SamplingParams,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncStream[models.SampleStreamChunk]:
+        """Sample with the tokens streamed as they are generated, as server-sent events.
+
+        Not part of the hosted service's published API: only servers whose client config sets
+        sample_streaming serve it. The stream ends after every sequence's final chunk.
+
+        ``POST /api/v1/sample_stream``
+
+        Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
+
+        Args:
+            seq_id: Required with sampling_session_id; reused unchanged when resubmitting after a 429.
+            prompt_logprobs: Also return the logprob of every prompt token.
+            topk_prompt_logprobs: Top-k alternatives per prompt position (0 = none).
+            topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
+            target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
+            prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+        """
+        return await self._client.stream(
+            _e.SAMPLE_STREAM,
+            cast(Any, models.SampleStreamChunk),
             body=build_body(
                 models.SampleRequest,
                 {
