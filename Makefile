@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup codegen check-codegen lint format typecheck test check clean
+.PHONY: setup codegen check-codegen lint format typecheck test check clean bench
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 check: check-codegen lint typecheck test
+
+# A benchmark, not a test: tinkex against a bare-httpx floor on a local stub server.
+bench: $(STAMP)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
