@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup codegen check-codegen lint format typecheck test check clean bench
+.PHONY: setup codegen check-codegen lint format typecheck test check clean bench demo e2e
 
 setup: $(STAMP)
 
@@ -39,6 +39,16 @@ check: check-codegen lint typecheck test
 # A benchmark, not a test: tinkex against a bare-httpx floor on a local stub server.
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The first command of a new user: a real LoRA run on a local skyrl-tx server (built and cached
+# under ~/.cache/tinkex on first use), or on TINKER_BASE_URL when it and TINKER_API_KEY are set.
+demo: $(STAMP)
+	$(PY) examples/quickstart.py
+
+# End-to-end: the e2e suite and every example against the real local backend.
+e2e: $(STAMP)
+	TINKEX_E2E=1 $(PY) -m pytest tests/e2e -q
+	$(PY) examples/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
