@@ -327,10 +327,10 @@ class Progress:
             from rich.progress import (  # type: ignore[import-not-found,unused-ignore]
                 BarColumn,
                 MofNCompleteColumn,
+                Progress as RichProgress,
                 TextColumn,
                 TimeElapsedColumn,
             )
-            from rich.progress import Progress as RichProgress
         except ImportError:
             return
         self._rich = RichProgress(

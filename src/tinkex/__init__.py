@@ -110,73 +110,86 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import auth, runtime, types
+    from . import (
+        auth as auth,
+        runtime as runtime,
+        types as types,
+    )
     from ._compat import (
-        AdminClient,
-        BillingError,
-        ExperimentalWarning,
-        LossHandle,
-        ModelID,
-        OptimParams,
-        PerDatumLossFn,
-        Timeout,
-        TinkerError,
+        AdminClient as AdminClient,
+        BillingError as BillingError,
+        ExperimentalWarning as ExperimentalWarning,
+        LossHandle as LossHandle,
+        ModelID as ModelID,
+        OptimParams as OptimParams,
+        PerDatumLossFn as PerDatumLossFn,
+        Timeout as Timeout,
+        TinkerError as TinkerError,
     )
     from ._generated.models import (
-        AdamOptimizerConfig,
-        DimuonOptimizerConfig,
-        SampleRequest,
+        AdamOptimizerConfig as AdamOptimizerConfig,
+        DimuonOptimizerConfig as DimuonOptimizerConfig,
+        SampleRequest as SampleRequest,
     )
-    from ._rest_client import RestClient
-    from ._sampling_client import RetryConfig, SamplingClient
-    from ._sampling_client import SamplingClientFuture as BackcompatSamplingClientFuture
-    from ._service_client import ServiceClient
-    from ._service_client import TrainingClientFuture as BackcompatTrainingClientFuture
-    from ._training_client import TrainingClient
+    from ._rest_client import (
+        RestClient as RestClient,
+    )
+    from ._sampling_client import (
+        RetryConfig as RetryConfig,
+        SamplingClient as SamplingClient,
+        SamplingClientFuture as BackcompatSamplingClientFuture,
+    )
+    from ._service_client import (
+        ServiceClient as ServiceClient,
+        TrainingClientFuture as BackcompatTrainingClientFuture,
+    )
+    from ._training_client import (
+        TrainingClient as TrainingClient,
+    )
     from .runtime import (
-        AmbiguousOutcomeError,
-        APIConnectionError,
-        APIError,
-        APIFuture,
-        APIResponseValidationError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ClientClosedError,
-        ConflictError,
-        FutureExpiredError,
-        FutureTimeoutError,
-        InternalServerError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        RequestFailedError,
-        RequestOptions,
-        UnprocessableEntityError,
+        AmbiguousOutcomeError as AmbiguousOutcomeError,
+        APIConnectionError as APIConnectionError,
+        APIError as APIError,
+        APIFuture as APIFuture,
+        APIResponseValidationError as APIResponseValidationError,
+        APIStatusError as APIStatusError,
+        APITimeoutError as APITimeoutError,
+        AuthenticationError as AuthenticationError,
+        BadRequestError as BadRequestError,
+        ClientClosedError as ClientClosedError,
+        ConflictError as ConflictError,
+        FutureExpiredError as FutureExpiredError,
+        FutureTimeoutError as FutureTimeoutError,
+        InternalServerError as InternalServerError,
+        NotFoundError as NotFoundError,
+        PermissionDeniedError as PermissionDeniedError,
+        RateLimitError as RateLimitError,
+        RequestFailedError as RequestFailedError,
+        RequestOptions as RequestOptions,
+        UnprocessableEntityError as UnprocessableEntityError,
     )
     from .types import (
-        AdamParams,
-        Checkpoint,
-        CheckpointType,
-        Datum,
-        DimuonParams,
-        DmelChunk,
-        EncodedTextChunk,
-        ForwardBackwardOutput,
-        LoraConfig,
-        ModelInput,
-        ModelInputChunk,
-        OptimStepRequest,
-        OptimStepResponse,
-        ParsedCheckpointTinkerPath,
-        PromptProvenanceSpan,
-        SampledProvenanceSpan,
-        SampledSequence,
-        SampleResponse,
-        SamplingParams,
-        StopReason,
-        TensorData,
-        TensorDtype,
-        TrainingRun,
+        AdamParams as AdamParams,
+        Checkpoint as Checkpoint,
+        CheckpointType as CheckpointType,
+        Datum as Datum,
+        DimuonParams as DimuonParams,
+        DmelChunk as DmelChunk,
+        EncodedTextChunk as EncodedTextChunk,
+        ForwardBackwardOutput as ForwardBackwardOutput,
+        LoraConfig as LoraConfig,
+        ModelInput as ModelInput,
+        ModelInputChunk as ModelInputChunk,
+        OptimStepRequest as OptimStepRequest,
+        OptimStepResponse as OptimStepResponse,
+        ParsedCheckpointTinkerPath as ParsedCheckpointTinkerPath,
+        PromptProvenanceSpan as PromptProvenanceSpan,
+        SampledProvenanceSpan as SampledProvenanceSpan,
+        SampledSequence as SampledSequence,
+        SampleResponse as SampleResponse,
+        SamplingParams as SamplingParams,
+        StopReason as StopReason,
+        TensorData as TensorData,
+        TensorDtype as TensorDtype,
+        TrainingRun as TrainingRun,
     )

@@ -30,6 +30,7 @@ from .runtime import (
     FutureExpiredError,
     NotFoundError,
     RateLimitError,
+    RetryInfo,
 )
 from .types import (
     ModelInput,
@@ -292,11 +293,18 @@ class SamplingClient:
                     ) from err
                 delay = config.delay(attempt)
                 attempt += 1
-                logger.info("sampling failed (%s); retry %d in %.2fs", err, attempt, delay)
+                self._report_retry(attempt, delay, err)
                 await asyncio.sleep(delay)
                 continue
             self._last_progress = time.monotonic()
             return result
+
+    def _report_retry(self, attempt: int, wait: float, cause: Exception) -> None:
+        """Sampling retries are the client's own (asample is never retried by the runtime):
+        report them like every other retry, to listeners and the ``on_retry`` hook."""
+        spec = ENDPOINTS["asample"]
+        info = RetryInfo(endpoint=spec.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0)
+        self.holder.api._report_retry(spec, spec.path, 0)(info)
 
     def _budget(self) -> tuple[asyncio.Semaphore, _ByteBudget]:
         if self._limits is None:
@@ -326,8 +334,9 @@ class SamplingClient:
                         body=body,
                         on_queue_state=self.on_queue_state_change,
                     )
-                except RateLimitError:
+                except RateLimitError as err:
                     _Backoff.open(nbytes)
+                    self._report_retry(0, max(_Backoff.until - time.monotonic(), 0.0), err)
                     continue
                 break
         result: SampleResponse = await handle.result()

@@ -21,6 +21,7 @@ from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
 from ._wire import omit
 from .runtime import (
+    AmbiguousOutcomeError,
     APIFuture,
     APIStatusError,
     BadRequestError,
@@ -183,6 +184,9 @@ class ServiceClient:
             )
             try:
                 return await self._training_client(model_seq_id, create)
+            except AmbiguousOutcomeError as err:
+                err.detail = f"{err.detail} [session {session_id}, model seq id {model_seq_id}]"
+                raise
             except RequestFailedError as err:
                 if err.category == "user":
                     err.detail = (
@@ -242,7 +246,11 @@ class ServiceClient:
         weights_access_token: str | None,
     ) -> TrainingClient:
         holder = self.holder
-        info = await holder.api.weights.get_weights_info(tinker_path=path)
+        try:
+            info = await holder.api.weights.get_weights_info(tinker_path=path)
+        except NotFoundError as err:
+            err.detail = f"no checkpoint at {path}: {err.detail}"
+            raise
         model_seq_id = holder.next_model_seq_id()
         lora = models.LoraConfig(rank=info.lora_rank or 32)
         session_id = await holder.session_id()

@@ -20,7 +20,7 @@ from ._holder import Holder
 from ._ordering import Turnstile
 from ._queue import QueueStateLogger
 from ._wire import compact
-from .runtime import AmbiguousOutcomeError, APIFuture, AsyncFutureHandle
+from .runtime import AmbiguousOutcomeError, APIFuture, APIResponseValidationError, AsyncFutureHandle
 from .types import (
     AdamParams,
     Datum,
@@ -99,6 +99,13 @@ class TrainingClient:
             )
         except AmbiguousOutcomeError as err:
             raise self._ambiguous(err, seq_id) from err.__cause__
+        except APIResponseValidationError as err:
+            # A 2xx the client cannot read: the server accepted the request, so it was applied.
+            err.detail = (
+                f"{err.detail} [model {self.model_id}, seq id {seq_id}: the server accepted the "
+                "request, so it was applied; do not resend it]"
+            )
+            raise
 
     def _single(
         self,
@@ -475,6 +482,16 @@ class TrainingClient:
 
     def get_telemetry(self) -> Any:
         return self.holder.api.telemetry
+
+    def unload_model(self) -> APIFuture[Any]:
+        """Free the server's resources for this run (its LoRA slot). A tinkex extra: servers that
+        hold a limited number of runs (e.g. skyrl-tx) otherwise free them only on timeout."""
+
+        async def run() -> Any:
+            handle = await self.holder.api.training.unload_model(model_id=self.model_id)
+            return await handle.result()
+
+        return self._submit(run(), "unload_model")
 
     # -- deprecated async twins --------------------------------------------------------------
 

@@ -27,7 +27,7 @@ Checked for every combination (issue 3, sections 6 and 7):
   steps with exactly 20 optimizer steps applied;
 * no wait goes beyond its deadline: every call is timed, every test has a pytest timeout.
 
-Known src bugs are pinned by the ``xfail(strict=True)`` tests at the end.
+The tests at the end pin bugs this suite found (now fixed), so they stay fixed.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ ERROR_TYPES: dict[str, type[APIError]] = {
 
 @dataclass(frozen=True)
 class Expected:
-    outcomes: frozenset[str]  # more than one only for a known src bug (see the xfail tests)
+    outcomes: frozenset[str]  # what the faulted call may end in
     applied: bool  # whether the server applied the faulted request (once)
 
 
@@ -172,10 +172,6 @@ def expected(target: str, kind: str, mode: Mode) -> Expected:
     assert kind in ("drop_after", "truncate_after", "delay")
     if mode.resend_ambiguous:
         return Expected(frozenset({RECOVER}), applied=True)
-    if target == "optim_step" and kind == "delay":
-        # Known bug (test_client_timeout_applies_to_optim_step): optim_step keeps the
-        # manifest's own 60 s timeout, so an answer slower than CLIENT_TIMEOUT is waited for.
-        return Expected(frozenset({AMBIGUOUS, RECOVER}), applied=True)
     return Expected(frozenset({AMBIGUOUS}), applied=True)
 
 
@@ -628,18 +624,9 @@ def test_503_burst_backs_off(
     assert plain_fake.optim_steps[training.model_id] == 1
 
 
-# ---------------------------------------------------------------------- known bugs
+# ------------------------------------------------- bugs this suite found (fixed since)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "manifest/tinker.yaml gives optim_step its own `timeout: 60` (the API default), and "
-        "_ClientCore._attempt_timeout ranks an endpoint's timeout above the client's, so "
-        "ServiceClient(timeout=1) does not apply to optim_step: a slow answer is waited for "
-        "up to 60 s instead of becoming an AmbiguousOutcomeError after 1 s"
-    ),
-)
 def test_client_timeout_applies_to_optim_step(
     plain_fake: FakeTinker, service_on: Callable[..., tinkex.ServiceClient]
 ) -> None:
@@ -652,14 +639,6 @@ def test_client_timeout_applies_to_optim_step(
     assert time.monotonic() - start < 2.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ServiceClient.create_lora_training_client does not add the model seq id to an "
-        "AmbiguousOutcomeError from create_model (TrainingClient._ambiguous does it for training "
-        "requests); README promises the error names the request and its sequence id"
-    ),
-)
 def test_ambiguous_create_model_names_its_seq_id(
     plain_fake: FakeTinker, service_on: Callable[..., tinkex.ServiceClient]
 ) -> None:
@@ -670,15 +649,6 @@ def test_ambiguous_create_model_names_its_seq_id(
     assert re.search(r"seq[ _]id\W*0\b", str(info.value)), str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an unreadable 2xx reply to optim_step (the server accepted and applied it) raises "
-        "APIResponseValidationError from runtime._response.decode_response without the seq id "
-        "and without saying the step may have been applied: TrainingClient._submit_future "
-        "annotates only AmbiguousOutcomeError"
-    ),
-)
 def test_unreadable_reply_to_optim_step_names_its_seq_id(
     plain_fake: FakeTinker, service_on: Callable[..., tinkex.ServiceClient]
 ) -> None:

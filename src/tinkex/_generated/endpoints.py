@@ -160,7 +160,6 @@ OPTIM_STEP = EndpointSpec(
     path="/api/v1/optim_step",
     body="json",
     future=True,
-    timeout=60.0,
     pool="train",
 )
 SAVE_WEIGHTS = EndpointSpec(

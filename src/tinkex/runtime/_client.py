@@ -322,23 +322,29 @@ class SyncAPIClient(_ClientCore):
     def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         client = self._pools.get(call.spec.pool)
         try:
+            if call.state.max_attempts == 1:  # no retries: skip the retry machinery
+                return self._attempt(client, call, stream)
             for attempt in _retry_context(call):
                 with attempt:
-                    request = self._request_for_attempt(call)
-                    try:
-                        response = client.send(request, stream=stream)
-                    except (httpx.TransportError, httpx.DecodingError) as exc:
-                        raise transport_error(
-                            call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
-                        ) from exc
-                    if response.status_code >= 400 and stream:
-                        try:
-                            response.read()
-                        finally:
-                            response.close()
-                    self._check(call, response)
+                    response = self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__
+        return response
+
+    def _attempt(self, client: httpx.Client, call: _Call, stream: bool) -> httpx.Response:
+        request = self._request_for_attempt(call)
+        try:
+            response = client.send(request, stream=stream)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise transport_error(
+                call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
+            ) from exc
+        if response.status_code >= 400 and stream:
+            try:
+                response.read()
+            finally:
+                response.close()
+        self._check(call, response)
         return response
 
     def request(
@@ -466,23 +472,31 @@ class AsyncAPIClient(_ClientCore):
     async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         client = self._pools.get(call.spec.pool)
         try:
+            if call.state.max_attempts == 1:  # no retries: skip the retry machinery
+                return await self._attempt(client, call, stream)
             async for attempt in _retry_context(call):
                 with attempt:
-                    request = self._request_for_attempt(call)
-                    try:
-                        response = await client.send(request, stream=stream)
-                    except (httpx.TransportError, httpx.DecodingError) as exc:
-                        raise transport_error(
-                            call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
-                        ) from exc
-                    if response.status_code >= 400 and stream:
-                        try:
-                            await response.aread()
-                        finally:
-                            await response.aclose()
-                    self._check(call, response)
+                    response = await self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__
+        return response
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, call: _Call, stream: bool
+    ) -> httpx.Response:
+        request = self._request_for_attempt(call)
+        try:
+            response = await client.send(request, stream=stream)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise transport_error(
+                call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
+            ) from exc
+        if response.status_code >= 400 and stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        self._check(call, response)
         return response
 
     async def request(

