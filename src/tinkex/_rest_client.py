@@ -6,9 +6,12 @@ page (``iter_training_runs``, ``iter_user_checkpoints``, ``iter_sessions``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
+from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
 from ._generated import models
 from ._holder import Holder
 from ._wire import omit
@@ -177,6 +180,52 @@ class RestClient:
         return self._call(
             self._api.checkpoints.get_external_weights_urls(p.training_run_id, p.checkpoint_id),
             "get_external_weights_urls",
+        )
+
+    def download_checkpoint(
+        self,
+        tinker_path: str,
+        output_dir: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        progress: bool | ProgressCallback = True,
+        max_expanded_bytes: int | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> Path:
+        """Download a checkpoint into the directory ``output_dir``; returns its absolute path.
+
+        A blocking call. It uses the server's archive route (older servers, skyrl-tx) when it
+        has one, else the export route: an ``external_weights/`` path's files directly, a
+        ``weights/`` path through a temporary export (deleted afterwards); ``sampler_weights/``
+        paths cannot be exported. The download streams to disk with constant memory into a
+        hidden directory next to ``output_dir``, which is renamed into place only when
+        complete: a failure leaves nothing behind. An existing ``output_dir`` is refused before
+        anything is downloaded, unless ``force=True``, which replaces it once the new one is
+        complete.
+
+        Archives are checked before anything is extracted: absolute paths, ``..``, links
+        leading outside, device files, fifos, and more than ``max_expanded_bytes`` (default
+        200 GiB) in total are refused with :class:`tinkex._download.UnsafeArchiveError`.
+        ``progress``: a progress bar on stderr (``False``: none), or a callable
+        ``progress(file_name, bytes_done, bytes_total_or_None)``. ``read_timeout``: seconds
+        without data before the download fails.
+
+        Raises ``DownloadError`` (an ``SDKError``) or one of its kinds:
+        ``InvalidTinkerPathError`` (also a ``ValueError``), ``OutputExistsError``,
+        ``CheckpointNotFoundError``, ``UnsafeArchiveError``; API errors as usual.
+
+        Example::
+
+            path = rest.download_checkpoint("tinker://run-1/sampler_weights/final", "./final")
+        """
+        return download_checkpoint(
+            self.holder,
+            tinker_path,
+            output_dir,
+            force=force,
+            progress=progress,
+            max_expanded_bytes=max_expanded_bytes,
+            read_timeout=read_timeout,
         )
 
     def get_weights_info_by_tinker_path(

@@ -56,6 +56,21 @@ Knobs (plain attributes, change them any time)
     unknown sessions get 410, not 404), ``expire_session(id)``, ``queue_state``,
     ``metadata_only``. A stopped server cannot be restarted.
 
+Checkpoint downloads (the routes of older servers / skyrl-tx, and of newer servers)
+    ``archive_mode`` (None: ``GET .../checkpoints/{id}/archive`` is absent, 405 as before;
+    ``"redirect"``: 302 with ``Location`` to ``.../download``, as skyrl-tx does; ``"json"``:
+    ``{"url", "expires"}`` pointing at ``/storage/<token>``; ``"direct"``: the archive itself),
+    ``archive_ids`` (``"full"``: the id keeps its kind, ``weights/name``; ``"bare"``: skyrl-tx's
+    bare name, ``[a-zA-Z0-9_-]+``, which finds only sampler checkpoints; an id with a slash is 404
+    "Not Found" there, as the route does not match), ``archives[tinker_path]`` (bytes or a
+    ``pathlib.Path`` streamed from disk in ``download_chunk`` pieces; default: a skyrl-style
+    tar.gz of the checkpoint's files), ``external_weights_urls`` (False: that route is absent,
+    405), ``external_files[tinker_path]`` ({relative path: bytes, Path, or a URL str used as is};
+    default: the files of an ``external_weights/`` checkpoint), ``signed_url_ttl`` (seconds until
+    the signed URLs expire), ``stall_body`` ((after_bytes, seconds): a streamed body pauses
+    there). ``blob_url(data)`` registers bytes / a Path and returns its ``/storage/<token>`` URL.
+    ``truncate_after()`` cuts a streamed body in half, as it does any other body.
+
 Counters and logs (read them after the client is done; all are plain containers)
     ``applied[(endpoint, target)]`` Counter of applied requests (target = model_id for training
     calls, sampling session id for asample, session id for session calls, else None);
@@ -73,11 +88,14 @@ Counters and logs (read them after the client is done; all are plain containers)
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
+import io
 import itertools
 import json
 import re
 import socket
+import tarfile
 import threading
 import time
 import traceback
@@ -86,6 +104,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -245,7 +264,25 @@ _ROUTES = [
     ),
     _Route("GET", f"{_P}/checkpoints", "list_user_checkpoints"),
     _Route("POST", f"{_P}/weights_info", "get_weights_info", m.WeightsInfoRequest),
+    _Route(
+        "GET",
+        f"{_P}/training_runs/{{run_id}}/checkpoints/{{checkpoint_id:path}}/archive",
+        "get_checkpoint_archive_url",
+    ),
+    _Route(
+        "GET",
+        f"{_P}/training_runs/{{run_id}}/checkpoints/{{checkpoint_id:path}}/download",
+        "download_checkpoint_archive",
+    ),
+    _Route(
+        "GET",
+        f"{_P}/training_runs/{{run_id}}/checkpoints/{{checkpoint_id:path}}/external_weights_urls",
+        "get_external_weights_urls",
+    ),
+    _Route("GET", "/storage/{token}", "storage"),
 ]
+
+_BARE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")  # skyrl-tx's ID_PATTERN
 
 
 @dataclass
@@ -385,6 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def send(self, reply: Reply, *, truncate: bool = False) -> None:
+        if isinstance(reply.body, Path):
+            self._send_file(reply, reply.body, truncate=truncate)
+            return
         if isinstance(reply.body, bytes):
             data, ctype = reply.body, "application/octet-stream"
         elif isinstance(reply.body, str):
@@ -407,6 +447,38 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(data)
             self.wfile.flush()
+
+    def _send_file(self, reply: Reply, path: Path, *, truncate: bool) -> None:
+        """Stream a file from disk in ``download_chunk`` pieces (constant memory)."""
+        fake = self.server.fake
+        size = path.stat().st_size
+        self.send_response(reply.status)
+        extra = {k.lower(): v for k, v in reply.headers.items()}
+        self.send_header("Content-Type", extra.pop("content-type", "application/octet-stream"))
+        self.send_header("Content-Length", str(size))
+        self.send_header("x-request-id", extra.pop("x-request-id", f"fake-http-{next(_HTTP_IDS)}"))
+        for key, value in extra.items():
+            if key != "content-length":
+                self.send_header(key, value)
+        self.end_headers()
+        limit = size // 2 if truncate else size
+        stall_at, stall_for = fake.stall_body if fake.stall_body else (-1, 0.0)
+        sent = 0
+        with path.open("rb") as source:
+            while sent < limit:
+                if 0 <= stall_at <= sent:
+                    stall_at = -1
+                    if not fake._sleep(stall_for):
+                        raise _Dropped
+                step = limit - sent if stall_at < 0 else min(limit, stall_at) - sent
+                chunk = source.read(min(fake.download_chunk, max(step, 1)))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        self.wfile.flush()
+        if truncate:
+            self.drop()
 
 
 class FakeTinker:
@@ -432,6 +504,16 @@ class FakeTinker:
         self.expire_sessions = False  # heartbeats of unknown sessions: 410 instead of 404
         self.metadata_only = False
         self.queue_state = "active"
+        # checkpoint downloads (see the module docstring)
+        self.archive_mode: str | None = None  # None | "redirect" | "json" | "direct"
+        self.archive_ids = "full"  # "full" (weights/name) | "bare" (skyrl-tx: name only)
+        self.archives: dict[str, bytes | Path] = {}
+        self.external_weights_urls = True
+        self.external_files: dict[str, dict[str, bytes | Path | str]] = {}
+        self.signed_url_ttl = 3600.0
+        self.download_chunk = 1 << 20
+        self.stall_body: tuple[int, float] | None = None
+        self.blobs: dict[str, bytes | Path] = {}
         # counters and logs
         self.applied: Counter[tuple[str, str | None]] = Counter()
         self.optim_steps: Counter[str] = Counter()
@@ -1357,6 +1439,114 @@ class FakeTinker:
             train_attn=lora.get("train_attn"),
         )
         return Reply(200, body, model=m.WeightsInfoResponse)
+
+    # ------------------------------------------------------------------ checkpoint downloads
+
+    def blob_url(self, data: bytes | Path) -> str:
+        """Serve ``data`` at a fresh ``/storage/<token>`` URL (like a signed storage URL)."""
+        with self._lock:
+            token = self._next_id("blob")
+            self.blobs[token] = data
+        return f"{self.base_url}/storage/{token}"
+
+    def _expires(self) -> str:
+        return (now() + dt.timedelta(seconds=self.signed_url_ttl)).isoformat()
+
+    @staticmethod
+    def default_files(ckpt: CheckpointRecord) -> dict[str, bytes]:
+        """The files of a checkpoint: a LoRA adapter's config and (fake) weights."""
+        config = {"peft_type": "LORA", "checkpoint": ckpt.tinker_path, "weights": ckpt.weights}
+        weights = (f"fake-weights:{ckpt.tinker_path}:{ckpt.weights}\n" * 64).encode()
+        return {
+            "adapter_config.json": json.dumps(config).encode(),
+            "adapter_model.safetensors": weights,
+        }
+
+    @staticmethod
+    def skyrl_archive(files: dict[str, bytes]) -> bytes:
+        """A tar.gz the way skyrl-tx packs one: gzip level 0, a root entry named ``""``."""
+        raw = io.BytesIO()
+        with (
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0) as gz,
+            tarfile.open(fileobj=gz, mode="w:") as tar,
+        ):
+            root = tarfile.TarInfo("")
+            root.type, root.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(root)
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return raw.getvalue()
+
+    def _archive_path(self, run_id: str, checkpoint_id: str) -> str:
+        if self.archive_ids == "bare":
+            if "/" in checkpoint_id:
+                raise _NotFound("Not Found")  # the route takes one path segment
+            if not _BARE_ID.match(checkpoint_id):
+                raise _Reject(422, f"checkpoint_id {checkpoint_id!r} must match {_BARE_ID.pattern}")
+            return f"tinker://{run_id}/sampler_weights/{checkpoint_id}"
+        return f"tinker://{run_id}/{checkpoint_id}"
+
+    def _archive_of(self, run_id: str, checkpoint_id: str) -> bytes | Path:
+        path = self._archive_path(run_id, checkpoint_id)
+        if path in self.archives:
+            return self.archives[path]
+        ckpt = self._checkpoint(path)
+        if ckpt is None or ckpt.checkpoint_type == "external":
+            raise _NotFound(f"Checkpoint not found: {run_id}/{checkpoint_id}")
+        return self.skyrl_archive(self.default_files(ckpt))
+
+    def _h_get_checkpoint_archive_url(
+        self, call: _Call, req: None, run_id: str, checkpoint_id: str
+    ) -> Reply:
+        if self.archive_mode is None:
+            return _error(405, "Method Not Allowed")  # no such route (as before it existed)
+        data = self._archive_of(run_id, checkpoint_id)
+        if self.archive_mode == "redirect":
+            location = self.base_url + call.path[: -len("/archive")] + "/download"
+            expires = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 7200))
+            return Reply(302, b"", {"location": location, "expires": expires})
+        if self.archive_mode == "json":
+            body = _dump(
+                m.CheckpointArchiveUrlResponse, url=self.blob_url(data), expires=self._expires()
+            )
+            return Reply(200, body, model=m.CheckpointArchiveUrlResponse)
+        return Reply(200, data)
+
+    def _h_download_checkpoint_archive(
+        self, call: _Call, req: None, run_id: str, checkpoint_id: str
+    ) -> Reply:
+        if self.archive_mode is None:
+            return _error(405, "Method Not Allowed")
+        data = self._archive_of(run_id, checkpoint_id)
+        name = f"{run_id}_{checkpoint_id.replace('/', '_')}.tar.gz"
+        return Reply(200, data, {"content-disposition": f'attachment; filename="{name}"'})
+
+    def _h_get_external_weights_urls(
+        self, call: _Call, req: None, run_id: str, checkpoint_id: str
+    ) -> Reply:
+        if not self.external_weights_urls:
+            return _error(405, "Method Not Allowed")
+        path = f"tinker://{run_id}/{checkpoint_id}"
+        files = self.external_files.get(path)
+        if files is None:
+            ckpt = self._checkpoint(path)
+            if ckpt is None or ckpt.checkpoint_type != "external":
+                return _error(404, f"unknown external weights {checkpoint_id!r} of {run_id!r}")
+            files = dict(self.default_files(ckpt))
+        urls = {
+            name: value if isinstance(value, str) else self.blob_url(value)
+            for name, value in files.items()
+        }
+        body = _dump(m.ExternalWeightsUrlsResponse, urls=urls, expires=self._expires())
+        return Reply(200, body, model=m.ExternalWeightsUrlsResponse)
+
+    def _h_storage(self, call: _Call, req: None, token: str) -> Reply:
+        data = self.blobs.get(token)
+        if data is None:
+            return _error(404, f"unknown blob {token!r}")
+        return Reply(200, data)
 
 
 # Applied but not sequenced per model (they carry no seq_id of their own).
