@@ -1,0 +1,365 @@
+"""``tinkex checkpoint ...``: list, inspect, download, delete, publish and expire checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _output
+from ._app import Context, add_command, add_group, non_negative_int, positive_int
+from ._errors import EXIT_FAILURE, EXIT_OK, CLIError, UsageError
+
+if TYPE_CHECKING:
+    from .._generated import models
+    from ..types import ParsedCheckpointTinkerPath
+
+__all__ = ["parse_path", "register"]
+
+#: Page size of listings; small enough that a first page comes back quickly.
+PAGE_SIZE = 100
+
+_COLUMNS = ("path", "type", "size", "public", "created", "expires")
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    sub = add_group(
+        commands,
+        "checkpoint",
+        common,
+        help="list, inspect, download, delete, publish and expire checkpoints",
+        description="Checkpoints are named by tinker:// paths: "
+        "tinker://<run id>/<weights|sampler_weights|external_weights>/<name>.",
+    )
+    p = add_command(
+        sub,
+        "list",
+        common,
+        _list,
+        help="list your checkpoints, newest first, or those of one training run",
+        epilog="examples:\n  tinkex checkpoint list --limit 0\n"
+        "  tinkex checkpoint list --run-id RUN -f json",
+    )
+    p.add_argument("--run-id", metavar="RUN", help="only the checkpoints of this training run")
+    p.add_argument(
+        "--limit",
+        type=non_negative_int,
+        default=20,
+        metavar="N",
+        help="show at most N checkpoints; 0 shows all (default: 20)",
+    )
+
+    p = add_command(sub, "info", common, _info, help="show one checkpoint and its training run")
+    p.add_argument("path", metavar="PATH", help="tinker:// path of the checkpoint")
+
+    p = add_command(
+        sub,
+        "download",
+        common,
+        _download,
+        help="download a checkpoint's files into a directory",
+        description="Download a checkpoint's files into a directory. The files land in a "
+        "temporary directory first and are moved into place when complete.",
+        epilog="example:\n  tinkex checkpoint download tinker://RUN/sampler_weights/final "
+        "--output ./final",
+    )
+    p.add_argument("path", metavar="PATH", help="tinker:// path of the checkpoint")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="directory to create (default: ./<run id>_<kind>_<name>)",
+    )
+    p.add_argument("--force", action="store_true", help="replace DIR if it already exists")
+
+    p = add_command(
+        sub,
+        "delete",
+        common,
+        _delete,
+        help="delete checkpoints (asks first unless --yes)",
+        description="Delete checkpoints. Without --yes it asks for confirmation on a terminal "
+        "and refuses when stdin is not one.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="tinker:// paths to delete")
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
+
+    p = add_command(sub, "publish", common, _publish, help="make a checkpoint public")
+    p.add_argument("path", metavar="PATH", help="tinker:// path of the checkpoint")
+
+    p = add_command(sub, "unpublish", common, _unpublish, help="make a checkpoint private again")
+    p.add_argument("path", metavar="PATH", help="tinker:// path of the checkpoint")
+
+    p = add_command(
+        sub,
+        "set-ttl",
+        common,
+        _set_ttl,
+        help="set when a checkpoint expires, or keep it indefinitely",
+        epilog="examples:\n  tinkex checkpoint set-ttl PATH --ttl 86400   expires in a day\n"
+        "  tinkex checkpoint set-ttl PATH --remove      never expires",
+    )
+    p.add_argument("path", metavar="PATH", help="tinker:// path of the checkpoint")
+    ttl = p.add_mutually_exclusive_group(required=True)
+    ttl.add_argument("--ttl", type=positive_int, metavar="SECONDS", help="expire SECONDS from now")
+    ttl.add_argument("--remove", action="store_true", help="remove the expiry")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def parse_path(path: str) -> ParsedCheckpointTinkerPath:
+    """The parsed path, or an error (exit 1) saying what a path looks like."""
+    from ..types import ParsedCheckpointTinkerPath
+
+    try:
+        return ParsedCheckpointTinkerPath.from_tinker_path(path)
+    except ValueError as err:
+        raise CLIError(f"invalid checkpoint path: {err}") from None
+
+
+def _not_found(path: str, verb: str, err: Exception) -> CLIError:
+    detail = getattr(err, "detail", None) or str(err)
+    return CLIError(f"cannot {verb} {path}: it does not exist ({detail})")
+
+
+def checkpoint_row(c: models.Checkpoint) -> list[Any]:
+    return [
+        c.tinker_path,
+        c.checkpoint_type,
+        _output.format_bytes(c.size_bytes),
+        c.public,
+        c.time,
+        c.expires_at,
+    ]
+
+
+def take(items: Iterable[Any], limit: int, ctx: Context, what: str) -> tuple[list[Any], bool]:
+    """At most ``limit`` items (all for 0) and whether more were left, with progress."""
+    iterator: Iterator[Any] = iter(items)
+    with ctx.out.progress(f"fetching {what}", total=limit or None) as bar:
+
+        def counted() -> Iterator[Any]:
+            for n, item in enumerate(iterator, 1):
+                if limit == 0 or n <= limit:
+                    bar.advance()
+                yield item
+
+        if limit == 0:
+            return list(counted()), False
+        got = list(itertools.islice(counted(), limit + 1))
+    return got[:limit], len(got) > limit
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _list(ctx: Context) -> int:
+    args = ctx.args
+    rest = ctx.rest()
+    if args.run_id:
+        from ..runtime import NotFoundError
+
+        try:
+            listed = rest.list_checkpoints(args.run_id).result().checkpoints
+        except NotFoundError as err:
+            raise CLIError(
+                f"cannot list the checkpoints of training run {args.run_id!r}: "
+                f"{err.detail} ('tinkex run list' shows your runs)"
+            ) from err
+        listed = sorted(listed, key=lambda c: c.time, reverse=True)
+        checkpoints = listed if args.limit == 0 else listed[: args.limit]
+        more = len(checkpoints) < len(listed)
+    else:
+        page = PAGE_SIZE if args.limit == 0 else min(args.limit + 1, PAGE_SIZE)
+        checkpoints, more = take(
+            rest.iter_user_checkpoints(page_size=page), args.limit, ctx, "checkpoints"
+        )
+    if ctx.out.json:
+        ctx.out.emit_json(
+            {
+                "checkpoints": [c.model_dump(mode="json") for c in checkpoints],
+                "count": len(checkpoints),
+                "truncated": more,
+            }
+        )
+        return EXIT_OK
+    if not checkpoints:
+        ctx.out.note("no checkpoints")
+        return EXIT_OK
+    ctx.out.table(_COLUMNS, [checkpoint_row(c) for c in checkpoints])
+    if more:
+        ctx.out.note(f"showing the first {len(checkpoints)}; --limit 0 shows all")
+    return EXIT_OK
+
+
+def find_checkpoint(ctx: Context, path: str) -> tuple[models.Checkpoint, models.TrainingRun]:
+    from ..runtime import NotFoundError
+
+    parsed = parse_path(path)
+    rest = ctx.rest()
+    try:
+        run = rest.get_training_run(parsed.training_run_id).result()
+        listed = rest.list_checkpoints(parsed.training_run_id).result().checkpoints
+    except NotFoundError as err:
+        raise CLIError(f"checkpoint {path} not found: {err.detail}") from err
+    for c in listed:
+        if c.tinker_path == path or c.checkpoint_id == parsed.checkpoint_id:
+            return c, run
+    raise CLIError(
+        f"checkpoint {path} not found: training run {parsed.training_run_id} has no "
+        f"{parsed.checkpoint_id} ('tinkex checkpoint list --run-id {parsed.training_run_id}' "
+        "lists its checkpoints)"
+    )
+
+
+def _info(ctx: Context) -> int:
+    c, run = find_checkpoint(ctx, ctx.args.path)
+    if ctx.out.json:
+        ctx.out.emit_json(
+            {
+                **c.model_dump(mode="json"),
+                "training_run_id": run.training_run_id,
+                "base_model": run.base_model,
+                "is_lora": run.is_lora,
+                "lora_rank": run.lora_rank,
+            }
+        )
+        return EXIT_OK
+    ctx.out.fields(
+        [
+            ("path", c.tinker_path),
+            ("type", c.checkpoint_type),
+            ("training run", run.training_run_id),
+            ("base model", run.base_model),
+            ("lora rank", run.lora_rank if run.is_lora else "full fine-tune"),
+            ("size", _output.format_bytes(c.size_bytes)),
+            ("public", c.public),
+            ("created", c.time),
+            ("expires", c.expires_at or "never"),
+            ("metadata", c.user_metadata),
+        ]
+    )
+    return EXIT_OK
+
+
+def _download(ctx: Context) -> int:
+    args = ctx.args
+    parsed = parse_path(args.path)
+    name = parsed.checkpoint_id.replace("/", "_")
+    output = Path(args.output) if args.output else Path.cwd() / f"{parsed.training_run_id}_{name}"
+    if output.exists() and not args.force:
+        raise CLIError(
+            f"{output} already exists; pass --force to replace it, or choose another --output"
+        )
+    rest = ctx.rest()
+    download = getattr(rest, "download_checkpoint", None)
+    if download is None:
+        raise CLIError("this version of tinkex cannot download checkpoints; upgrade tinkex")
+    from ..runtime import NotFoundError
+
+    try:
+        result = Path(download(args.path, output, force=args.force, progress=ctx.out.interactive))
+    except NotFoundError as err:
+        raise _not_found(args.path, "download", err) from err
+    files = [p for p in result.rglob("*") if p.is_file()] if result.is_dir() else [result]
+    size = sum(p.stat().st_size for p in files)
+    if ctx.out.json:
+        ctx.out.emit_json(
+            {"path": args.path, "output": str(result), "files": len(files), "bytes": size}
+        )
+    else:
+        ctx.out.line(
+            f"downloaded {args.path} to {result} ({len(files)} files, {_output.format_bytes(size)})"
+        )
+    return EXIT_OK
+
+
+def _delete(ctx: Context) -> int:
+    args = ctx.args
+    paths = list(dict.fromkeys(args.paths))  # once each, in the order given
+    for path in paths:
+        parse_path(path)
+    if not args.yes:
+        if not _output.isatty(sys.stdin):
+            raise UsageError(
+                "refusing to delete without confirmation: stdin is not a terminal; "
+                "pass --yes to delete"
+            )
+        listing = "\n".join(f"  {p}" for p in paths)
+        noun = "1 checkpoint" if len(paths) == 1 else f"{len(paths)} checkpoints"
+        them = "it" if len(paths) == 1 else "them"
+        if not ctx.out.confirm(f"about to delete {noun}:\n{listing}\ndelete {them}?"):
+            raise CLIError("aborted: nothing was deleted")
+    from ..runtime import APIError, NotFoundError
+
+    rest = ctx.rest()
+    deleted: list[str] = []
+    failed: list[dict[str, str]] = []
+    with ctx.out.progress("deleting", total=len(paths)) as bar:
+        for path in paths:
+            try:
+                rest.delete_checkpoint_from_tinker_path(path).result()
+            except NotFoundError as err:
+                failed.append({"path": path, "error": str(_not_found(path, "delete", err))})
+            except APIError as err:
+                failed.append({"path": path, "error": f"cannot delete {path}: {err}"})
+            else:
+                deleted.append(path)
+            bar.advance()
+    if ctx.out.json:
+        ctx.out.emit_json({"deleted": deleted, "failed": failed})
+    else:
+        for path in deleted:
+            ctx.out.line(f"deleted {path}")
+    for failure in failed:
+        ctx.out.error(failure["error"])
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _simple(ctx: Context, verb: str, call: Any, document: dict[str, Any], done: str) -> int:
+    from ..runtime import NotFoundError
+
+    path = ctx.args.path
+    parse_path(path)
+    try:
+        call(path).result()
+    except NotFoundError as err:
+        raise _not_found(path, verb, err) from err
+    if ctx.out.json:
+        ctx.out.emit_json({"path": path, **document})
+    else:
+        ctx.out.line(f"{path}: {done}")
+    return EXIT_OK
+
+
+def _publish(ctx: Context) -> int:
+    rest = ctx.rest()
+    return _simple(
+        ctx, "publish", rest.publish_checkpoint_from_tinker_path, {"public": True}, "published"
+    )
+
+
+def _unpublish(ctx: Context) -> int:
+    rest = ctx.rest()
+    return _simple(
+        ctx,
+        "unpublish",
+        rest.unpublish_checkpoint_from_tinker_path,
+        {"public": False},
+        "unpublished",
+    )
+
+
+def _set_ttl(ctx: Context) -> int:
+    ttl: int | None = None if ctx.args.remove else ctx.args.ttl
+    rest = ctx.rest()
+
+    def call(path: str) -> Any:
+        return rest.set_checkpoint_ttl_from_tinker_path(path, ttl)
+
+    done = "kept indefinitely (expiry removed)" if ttl is None else f"expires in {ttl} s"
+    return _simple(ctx, "set the TTL of", call, {"ttl_seconds": ttl}, done)
