@@ -56,6 +56,10 @@ _EXPORTS: dict[str, str] = {
     "FutureExpiredError": ".runtime",
     "FutureTimeoutError": ".runtime",
     "ClientClosedError": ".runtime",
+    "DownloadError": "._download",
+    "UnsafeArchiveError": "._download",
+    "OutputExistsError": "._download",
+    "CheckpointNotFoundError": "._download",
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
@@ -125,6 +129,12 @@ if TYPE_CHECKING:
         PerDatumLossFn as PerDatumLossFn,
         Timeout as Timeout,
         TinkerError as TinkerError,
+    )
+    from ._download import (
+        CheckpointNotFoundError as CheckpointNotFoundError,
+        DownloadError as DownloadError,
+        OutputExistsError as OutputExistsError,
+        UnsafeArchiveError as UnsafeArchiveError,
     )
     from ._generated.models import (
         AdamOptimizerConfig as AdamOptimizerConfig,

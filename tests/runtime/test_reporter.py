@@ -134,3 +134,15 @@ def test_the_environment_switches_telemetry_off(value: str, enabled: bool) -> No
     api = dataclasses.replace(API_SPEC, env={**API_SPEC.env, "telemetry": "SDK_TELEMETRY"})
     assert telemetry_enabled(api, {"SDK_TELEMETRY": value}) is enabled
     assert telemetry_enabled(API_SPEC, {"SDK_TELEMETRY": "0"}) is True  # no variable named
+
+
+async def test_close_tries_each_batch_once_when_the_server_is_gone() -> None:
+    sink = Sink(failures=100)
+    reporter = TelemetryReporter(sink, retries=3, backoff=0.5, flush_interval=3600)
+    reporter.start()
+    reporter.record({"n": 1})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await reporter.aclose(timeout=5)
+    assert sink.calls == 1  # no 0.5 + 1 + 2 s of backoff on the way out
+    assert loop.time() - started < 0.4

@@ -89,15 +89,16 @@ class TelemetryReporter:
             count = min(self.max_batch, len(self._queue))
             return [self._queue.popleft() for _ in range(count)]
 
-    async def _send_batch(self, batch: list[dict[str, Any]]) -> None:
-        for attempt in range(self.retries + 1):
+    async def _send_batch(self, batch: list[dict[str, Any]], retries: int | None = None) -> None:
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 await self._send(batch)
             except asyncio.CancelledError:
                 self.dropped += len(batch)  # cut off by close's time bound
                 raise
             except (SDKError, OSError) as err:
-                if attempt == self.retries:
+                if attempt == retries:
                     self.failed_batches += 1
                     logger.debug("telemetry batch of %d dropped: %s", len(batch), err)
                     return
@@ -106,10 +107,10 @@ class TelemetryReporter:
                 self.sent += len(batch)
                 return
 
-    async def flush(self) -> None:
+    async def flush(self, retries: int | None = None) -> None:
         """Send everything queued now, batch by batch."""
         while batch := self._take():
-            await self._send_batch(batch)
+            await self._send_batch(batch, retries)
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -133,7 +134,8 @@ class TelemetryReporter:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(), max(deadline - loop.time(), 0.0))
+            # Closing: one try per batch; a server that is gone must not hold the exit up.
+            await asyncio.wait_for(self.flush(retries=0), max(deadline - loop.time(), 0.0))
         with self._lock:
             if self._queue:
                 self.dropped += len(self._queue)
