@@ -32,7 +32,7 @@ def main(ex: Example) -> None:
         nll = torch.stack([-lp.mean() for lp in logprobs]).mean()
         spread = torch.stack([lp.std() for lp in logprobs if lp.numel() > 1]).mean()
         loss = nll + 0.1 * spread
-        return loss, {"nll": float(nll), "spread": float(spread)}
+        return loss, {"nll": float(nll.detach()), "spread": float(spread.detach())}
 
     with tinker.ServiceClient() as service:
         training = service.create_lora_training_client(ex.base_model, rank=LORA_RANK).result()
