@@ -195,13 +195,18 @@ def _tar_entries(tar: tarfile.TarFile, limit: int) -> Iterator[_Entry]:
             raise UnsafeArchiveError(f"{what} has an unsupported type {info.type!r}; refused")
         path = safe_relative_path(info.name, what=what)
         size = info.size if kind == "file" else 0
-        total += size
-        if total > limit:
-            raise UnsafeArchiveError(
-                f"the archive expands to more than {limit} bytes (at {what}); refused "
-                "(raise max_expanded_bytes if this checkpoint is really that large)"
-            )
+        total = _within_limit(total + size, limit, what)
         yield _Entry(path, kind, size, info.linkname, info.mode, float(info.mtime), info)
+
+
+def _within_limit(total: int, limit: int, what: str) -> int:
+    """``total`` expanded bytes so far, refused once it passes the limit."""
+    if total > limit:
+        raise UnsafeArchiveError(
+            f"the archive expands to more than {limit} bytes (at {what}); refused "
+            "(raise max_expanded_bytes if this checkpoint is really that large)"
+        )
+    return total
 
 
 def _zip_entries(archive: zipfile.ZipFile, limit: int) -> Iterator[_Entry]:
@@ -232,12 +237,7 @@ def _zip_entries(archive: zipfile.ZipFile, limit: int) -> Iterator[_Entry]:
             raise UnsafeArchiveError(f"{what} has an unsupported type {oct(fmt)}; refused")
         path = safe_relative_path(info.filename, what=what)
         size = info.file_size if kind == "file" else 0
-        total += size
-        if total > limit:
-            raise UnsafeArchiveError(
-                f"the archive expands to more than {limit} bytes (at {what}); refused "
-                "(raise max_expanded_bytes if this checkpoint is really that large)"
-            )
+        total = _within_limit(total + size, limit, what)
         try:
             mtime: float | None = time.mktime((*info.date_time, 0, 0, -1))
         except (OverflowError, ValueError):

@@ -27,6 +27,7 @@ from .runtime import (
     APIConnectionError,
     APIFuture,
     APIStatusError,
+    ClientFuture,
     FutureExpiredError,
     NotFoundError,
     RateLimitError,
@@ -553,16 +554,8 @@ class _Held:
             b._cond.notify_all()
 
 
-class SamplingClientFuture(APIFuture[SamplingClient]):
-    """A SamplingClient being created. ``.result()`` gives it; calling a SamplingClient method
-    on the future itself waits for the client first (as older code expects)."""
+class SamplingClientFuture(ClientFuture[SamplingClient]):
+    """A SamplingClient being created (``.result()``; client methods also work on it)."""
 
     def __init__(self, future: APIFuture[SamplingClient]) -> None:
-        super().__init__(
-            future.future(), default_timeout=future._default_timeout, description="sampling client"
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.result(), name)
+        super().__init__(future, "sampling client")

@@ -25,6 +25,7 @@ from .runtime import (
     APIFuture,
     APIStatusError,
     BadRequestError,
+    ClientFuture,
     Listener,
     Metrics,
     NotFoundError,
@@ -39,19 +40,11 @@ __all__ = ["ServiceClient", "TrainingClientFuture"]
 logger = logging.getLogger("tinkex")
 
 
-class TrainingClientFuture(APIFuture[TrainingClient]):
-    """A TrainingClient being created. ``.result()`` gives it; calling a TrainingClient method
-    on the future itself waits for the client first (as older code expects)."""
+class TrainingClientFuture(ClientFuture[TrainingClient]):
+    """A TrainingClient being created (``.result()``; client methods also work on it)."""
 
     def __init__(self, future: APIFuture[TrainingClient]) -> None:
-        super().__init__(
-            future.future(), default_timeout=future._default_timeout, description="training client"
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.result(), name)
+        super().__init__(future, "training client")
 
 
 class ServiceClient:

@@ -128,3 +128,15 @@ def test_unset_optional_fields_are_left_out_not_sent_as_null(
             assert nulls == [], f"{endpoint} sent nulls for {nulls}"
     (session,) = server.requests_to("create_session")
     assert session.json["user_metadata"] == {}  # required by the API: sent even when empty
+
+
+def test_sampling_client_methods_work_on_the_creation_future(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    future = make_service(server).create_sampling_client(base_model=BASE_MODEL)
+    assert isinstance(future, tinker.APIFuture)
+    out = future.sample(types.ModelInput.from_ints([1]), 1, types.SamplingParams(max_tokens=1))
+    assert out.result(timeout=WAIT).sequences
+    assert future.get_base_model() == BASE_MODEL
+    with pytest.raises(AttributeError):
+        _ = future._private  # private names are never forwarded

@@ -2,7 +2,7 @@
 compression, telemetry and errors. It knows nothing of any particular API; a manifest does.
 """
 
-from ._api_future import APIFuture
+from ._api_future import APIFuture, ClientFuture
 from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._config import ClientConfig, ConfigError, Secret
@@ -75,6 +75,7 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ClientConfig",
+    "ClientFuture",
     "ConfigError",
     "ConflictError",
     "EndpointMetrics",

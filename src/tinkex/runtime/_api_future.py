@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from ._futures import FutureCancelledError, FutureTimeoutError
 
-__all__ = ["APIFuture"]
+__all__ = ["APIFuture", "ClientFuture"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -120,3 +120,18 @@ class APIFuture(Generic[T]):
         return APIFuture(
             mapped, default_timeout=self._default_timeout, description=self._description
         )
+
+
+class ClientFuture(APIFuture[T]):
+    """A client being created. ``.result()`` gives it; using a client attribute on the future
+    itself waits for the client first (as code written for older SDKs expects)."""
+
+    def __init__(self, future: APIFuture[T], description: str = "client") -> None:
+        super().__init__(
+            future.future(), default_timeout=future._default_timeout, description=description
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.result(), name)
