@@ -13,7 +13,9 @@ retries, telemetry, futures, its background loop). Workloads:
 
 * sampling: 2,000 requests (128-token prompt, 16 max tokens) at concurrency 1, 32 and 256,
   throughput and p50 / p99 latency; the user side is one asyncio loop with C workers awaiting
-  ``SamplingClient.sample``; peak RSS of that subprocess (``ru_maxrss``);
+  ``SamplingClient.sample_async`` (the asyncio API: it runs on the caller's loop, as the floor
+  does); an info row gives c=1 through ``await sample()``, whose APIFuture runs on the SDK's
+  loop thread (the path of synchronous code); peak RSS of that subprocess (``ru_maxrss``);
 * a training step of 64 datums x 2,048 tokens: build the batch from token lists, submit
   ``forward_backward`` and ``optim_step`` back to back, wait for both; client time and bytes
   sent (headers and bodies, counted by the stub) per step;
@@ -270,6 +272,10 @@ def sampling_tinkex(url: str, total: int, concs: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"baseline_rss_kb": rss_kb()}
 
     async def one() -> None:
+        result = await sampler.sample_async(prompt, 1, params)
+        assert len(result.sequences[0].tokens) == MAX_TOKENS
+
+    async def one_via_loop_thread() -> None:
         result = await sampler.sample(prompt, 1, params)
         assert len(result.sequences[0].tokens) == MAX_TOKENS
 
@@ -277,6 +283,10 @@ def sampling_tinkex(url: str, total: int, concs: list[int]) -> dict[str, Any]:
         for c in concs:
             await drive(one, c, min(total, max(50, c)))
             out[f"c{c}"] = await drive(one, c, total)
+        # The same calls through the APIFuture of sample(), which runs on the SDK's own loop
+        # thread (the path synchronous code takes): one thread hop each way per call.
+        await drive(one_via_loop_thread, 1, 50)
+        out["c1_future"] = await drive(one_via_loop_thread, 1, total)
 
     try:
         asyncio.run(main())
@@ -289,7 +299,7 @@ def sampling_tinkex(url: str, total: int, concs: list[int]) -> dict[str, Any]:
         mock_sampler = mocked.create_sampling_client(base_model=BASE_MODEL).result()
 
         async def one_mocked() -> None:
-            result = await mock_sampler.sample(prompt, 1, params)
+            result = await mock_sampler.sample_async(prompt, 1, params)
             assert len(result.sequences[0].tokens) == MAX_TOKENS
 
         out["mock_us"] = asyncio.run(sequential_us(one_mocked, MOCK_SAMPLES))
@@ -543,6 +553,9 @@ def render(rows: list[Row]) -> str:
 def best_sampling(runs: list[dict[str, Any]], concs: list[int]) -> dict[str, Any]:
     """Per concurrency, the run with the highest throughput (its latencies with it)."""
     best: dict[str, Any] = {
+        "c1_future": max(
+            (r.get("c1_future", {"throughput": 0.0}) for r in runs), key=lambda x: x["throughput"]
+        ),
         "peak_rss_kb": max(r["peak_rss_kb"] for r in runs),
         "mock_us": min(r["mock_us"] for r in runs),
         "baseline_rss_kb": max(r["baseline_rss_kb"] for r in runs),
@@ -614,6 +627,13 @@ def bench(quick: bool, rounds: int) -> int:
                 )
             )
     rows += [
+        row(
+            "sampling c=1 via sample() future (req/s)",
+            st["c1_future"]["throughput"],
+            sf["c1"]["throughput"],
+            higher_is_better=True,
+            limit=None,
+        ),
         row(
             "sample, no socket: client CPU (us)",
             st["mock_us"],

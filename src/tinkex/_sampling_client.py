@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import itertools
 import json
 import logging
 import random
 import secrets
+import threading
 import time
+import weakref
 from typing import Any
 
 from ._generated import models
@@ -120,8 +123,14 @@ class SamplingClient:
         self.retry_config = retry_config or RetryConfig()
         self.record_stability_info = record_stability_info
         self.cloned_sampler_id = cloned_sampler_id
-        self._seq = _CLONE_SEQ_STRIDE * cloned_sampler_id
-        self._limits: tuple[asyncio.Semaphore, _ByteBudget] | None = None
+        # ``next`` on a count is atomic: seq ids stay unique when several threads sample at once.
+        self._seq = itertools.count(_CLONE_SEQ_STRIDE * cloned_sampler_id)
+        # asyncio primitives belong to one event loop: each loop that samples (the SDK's own,
+        # or a caller's through sample_async) has its own limits.
+        self._limits: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, _ByteBudget]
+        ] = weakref.WeakKeyDictionary()
+        self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._inflight = 0
 
@@ -186,7 +195,77 @@ class SamplingClient:
         prompt_alt_tokens_k: int = 0,
         prompt_logprobs_last_n: int | None = None,
     ) -> APIFuture[SampleResponse]:
-        """Sample ``num_samples`` completions of ``prompt``."""
+        """Sample ``num_samples`` completions of ``prompt``.
+
+        Returns an :class:`APIFuture` (``.result()``, or ``await`` it). In asyncio code,
+        ``await sample_async(...)`` does the same on the caller's own event loop, without a
+        hand-off to the SDK's loop thread.
+        """
+        request = self._request(
+            prompt,
+            num_samples,
+            sampling_params,
+            include_prompt_logprobs,
+            topk_prompt_logprobs,
+            topk_sample_logprobs,
+            target_prompt_logprobs,
+            prompt_alt_tokens_k,
+            prompt_logprobs_last_n,
+        )
+        return self.holder.submit(self._sample(request), "sample")
+
+    async def sample_async(
+        self,
+        prompt: ModelInput,
+        num_samples: int,
+        sampling_params: SamplingParams,
+        include_prompt_logprobs: bool = False,
+        topk_prompt_logprobs: int = 0,
+        topk_sample_logprobs: int = 0,
+        target_prompt_logprobs: TensorData | None = None,
+        prompt_alt_tokens_k: int = 0,
+        prompt_logprobs_last_n: int | None = None,
+    ) -> SampleResponse:
+        """``sample``, run on the caller's event loop (asyncio code): the same request, limits,
+        retries and result, without crossing to the SDK's loop thread.
+
+        Example::
+
+            out = await sampling_client.sample_async(prompt, 1, SamplingParams(max_tokens=20))
+        """
+        request = self._request(
+            prompt,
+            num_samples,
+            sampling_params,
+            include_prompt_logprobs,
+            topk_prompt_logprobs,
+            topk_sample_logprobs,
+            target_prompt_logprobs,
+            prompt_alt_tokens_k,
+            prompt_logprobs_last_n,
+        )
+        self.holder._check_open()
+        if self.holder.loop.in_loop_thread():
+            return await self._sample(request)
+        # The caller's loop drives this call, but the session and server flags are set up
+        # once, on the SDK's loop (where the heartbeat lives).
+        if self.holder._server_config is None:
+            await self.holder.submit(self.holder.server_config(), "client config")
+        return await self._sample(request)
+
+    def _request(
+        self,
+        prompt: ModelInput,
+        num_samples: int,
+        sampling_params: SamplingParams,
+        include_prompt_logprobs: bool,
+        topk_prompt_logprobs: int,
+        topk_sample_logprobs: int,
+        target_prompt_logprobs: TensorData | None,
+        prompt_alt_tokens_k: int,
+        prompt_logprobs_last_n: int | None,
+    ) -> models.SampleRequest:
+        """The request of one ``sample`` call, its arguments checked (before anything is sent)."""
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         if topk_prompt_logprobs < 0 or topk_sample_logprobs < 0 or prompt_alt_tokens_k < 0:
@@ -215,7 +294,7 @@ class SamplingClient:
             prompt_logprobs_last_n=prompt_logprobs_last_n,
             record_stability_info=self.record_stability_info,
         )
-        return self.holder.submit(self._sample(request, prompt.length), "sample")
+        return request
 
     def sample_stream(
         self,
@@ -258,20 +337,20 @@ class SamplingClient:
         return SampleStream(holder, open_stream())
 
     def _next_seq(self) -> int:
-        seq = self._seq
-        self._seq += 1
-        return seq
+        return next(self._seq)
 
-    async def _sample(self, request: models.SampleRequest, prompt_tokens: int) -> SampleResponse:
+    async def _sample(self, request: models.SampleRequest) -> SampleResponse:
         config = self.retry_config
-        attempt = 0
-        if self._inflight == 0:  # progress is measured from the oldest request in flight
-            self._last_progress = time.monotonic()
-        self._inflight += 1
+        prompt_tokens = _prompt_length(request)
+        with self._progress_lock:
+            if self._inflight == 0:  # progress is measured from the oldest request in flight
+                self._last_progress = time.monotonic()
+            self._inflight += 1
         try:
-            return await self._sample_retrying(request, prompt_tokens, config, attempt)
+            return await self._sample_retrying(request, prompt_tokens, config, 0)
         finally:
-            self._inflight -= 1
+            with self._progress_lock:
+                self._inflight -= 1
 
     async def _sample_retrying(
         self, request: models.SampleRequest, prompt_tokens: int, config: RetryConfig, attempt: int
@@ -308,14 +387,16 @@ class SamplingClient:
         self.holder.api._report_retry(spec, spec.path, 0)(info)
 
     def _budget(self) -> tuple[asyncio.Semaphore, _ByteBudget]:
-        if self._limits is None:
+        loop = asyncio.get_running_loop()
+        limits = self._limits.get(loop)
+        if limits is None:
             flags = self.holder._server_config or models.ClientConfigResponse()
             in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
-            self._limits = (
+            limits = self._limits[loop] = (
                 asyncio.Semaphore(max(in_flight, 1)),
                 _ByteBudget(flags.sample_dispatch_bytes_semaphore_size),
             )
-        return self._limits
+        return limits
 
     async def _sample_once(
         self, request: models.SampleRequest, prompt_tokens: int
@@ -373,13 +454,7 @@ class SamplingClient:
             prompt_logprobs_last_n=prompt_logprobs_last_n,
         )
 
-        def extract(response: SampleResponse) -> list[float | None]:
-            logprobs = list(response.prompt_logprobs or [])
-            if prompt_logprobs_last_n is None and len(logprobs) == length - 1:
-                logprobs = [None, *logprobs]
-            return logprobs
-
-        return future.map(extract)
+        return future.map(lambda r: _prompt_logprobs(r, length, prompt_logprobs_last_n))
 
     # -- information and pickling ------------------------------------------------------------
 
@@ -475,11 +550,18 @@ class SamplingClient:
         }
         return (_unpickle_sampling_client, (state,))
 
-    async def sample_async(self, *args: Any, **kwargs: Any) -> SampleResponse:
-        return await self.sample(*args, **kwargs)
-
-    async def compute_logprobs_async(self, *args: Any, **kwargs: Any) -> list[float | None]:
-        return await self.compute_logprobs(*args, **kwargs)
+    async def compute_logprobs_async(
+        self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
+    ) -> list[float | None]:
+        """``compute_logprobs`` on the caller's event loop (see ``sample_async``)."""
+        response = await self.sample_async(
+            prompt,
+            1,
+            SamplingParams(max_tokens=1),
+            include_prompt_logprobs=True,
+            prompt_logprobs_last_n=prompt_logprobs_last_n,
+        )
+        return _prompt_logprobs(response, prompt.length, prompt_logprobs_last_n)
 
     async def get_base_model_async(self) -> str:
         return self.get_base_model()
@@ -517,6 +599,25 @@ def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
         cloned_sampler_id=_new_clone_id(),
         owns_holder=True,
     )
+
+
+def _prompt_length(request: models.SampleRequest) -> int:
+    prompt = request.prompt
+    return (
+        prompt.length
+        if isinstance(prompt, ModelInput)
+        else ModelInput.model_validate(prompt.model_dump()).length
+    )
+
+
+def _prompt_logprobs(
+    response: SampleResponse, length: int, last_n: int | None
+) -> list[float | None]:
+    """One entry per prompt token (servers that leave out the first one are padded)."""
+    logprobs = list(response.prompt_logprobs or [])
+    if last_n is None and len(logprobs) == length - 1:
+        logprobs = [None, *logprobs]
+    return logprobs
 
 
 def _new_clone_id() -> int:

@@ -477,3 +477,48 @@ async def test_async_result_is_cached(aclient: AsyncTestClient, httpx_mock: HTTP
     first = await handle.result()
     assert await handle.result() is first
     assert len(poll_requests(httpx_mock)) == 1
+
+
+# -- the one-pass result path ------------------------------------------------------------------
+
+
+class Loose(BaseModel):
+    """A result type that would accept a "not yet" reply too (every field optional)."""
+
+    value: int | None = None
+    note: str | None = None
+
+
+def test_a_reply_with_a_marker_is_never_taken_for_the_result(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    # Escaped, so no marker appears literally: the reply must still be read as "not yet".
+    escaped = b'{"type": "try\\u005fagain", "request_id": "req-1"}'
+    httpx_mock.add_response(url=POLL_URL, content=escaped)
+    httpx_mock.add_response(url=POLL_URL, json=pending())
+    # A result that happens to contain a marker word goes through the two-pass path.
+    httpx_mock.add_response(url=POLL_URL, json={"value": 1, "note": "error"})
+    handle = client.submit(endpoint("submit_job"), dict, Loose, body={"job": "train"})
+    assert handle.result() == Loose(value=1, note="error")
+    assert handle.polls == 3
+
+
+def test_a_result_is_validated_once_from_its_bytes(
+    client: SyncTestClient, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinkex.runtime import _futures
+
+    def no_second_pass(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a plain result must not be parsed and then validated again")
+
+    monkeypatch.setattr(_futures, "validate_data", no_second_pass)
+    httpx_mock.add_response(url=POLL_URL, json={"value": 5})
+    assert submit(client).result() == Result(value=5)
+
+
+def test_an_invalid_plain_result_still_says_which_field(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=POLL_URL, json={"value": "five"})
+    with pytest.raises(APIResponseValidationError, match="value"):
+        submit(client).result()

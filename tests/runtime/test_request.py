@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pydantic
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pytest_httpx import HTTPXMock
 
 from tests.runtime._support import API_KEY, API_SPEC, BASE_URL, SyncFactory, endpoint, url
@@ -189,6 +189,35 @@ def test_explicit_none_uses_the_alias() -> None:
     encoded = encode_json_body(NewItem.model_validate({"name": "n", "parentId": None}))
     assert encoded is not None
     assert json.loads(encoded) == {"name": "n", "size": 1, "parentId": None}
+
+
+def test_model_bodies_encode_as_the_python_route_would() -> None:
+    """The direct (pydantic) serializer and the dump-then-json.dumps route agree: aliases,
+    nested models, unicode, floats, unset optionals left out."""
+
+    class Inner(BaseModel):
+        weight: float
+        label: str | None = None
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(populate_by_name=True)
+        name: str
+        parent_id: str | None = Field(default=None, alias="parentId")
+        rows: list[Inner]
+        when: dt.datetime
+
+    body = Outer(
+        name="ü-ß",
+        parentId="p",
+        rows=[Inner(weight=1e-12), Inner(weight=0.5, label="x")],
+        when=dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC),
+    )
+    encoded = encode_json_body(body)
+    assert encoded is not None
+    expected = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert json.loads(encoded) == expected
+    assert b", " not in encoded and b": " not in encoded  # compact separators
+    assert "ü-ß".encode() in encoded  # UTF-8, not escapes
 
 
 def test_encode_json_body_mappings_and_none() -> None:

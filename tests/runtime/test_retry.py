@@ -6,6 +6,7 @@ import dataclasses
 import email.utils
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -567,3 +568,31 @@ async def test_async_non_retryable_status(
     with pytest.raises(BadRequestError):
         await client.request(endpoint("create_item"), dict, body={})
     assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_first_attempt_that_succeeds_never_enters_the_retry_loop(
+    client: SyncTestClient, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinkex.runtime import _client
+
+    def no_retry_loop(call: Any) -> Any:
+        raise AssertionError("the retry machinery is for calls whose first attempt failed")
+
+    monkeypatch.setattr(_client, "_retry_context", no_retry_loop)
+    httpx_mock.add_response(json={"id": "1"})
+    assert client.request(endpoint("create_item"), dict, body={"name": "x"}) == {"id": "1"}
+
+
+def test_a_failed_first_attempt_is_waited_out_by_the_retry_loop(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    seen: list[RetryInfo] = []
+    client._on_retry = seen.append
+    httpx_mock.add_response(status_code=503, headers={"retry-after-ms": "1"})
+    httpx_mock.add_response(status_code=503)
+    httpx_mock.add_response(json={"id": "1"})
+    assert client.request(endpoint("create_item"), dict, body={"name": "x"}) == {"id": "1"}
+    # Both waits were decided by the policy, the first from the server's retry-after-ms.
+    assert [(i.attempt, i.wait) for i in seen][:1] == [(1, 0.001)]
+    assert [i.attempt for i in seen] == [1, 2]
+    assert len(httpx_mock.get_requests()) == 3

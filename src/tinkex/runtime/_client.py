@@ -275,6 +275,14 @@ class _ClientCore:
             raise LookupError(f"no endpoint {endpoint_id!r} in {type(self).__name__}") from None
 
 
+def _retry_needed(call: _Call, err: APIError) -> APIError:
+    """The first attempt's failure, handed on to the retry loop; raised here when the call has
+    no retries to make."""
+    if call.state.max_attempts == 1:
+        raise err
+    return err
+
+
 def _retry_context(call: _Call) -> Any:
     return stamina.retry_context(
         on=call.state.wait_for, attempts=call.state.max_attempts, timeout=None
@@ -322,10 +330,15 @@ class SyncAPIClient(_ClientCore):
     def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         client = self._pools.get(call.spec.pool)
         try:
-            if call.state.max_attempts == 1:  # no retries: skip the retry machinery
+            try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return self._attempt(client, call, stream)
+            except APIError as err:
+                first: APIError | None = _retry_needed(call, err)
             for attempt in _retry_context(call):
                 with attempt:
+                    first, failed = None, first
+                    if failed is not None:
+                        raise failed  # stamina decides on it: wait and retry, or give up
                     response = self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__
@@ -472,10 +485,15 @@ class AsyncAPIClient(_ClientCore):
     async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         client = self._pools.get(call.spec.pool)
         try:
-            if call.state.max_attempts == 1:  # no retries: skip the retry machinery
+            try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return await self._attempt(client, call, stream)
+            except APIError as err:
+                first: APIError | None = _retry_needed(call, err)
             async for attempt in _retry_context(call):
                 with attempt:
+                    first, failed = None, first
+                    if failed is not None:
+                        raise failed  # stamina decides on it: wait and retry, or give up
                     response = await self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__

@@ -43,8 +43,16 @@ class OpenTelemetryListener:
         self._spans: dict[int, Any] = {}
         self._lock = threading.Lock()
 
+    def _unconfigured(self) -> bool:
+        trace = self._trace
+        return isinstance(self._tracer, trace.ProxyTracer) and isinstance(
+            trace.get_tracer_provider(), trace.ProxyTracerProvider
+        )
+
     def __call__(self, event: Event) -> None:
         if event.kind == "request_start" and event.attempt == 1:
+            if self._unconfigured():
+                return  # no provider configured (yet): every span would be a no-op
             span = self._tracer.start_span(
                 f"{self._name} {event.endpoint}",
                 kind=self._trace.SpanKind.CLIENT,

@@ -7,6 +7,7 @@ chosen once per call, is the same on every attempt.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from collections.abc import Mapping
@@ -70,11 +71,19 @@ def _drop_unset_nones(model: BaseModel, dumped: dict[str, Any]) -> dict[str, Any
     return dumped
 
 
+def _explicit_none(model: BaseModel) -> bool:
+    return any(getattr(model, name, 0) is None for name in model.model_fields_set)
+
+
 def encode_json_body(body: BaseModel | Mapping[str, Any] | None) -> bytes | None:
     """Serialize a request body: pydantic models in JSON mode, unset ``None`` fields omitted."""
     if body is None:
         return None
     if isinstance(body, BaseModel):
+        if not _explicit_none(body):
+            # pydantic's own serializer writes the bytes directly: several times faster than
+            # dumping to Python objects and then running json.dumps (a training batch is MBs).
+            return body.model_dump_json(by_alias=True, exclude_none=True).encode()
         dumped = body.model_dump(mode="json", by_alias=True, exclude_none=True)
         data: Any = _drop_unset_nones(body, dumped)
     else:
@@ -113,10 +122,9 @@ def _query_value(value: Any) -> Any:
     return value
 
 
-def _platform_headers(api: APISpec) -> dict[str, str]:
-    return {
-        "User-Agent": f"{api.user_agent} python/{platform.python_version()}",
-    }
+@functools.cache
+def _user_agent(product: str) -> str:
+    return f"{product} python/{platform.python_version()}"
 
 
 def build_request(
@@ -129,7 +137,7 @@ def build_request(
     timeout: httpx.Timeout,
 ) -> httpx.Request:
     """Build attempt ``retries_taken + 1`` of a call."""
-    headers: dict[str, str] = _platform_headers(api)
+    headers: dict[str, str] = {"User-Agent": _user_agent(api.user_agent)}
     headers.update(config.default_headers)
     headers["Accept"] = spec.accept or "application/json"
     if api.auth is not None and config.api_key is not None:
@@ -158,7 +166,7 @@ def build_request(
     return httpx.Request(
         spec.method,
         config.base_url + render_path(spec, args.path_params),
-        params=params,
+        params=params or None,  # an empty mapping would cost a second URL parse
         headers=headers,
         content=content,
         extensions={"timeout": timeout.as_dict()},

@@ -7,11 +7,14 @@ it and the SDK never closes it. A caller may instead hand in an ``httpx`` transp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import ssl
 import threading
-from collections.abc import Mapping
-from typing import Generic, TypeVar
+import weakref
+from collections.abc import AsyncGenerator, Coroutine, Mapping
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -98,6 +101,19 @@ class SyncPools(_Pools[httpx.Client]):
 
 
 class AsyncPools(_Pools[httpx.AsyncClient]):
+    """The asyncio pools. httpx connections belong to the event loop that opened them, so the
+    first loop to send is the pools' home and any other loop that sends through them (a
+    caller awaiting on its own loop) gets clients of its own. Those close when the pools close,
+    or when their loop shuts down its async generators (``asyncio.run`` does, on exit).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._home: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._guests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Guest] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def _build(self, spec: PoolSpec) -> httpx.AsyncClient:
         transport = (
             self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
@@ -109,6 +125,99 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
             verify=_ssl_context(),
         )
 
+    def get(self, name: str) -> httpx.AsyncClient:
+        if self.closed:
+            raise ClientClosedError("this client is closed; create a new one")
+        if self._user_client is not None:
+            return self._user_client
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return super().get(name)  # outside any loop (inspection): the home clients
+        if self._home is None:
+            with self._lock:
+                if self._home is None:
+                    self._home = weakref.ref(loop)
+        if self._home() is loop:
+            return super().get(name)
+        guest = self._guests.get(loop)
+        if guest is None:
+            with self._lock:
+                guest = self._guests.get(loop)
+                if guest is None:
+                    guest = self._guests[loop] = _Guest(self, loop)
+        client = guest.clients.get(name)  # only this loop's thread touches its guest
+        if client is None:
+            spec = self._specs.get(name) or self._specs.get("default") or PoolSpec()
+            client = guest.clients[name] = self._build(spec)
+        return client
+
     async def aclose(self) -> None:
-        for client in self._take_all():
+        current = asyncio.get_running_loop()
+        home = self._home() if self._home is not None else None
+        home_clients = self._take_all()
+        with self._lock:
+            guests = list(self._guests.items())
+            self._guests.clear()
+        if home is None or home is current:
+            for client in home_clients:
+                await client.aclose()
+        elif home.is_closed():
+            await _aclose_all(home_clients)
+        else:
+            _close_on(home, _aclose_all(home_clients))
+        for loop, guest in guests:
+            if loop is current:
+                await guest.keeper.aclose()
+            else:
+                _close_on(loop, guest.keeper.aclose())
+
+
+class _Guest:
+    """The clients of one guest loop, and an async generator registered with that loop whose
+    ``finally`` closes them when the loop shuts its generators down."""
+
+    def __init__(self, pools: AsyncPools, loop: asyncio.AbstractEventLoop) -> None:
+        self.clients: dict[str, httpx.AsyncClient] = {}
+        self.keeper = _keeper(pools, loop, self.clients)
+        # Run it to its ``yield`` now: that registers it with the running loop (asyncio's
+        # first-iteration hook), which closes it at shutdown. It awaits nothing before the
+        # yield, so one ``send`` finishes the step.
+        with contextlib.suppress(StopIteration):
+            self.keeper.asend(None).send(None)
+
+
+async def _keeper(
+    pools: AsyncPools, loop: asyncio.AbstractEventLoop, clients: dict[str, httpx.AsyncClient]
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        with pools._lock:
+            pools._guests.pop(loop, None)
+        await _aclose_all(list(clients.values()))
+        clients.clear()
+
+
+async def _aclose_all(clients: list[httpx.AsyncClient]) -> None:
+    for client in clients:
+        with contextlib.suppress(Exception):  # a connection already broken is closed anyway
             await client.aclose()
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # tasks are weakly held by asyncio: keep them
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, closing: Coroutine[Any, Any, None]) -> None:
+    """Close clients on the loop they belong to, without waiting (it may be this thread's,
+    blocked in the caller's ``close()``)."""
+
+    def start() -> None:
+        task = loop.create_task(closing)
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    try:
+        loop.call_soon_threadsafe(start)
+    except RuntimeError:  # that loop is closed: its connections went with it
+        closing.close()

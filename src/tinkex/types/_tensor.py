@@ -73,9 +73,14 @@ class TensorData(models.TensorData):
 
     @classmethod
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
-        flat = _flat(list(values))
+        rows = list(values)
         cast = int if dtype == "int64" else float
-        return cls(data=[cast(x) for x in flat], dtype=dtype, shape=_shape(list(values)))
+        try:
+            data = [cast(x) for x in _flat(rows)]
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"a {dtype} tensor holds numbers only: {err}") from None
+        # Every value was just made an int or a float: validating them again would only cost.
+        return cls.model_construct(data=data, dtype=dtype, shape=_shape(rows))
 
     @classmethod
     def from_numpy(cls, array: np.ndarray[Any, Any]) -> TensorData:
