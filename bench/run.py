@@ -2,9 +2,11 @@
 
 A benchmark, not a test (``make test`` never runs it). It starts ``bench/stub_server.py`` on
 127.0.0.1 in its own process, runs every workload through tinkex and through a bare
-``httpx.AsyncClient`` whose pool is sized to the concurrency (the floor), each side in its own
-subprocess, prints one table with the tinkex / floor ratio and the target of each row, and
-stops the stub (``/_shutdown``, then by PID).
+``httpx.AsyncClient`` whose pool is sized to the concurrency (the floor), prints one table with
+the tinkex / floor ratio and the target of each row, and stops the stub (``/_shutdown``, then by
+PID). Sampling runs each side in its own subprocess (its peak RSS is a row); training runs both
+sides in one subprocess, in alternating blocks, because this machine's speed drifts by tens of
+percent from one process to the next and a ratio is only meaningful within one run.
 
 Both sides do the same HTTP exchanges per operation: submit (``asample``, ``forward_backward``,
 ``optim_step``), then ``retrieve_future``, which the stub answers with the result at once. The
@@ -17,8 +19,9 @@ retries, telemetry, futures, its background loop). Workloads:
   does); an info row gives c=1 through ``await sample()``, whose APIFuture runs on the SDK's
   loop thread (the path of synchronous code); peak RSS of that subprocess (``ru_maxrss``);
 * a training step of 64 datums x 2,048 tokens: build the batch from token lists, submit
-  ``forward_backward`` and ``optim_step`` back to back, wait for both; client time and bytes
-  sent (headers and bodies, counted by the stub) per step;
+  ``forward_backward`` and ``optim_step`` back to back, wait for both (synchronous code, as
+  training loops are written: two hand-offs to the SDK's loop thread and back per step);
+  client time and bytes sent (headers and bodies, counted by the stub) per step;
 * the small loop: the same with 1 datum x 16 tokens, p50;
 * ``import tinkex`` against ``import httpx`` (fresh interpreters, median of several runs).
 
@@ -214,21 +217,31 @@ def sampling_floor(url: str, total: int, concs: list[int]) -> dict[str, Any]:
 
     async def main() -> None:
         for c in concs:
+            # One client per endpoint, each sized to the concurrency (as tinkex has a pool for
+            # submissions and one for polls): httpcore's cost per request grows with the
+            # requests queued on one pool, and the floor should not pay for sharing one.
             limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
-            async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
+            async with (
+                httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as submit,
+                httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as poll,
+            ):
                 seq = iter(range(10**9))
 
-                async def one(client: httpx.AsyncClient = client, seq: Any = seq) -> None:
-                    r = await client.post(
+                async def one(
+                    submit: httpx.AsyncClient = submit,
+                    poll: httpx.AsyncClient = poll,
+                    seq: Any = seq,
+                ) -> None:
+                    r = await submit.post(
                         "/api/v1/asample",
                         content=sample_body(next(seq), prompt),
                         headers=JSON_HEADERS,
                     )
                     r.raise_for_status()
-                    poll = {"request_id": r.json()["request_id"], "allow_metadata_only": True}
-                    r = await client.post(
+                    body = {"request_id": r.json()["request_id"], "allow_metadata_only": True}
+                    r = await poll.post(
                         "/api/v1/retrieve_future",
-                        content=json.dumps(poll).encode(),
+                        content=json.dumps(body).encode(),
                         headers=JSON_HEADERS,
                     )
                     r.raise_for_status()
@@ -308,15 +321,18 @@ def sampling_tinkex(url: str, total: int, concs: list[int]) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------------- training workers
+# ---------------------------------------------------------------------- training worker
+
+Rows = list[tuple[list[int], list[int], list[float]]]
+TRAINING_BLOCKS = 6  # alternating blocks of each side per workload
 
 
-def training_floor(url: str, steps: int, small_steps: int) -> dict[str, Any]:
+def floor_steps(url: str, rows: Rows, n: int) -> list[float]:
+    """``n`` timed steps through a bare httpx.AsyncClient on a loop of its own (after a few
+    untimed ones that open its connections)."""
     import httpx
 
-    out: dict[str, Any] = {}
-
-    async def main() -> None:
+    async def main() -> list[float]:
         limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
             seq = iter(range(1, 10**9))
@@ -331,7 +347,7 @@ def training_floor(url: str, steps: int, small_steps: int) -> dict[str, Any]:
                 r.raise_for_status()
                 return r.json()
 
-            async def step(rows: list[tuple[list[int], list[int], list[float]]]) -> None:
+            async def step() -> None:
                 r1 = await client.post(
                     "/api/v1/forward_backward",
                     content=fb_body(rows, next(seq)),
@@ -348,49 +364,53 @@ def training_floor(url: str, steps: int, small_steps: int) -> dict[str, Any]:
                 assert len(fb["loss_fn_outputs"]) == len(rows)
                 assert "metrics" in opt
 
-            for name, (datums, tokens, n) in {
-                "train": (64, 2048, steps),
-                "small": (1, 16, small_steps),
-            }.items():
-                rows = token_lists(datums, tokens)
-                control(url, "/_config", {"fb_datums": datums, "fb_tokens": tokens})
-                for _ in range(max(3, n // 10)):
-                    await step(rows)
-                control(url, "/_reset", {})
-                times = []
-                for _ in range(n):
-                    start = time.perf_counter()
-                    await step(rows)
-                    times.append(time.perf_counter() - start)
-                stats = control(url, "/_stats")
-                out[name] = summarize(times, stats, n)
+            for _ in range(2):
+                await step()
+            control(url, "/_reset", {})
+            times = []
+            for _ in range(n):
+                start = time.perf_counter()
+                await step()
+                times.append(time.perf_counter() - start)
+            return times
 
-    asyncio.run(main())
-    return out
+    return asyncio.run(main())
 
 
-def training_tinkex(url: str, steps: int, small_steps: int) -> dict[str, Any]:
+def training(url: str, steps: int, small_steps: int) -> dict[str, Any]:
+    """Both sides in one process, in alternating blocks (floor first, then tinkex first, ...),
+    so that whatever else the machine does meanwhile falls on both alike. tinkex is used as
+    training code uses it: synchronous calls, ``forward_backward`` and ``optim_step``
+    submitted back to back, then both results waited for."""
     import tinkex
     from tinkex import types
 
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"floor": {}, "tinkex": {}}
     service = tinkex.ServiceClient(base_url=url, api_key=API_KEY)
     try:
-        training = service.create_lora_training_client(BASE_MODEL, rank=8).result()
+        client = service.create_lora_training_client(BASE_MODEL, rank=8).result()
         adam = types.AdamParams(learning_rate=1e-4)
 
-        def step(rows: list[tuple[list[int], list[int], list[float]]]) -> None:
-            data = [
-                types.Datum(
-                    model_input=types.ModelInput.from_ints(inp),
-                    loss_fn_inputs={"target_tokens": tgt, "weights": w},
-                )
-                for inp, tgt, w in rows
-            ]
-            fb = training.forward_backward(data, "cross_entropy")
-            opt = training.optim_step(adam)
-            assert len(fb.result().loss_fn_outputs) == len(rows)
-            assert opt.result().metrics is not None
+        def tinkex_steps(rows: Rows, n: int, timed: bool = True) -> list[float]:
+            times = []
+            for i in range(n + 2):
+                if i == 2 and timed:
+                    control(url, "/_reset", {})
+                start = time.perf_counter()
+                data = [
+                    types.Datum(
+                        model_input=types.ModelInput.from_ints(inp),
+                        loss_fn_inputs={"target_tokens": tgt, "weights": w},
+                    )
+                    for inp, tgt, w in rows
+                ]
+                fb = client.forward_backward(data, "cross_entropy")
+                opt = client.optim_step(adam)
+                assert len(fb.result().loss_fn_outputs) == len(rows)
+                assert opt.result().metrics is not None
+                if i >= 2:
+                    times.append(time.perf_counter() - start)
+            return times
 
         for name, (datums, tokens, n) in {
             "train": (64, 2048, steps),
@@ -398,16 +418,21 @@ def training_tinkex(url: str, steps: int, small_steps: int) -> dict[str, Any]:
         }.items():
             rows = token_lists(datums, tokens)
             control(url, "/_config", {"fb_datums": datums, "fb_tokens": tokens})
-            for _ in range(max(3, n // 10)):
-                step(rows)
-            control(url, "/_reset", {})
-            times = []
-            for _ in range(n):
-                start = time.perf_counter()
-                step(rows)
-                times.append(time.perf_counter() - start)
-            stats = control(url, "/_stats")
-            out[name] = summarize(times, stats, n)
+            tinkex_steps(rows, max(3, n // 10), timed=False)  # first use: models, pools
+            times: dict[str, list[float]] = {"floor": [], "tinkex": []}
+            totals = {side: {"bytes_in": 0, "requests": 0} for side in times}
+            per_block = max(1, n // TRAINING_BLOCKS)
+            for block in range(TRAINING_BLOCKS):
+                order = ("floor", "tinkex") if block % 2 == 0 else ("tinkex", "floor")
+                for side in order:
+                    run = floor_steps if side == "floor" else None
+                    got = run(url, rows, per_block) if run else tinkex_steps(rows, per_block)
+                    times[side] += got
+                    stats = control(url, "/_stats")
+                    for key in totals[side]:
+                        totals[side][key] += stats[key]
+            for side, measured in times.items():
+                out[side][name] = {"times": measured, **totals[side]}
     finally:
         service.close()
     return out
@@ -453,8 +478,7 @@ def import_times(runs: int) -> dict[str, float]:
 WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "sampling-floor": sampling_floor,
     "sampling-tinkex": sampling_tinkex,
-    "training-floor": training_floor,
-    "training-tinkex": training_tinkex,
+    "training": training,
 }
 
 
@@ -565,9 +589,15 @@ def best_sampling(runs: list[dict[str, Any]], concs: list[int]) -> dict[str, Any
     return best
 
 
-def best_training(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per workload, the run with the lowest mean step time."""
-    return {name: min((r[name] for r in runs), key=lambda x: x["mean_ms"]) for name in runs[0]}
+def pooled_training(runs: list[dict[str, Any]], side: str) -> dict[str, Any]:
+    """Per workload, every timed step of every run of one side (the sides were interleaved
+    within each run, so pooling keeps them comparable)."""
+    out = {}
+    for name in runs[0][side]:
+        times = [t for r in runs for t in r[side][name]["times"]]
+        stats = {key: sum(r[side][name][key] for r in runs) for key in ("bytes_in", "requests")}
+        out[name] = summarize(times, stats, len(times))
+    return out
 
 
 def bench(quick: bool, rounds: int) -> int:
@@ -579,28 +609,32 @@ def bench(quick: bool, rounds: int) -> int:
     with StubServer() as stub:
         print(
             f"stub server pid {stub.proc.pid} at {stub.url}; {os.cpu_count()} CPUs; "
-            f"{rounds} round(s), sides alternated (ABBA), best run of each side kept",
+            f"{rounds} round(s); sampling: a process per side, sides alternated (ABBA), best "
+            "run of each side kept; training: both sides in one process, in alternating blocks",
             flush=True,
         )
-        for workload in ("sampling", "training"):
-            params = (
-                {"total": total, "concs": concs}
-                if workload == "sampling"
-                else {"steps": steps, "small_steps": small_steps}
+        for i in range(rounds):
+            order = ("floor", "tinkex") if i % 2 == 0 else ("tinkex", "floor")
+            for side in order:
+                name = f"sampling-{side}"
+                t0 = time.perf_counter()
+                runs[name].append(run_worker(name, stub.url, {"total": total, "concs": concs}))
+                print(f"  {name} (round {i + 1}): {time.perf_counter() - t0:.1f}s", flush=True)
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            params = {"steps": steps, "small_steps": small_steps}
+            runs["training"].append(run_worker("training", stub.url, params))
+            print(
+                f"  training, both sides interleaved (round {i + 1}): "
+                f"{time.perf_counter() - t0:.1f}s",
+                flush=True,
             )
-            for i in range(rounds):
-                order = ("floor", "tinkex") if i % 2 == 0 else ("tinkex", "floor")
-                for side in order:
-                    name = f"{workload}-{side}"
-                    t0 = time.perf_counter()
-                    runs[name].append(run_worker(name, stub.url, params))
-                    print(f"  {name} (round {i + 1}): {time.perf_counter() - t0:.1f}s", flush=True)
     imports = import_times(5 if quick else 9)
     results = {
         "sampling-floor": best_sampling(runs["sampling-floor"], concs),
         "sampling-tinkex": best_sampling(runs["sampling-tinkex"], concs),
-        "training-floor": best_training(runs["training-floor"]),
-        "training-tinkex": best_training(runs["training-tinkex"]),
+        "training-floor": pooled_training(runs["training"], "floor"),
+        "training-tinkex": pooled_training(runs["training"], "tinkex"),
     }
 
     sf, st = results["sampling-floor"], results["sampling-tinkex"]

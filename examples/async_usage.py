@@ -49,7 +49,8 @@ async def amain(ex: Example, service: tinker.ServiceClient) -> None:
         training.optim_step(types.AdamParams(learning_rate=LEARNING_RATE)),
     )
     print(f"  loss before the step: {mean_nll(fb, data):.4f}")
-    after = await training.forward_async(data, "cross_entropy")  # the *_async twins work too
+    # The official SDK's (deprecated) *_async twins work too: awaited, they give the future.
+    after = await (await training.forward_async(data, "cross_entropy"))
     print(f"  loss after the step:  {mean_nll(after, data):.4f}")
 
     section("four prompts sampled concurrently")

@@ -494,41 +494,45 @@ class TrainingClient:
         return self._submit(run(), "unload_model")
 
     # -- deprecated async twins --------------------------------------------------------------
+    # As in the official SDK, awaiting one of these gives the APIFuture (await that, or call
+    # ``.result()``), not the result itself: ``out = await (await tc.forward_async(...))``.
 
-    async def forward_async(self, *args: Any, **kwargs: Any) -> ForwardBackwardOutput:
-        return await self.forward(*args, **kwargs)
+    async def forward_async(self, *args: Any, **kwargs: Any) -> APIFuture[ForwardBackwardOutput]:
+        return self.forward(*args, **kwargs)
 
-    async def forward_backward_async(self, *args: Any, **kwargs: Any) -> ForwardBackwardOutput:
-        return await self.forward_backward(*args, **kwargs)
+    async def forward_backward_async(
+        self, *args: Any, **kwargs: Any
+    ) -> APIFuture[ForwardBackwardOutput]:
+        return self.forward_backward(*args, **kwargs)
 
     async def forward_backward_custom_async(
         self, *args: Any, **kwargs: Any
-    ) -> ForwardBackwardOutput:
-        return await self.forward_backward_custom(*args, **kwargs)
+    ) -> APIFuture[ForwardBackwardOutput]:
+        return self.forward_backward_custom(*args, **kwargs)
 
-    async def optim_step_async(self, *args: Any, **kwargs: Any) -> OptimStepResponse:
-        return await self.optim_step(*args, **kwargs)
+    async def optim_step_async(self, *args: Any, **kwargs: Any) -> APIFuture[OptimStepResponse]:
+        return self.optim_step(*args, **kwargs)
 
-    async def save_state_async(self, *args: Any, **kwargs: Any) -> SaveWeightsResponse:
-        return await self.save_state(*args, **kwargs)
+    async def save_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[SaveWeightsResponse]:
+        return self.save_state(*args, **kwargs)
 
-    async def load_state_async(self, *args: Any, **kwargs: Any) -> LoadWeightsResponse:
-        return await self.load_state(*args, **kwargs)
+    async def load_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[LoadWeightsResponse]:
+        return self.load_state(*args, **kwargs)
 
     async def load_state_with_optimizer_async(
         self, *args: Any, **kwargs: Any
-    ) -> LoadWeightsResponse:
-        return await self.load_state_with_optimizer(*args, **kwargs)
+    ) -> APIFuture[LoadWeightsResponse]:
+        return self.load_state_with_optimizer(*args, **kwargs)
 
     async def save_weights_for_sampler_async(
         self, *args: Any, **kwargs: Any
-    ) -> SaveWeightsForSamplerResponse:
-        return await self.save_weights_for_sampler(*args, **kwargs)
+    ) -> APIFuture[SaveWeightsForSamplerResponse]:
+        return self.save_weights_for_sampler(*args, **kwargs)
 
     async def save_weights_external_async(
         self, *args: Any, **kwargs: Any
-    ) -> models.SaveWeightsExternalResponse:
-        return await self.save_weights_external(*args, **kwargs)
+    ) -> APIFuture[models.SaveWeightsExternalResponse]:
+        return self.save_weights_external(*args, **kwargs)
 
     async def get_info_async(self) -> GetInfoResponse:
         if self._info is None:

@@ -86,9 +86,13 @@ async def test_await_from_asyncio(server: FakeTinker, service: tinker.ServiceCli
     out, stepped = await asyncio.gather(fb, step)
     assert len(out.loss_fn_outputs) == 1
     assert stepped.metrics is not None
-    # the deprecated *_async twins are awaitable too
-    out2 = await training.forward_async(data, "cross_entropy")
+    # The deprecated *_async twins give the APIFuture when awaited, as the official SDK's do:
+    # code written for it awaits twice (or awaits, then calls .result()).
+    pending = await training.forward_async(data, "cross_entropy")
+    assert isinstance(pending, tinker.APIFuture)
+    out2 = await pending
     assert out2.loss_fn_outputs[0]["logprobs"].data != out.loss_fn_outputs[0]["logprobs"].data
+    assert pending.result(timeout=WAIT) is out2
     sampler = await training.save_weights_and_get_sampling_client_async()
     sampled = await sampler.sample_async(
         types.ModelInput.from_ints([1]), 1, types.SamplingParams(max_tokens=2)

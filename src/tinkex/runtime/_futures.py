@@ -251,12 +251,21 @@ class _FutureCore(Generic[T, R]):
             self._observe({futures.queue_state_field: active})
 
 
+# id(spec) -> (spec, markers); the spec is kept, so its id is never reused meanwhile.
+_MARKERS: dict[int, tuple[FuturesSpec, tuple[bytes, ...]]] = {}
+
+
 def _reply_markers(futures: FuturesSpec) -> tuple[bytes, ...]:
     """Byte strings of which at least one is in every reply that is not the result itself."""
+    known = _MARKERS.get(id(futures))
+    if known is not None:
+        return known[1]
     words: list[Any] = [futures.pending_value, futures.failed_field]
     if futures.metadata_field:
         words.append(futures.metadata_value)
-    return tuple(json.dumps(w).encode() for w in words)
+    markers = tuple(json.dumps(w).encode() for w in words)
+    _MARKERS[id(futures)] = (futures, markers)
+    return markers
 
 
 def _field(obj: Any, name: str) -> str:

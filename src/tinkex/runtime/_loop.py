@@ -39,6 +39,9 @@ class BackgroundLoop:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._pending_lock = threading.Lock()
+        self._pending: list[tuple[Coroutine[Any, Any, Any], concurrent.futures.Future[Any]]] = []
+        self._wake_scheduled = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -68,13 +71,50 @@ class BackgroundLoop:
         return self._thread is not None and threading.current_thread() is self._thread
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule ``coro`` on the loop; the returned future can be waited on from any thread."""
+        """Schedule ``coro`` on the loop; the returned future can be waited on from any thread.
+
+        Calls made while the loop has not yet woken up for an earlier one share its wake-up:
+        each wake-up is a thread switch, and a caller that submits two requests back to back
+        (``forward_backward`` then ``optim_step``) needs only one.
+        """
         try:
             loop = self.loop
         except ClientClosedError:
             coro.close()
             raise
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._pending_lock:
+            self._pending.append((coro, future))
+            wake = not self._wake_scheduled
+            self._wake_scheduled = True
+        if wake:
+            try:
+                loop.call_soon_threadsafe(self._start_pending)
+            except RuntimeError:  # closed in the meantime
+                self._start_pending()
+        return future
+
+    def _cancel_pending(self) -> None:
+        """Work submitted as the loop closed, which it never started: its waiters are told."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        for coro, future in pending:
+            coro.close()
+            future.cancel()
+
+    def _start_pending(self) -> None:
+        with self._pending_lock:
+            self._wake_scheduled = False
+            pending, self._pending = self._pending, []
+        loop = self._loop
+        for coro, future in pending:
+            if loop is None or loop.is_closed():
+                coro.close()
+                future.cancel()
+                continue
+            # Started even when already cancelled: the cancellation then reaches it at its first
+            # await, so its own cleanup runs (e.g. giving up a reserved turn).
+            _chain(loop.create_task(coro), future, loop)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the loop and wait for its result (not from the loop's own thread)."""
@@ -112,5 +152,30 @@ class BackgroundLoop:
             thread.join(_JOIN_TIMEOUT)
             if not thread.is_alive():
                 loop.close()
+            self._cancel_pending()
         else:  # closing from a callback on the loop itself
             loop.call_soon(loop.stop)
+
+
+def _chain(
+    task: asyncio.Task[T], future: concurrent.futures.Future[T], loop: asyncio.AbstractEventLoop
+) -> None:
+    """Mirror ``task`` into ``future``; cancelling ``future`` cancels ``task``."""
+
+    def copy(done: asyncio.Task[T]) -> None:
+        if done.cancelled():
+            future.cancel()
+        elif future.set_running_or_notify_cancel():
+            exc = done.exception()
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(done.result())
+
+    def cancel(done: concurrent.futures.Future[T]) -> None:
+        if done.cancelled() and not task.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(task.cancel)
+
+    task.add_done_callback(copy)
+    future.add_done_callback(cancel)

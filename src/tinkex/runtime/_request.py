@@ -122,6 +122,13 @@ def _query_value(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
+def _url(raw: str) -> httpx.URL:
+    # Parsing a URL is a good part of building a request; httpx.URL is immutable, so the
+    # parsed form of each endpoint URL is kept and reused.
+    return httpx.URL(raw)
+
+
 @functools.cache
 def _user_agent(product: str) -> str:
     return f"{product} python/{platform.python_version()}"
@@ -165,7 +172,7 @@ def build_request(
     }
     return httpx.Request(
         spec.method,
-        config.base_url + render_path(spec, args.path_params),
+        _url(config.base_url + render_path(spec, args.path_params)),
         params=params or None,  # an empty mapping would cost a second URL parse
         headers=headers,
         content=content,
