@@ -157,3 +157,32 @@ def test_import_as_tinker_runs_official_style_code() -> None:
     params = tinker.SamplingParams(max_tokens=8, stop=["\n"])
     assert params.temperature == 1.0
     assert tinker.AdamParams().learning_rate == 1e-4
+
+
+# The official SDK's deprecated training twins give the APIFuture when awaited (code written for
+# it awaits twice); the sampling ones give the result.
+FUTURE_TWINS = [
+    "forward_async",
+    "forward_backward_async",
+    "forward_backward_custom_async",
+    "optim_step_async",
+    "save_state_async",
+    "load_state_async",
+    "load_state_with_optimizer_async",
+    "save_weights_for_sampler_async",
+    "save_weights_external_async",
+]
+
+
+@pytest.mark.parametrize("method", FUTURE_TWINS)
+def test_training_async_twins_give_the_future(method: str) -> None:
+    fn = getattr(tinkex.TrainingClient, method)
+    assert inspect.iscoroutinefunction(fn)
+    assert str(inspect.signature(fn).return_annotation).startswith("APIFuture[")
+
+
+@pytest.mark.parametrize("method", ["sample_async", "compute_logprobs_async"])
+def test_sampling_async_twins_give_the_result(method: str) -> None:
+    fn = getattr(tinkex.SamplingClient, method)
+    assert inspect.iscoroutinefunction(fn)
+    assert "APIFuture" not in str(inspect.signature(fn).return_annotation)
