@@ -390,6 +390,8 @@ class SamplingClient:
         loop = asyncio.get_running_loop()
         limits = self._limits.get(loop)
         if limits is None:
+            for done in [other for other in self._limits if other.is_closed()]:
+                del self._limits[done]  # their primitives hold their loops: let both go
             flags = self.holder._server_config or models.ClientConfigResponse()
             in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
             limits = self._limits[loop] = (

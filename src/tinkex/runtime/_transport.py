@@ -143,6 +143,8 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
         guest = self._guests.get(loop)
         if guest is None:
             with self._lock:
+                for closed in [other for other in self._guests if other.is_closed()]:
+                    del self._guests[closed]  # closed without shutting down its generators
                 guest = self._guests.get(loop)
                 if guest is None:
                     guest = self._guests[loop] = _Guest(self, loop)
