@@ -1,4 +1,5 @@
-"""asyncio: every call returns an ``APIFuture`` that can be awaited.
+"""asyncio: every call returns an ``APIFuture`` that can be awaited; ``sample_async`` runs on
+the caller's own event loop.
 
 The same clients serve synchronous and asyncio code: ``await fut`` instead of
 ``fut.result()``. Requests run on the SDK's own thread, so the event loop stays free; several
@@ -61,6 +62,14 @@ async def amain(ex: Example, service: tinker.ServiceClient) -> None:
     for text, result in zip(texts, results, strict=True):
         print(f"  {text!r} -> {ex.tokenizer.decode(result.sequences[0].tokens)!r}")
     print(f"  {len(results)} samples in {time.monotonic() - t0:.1f}s")
+
+    section("the same prompts with sample_async: on this event loop, no hand-off to a thread")
+    t0 = time.monotonic()
+    native = await asyncio.gather(*(sampler.sample_async(ex.prompt(t), 1, params) for t in texts))
+    check(all(r.sequences[0].tokens for r in native), "sample_async returned no tokens")
+    pairs = zip(results, native, strict=True)
+    same = sum(a.sequences[0].tokens == b.sequences[0].tokens for a, b in pairs)
+    print(f"  {len(native)} samples in {time.monotonic() - t0:.1f}s; {same} identical to the above")
 
     section("a deadline on an await")
     try:
