@@ -561,7 +561,7 @@ def _timeout(holder: Holder, read_timeout: float) -> httpx.Timeout:
 
 
 def _client(holder: Holder) -> httpx.AsyncClient:
-    return holder.api._pools.get(ENDPOINTS["get_checkpoint_archive_url"].pool)
+    return holder.api.http_client(ENDPOINTS["get_checkpoint_archive_url"].pool)
 
 
 async def _open(

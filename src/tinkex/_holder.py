@@ -49,6 +49,9 @@ TELEMETRY_DRAIN_TIMEOUT = 5.0
 FINISH_TIMEOUT = 5.0
 FINISH_RETRIES = 2
 DEFAULT_RESULT_TIMEOUT = 3600.0
+# The dynamic config is refreshed every ``refresh_interval_sec`` the server asks for, but not
+# more often than this.
+DYNAMIC_CONFIG_MIN_REFRESH = 10.0
 _FINISH_REASONS: dict[
     str,
     type[
@@ -116,6 +119,11 @@ class Holder:
         self.telemetry = SessionTelemetry(self, flush_interval=telemetry_flush_interval)
         self.api.telemetry.add_listener(self.telemetry.listener)
         self._server_config: models.ClientConfigResponse | None = None
+        self._dynamic_config: models.ClientDynamicConfigResponse | None = None
+        self._dynamic_refresh: asyncio.Task[None] | None = None
+        self._cancel_lock = threading.Lock()
+        self._cancel_ids: list[str] = []
+        self._cancel_draining = False
         self._capabilities: models.GetServerCapabilitiesResponse | None = None
         self._session_id: str | None = None
         self._session_lock: asyncio.Lock | None = None
@@ -184,6 +192,90 @@ class Holder:
             self._server_config = config
         return self._server_config
 
+    async def dynamic_config(self) -> models.ClientDynamicConfigResponse:
+        """The settings a server may change while the client runs (``sample_cancel_enabled``,
+        ...): fetched once, then refreshed in the background every ``refresh_interval_sec``
+        (at least 10 s), keeping the last good answer when a refresh fails. A server without
+        the endpoint (404) gets the defaults, and is not asked again."""
+        if self._dynamic_config is None:
+            config, found = await self._fetch_dynamic_config(None)
+            if self._dynamic_config is None:
+                self._dynamic_config = config
+                if found and self.loop.in_loop_thread() and self._dynamic_refresh is None:
+                    self._dynamic_refresh = asyncio.get_running_loop().create_task(
+                        self._refresh_dynamic_config(), name="tinkex-dynamic-config"
+                    )
+        return self._dynamic_config
+
+    async def _fetch_dynamic_config(
+        self, last_good: models.ClientDynamicConfigResponse | None
+    ) -> tuple[models.ClientDynamicConfigResponse, bool]:
+        """The server's dynamic config, and whether it has one (False after a 404)."""
+        try:
+            return await self.api.service.get_dynamic_config(sdk_version=self.version), True
+        except NotFoundError:
+            logger.debug("%s has no dynamic config endpoint; using defaults", self.base_url)
+            return models.ClientDynamicConfigResponse(), False
+        except SDKError as err:
+            if last_good is None:
+                logger.warning(
+                    "could not fetch the dynamic config from %s (%s); using defaults until a "
+                    "refresh succeeds",
+                    self.base_url,
+                    err,
+                )
+            return last_good or models.ClientDynamicConfigResponse(), True
+
+    async def _refresh_dynamic_config(self) -> None:
+        while True:
+            current = self._dynamic_config or models.ClientDynamicConfigResponse()
+            await asyncio.sleep(max(current.refresh_interval_sec, DYNAMIC_CONFIG_MIN_REFRESH))
+            config, found = await self._fetch_dynamic_config(current)
+            self._dynamic_config = config
+            if not found:
+                return
+
+    def cancel_request(self, request_id: str) -> None:
+        """Ask the server, in the background and best effort, to stop working on a request
+        whose result nobody wants any more; only where its dynamic config enables it
+        (``sample_cancel_enabled``). Safe from any thread."""
+        if self.closed:
+            return
+        with self._cancel_lock:
+            self._cancel_ids.append(request_id)
+            start = not self._cancel_draining
+            self._cancel_draining = True
+        if start:
+            try:
+                self.loop.submit(self._drain_cancels())
+            except SDKError:  # closed meanwhile: the server ends the work with the session
+                with self._cancel_lock:
+                    self._cancel_draining = False
+
+    async def _drain_cancels(self) -> None:
+        """Send the queued cancellations, at most ``sample_cancel_max_batch_size`` at once."""
+        try:
+            flags = await self.dynamic_config()
+            while True:
+                with self._cancel_lock:
+                    batch = self._cancel_ids[: max(flags.sample_cancel_max_batch_size, 1)]
+                    del self._cancel_ids[: len(batch)]
+                    if not batch:
+                        self._cancel_draining = False
+                        return
+                if not flags.sample_cancel_enabled:
+                    continue  # the server does not take cancellations: drop them
+                sent = await asyncio.gather(
+                    *(self.api.futures.cancel_future(request_id=r) for r in batch),
+                    return_exceptions=True,
+                )
+                for request_id, outcome in zip(batch, sent, strict=True):
+                    if isinstance(outcome, Exception):
+                        logger.debug("could not cancel request %s: %s", request_id, outcome)
+        finally:
+            with self._cancel_lock:
+                self._cancel_draining = False
+
     async def capabilities(self, refresh: bool = False) -> models.GetServerCapabilitiesResponse:
         """The server's supported models (cached after the first answer)."""
         if self._capabilities is None or refresh:
@@ -201,6 +293,7 @@ class Holder:
         async with self._session_lock:
             if self._session_id is None:
                 await self.server_config()
+                await self.dynamic_config()
                 reply = await self.api.sessions.create_session(
                     tags=list(self.tags),
                     user_metadata=self.user_metadata,
@@ -254,9 +347,10 @@ class Holder:
     # -- closing -----------------------------------------------------------------------------
 
     async def _aclose(self, status: SessionStatus | None, detail: str | None) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        for task in (self._heartbeat, self._dynamic_refresh):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         try:
             if status is not None and self._session_id is not None:
                 await asyncio.wait_for(

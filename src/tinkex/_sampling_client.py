@@ -423,7 +423,12 @@ class SamplingClient:
                     self._report_retry(0, max(_Backoff.until - time.monotonic(), 0.0), err)
                     continue
                 break
-        result: SampleResponse = await handle.result()
+        try:
+            result: SampleResponse = await handle.result()
+        except asyncio.CancelledError:
+            # Nobody wants this sample any more: let the server stop working on it too.
+            self.holder.cancel_request(handle.request_id)
+            raise
         ids = handle.submission.sample_sequence_ids or []
         for sequence, sequence_id in zip(result.sequences, ids, strict=False):
             sequence.sequence_id = sequence_id

@@ -253,6 +253,7 @@ _ROUTES = [
     _Route("POST", f"{_P}/sample_stream", "sample_stream", m.SampleRequest, True),
     _Route("GET", f"{_P}/samplers/{{sampler_id}}", "get_sampler"),
     _Route("POST", f"{_P}/retrieve_future", "retrieve_future", m.FutureRetrieveRequest),
+    _Route("POST", f"{_P}/cancel_future", "cancel_future", m.CancelFutureRequest),
     _Route("GET", f"{_P}/training_runs", "list_training_runs"),
     _Route("GET", f"{_P}/training_runs/{{run_id}}", "get_training_run"),
     _Route("GET", f"{_P}/training_runs/{{run_id}}/checkpoints", "list_checkpoints"),
@@ -499,6 +500,7 @@ class FakeTinker:
         # knobs tests may change at any time
         self.config_flags: dict[str, Any] = {}
         self.dynamic_config: dict[str, Any] | None = None  # None: dynamic_config is 404
+        self.cancelled_futures: list[str] = []  # request ids named by cancel_future, in order
         self.try_agains_by_endpoint: dict[str, int] = {}
         self.base_models: list[str] = ["fake/tiny-model"]
         self.expire_sessions = False  # heartbeats of unknown sessions: 410 instead of 404
@@ -1361,6 +1363,13 @@ class FakeTinker:
         if fut.error is not None:
             return Reply(200, fut.error, model=m.RequestFailedResponse)
         return Reply(200, fut.result, model=fut.result_model)
+
+    def _h_cancel_future(self, call: _Call, req: m.CancelFutureRequest) -> Reply:
+        fut = self.futures.get(req.request_id)
+        if fut is None:
+            return _error(404, f"unknown request_id {req.request_id!r}")
+        self.cancelled_futures.append(req.request_id)
+        return Reply(200, {}, model=None)
 
     # ------------------------------------------------------------------ runs and checkpoints
 

@@ -104,3 +104,18 @@ def test_a_guest_loop_can_close_the_client(http_server: StartHTTPServer) -> None
         assert _wait_closed(home_pool)
     finally:
         home.close()
+
+
+async def test_http_client_is_the_pools_own(http_server: StartHTTPServer) -> None:
+    server = http_server(KeepAliveHandler)
+    client = AsyncTestClient(base_url=server.base_url, api_key=API_KEY)
+    try:
+        await client.request(endpoint("bulk_op"), dict, body={})
+        bulk = client.http_client("bulk")
+        assert bulk is client._pools.get("bulk")
+        assert bulk is not client.http_client()  # the default pool is another client
+        reply = await bulk.post(server.base_url + "/outside-the-manifest", content=b"{}")
+        assert reply.status_code == 200
+    finally:
+        await client.close()
+    assert bulk.is_closed

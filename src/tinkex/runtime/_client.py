@@ -317,6 +317,12 @@ class SyncAPIClient(_ClientCore):
     def closed(self) -> bool:
         return self._pools.closed
 
+    def http_client(self, pool: str = "default") -> httpx.Client:
+        """The httpx client behind one of the API's connection pools, for a request the
+        manifest does not describe (such as following a presigned download URL). It stays
+        the SDK's: use it, do not close it."""
+        return self._pools.get(pool)
+
     def close(self) -> None:
         """Close every connection pool this client opened (a user-supplied client is left open)."""
         self._pools.close()
@@ -471,6 +477,12 @@ class AsyncAPIClient(_ClientCore):
     @property
     def closed(self) -> bool:
         return self._pools.closed
+
+    def http_client(self, pool: str = "default") -> httpx.AsyncClient:
+        """The httpx client behind one of the API's connection pools on the running event loop,
+        for a request the manifest does not describe (such as following a presigned download
+        URL). It stays the SDK's: use it, do not close it."""
+        return self._pools.get(pool)
 
     async def close(self) -> None:
         """Close every connection pool this client opened (a user-supplied client is left open)."""
