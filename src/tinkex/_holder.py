@@ -210,10 +210,13 @@ class Holder:
     async def _fetch_dynamic_config(
         self, last_good: models.ClientDynamicConfigResponse | None
     ) -> tuple[models.ClientDynamicConfigResponse, bool]:
-        """The server's dynamic config, and whether it has one (False after a 404)."""
+        """The server's dynamic config, and whether it has one (False after a first 404; a
+        404 later, say while the server is redeployed, keeps the last good answer)."""
         try:
             return await self.api.service.get_dynamic_config(sdk_version=self.version), True
         except NotFoundError:
+            if last_good is not None:
+                return last_good, True
             logger.debug("%s has no dynamic config endpoint; using defaults", self.base_url)
             return models.ClientDynamicConfigResponse(), False
         except SDKError as err:
@@ -272,9 +275,12 @@ class Holder:
                 for request_id, outcome in zip(batch, sent, strict=True):
                     if isinstance(outcome, Exception):
                         logger.debug("could not cancel request %s: %s", request_id, outcome)
-        finally:
+        except BaseException:
+            # Only on the way out by an error or cancellation: after a normal return another
+            # drain may already own the flag.
             with self._cancel_lock:
                 self._cancel_draining = False
+            raise
 
     async def capabilities(self, refresh: bool = False) -> models.GetServerCapabilitiesResponse:
         """The server's supported models (cached after the first answer)."""

@@ -18,9 +18,9 @@ import random
 import secrets
 import threading
 import time
-import weakref
 from typing import Any
 
+from ._admission import Admission
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
@@ -125,11 +125,7 @@ class SamplingClient:
         self.cloned_sampler_id = cloned_sampler_id
         # ``next`` on a count is atomic: seq ids stay unique when several threads sample at once.
         self._seq = itertools.count(_CLONE_SEQ_STRIDE * cloned_sampler_id)
-        # asyncio primitives belong to one event loop: each loop that samples (the SDK's own,
-        # or a caller's through sample_async) has its own limits.
-        self._limits: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, _ByteBudget]
-        ] = weakref.WeakKeyDictionary()
+        self._admission: Admission | None = None  # built from the server's flags on first use
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._inflight = 0
@@ -386,28 +382,25 @@ class SamplingClient:
         info = RetryInfo(endpoint=spec.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0)
         self.holder.api._report_retry(spec, spec.path, 0)(info)
 
-    def _budget(self) -> tuple[asyncio.Semaphore, _ByteBudget]:
-        loop = asyncio.get_running_loop()
-        limits = self._limits.get(loop)
-        if limits is None:
-            for done in [other for other in self._limits if other.is_closed()]:
-                del self._limits[done]  # their primitives hold their loops: let both go
+    def _limits(self) -> Admission:
+        """The count and byte limits of this client, shared by sample() and sample_async()."""
+        if self._admission is None:
             flags = self.holder._server_config or models.ClientConfigResponse()
             in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
-            limits = self._limits[loop] = (
-                asyncio.Semaphore(max(in_flight, 1)),
-                _ByteBudget(flags.sample_dispatch_bytes_semaphore_size),
-            )
-        return limits
+            with self._progress_lock:
+                if self._admission is None:
+                    self._admission = Admission(
+                        in_flight, flags.sample_dispatch_bytes_semaphore_size
+                    )
+        return self._admission
 
     async def _sample_once(
         self, request: models.SampleRequest, prompt_tokens: int
     ) -> SampleResponse:
-        count, budget = self._budget()
         nbytes = prompt_tokens * _BYTES_PER_TOKEN
         seq_id = self._next_seq()
         body = request.model_copy(update={"seq_id": seq_id})
-        async with count, budget.hold(nbytes):
+        async with self._limits().hold(nbytes):
             while True:  # 429 on submission: wait out the shared window, resend the same seq id
                 await _Backoff.wait()
                 try:
@@ -631,35 +624,6 @@ def _new_clone_id() -> int:
     """A random clone id (1 ..): another client of an existing sampling session numbers its
     requests apart from the others (the official SDK does the same)."""
     return secrets.randbelow(_CLONE_SEQ_STRIDE) + 1
-
-
-class _ByteBudget:
-    """A budget of bytes in flight; a request larger than the whole budget goes alone."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(capacity, 1)
-        self.used = 0
-        self._cond = asyncio.Condition()
-
-    def hold(self, nbytes: int) -> _Held:
-        return _Held(self, min(nbytes, self.capacity))
-
-
-class _Held:
-    def __init__(self, budget: _ByteBudget, nbytes: int) -> None:
-        self.budget, self.nbytes = budget, nbytes
-
-    async def __aenter__(self) -> None:
-        b = self.budget
-        async with b._cond:
-            await b._cond.wait_for(lambda: b.used + self.nbytes <= b.capacity)
-            b.used += self.nbytes
-
-    async def __aexit__(self, *exc: object) -> None:
-        b = self.budget
-        async with b._cond:
-            b.used -= self.nbytes
-            b._cond.notify_all()
 
 
 class SamplingClientFuture(ClientFuture[SamplingClient]):

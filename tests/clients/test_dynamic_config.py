@@ -134,3 +134,18 @@ def test_no_cancellation_is_sent_unless_the_server_enables_it(
     assert wait_for(lambda: not service.holder._cancel_draining)
     time.sleep(0.1)
     assert server.requests_to("cancel_future") == []
+
+
+def test_a_404_on_refresh_keeps_the_last_good_answer(
+    server: FakeTinker, service: tinker.ServiceClient, fast_refresh: None
+) -> None:
+    server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": True}
+    service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    server.dynamic_config = None  # the endpoint is gone for a while (a redeploy)
+    asked = len(server.requests_to("get_dynamic_config"))
+    assert wait_for(lambda: len(server.requests_to("get_dynamic_config")) >= asked + 3)
+    flags = service.holder._dynamic_config
+    assert flags is not None
+    assert flags.sample_cancel_enabled is True  # kept, and still refreshed
+    server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": False}
+    assert wait_for(lambda: not service.holder._dynamic_config.sample_cancel_enabled)  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 import time
 import warnings
@@ -145,3 +146,24 @@ def test_a_closed_loop_refuses_work_without_a_never_awaited_warning() -> None:
         with pytest.raises(ClientClosedError, match="closed"):
             background.submit(coro)
     assert coro.cr_frame is None  # closed, not left to be garbage-collected unawaited
+
+
+def test_each_submission_runs_in_its_submitters_context(loop: BackgroundLoop) -> None:
+    who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+
+    async def read() -> str:
+        return who.get()
+
+    def submit_as(name: str) -> concurrent.futures.Future[str]:
+        who.set(name)
+        return loop.submit(read())
+
+    _hold(loop, 0.2)  # all three in one burst, started by one wake-up
+    futures = [contextvars.copy_context().run(submit_as, name) for name in "ABC"]
+    assert [f.result(WAIT) for f in futures] == ["A", "B", "C"]
+
+
+def test_only_coroutines_are_accepted(loop: BackgroundLoop) -> None:
+    with pytest.raises(TypeError, match="coroutine"):
+        loop.submit(object())  # type: ignore[arg-type]
+    assert loop.submit(_double(2)).result(WAIT) == 4

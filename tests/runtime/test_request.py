@@ -345,3 +345,11 @@ def test_paginate_walks_every_page(make_client: SyncFactory, httpx_mock: HTTPXMo
     httpx_mock.add_response(url=url("/items?offset=2&limit=2"), json={"items": [3], "total": 3})
     items = list(make_client().paginate(endpoint("list_items"), Page, query={"limit": 2}))
     assert items == [1, 2, 3]
+
+
+def test_non_finite_floats_are_sent_as_json_dumps_sends_them() -> None:
+    class Values(BaseModel):
+        data: list[float]
+
+    encoded = encode_json_body(Values(data=[0.5, float("-inf"), float("nan")]))
+    assert encoded == b'{"data":[0.5,-Infinity,NaN]}'  # not silently turned into nulls

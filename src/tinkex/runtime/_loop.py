@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -40,7 +41,9 @@ class BackgroundLoop:
         self._lock = threading.Lock()
         self._closed = False
         self._pending_lock = threading.Lock()
-        self._pending: list[tuple[Coroutine[Any, Any, Any], concurrent.futures.Future[Any]]] = []
+        self._pending: list[
+            tuple[Coroutine[Any, Any, Any], concurrent.futures.Future[Any], contextvars.Context]
+        ] = []
         self._wake_scheduled = False
 
     @property
@@ -77,14 +80,19 @@ class BackgroundLoop:
         each wake-up is a thread switch, and a caller that submits two requests back to back
         (``forward_backward`` then ``optim_step``) needs only one.
         """
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"a coroutine is required, got {type(coro).__name__}")
         try:
             loop = self.loop
         except ClientClosedError:
             coro.close()
             raise
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        # The work runs in the submitter's context (trace context and other contextvars), as
+        # it would with run_coroutine_threadsafe.
+        context = contextvars.copy_context()
         with self._pending_lock:
-            self._pending.append((coro, future))
+            self._pending.append((coro, future, context))
             wake = not self._wake_scheduled
             self._wake_scheduled = True
         if wake:
@@ -98,7 +106,7 @@ class BackgroundLoop:
         """Work submitted as the loop closed, which it never started: its waiters are told."""
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        for coro, future in pending:
+        for coro, future, _ in pending:
             coro.close()
             future.cancel()
 
@@ -107,14 +115,21 @@ class BackgroundLoop:
             self._wake_scheduled = False
             pending, self._pending = self._pending, []
         loop = self._loop
-        for coro, future in pending:
+        for coro, future, context in pending:
             if loop is None or loop.is_closed():
                 coro.close()
                 future.cancel()
                 continue
             # Started even when already cancelled: the cancellation then reaches it at its first
             # await, so its own cleanup runs (e.g. giving up a reserved turn).
-            _chain(loop.create_task(coro), future, loop)
+            try:
+                task = loop.create_task(coro, context=context)
+            except Exception as err:  # one bad item must not strand the rest of the burst
+                coro.close()
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(err)
+                continue
+            _chain(task, future, loop)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the loop and wait for its result (not from the loop's own thread)."""

@@ -83,7 +83,11 @@ def encode_json_body(body: BaseModel | Mapping[str, Any] | None) -> bytes | None
         if not _explicit_none(body):
             # pydantic's own serializer writes the bytes directly: several times faster than
             # dumping to Python objects and then running json.dumps (a training batch is MBs).
-            return body.model_dump_json(by_alias=True, exclude_none=True).encode()
+            # It writes NaN and infinities as null, though, where json.dumps keeps them: any
+            # null in its output sends the body the other way.
+            encoded = body.model_dump_json(by_alias=True, exclude_none=True).encode()
+            if b"null" not in encoded:
+                return encoded
         dumped = body.model_dump(mode="json", by_alias=True, exclude_none=True)
         data: Any = _drop_unset_nones(body, dumped)
     else:

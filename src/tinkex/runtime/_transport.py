@@ -170,9 +170,9 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
             _close_on(home, _aclose_all(home_clients))
         for loop, guest in guests:
             if loop is current:
-                await guest.keeper.aclose()
+                await _close_guest(guest)
             else:
-                _close_on(loop, guest.keeper.aclose())
+                _close_on(loop, _close_guest(guest))
 
 
 class _Guest:
@@ -181,7 +181,8 @@ class _Guest:
 
     def __init__(self, pools: AsyncPools, loop: asyncio.AbstractEventLoop) -> None:
         self.clients: dict[str, httpx.AsyncClient] = {}
-        self.keeper = _keeper(pools, loop, self.clients)
+        self.closing = False
+        self.keeper = _keeper(pools, loop, self)
         # Run it to its ``yield`` now: that registers it with the running loop (asyncio's
         # first-iteration hook), which closes it at shutdown. It awaits nothing before the
         # yield, so one ``send`` finishes the step.
@@ -190,15 +191,25 @@ class _Guest:
 
 
 async def _keeper(
-    pools: AsyncPools, loop: asyncio.AbstractEventLoop, clients: dict[str, httpx.AsyncClient]
+    pools: AsyncPools, loop: asyncio.AbstractEventLoop, guest: _Guest
 ) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
+        guest.closing = True
         with pools._lock:
-            pools._guests.pop(loop, None)
-        await _aclose_all(list(clients.values()))
-        clients.clear()
+            if pools._guests.get(loop) is guest:
+                del pools._guests[loop]
+        await _aclose_all(list(guest.clients.values()))
+        guest.clients.clear()
+
+
+async def _close_guest(guest: _Guest) -> None:
+    """Close a guest's clients on its own loop (unless that loop is already doing it)."""
+    if guest.closing:
+        return
+    with contextlib.suppress(RuntimeError):  # its loop's shutdown got there first
+        await guest.keeper.aclose()
 
 
 async def _aclose_all(clients: list[httpx.AsyncClient]) -> None:

@@ -73,6 +73,8 @@ class TensorData(models.TensorData):
 
     @classmethod
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
+        if dtype not in ("int64", "float32"):
+            raise ValueError(f"dtype must be 'int64' or 'float32', got {dtype!r}")
         rows = list(values)
         cast = int if dtype == "int64" else float
         try:
