@@ -377,6 +377,24 @@ def floor_steps(url: str, rows: Rows, n: int) -> list[float]:
     return asyncio.run(main())
 
 
+def tinkex_step(client: Any, rows: Rows, adam: Any) -> None:
+    """One step as training code writes it: build the batch from token lists, submit
+    ``forward_backward`` and ``optim_step`` back to back, wait for both."""
+    from tinkex import types
+
+    data = [
+        types.Datum(
+            model_input=types.ModelInput.from_ints(inp),
+            loss_fn_inputs={"target_tokens": tgt, "weights": w},
+        )
+        for inp, tgt, w in rows
+    ]
+    fb = client.forward_backward(data, "cross_entropy")
+    opt = client.optim_step(adam)
+    assert len(fb.result().loss_fn_outputs) == len(rows)
+    assert opt.result().metrics is not None
+
+
 def training(url: str, steps: int, small_steps: int) -> dict[str, Any]:
     """Both sides in one process, in alternating blocks (floor first, then tinkex first, ...),
     so that whatever else the machine does meanwhile falls on both alike. tinkex is used as
@@ -397,17 +415,7 @@ def training(url: str, steps: int, small_steps: int) -> dict[str, Any]:
                 if i == 2 and timed:
                     control(url, "/_reset", {})
                 start = time.perf_counter()
-                data = [
-                    types.Datum(
-                        model_input=types.ModelInput.from_ints(inp),
-                        loss_fn_inputs={"target_tokens": tgt, "weights": w},
-                    )
-                    for inp, tgt, w in rows
-                ]
-                fb = client.forward_backward(data, "cross_entropy")
-                opt = client.optim_step(adam)
-                assert len(fb.result().loss_fn_outputs) == len(rows)
-                assert opt.result().metrics is not None
+                tinkex_step(client, rows, adam)
                 if i >= 2:
                     times.append(time.perf_counter() - start)
             return times
@@ -785,17 +793,7 @@ def profile(kind: str) -> None:
                 rows = token_lists(datums, tokens)
 
                 def step() -> None:
-                    data = [
-                        types.Datum(
-                            model_input=types.ModelInput.from_ints(inp),
-                            loss_fn_inputs={"target_tokens": tgt, "weights": w},
-                        )
-                        for inp, tgt, w in rows
-                    ]
-                    fb = training.forward_backward(data, "cross_entropy")
-                    opt = training.optim_step(types.AdamParams(learning_rate=1e-4))
-                    fb.result()
-                    opt.result()
+                    tinkex_step(training, rows, types.AdamParams(learning_rate=1e-4))
 
                 for _ in range(3):
                     step()

@@ -53,9 +53,12 @@ def main(ex: Example) -> None:
         requests.clear()
         t0 = time.monotonic()
         fb = training.forward_backward(data, "cross_entropy")
-        opt = training.optim_step(adam)
+        # The step waits for the chunks here (a training loop would submit it at once): tinkex
+        # sends every chunk before the step, but skyrl-tx 0.3.0 reads its queue of passes and
+        # its queue of other requests in two queries, so a step that arrives just between
+        # them may run before the last chunk, and the equal-datum check below would differ.
         out = fb.result()
-        opt.result()
+        training.optim_step(adam).result()
         chunks = requests.count("forward_backward_json") + requests.count("forward_backward")
         print(
             f"  {chunks} forward_backward requests, {len(out.loss_fn_outputs)} outputs merged, "

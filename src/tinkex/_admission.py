@@ -8,18 +8,21 @@ import asyncio
 import collections
 import threading
 from types import TracebackType
+from typing import Literal
 
 __all__ = ["Admission"]
 
+_State = Literal["waiting", "granted", "returned"]
+
 
 class _Waiter:
-    __slots__ = ("future", "granted", "loop", "nbytes")
+    __slots__ = ("future", "loop", "nbytes", "state")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, nbytes: int) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
         self.nbytes = nbytes
-        self.granted = False
+        self.state: _State = "waiting"
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -31,6 +34,10 @@ class Admission:
     """At most ``count`` requests and ``capacity`` bytes in flight, first come first served.
     A request larger than the whole budget is let in alone.
 
+    A waiter whose event loop stops for good while it waits (closed, or never run again)
+    cannot be told it was let in; a closed loop's place is passed on, a merely stopped one's is
+    held until that loop runs again.
+
     Example::
 
         admission = Admission(count=400, capacity=5_000_000)
@@ -41,7 +48,9 @@ class Admission:
     def __init__(self, count: int, capacity: int) -> None:
         self.count = max(count, 1)
         self.capacity = max(capacity, 1)
-        self._lock = threading.Lock()
+        # Re-entrant: a waiting coroutine that is garbage-collected gives its place back from
+        # whatever this thread is doing, possibly while it holds the lock.
+        self._lock = threading.RLock()
         self._in_flight = 0
         self._used = 0
         self._waiters: collections.deque[_Waiter] = collections.deque()
@@ -52,48 +61,70 @@ class Admission:
             return self._in_flight
 
     def hold(self, nbytes: int) -> _Held:
-        return _Held(self, min(max(nbytes, 0), self.capacity))
+        return _Held(self, nbytes)
+
+    def _clamp(self, nbytes: int) -> int:
+        return min(max(nbytes, 0), self.capacity)
 
     def _fits(self, nbytes: int) -> bool:
         return self._in_flight < self.count and self._used + nbytes <= self.capacity
 
-    def _take(self, nbytes: int) -> None:
-        self._in_flight += 1
-        self._used += nbytes
-
     async def acquire(self, nbytes: int) -> None:
+        nbytes = self._clamp(nbytes)
         with self._lock:
             if not self._waiters and self._fits(nbytes):
-                self._take(nbytes)
+                self._in_flight += 1
+                self._used += nbytes
                 return
             waiter = _Waiter(asyncio.get_running_loop(), nbytes)
             self._waiters.append(waiter)
+        self._dispatch()
         try:
             await waiter.future
         except BaseException:
             with self._lock:
-                granted = waiter.granted
-                if not granted:
+                if waiter.state == "waiting":
                     self._waiters.remove(waiter)
-            if granted:  # let in just as it gave up: pass the place on
-                self.release(nbytes)
+                elif waiter.state == "granted":  # let in just as it gave up: pass it on
+                    self._give_back(waiter.nbytes)
+                waiter.state = "returned"
+            self._dispatch()
             raise
 
     def release(self, nbytes: int) -> None:
-        woken: list[_Waiter] = []
         with self._lock:
-            self._in_flight -= 1
-            self._used -= nbytes
-            while self._waiters and self._fits(self._waiters[0].nbytes):
-                waiter = self._waiters.popleft()
-                waiter.granted = True
-                self._take(waiter.nbytes)
-                woken.append(waiter)
-        for waiter in woken:
-            try:
-                waiter.loop.call_soon_threadsafe(_wake, waiter.future)
-            except RuntimeError:  # its loop is closed: it will never take its place
-                self.release(waiter.nbytes)
+            self._give_back(self._clamp(nbytes))
+        self._dispatch()
+
+    def _give_back(self, nbytes: int) -> None:
+        self._in_flight -= 1
+        self._used -= nbytes
+
+    def _dispatch(self) -> None:
+        """Let in the waiters at the head of the line that fit, and wake each on its loop."""
+        while True:
+            woken: list[_Waiter] = []
+            with self._lock:
+                while self._waiters and self._fits(self._waiters[0].nbytes):
+                    waiter = self._waiters.popleft()
+                    waiter.state = "granted"
+                    self._in_flight += 1
+                    self._used += waiter.nbytes
+                    woken.append(waiter)
+            if not woken:
+                return
+            stranded = False
+            for waiter in woken:
+                try:
+                    waiter.loop.call_soon_threadsafe(_wake, waiter.future)
+                except RuntimeError:  # its loop is closed: it will never take its place
+                    with self._lock:
+                        if waiter.state == "granted":
+                            waiter.state = "returned"
+                            self._give_back(waiter.nbytes)
+                            stranded = True
+            if not stranded:
+                return
 
 
 class _Held:

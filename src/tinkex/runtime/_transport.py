@@ -61,6 +61,8 @@ class _Pools(Generic[C]):
         client: C | None = self._clients.get(name)
         if client is None:
             with self._lock:
+                if self.closed:  # closed while this call was on its way
+                    raise ClientClosedError("this client is closed; create a new one")
                 client = self._clients.get(name)
                 if client is None:
                     spec = self._specs.get(name) or self._specs.get("default") or PoolSpec()
@@ -143,6 +145,8 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
         guest = self._guests.get(loop)
         if guest is None:
             with self._lock:
+                if self.closed:
+                    raise ClientClosedError("this client is closed; create a new one")
                 for closed in [other for other in self._guests if other.is_closed()]:
                     del self._guests[closed]  # closed without shutting down its generators
                 guest = self._guests.get(loop)
@@ -161,18 +165,17 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
         with self._lock:
             guests = list(self._guests.items())
             self._guests.clear()
-        if home is None or home is current:
-            for client in home_clients:
-                await client.aclose()
-        elif home.is_closed():
-            await _aclose_all(home_clients)
-        else:
-            _close_on(home, _aclose_all(home_clients))
-        for loop, guest in guests:
-            if loop is current:
-                await _close_guest(guest)
+        try:
+            if home is None or home is current or home.is_closed():
+                await _aclose_all(home_clients)
             else:
-                _close_on(loop, _close_guest(guest))
+                _close_on(home, _aclose_all(home_clients))
+        finally:  # the guests too, whatever happened to the home clients
+            for loop, guest in guests:
+                if loop is current:
+                    await _close_clients(guest.clients)
+                else:
+                    _close_on(loop, _close_clients(guest.clients))
 
 
 class _Guest:
@@ -181,7 +184,6 @@ class _Guest:
 
     def __init__(self, pools: AsyncPools, loop: asyncio.AbstractEventLoop) -> None:
         self.clients: dict[str, httpx.AsyncClient] = {}
-        self.closing = False
         self.keeper = _keeper(pools, loop, self)
         # Run it to its ``yield`` now: that registers it with the running loop (asyncio's
         # first-iteration hook), which closes it at shutdown. It awaits nothing before the
@@ -196,20 +198,19 @@ async def _keeper(
     try:
         yield
     finally:
-        guest.closing = True
         with pools._lock:
             if pools._guests.get(loop) is guest:
                 del pools._guests[loop]
-        await _aclose_all(list(guest.clients.values()))
-        guest.clients.clear()
+        await _close_clients(guest.clients)
 
 
-async def _close_guest(guest: _Guest) -> None:
-    """Close a guest's clients on its own loop (unless that loop is already doing it)."""
-    if guest.closing:
-        return
-    with contextlib.suppress(RuntimeError):  # its loop's shutdown got there first
-        await guest.keeper.aclose()
+async def _close_clients(clients: dict[str, httpx.AsyncClient]) -> None:
+    """Close and forget each client; whoever gets to a client first closes it (the pools'
+    close and the loop's shutdown may both be at it, on that loop)."""
+    while clients:
+        _, client = clients.popitem()
+        with contextlib.suppress(Exception):  # a connection already broken is closed anyway
+            await client.aclose()
 
 
 async def _aclose_all(clients: list[httpx.AsyncClient]) -> None:
