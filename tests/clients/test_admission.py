@@ -137,3 +137,47 @@ def _run_briefly(loop: asyncio.AbstractEventLoop, coro: object) -> None:
     loop.run_until_complete(asyncio.sleep(0.05))
     assert not task.done()  # still queued when its loop stops
     task._log_destroy_pending = False  # stranded on purpose: no "destroyed but pending" noise
+
+
+def test_when_the_head_of_the_line_leaves_the_next_that_fits_goes_in() -> None:
+    admission = Admission(count=10, capacity=10)
+
+    async def main() -> None:
+        await admission.acquire(6)  # held throughout
+        big = asyncio.create_task(admission.acquire(8))  # does not fit: first in line
+        small = asyncio.create_task(admission.acquire(1))  # fits, but behind it
+        await asyncio.sleep(0.01)
+        big.cancel()
+        await asyncio.gather(big, return_exceptions=True)
+        await asyncio.wait_for(small, WAIT)  # let in without waiting for the 6 bytes
+        admission.release(1)
+        admission.release(6)
+
+    asyncio.run(asyncio.wait_for(main(), WAIT))
+    assert admission.in_flight == 0
+
+
+def test_many_waiters_stranded_on_a_closed_loop_leave_the_limit_intact() -> None:
+    admission = Admission(count=1, capacity=10**9)
+    stranded = asyncio.new_event_loop()
+
+    async def wait_there() -> None:
+        await admission.acquire(1)
+
+    async def main() -> None:
+        await admission.acquire(1)
+
+        def strand() -> None:
+            tasks = [stranded.create_task(wait_there()) for _ in range(3000)]
+            stranded.run_until_complete(asyncio.sleep(0.05))
+            for task in tasks:
+                task._log_destroy_pending = False
+
+        await asyncio.to_thread(strand)
+        stranded.close()
+        admission.release(1)  # passes the place down the whole stranded line, without recursion
+        await asyncio.wait_for(admission.acquire(1), WAIT)
+        admission.release(1)
+
+    asyncio.run(asyncio.wait_for(main(), WAIT))
+    assert admission.in_flight == 0
