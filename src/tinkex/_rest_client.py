@@ -344,6 +344,11 @@ class RestClient:
 
         return self._call(run(), "export_session_trace")
 
+    def get_current_api_key(self) -> APIFuture[models.SelfApiKeyResponse]:
+        """What the server knows of the API key in use: its id, name, organisation and user
+        (servers without the endpoint answer 404)."""
+        return self._call(self._api.auth.get_current_api_key(), "get_current_api_key")
+
     def whoami(self) -> Any:
         """Identity from a JWT credential; API keys carry none, so this raises for them."""
         raise RuntimeError(

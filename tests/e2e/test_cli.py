@@ -1,4 +1,5 @@
-"""The `tinkex` command against the real backend: list a run's checkpoints and download one."""
+"""The `tinkex` command against the real backend: list a run's checkpoints and download one;
+check the key."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def test_cli_lists_and_downloads_a_checkpoint(backend: Any, training: Any, tmp_p
     again = tinkex(backend, "checkpoint", "download", path, "--output", str(out))
     assert again.returncode == 1
     assert "--force" in again.stderr
+
+
+def test_cli_auth_status_against_a_server_that_cannot_describe_keys(backend: Any) -> None:
+    got = tinkex(backend, "auth", "status", "--format", "json")
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(got.stdout)
+    assert doc["accepted"] is True
+    assert doc["key_source"] == "TINKER_API_KEY"
+    assert doc["key"] is None  # skyrl-tx has no key endpoint: its capabilities answered instead
+    assert "tml-local" not in got.stdout + got.stderr
