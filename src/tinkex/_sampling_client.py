@@ -240,13 +240,11 @@ class SamplingClient:
             prompt_alt_tokens_k,
             prompt_logprobs_last_n,
         )
-        self.holder._check_open()
-        if self.holder.loop.in_loop_thread():
-            return await self._sample(request)
-        # The caller's loop drives this call, but the session and server flags are set up
-        # once, on the SDK's loop (where the heartbeat lives).
-        if self.holder._server_config is None:
-            await self.holder.submit(self.holder.server_config(), "client config")
+        holder = self.holder
+        holder._check_open()
+        if holder._server_config is None:  # its flags set the limits; fetched on the SDK's loop
+            fetch = holder.server_config()
+            await (fetch if holder.loop.in_loop_thread() else holder.submit(fetch, "client config"))
         return await self._sample(request)
 
     def _request(

@@ -275,14 +275,6 @@ class _ClientCore:
             raise LookupError(f"no endpoint {endpoint_id!r} in {type(self).__name__}") from None
 
 
-def _retry_needed(call: _Call, err: APIError) -> APIError:
-    """The first attempt's failure, handed on to the retry loop; raised here when the call has
-    no retries to make."""
-    if call.state.max_attempts == 1:
-        raise err
-    return err
-
-
 def _retry_context(call: _Call) -> Any:
     return stamina.retry_context(
         on=call.state.wait_for, attempts=call.state.max_attempts, timeout=None
@@ -339,7 +331,9 @@ class SyncAPIClient(_ClientCore):
             try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return self._attempt(client, call, stream)
             except APIError as err:
-                first: APIError | None = _retry_needed(call, err)
+                if call.state.max_attempts == 1:
+                    raise
+                first: APIError | None = err
             for attempt in _retry_context(call):
                 with attempt:
                     first, failed = None, first
@@ -500,7 +494,9 @@ class AsyncAPIClient(_ClientCore):
             try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return await self._attempt(client, call, stream)
             except APIError as err:
-                first: APIError | None = _retry_needed(call, err)
+                if call.state.max_attempts == 1:
+                    raise
+                first: APIError | None = err
             async for attempt in _retry_context(call):
                 with attempt:
                     first, failed = None, first
