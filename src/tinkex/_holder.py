@@ -33,6 +33,7 @@ from .runtime import (
     RetryInfo,
     SDKError,
 )
+from .runtime._call_context import detached_context, without_call_headers
 
 __all__ = ["Holder", "SessionStatus"]
 
@@ -185,7 +186,8 @@ class Holder:
         """The server's feature flags; servers without the endpoint (404) get the defaults."""
         if self._server_config is None:
             try:
-                config = await self.api.service.get_client_config(sdk_version=self.version)
+                with without_call_headers():  # the holder's own set-up, not the caller's call
+                    config = await self.api.service.get_client_config(sdk_version=self.version)
             except NotFoundError:
                 logger.debug("%s has no client config endpoint; using defaults", self.base_url)
                 config = models.ClientConfigResponse()
@@ -198,13 +200,14 @@ class Holder:
         (at least 10 s), keeping the last good answer when a refresh fails. A server without
         the endpoint (404) gets the defaults, and is not asked again."""
         if self._dynamic_config is None:
-            config, found = await self._fetch_dynamic_config(None)
-            if self._dynamic_config is None:
-                self._dynamic_config = config
-                if found and self.loop.in_loop_thread() and self._dynamic_refresh is None:
-                    self._dynamic_refresh = asyncio.get_running_loop().create_task(
-                        self._refresh_dynamic_config(), name="tinkex-dynamic-config"
-                    )
+            with without_call_headers():  # set-up, and the refresh task must not inherit a call
+                config, found = await self._fetch_dynamic_config(None)
+                if self._dynamic_config is None:
+                    self._dynamic_config = config
+                    if found and self.loop.in_loop_thread() and self._dynamic_refresh is None:
+                        self._dynamic_refresh = asyncio.get_running_loop().create_task(
+                            self._refresh_dynamic_config(), name="tinkex-dynamic-config"
+                        )
         return self._dynamic_config
 
     async def _fetch_dynamic_config(
@@ -249,8 +252,8 @@ class Holder:
             start = not self._cancel_draining
             self._cancel_draining = True
         if start:
-            try:
-                self.loop.submit(self._drain_cancels())
+            try:  # background work: not part of the call that abandoned the request
+                detached_context().run(self.loop.submit, self._drain_cancels())
             except SDKError:  # closed meanwhile: the server ends the work with the session
                 with self._cancel_lock:
                     self._cancel_draining = False
@@ -296,29 +299,32 @@ class Holder:
             return self._session_id
         if self._session_lock is None:
             self._session_lock = asyncio.Lock()
+        # Opening the session is the holder's own set-up: it, and the heartbeat and telemetry
+        # tasks it starts, carry no headers of the public call that happened to need it first.
         async with self._session_lock:
-            if self._session_id is None:
-                await self.server_config()
-                await self.dynamic_config()
-                reply = await self.api.sessions.create_session(
-                    tags=list(self.tags),
-                    user_metadata=self.user_metadata,
-                    sdk_version=self.version,
-                    project_id=omit(self.project_id),
-                    display_name=omit(self.display_name),
-                )
-                for level, message in (
-                    (logging.INFO, reply.info_message),
-                    (logging.WARNING, reply.warning_message),
-                    (logging.ERROR, reply.error_message),
-                ):
-                    if message:
-                        logger.log(level, "server: %s", message)
-                self._session_id = reply.session_id
-                self.telemetry.session_started()
-                self._heartbeat = asyncio.get_running_loop().create_task(
-                    self._heartbeat_loop(reply.session_id), name="tinkex-heartbeat"
-                )
+            with without_call_headers():
+                if self._session_id is None:
+                    await self.server_config()
+                    await self.dynamic_config()
+                    reply = await self.api.sessions.create_session(
+                        tags=list(self.tags),
+                        user_metadata=self.user_metadata,
+                        sdk_version=self.version,
+                        project_id=omit(self.project_id),
+                        display_name=omit(self.display_name),
+                    )
+                    for level, message in (
+                        (logging.INFO, reply.info_message),
+                        (logging.WARNING, reply.warning_message),
+                        (logging.ERROR, reply.error_message),
+                    ):
+                        if message:
+                            logger.log(level, "server: %s", message)
+                    self._session_id = reply.session_id
+                    self.telemetry.session_started()
+                    self._heartbeat = asyncio.get_running_loop().create_task(
+                        self._heartbeat_loop(reply.session_id), name="tinkex-heartbeat"
+                    )
         return self._session_id
 
     @property
@@ -383,7 +389,8 @@ class Holder:
             )
         finally:
             self.telemetry.session_ended()
-            await self.telemetry.aclose(TELEMETRY_DRAIN_TIMEOUT)
+            with without_call_headers():
+                await self.telemetry.aclose(TELEMETRY_DRAIN_TIMEOUT)
             await self.api.close()
 
     def close(self, status: SessionStatus | None = "success", detail: str | None = None) -> None:

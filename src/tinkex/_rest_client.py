@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
 from ._generated import models
 from ._holder import Holder
+from ._public_call import public
 from ._wire import omit
 from .runtime import APIFuture
 from .types import ParsedCheckpointTinkerPath
@@ -46,6 +47,7 @@ class RestClient:
     def __repr__(self) -> str:
         return f"RestClient(base_url={self.holder.base_url!r})"
 
+    @public
     def close(self) -> None:
         """Close the connections (only those this RestClient opened itself)."""
         if self._owns_holder:
@@ -66,11 +68,13 @@ class RestClient:
 
     # -- server ------------------------------------------------------------------------------
 
+    @public
     def get_server_capabilities(self) -> APIFuture[models.GetServerCapabilitiesResponse]:
         return self._call(self._api.service.get_server_capabilities(), "get_server_capabilities")
 
     # -- training runs -----------------------------------------------------------------------
 
+    @public
     def get_training_run(
         self, training_run_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
@@ -79,12 +83,14 @@ class RestClient:
             "get_training_run",
         )
 
+    @public
     def get_training_run_by_tinker_path(
         self, tinker_path: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
         parsed = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.get_training_run(parsed.training_run_id, access_scope)
 
+    @public
     def list_training_runs(
         self,
         limit: int = 20,
@@ -99,6 +105,7 @@ class RestClient:
             "list_training_runs",
         )
 
+    @public
     def iter_training_runs(
         self,
         access_scope: AccessScope = "owned",
@@ -113,11 +120,13 @@ class RestClient:
 
     # -- checkpoints -------------------------------------------------------------------------
 
+    @public
     def list_checkpoints(self, training_run_id: str) -> APIFuture[models.CheckpointsListResponse]:
         return self._call(
             self._api.checkpoints.list_checkpoints(training_run_id), "list_checkpoints"
         )
 
+    @public
     def list_user_checkpoints(
         self, limit: int = 100, offset: int = 0
     ) -> APIFuture[models.CheckpointsListResponse]:
@@ -126,22 +135,26 @@ class RestClient:
             "list_user_checkpoints",
         )
 
+    @public
     def iter_user_checkpoints(self, page_size: int = 100) -> Iterator[models.Checkpoint]:
         """Every checkpoint you own, fetching ``page_size`` at a time."""
         return self._iterate(
             lambda offset: self.list_user_checkpoints(page_size, offset), "checkpoints"
         )
 
+    @public
     def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
         return self._call(
             self._api.checkpoints.delete_checkpoint(training_run_id, checkpoint_id),
             "delete_checkpoint",
         )
 
+    @public
     def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.delete_checkpoint(p.training_run_id, p.checkpoint_id)
 
+    @public
     def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
@@ -149,6 +162,7 @@ class RestClient:
             "publish_checkpoint",
         )
 
+    @public
     def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
@@ -156,6 +170,7 @@ class RestClient:
             "unpublish_checkpoint",
         )
 
+    @public
     def set_checkpoint_ttl_from_tinker_path(
         self, tinker_path: str, ttl_seconds: int | None
     ) -> APIFuture[None]:
@@ -168,6 +183,7 @@ class RestClient:
             "set_checkpoint_ttl",
         )
 
+    @public
     def get_external_weights_urls(
         self, tinker_path: str
     ) -> APIFuture[models.ExternalWeightsUrlsResponse]:
@@ -182,6 +198,7 @@ class RestClient:
             "get_external_weights_urls",
         )
 
+    @public
     def download_checkpoint(
         self,
         tinker_path: str,
@@ -228,6 +245,7 @@ class RestClient:
             read_timeout=read_timeout,
         )
 
+    @public
     def get_weights_info_by_tinker_path(
         self, tinker_path: str
     ) -> APIFuture[models.WeightsInfoResponse]:
@@ -236,6 +254,7 @@ class RestClient:
             self._api.weights.get_weights_info(tinker_path=tinker_path), "get_weights_info"
         )
 
+    @public
     def copy_weights(
         self,
         path: str,
@@ -263,6 +282,7 @@ class RestClient:
 
     # -- sessions and samplers ---------------------------------------------------------------
 
+    @public
     def get_session(
         self, session_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.GetSessionResponse]:
@@ -270,6 +290,7 @@ class RestClient:
             self._api.sessions.get_session(session_id, access_scope=access_scope), "get_session"
         )
 
+    @public
     def list_sessions(
         self, limit: int = 20, offset: int = 0, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.ListSessionsResponse]:
@@ -278,6 +299,7 @@ class RestClient:
             "list_sessions",
         )
 
+    @public
     def iter_sessions(
         self, access_scope: AccessScope = "owned", page_size: int = 100
     ) -> Iterator[str]:
@@ -290,15 +312,18 @@ class RestClient:
                 return
             offset += len(page)
 
+    @public
     def assign_session_project(self, session_id: str, project_id: str) -> APIFuture[None]:
         return self._call(
             self._api.sessions.assign_session_project(session_id, project_id=project_id),
             "assign_session_project",
         )
 
+    @public
     def get_sampler(self, sampler_id: str) -> APIFuture[models.GetSamplerResponse]:
         return self._call(self._api.sampling.get_sampler(sampler_id), "get_sampler")
 
+    @public
     def search_sessions(
         self, request: models.SessionSearchRequest
     ) -> APIFuture[models.SessionSearchResponse]:
@@ -307,6 +332,7 @@ class RestClient:
 
     # -- admin -------------------------------------------------------------------------------
 
+    @public
     def get_audit_log(
         self, event_type: str = "all", day: str | None = None
     ) -> APIFuture[models.AuditLogResponse]:
@@ -314,6 +340,7 @@ class RestClient:
             self._api.admin.get_audit_log(event_type=event_type, day=day), "get_audit_log"
         )
 
+    @public
     def get_billing_usage(self, starting_on: Any, ending_before: Any) -> APIFuture[Any]:
         """Usage events between two RFC 3339 times (needs billing-admin rights)."""
         return self._call(
@@ -321,12 +348,14 @@ class RestClient:
             "get_billing_usage",
         )
 
+    @public
     def get_current_checkpoint_storage_usage(self, project_id: str | None = None) -> APIFuture[Any]:
         return self._call(
             self._api.admin.get_current_checkpoint_storage_usage(project_id=project_id),
             "get_current_checkpoint_storage_usage",
         )
 
+    @public
     def export_session_trace(self, session_id: str, poll_interval: float = 5.0) -> APIFuture[str]:
         """The URL of a session's trace export, polling until the server has it ready."""
         import asyncio
@@ -344,11 +373,13 @@ class RestClient:
 
         return self._call(run(), "export_session_trace")
 
+    @public
     def get_current_api_key(self) -> APIFuture[models.SelfApiKeyResponse]:
         """What the server knows of the API key in use: its id, name, organisation and user
         (servers without the endpoint answer 404)."""
         return self._call(self._api.auth.get_current_api_key(), "get_current_api_key")
 
+    @public
     def whoami(self) -> Any:
         """Identity from a JWT credential; API keys carry none, so this raises for them."""
         raise RuntimeError(
@@ -356,69 +387,90 @@ class RestClient:
             "identifies you to the server"
         )
 
+    @public
     def get_telemetry(self) -> Any:
         """The telemetry of this client's connections (listeners, events)."""
         return self.holder.api.telemetry
 
     # -- deprecated async twins --------------------------------------------------------------
 
+    @public
     async def get_training_run_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_training_run(*args, **kwargs)
 
+    @public
     async def get_training_run_by_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_training_run_by_tinker_path(*args, **kwargs)
 
+    @public
     async def list_training_runs_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.list_training_runs(*args, **kwargs)
 
+    @public
     async def list_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.list_checkpoints(*args, **kwargs)
 
+    @public
     async def list_user_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.list_user_checkpoints(*args, **kwargs)
 
+    @public
     async def get_external_weights_urls_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_external_weights_urls(*args, **kwargs)
 
+    @public
     async def delete_checkpoint_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.delete_checkpoint(*args, **kwargs)
 
+    @public
     async def delete_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.delete_checkpoint_from_tinker_path(*args, **kwargs)
 
+    @public
     async def publish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.publish_checkpoint_from_tinker_path(*args, **kwargs)
 
+    @public
     async def unpublish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.unpublish_checkpoint_from_tinker_path(*args, **kwargs)
 
+    @public
     async def set_checkpoint_ttl_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.set_checkpoint_ttl_from_tinker_path(*args, **kwargs)
 
+    @public
     async def copy_weights_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.copy_weights(*args, **kwargs)
 
+    @public
     async def get_session_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_session(*args, **kwargs)
 
+    @public
     async def list_sessions_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.list_sessions(*args, **kwargs)
 
+    @public
     async def assign_session_project_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.assign_session_project(*args, **kwargs)
 
+    @public
     async def export_session_trace_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.export_session_trace(*args, **kwargs)
 
+    @public
     async def get_sampler_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_sampler(*args, **kwargs)
 
+    @public
     async def get_audit_log_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_audit_log(*args, **kwargs)
 
+    @public
     async def get_billing_usage_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_billing_usage(*args, **kwargs)
 
+    @public
     async def get_current_checkpoint_storage_usage_async(self, *args: Any, **kwargs: Any) -> Any:
         return await self.get_current_checkpoint_storage_usage(*args, **kwargs)
 

@@ -24,6 +24,7 @@ from ._admission import Admission
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
+from ._public_call import public
 from ._sample_stream import SampleStream
 from ._wire import compact, omit
 from .runtime import (
@@ -133,6 +134,7 @@ class SamplingClient:
     def __repr__(self) -> str:
         return f"SamplingClient(sampling_session_id={self.sampling_session_id!r})"
 
+    @public
     def close(self) -> None:
         """Close the connections of a sampler that has its own (unpickled, or made from a
         handle); one made by a ServiceClient closes with it."""
@@ -179,6 +181,7 @@ class SamplingClient:
 
     # -- sampling ----------------------------------------------------------------------------
 
+    @public
     def sample(
         self,
         prompt: ModelInput,
@@ -210,6 +213,7 @@ class SamplingClient:
         )
         return self.holder.submit(self._sample(request), "sample")
 
+    @public
     async def sample_async(
         self,
         prompt: ModelInput,
@@ -290,6 +294,7 @@ class SamplingClient:
         )
         return request
 
+    @public
     def sample_stream(
         self,
         prompt: ModelInput,
@@ -435,6 +440,7 @@ class SamplingClient:
                 f": {queue_state_reason}" if queue_state_reason else "",
             )
 
+    @public
     def compute_logprobs(
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
     ) -> APIFuture[list[float | None]]:
@@ -456,20 +462,24 @@ class SamplingClient:
 
     # -- information and pickling ------------------------------------------------------------
 
+    @public
     def get_base_model(self) -> str:
         if self.base_model is None:
             raise ValueError("this sampler's base model is unknown")
         return self.base_model
 
+    @public
     def get_tokenizer(self) -> Any:
         from ._tokenizer import load_tokenizer
 
         return load_tokenizer(self.get_base_model())
 
+    @public
     def get_telemetry(self) -> Any:
         return self.holder.api.telemetry
 
     @staticmethod
+    @public
     def create(
         holder: Holder,
         *,
@@ -502,6 +512,7 @@ class SamplingClient:
         )
         return holder.submit(coro, "sampling client")
 
+    @public
     def get_sampler_handle(self) -> str:
         """A credential-free string another process can turn back into this sampler."""
         state = {
@@ -514,6 +525,7 @@ class SamplingClient:
         return base64.urlsafe_b64encode(raw).decode("ascii")
 
     @staticmethod
+    @public
     def from_sampler_handle(handle: str, *, api_key: str | None = None) -> SamplingClient:
         """The sampler of ``get_sampler_handle``; the key comes from ``api_key`` or the environment."""
         try:
@@ -548,6 +560,7 @@ class SamplingClient:
         }
         return (_unpickle_sampling_client, (state,))
 
+    @public
     async def compute_logprobs_async(
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
     ) -> list[float | None]:
@@ -561,6 +574,7 @@ class SamplingClient:
         )
         return _prompt_logprobs(response, prompt.length, prompt_logprobs_last_n)
 
+    @public
     async def get_base_model_async(self) -> str:
         return self.get_base_model()
 

@@ -16,6 +16,7 @@ import httpx
 from ._compat import LossHandle
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
+from ._public_call import public
 from ._rest_client import RestClient
 from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
@@ -138,6 +139,7 @@ class ServiceClient:
         info = await holder.api.training.get_info(model_id=model_id)
         return TrainingClient(holder, model_seq_id, model_id, info=info)
 
+    @public
     def create_lora_training_client(
         self,
         base_model: str,
@@ -259,6 +261,7 @@ class ServiceClient:
         await load(path, weights_access_token)
         return client
 
+    @public
     def create_training_client_from_state(
         self,
         path: str,
@@ -272,6 +275,7 @@ class ServiceClient:
             path, False, base_model, user_metadata, weights_access_token, optimizer
         )
 
+    @public
     def create_training_client_from_state_with_optimizer(
         self,
         path: str,
@@ -284,6 +288,7 @@ class ServiceClient:
 
     # -- sampling and REST -------------------------------------------------------------------
 
+    @public
     def create_sampling_client(
         self,
         model_path: str | None = None,
@@ -305,22 +310,27 @@ class ServiceClient:
         )
         return SamplingClientFuture(self.holder.submit(coro, "create_sampling_client"))
 
+    @public
     def create_rest_client(self) -> RestClient:
         """A RestClient sharing this client's connections."""
         return RestClient(self.holder)
 
+    @public
     def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
         """The models the server can train and sample (a blocking call)."""
         return self.holder.run(self.holder.capabilities(refresh=True))
 
+    @public
     async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
         return await self.holder.submit(
             self.holder.api.service.get_server_capabilities(), "get_server_capabilities"
         )
 
+    @public
     def get_console_url(self) -> str:
         return self.holder.base_url
 
+    @public
     def get_telemetry(self) -> Any:
         """The telemetry of this client's connections (add listeners to it)."""
         return self.holder.api.telemetry
@@ -331,6 +341,7 @@ class ServiceClient:
         every client this ServiceClient made. ``service.metrics.summary()`` gives them all."""
         return self.holder.metrics
 
+    @public
     def copy_weights(
         self, path: str, *, ttl_seconds: int | None = None, weights_access_token: str | None = None
     ) -> APIFuture[str]:
@@ -344,6 +355,7 @@ class ServiceClient:
             weights_access_token=weights_access_token,
         )
 
+    @public
     def create_custom_loss(self, fn: Callable[..., Any], input_ranks: Any) -> APIFuture[LossHandle]:
         """A handle for a loss computed client-side by ``forward_backward_custom``.
 
@@ -362,6 +374,7 @@ class ServiceClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @public
     def close(self, status: SessionStatus = "success", detail: str | None = None) -> None:
         """Finish the session with ``status`` and stop all background work. Safe to call twice."""
         self.holder.close(status, detail)
@@ -386,18 +399,22 @@ class ServiceClient:
 
     # -- deprecated async twins --------------------------------------------------------------
 
+    @public
     async def create_lora_training_client_async(self, *args: Any, **kwargs: Any) -> TrainingClient:
         return await self.create_lora_training_client(*args, **kwargs)
 
+    @public
     async def create_training_client_from_state_async(
         self, *args: Any, **kwargs: Any
     ) -> TrainingClient:
         return await self.create_training_client_from_state(*args, **kwargs)
 
+    @public
     async def create_training_client_from_state_with_optimizer_async(
         self, *args: Any, **kwargs: Any
     ) -> TrainingClient:
         return await self.create_training_client_from_state_with_optimizer(*args, **kwargs)
 
+    @public
     async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
         return await self.create_sampling_client(*args, **kwargs)

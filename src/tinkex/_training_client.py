@@ -18,6 +18,7 @@ from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
 from ._ordering import Turnstile
+from ._public_call import public
 from ._queue import QueueStateLogger
 from ._wire import compact
 from .runtime import AmbiguousOutcomeError, APIFuture, APIResponseValidationError, AsyncFutureHandle
@@ -194,6 +195,7 @@ class TrainingClient:
         outputs = [await h.result() for h in handles]
         return merge_outputs(outputs, [len(c) for c in chunks])
 
+    @public
     def forward(
         self,
         data: Sequence[Datum],
@@ -203,6 +205,7 @@ class TrainingClient:
         """Run the model on ``data`` without computing gradients (logprobs and loss)."""
         return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=True)
 
+    @public
     def forward_backward(
         self,
         data: Sequence[Datum],
@@ -212,6 +215,7 @@ class TrainingClient:
         """Compute the loss and accumulate its gradients; large batches are sent in chunks."""
         return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=False)
 
+    @public
     def forward_backward_custom(
         self,
         data: Sequence[Datum],
@@ -242,6 +246,7 @@ class TrainingClient:
 
     # -- optimizer ---------------------------------------------------------------------------
 
+    @public
     def optim_step(
         self, optim_params: OptimParams | None = None, *, adam_params: AdamParams | None = None
     ) -> APIFuture[OptimStepResponse]:
@@ -272,6 +277,7 @@ class TrainingClient:
 
     # -- checkpoints -------------------------------------------------------------------------
 
+    @public
     def save_state(
         self,
         name: str,
@@ -314,18 +320,21 @@ class TrainingClient:
             ),
         )
 
+    @public
     def load_state(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
         """Load weights (not the optimizer state) from a ``tinker://.../weights/...`` path."""
         return self._load(path, False, weights_access_token)
 
+    @public
     def load_state_with_optimizer(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
         """Load weights and optimizer state from a ``tinker://.../weights/...`` path."""
         return self._load(path, True, weights_access_token)
 
+    @public
     def save_weights_for_sampler(
         self, name: str, ttl_seconds: int | None = None, user_metadata: dict[str, str] | None = None
     ) -> APIFuture[SaveWeightsForSamplerResponse]:
@@ -353,6 +362,7 @@ class TrainingClient:
             convert,
         )
 
+    @public
     def save_weights_external(
         self,
         name: str,
@@ -381,6 +391,7 @@ class TrainingClient:
             convert,
         )
 
+    @public
     def save_weights_and_get_sampling_client(
         self,
         name: str | None = None,
@@ -437,6 +448,7 @@ class TrainingClient:
 
         return SamplingClientFuture(self._submit(run(), "save_weights_and_get_sampling_client"))
 
+    @public
     def create_sampling_client(
         self,
         model_path: str,
@@ -463,12 +475,14 @@ class TrainingClient:
             return None
         return self._info.model_data.model_name or self._info.model_name
 
+    @public
     def get_info(self) -> GetInfoResponse:
         """What the server said about this run when it was created (no request)."""
         if self._info is None:
             self._info = self.holder.run(self.holder.api.training.get_info(model_id=self.model_id))
         return self._info
 
+    @public
     def get_tokenizer(self) -> Any:
         """The run's tokenizer (``pip install 'tinkex[tokenizer]'``)."""
         from ._tokenizer import load_tokenizer
@@ -477,12 +491,15 @@ class TrainingClient:
         name = info.model_data.model_name or info.model_name or ""
         return load_tokenizer(name, info.model_data.tokenizer_id)
 
+    @public
     def get_console_url(self) -> str:
         return f"{self.holder.base_url}/training_runs/{self.model_id}"
 
+    @public
     def get_telemetry(self) -> Any:
         return self.holder.api.telemetry
 
+    @public
     def unload_model(self) -> APIFuture[Any]:
         """Free the server's resources for this run (its LoRA slot). A tinkex extra: servers that
         hold a limited number of runs (e.g. skyrl-tx) otherwise free them only on timeout."""
@@ -497,43 +514,53 @@ class TrainingClient:
     # As in the official SDK, awaiting one of these gives the APIFuture (await that, or call
     # ``.result()``), not the result itself: ``out = await (await tc.forward_async(...))``.
 
+    @public
     async def forward_async(self, *args: Any, **kwargs: Any) -> APIFuture[ForwardBackwardOutput]:
         return self.forward(*args, **kwargs)
 
+    @public
     async def forward_backward_async(
         self, *args: Any, **kwargs: Any
     ) -> APIFuture[ForwardBackwardOutput]:
         return self.forward_backward(*args, **kwargs)
 
+    @public
     async def forward_backward_custom_async(
         self, *args: Any, **kwargs: Any
     ) -> APIFuture[ForwardBackwardOutput]:
         return self.forward_backward_custom(*args, **kwargs)
 
+    @public
     async def optim_step_async(self, *args: Any, **kwargs: Any) -> APIFuture[OptimStepResponse]:
         return self.optim_step(*args, **kwargs)
 
+    @public
     async def save_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[SaveWeightsResponse]:
         return self.save_state(*args, **kwargs)
 
+    @public
     async def load_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[LoadWeightsResponse]:
         return self.load_state(*args, **kwargs)
 
+    @public
     async def load_state_with_optimizer_async(
         self, *args: Any, **kwargs: Any
     ) -> APIFuture[LoadWeightsResponse]:
         return self.load_state_with_optimizer(*args, **kwargs)
 
+    @public
     async def save_weights_for_sampler_async(
         self, *args: Any, **kwargs: Any
     ) -> APIFuture[SaveWeightsForSamplerResponse]:
         return self.save_weights_for_sampler(*args, **kwargs)
 
+    @public
     async def save_weights_external_async(
         self, *args: Any, **kwargs: Any
     ) -> APIFuture[models.SaveWeightsExternalResponse]:
         return self.save_weights_external(*args, **kwargs)
 
+    @public
     async def get_info_async(self) -> GetInfoResponse:
         if self._info is None:
             self._info = await self.holder.submit(
@@ -541,9 +568,11 @@ class TrainingClient:
             )
         return self._info
 
+    @public
     async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
         return await self.create_sampling_client(*args, **kwargs)
 
+    @public
     async def save_weights_and_get_sampling_client_async(
         self, *args: Any, **kwargs: Any
     ) -> SamplingClient:

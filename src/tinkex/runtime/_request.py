@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from ._call_context import current_call_headers
 from ._compression import compress
 from ._config import ClientConfig
 from ._options import NotGiven
@@ -167,6 +168,9 @@ def build_request(
         headers[api.idempotency_header] = args.idempotency_key
     if api.retry_count_header:
         headers[api.retry_count_header] = str(retries_taken)
+    call_headers = current_call_headers()  # which public call this request is made for
+    if call_headers:
+        headers.update(call_headers)
     headers.update(args.secret_headers)
     headers.update(args.extra_headers)
     params = {
