@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._tinker_alias import _install_finder as _install_alias_finder
+
 __title__ = "tinkex"
 
 _EXPORTS: dict[str, str] = {
@@ -35,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "PerDatumLossFn": "._compat",
     "Timeout": "._compat",
     "RequestOptions": ".runtime",
+    "install_as_tinker": "._tinker_alias",
     # errors
     "TinkerError": "._compat",
     "BillingError": "._compat",
@@ -113,6 +116,10 @@ def __dir__() -> list[str]:
     return __all__
 
 
+# `sys.modules["tinker"] = tinkex` then `import tinker.types.tensor_data` gives tinkex's module.
+_install_alias_finder()
+
+
 if TYPE_CHECKING:
     from . import (
         auth as auth,
@@ -152,6 +159,9 @@ if TYPE_CHECKING:
     from ._service_client import (
         ServiceClient as ServiceClient,
         TrainingClientFuture as BackcompatTrainingClientFuture,
+    )
+    from ._tinker_alias import (
+        install_as_tinker as install_as_tinker,
     )
     from ._training_client import (
         TrainingClient as TrainingClient,

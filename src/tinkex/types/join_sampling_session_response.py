@@ -1,0 +1,5 @@
+"""``tinker.types.join_sampling_session_response`` of the official SDK: tinkex's own objects at that path."""
+
+from .._generated.models import JoinSamplingSessionResponse
+
+__all__ = ["JoinSamplingSessionResponse"]
