@@ -36,9 +36,21 @@ test: $(STAMP)
 
 check: check-codegen lint typecheck test
 
-# A benchmark, not a test: tinkex against a bare-httpx floor on a local stub server.
-bench: $(STAMP)
-	$(PY) bench/run.py
+# A benchmark, not a test: tinkex against the official tinker SDK (and a bare-httpx floor) on a
+# local stub server. Its own venv, so that tinker==0.38.0 is never installed next to tinkex's
+# tests; each contender runs in a process of its own. BENCH_ARGS, e.g. --quick, --json PATH.
+BENCH_VENV  := .venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet 'tinker==0.38.0' -e .
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_PY) bench/run.py $(BENCH_ARGS)
 
 # The first command of a new user: a real LoRA run on a local skyrl-tx server (built and cached
 # under ~/.cache/tinkex on first use), or on TINKER_BASE_URL when it and TINKER_API_KEY are set.
