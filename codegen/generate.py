@@ -16,6 +16,7 @@ from .ir import APIIR, build_ir
 from .loader import load_yaml
 from .manifest import Manifest
 from .models import emit_models
+from .protobuf import CompiledProto, compile_proto
 from .reference import render_reference
 from .validate import validate
 
@@ -57,7 +58,10 @@ def render(
     template_dir: Path | None = None,
 ) -> dict[str, str]:
     """File name -> source of every file of the package (before formatting)."""
-    ir: APIIR = build_ir(manifest)
+    proto: CompiledProto | None = None
+    if manifest.api.protobuf is not None:
+        proto = compile_proto(manifest_path.parent / manifest.api.protobuf.file)
+    ir: APIIR = build_ir(manifest, proto)
     env = _environment(template_dir)
     header = _header(manifest_path)
     context = {"api": ir, "runtime": runtime, "header": header}
@@ -69,6 +73,8 @@ def render(
         "params.py": env.get_template("params.py.j2").render(context),
         "models.py": emit_models(manifest, header),
     }
+    if proto is not None:
+        files.update(proto.files)  # protoc's output, as the pinned compiler wrote it
     for resource in ir.resources:
         files[f"{resource.name}.py"] = env.get_template("resource.py.j2").render(
             {**context, "resource": resource}
@@ -168,7 +174,7 @@ def check(
                     fromfile=f"{reference} (committed)",
                     tofile=f"{reference} (fresh from {manifest_path})",
                 )
-        names = {p.name for p in fresh.glob("*.py")} | {p.name for p in out.glob("*.py")}
+        names = {p.name for p in fresh.glob("*.py*")} | {p.name for p in out.glob("*.py*")}
         for name in sorted(names):
             new = (fresh / name).read_text() if (fresh / name).exists() else ""
             old = (out / name).read_text() if (out / name).exists() else ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .manifest import Endpoint, Manifest, Param
+from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
 from .validate import RESERVED_ARGS
 
@@ -21,7 +22,7 @@ class Arg:
     annotation: str
     default: str | None  # Python source of the default; None = required
     description: str
-    kind: str  # path | query | body | secret | content
+    kind: str  # path | query | body | secret | content | message
     checked: str = ""  # annotation with the schema's constraints, for parameter validation
 
     @property
@@ -51,6 +52,11 @@ class EndpointIR:
     item_ann: str | None = None
     deprecated: str | None = None
     params_model: str | None = None  # validates path and query arguments before sending
+    compress: bool = False  # the call takes `compress` (the manifest compresses its body)
+
+    @property
+    def protobuf(self) -> bool:
+        return bool(self.args_of("message"))
 
     @property
     def param_args(self) -> list[Arg]:
@@ -67,6 +73,10 @@ class ResourceIR:
     description: str
     endpoints: list[EndpointIR] = field(default_factory=list)
 
+    @property
+    def protobuf(self) -> bool:
+        return any(ep.protobuf for ep in self.endpoints)
+
 
 @dataclass
 class APIIR:
@@ -75,6 +85,7 @@ class APIIR:
     resources: list[ResourceIR]
     endpoints: list[EndpointIR]
     spec_source: str
+    protobuf_module: str | None = None
 
 
 def camel(name: str) -> str:
@@ -104,9 +115,13 @@ def _default_source(schema: dict[str, Any]) -> str | None:
 
 
 class _Builder:
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, proto: CompiledProto | None) -> None:
         self.m = manifest
+        self.proto = proto
         self.types = TypeMapper(manifest.schemas)
+
+    def message_name(self, name: str) -> str:
+        return self.proto.full_name(name) if self.proto is not None else name
 
     def type_of(self, name: str) -> tuple[str, str, bool]:
         """(annotation, runtime expression, is a class) for a named schema."""
@@ -140,6 +155,17 @@ class _Builder:
                     None,
                     "The encoded request body.",
                     "content",
+                )
+            )
+        if ep.body == "protobuf" and ep.message is not None:
+            args.append(
+                Arg(
+                    _py_name("message", taken),
+                    "message",
+                    f"_pb.{ep.message}",
+                    None,
+                    f"The request, a `{self.message_name(ep.message)}` protobuf message.",
+                    "message",
                 )
             )
         request_model = None
@@ -193,6 +219,7 @@ class _Builder:
             response_expr=response_expr,
             response_is_class=response_is_class,
             deprecated=self.deprecation(ep),
+            compress=ep.compress is not None,
         )
         if ep.path_params or ep.query:
             ir.params_model = f"{camel(eid)}Params"
@@ -223,12 +250,18 @@ class _Builder:
         if ep.body == "raw":
             kw["body"] = "'raw'"
             kw["content_type"] = repr(ep.content_type)
+        elif ep.body == "protobuf" and ep.message is not None:
+            kw["body"] = "'protobuf'"
+            kw["content_type"] = repr(ep.content_type or "application/x-protobuf")
+            kw["message"] = repr(self.message_name(ep.message))
         elif ep.request is not None:
             kw["body"] = "'json'"
         if ep.accept:
             kw["accept"] = repr(ep.accept)
         if ep.future:
             kw["future"] = "True"
+            if ep.future.protobuf:
+                kw["result_message"] = repr(self.message_name(ep.future.protobuf))
         if ep.stream:
             kw["stream"] = repr(ep.stream.format)
             kw.setdefault("accept", repr("text/event-stream"))
@@ -257,7 +290,7 @@ class _Builder:
         return kw
 
 
-def _api_spec_source(m: Manifest) -> str:
+def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     api = m.api
     lines = ["APISpec("]
 
@@ -329,12 +362,15 @@ def _api_spec_source(m: Manifest) -> str:
     if api.telemetry:
         add("telemetry_endpoint", repr(api.telemetry.endpoint))
     add("user_agent", repr(api.user_agent or api.name))
+    if proto is not None:
+        # Imported by the runtime only when a protobuf body or result is met.
+        add("protobuf_module", f'__name__.rpartition(".")[0] + {"." + proto.module!r}')
     lines.append(")")
     return "\n".join(lines)
 
 
-def build_ir(manifest: Manifest) -> APIIR:
-    builder = _Builder(manifest)
+def build_ir(manifest: Manifest, proto: CompiledProto | None = None) -> APIIR:
+    builder = _Builder(manifest, proto)
     resources: list[ResourceIR] = []
     endpoints: list[EndpointIR] = []
     for rname, resource in manifest.resources.items():
@@ -349,5 +385,6 @@ def build_ir(manifest: Manifest) -> APIIR:
         client_class=manifest.api.client_class,
         resources=resources,
         endpoints=endpoints,
-        spec_source=_api_spec_source(manifest),
+        spec_source=_api_spec_source(manifest, proto),
+        protobuf_module=proto.module if proto is not None else None,
     )

@@ -107,6 +107,12 @@ class Telemetry(_Strict):
     endpoint: str
 
 
+class Protobuf(_Strict):
+    """The API's protobuf schema: a ``.proto`` file, relative to the manifest."""
+
+    file: str = Field(pattern=r"\.proto$")
+
+
 class Api(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -126,6 +132,7 @@ class Api(_Strict):
     pools: dict[str, Pool] = Field(default_factory=dict)
     futures: Futures | None = None
     telemetry: Telemetry | None = None
+    protobuf: Protobuf | None = None
 
 
 class Param(_Strict):
@@ -137,6 +144,9 @@ class Param(_Strict):
 
 class FutureFlag(_Strict):
     result: str | None = None
+    # The protobuf message the result may come as (asked for with Accept); decoded by a
+    # converter the client registers, else field by field into the `result` schema.
+    protobuf: str | None = None
 
 
 class StreamFlag(_Strict):
@@ -158,7 +168,8 @@ class Endpoint(_Strict):
     path_params: dict[str, Param] = Field(default_factory=dict)
     query: dict[str, Param] = Field(default_factory=dict)
     request: str | None = None
-    body: Literal["json", "raw"] = "json"
+    body: Literal["json", "raw", "protobuf"] = "json"
+    message: str | None = None  # the protobuf message of a `body: protobuf` endpoint
     content_type: str | None = None
     accept: str | None = None
     response: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,6 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from .errors import ManifestError, Problem
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
+from .protobuf import CompiledProto, ProtoError, compile_proto
 
 __all__ = ["SCHEMA_KEYWORDS", "iter_refs", "ref_name", "validate"]
 
@@ -36,7 +38,9 @@ _REF = re.compile(r"^#/schemas/([A-Za-z_][A-Za-z0-9_]*)$")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CLASS = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PATH_PARAM = re.compile(r"\{([^}]*)\}")
-RESERVED_ARGS = frozenset({"self", "timeout", "extra_headers", "idempotency_key", "max_retries"})
+RESERVED_ARGS = frozenset(
+    {"self", "timeout", "extra_headers", "idempotency_key", "max_retries", "compress"}
+)
 
 
 def ref_name(ref: str) -> str | None:
@@ -88,6 +92,7 @@ class _Checker:
         self.loaded = loaded
         self.m = manifest
         self.problems: list[Problem] = []
+        self.proto: CompiledProto | None = None
         resources = [
             Resource(contents=_to_json_schema(s), specification=DRAFT202012)
             for s in manifest.schemas.values()
@@ -100,6 +105,7 @@ class _Checker:
         self.problems.append(self.loaded.problem(path, message))
 
     def run(self) -> list[Problem]:
+        self.check_protobuf()
         self.check_api()
         self.check_schemas()
         self.check_endpoints()
@@ -123,6 +129,28 @@ class _Checker:
             self.add(
                 ("api", "telemetry", "endpoint"), f"unknown endpoint `{api.telemetry.endpoint}`"
             )
+
+    def check_protobuf(self) -> None:
+        spec = self.m.api.protobuf
+        if spec is None:
+            return
+        proto = Path(self.loaded.file).parent / spec.file
+        if not proto.is_file():
+            self.add(("api", "protobuf", "file"), f"no such file: {proto}")
+            return
+        try:
+            self.proto = compile_proto(proto)
+        except ProtoError as err:
+            self.add(("api", "protobuf", "file"), f"protoc failed: {err}")
+
+    def check_message(self, name: str | None, path: Key) -> None:
+        if name is None:
+            return
+        if self.m.api.protobuf is None:
+            self.add(path, "a protobuf message needs `api.protobuf.file` (the .proto schema)")
+        elif self.proto is not None and name not in self.proto.messages:
+            known = ", ".join(sorted(self.proto.messages))
+            self.add(path, f"unknown protobuf message `{name}` (known: {known})")
 
     def check_poll_endpoint(self, eid: str, field: str) -> None:
         """The poll endpoint must take the future's id: as a path or query parameter, or a body field."""
@@ -257,6 +285,19 @@ class _Checker:
                 )
             if ep.content_type is None:
                 self.add((*path, "body"), "a `body: raw` endpoint needs a `content_type`")
+        if ep.body == "protobuf":
+            if ep.request is not None:
+                self.add(
+                    (*path, "request"),
+                    "a `body: protobuf` endpoint takes its `message`, not a request schema",
+                )
+            if ep.message is None:
+                self.add((*path, "body"), "a `body: protobuf` endpoint needs a `message`")
+            self.check_message(ep.message, (*path, "message"))
+        elif ep.message is not None:
+            self.add((*path, "message"), "`message` is only for `body: protobuf` endpoints")
+        if ep.future is not None:
+            self.check_message(ep.future.protobuf, (*path, "future", "protobuf"))
         response = self.schema_ref(ep.response, (*path, "response"))
         if ep.future is not None:
             if ep.future.result is None:

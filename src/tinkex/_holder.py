@@ -20,7 +20,7 @@ import httpx
 
 from ._generated import AsyncTinkerAPI, models
 from ._session_telemetry import SessionTelemetry
-from ._wire import omit
+from ._wire import omit, register_result_decoders
 from .runtime import (
     APIFuture,
     BackgroundLoop,
@@ -34,6 +34,7 @@ from .runtime import (
     SDKError,
 )
 from .runtime._call_context import detached_context, without_call_headers
+from .runtime._config import HTTPBackend, WireMode
 
 __all__ = ["Holder", "SessionStatus"]
 
@@ -90,6 +91,8 @@ class Holder:
         heartbeat_period: float = HEARTBEAT_PERIOD,
         telemetry_flush_interval: float = 10.0,
         propagate_trace: bool = False,
+        http_backend: HTTPBackend = "auto",
+        wire: WireMode = "auto",
     ) -> None:
         self.metrics = Metrics()
         extra: list[Listener] = [self.metrics]
@@ -106,7 +109,15 @@ class Holder:
             transport=transport,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
         )
+        register_result_decoders(self.api.codecs)
+        # The pools start on httpx, which the client-config call goes over (as in the reference
+        # SDK); with "auto", the config's use_pyqwest_transport picks the backend of the pools
+        # built after it (server_config), so the session, training and sampling pools.
+        self.http_backend: HTTPBackend = http_backend
+        if http_backend != "auto":
+            self.api._pools.use_http_backend(http_backend)
         if result_timeout is not None and result_timeout <= 0:
             raise ConfigError(f"result_timeout={result_timeout} must be positive (or None)")
         self.result_timeout = result_timeout
@@ -134,6 +145,7 @@ class Holder:
         self._sampling_seq = 0
         self.closed = False
         self.heartbeats_ok = 0
+        self._close_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     @property
     def base_url(self) -> str:
@@ -191,6 +203,12 @@ class Holder:
             except NotFoundError:
                 logger.debug("%s has no client config endpoint; using defaults", self.base_url)
                 config = models.ClientConfigResponse()
+                if self.api.codecs.mode == "auto":
+                    # Servers without it (skyrl-tx, older self-hosted ones) predate protobuf.
+                    self.api.codecs.mode = "json"
+            if self.http_backend == "auto":
+                backend: HTTPBackend = "auto" if config.use_pyqwest_transport else "httpx"
+                self.api._pools.use_http_backend(backend)
             self._server_config = config
         return self._server_config
 
@@ -358,7 +376,18 @@ class Holder:
 
     # -- closing -----------------------------------------------------------------------------
 
+    def add_close_hook(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``hook()`` on the SDK's loop when the client closes, before the session is
+        finished and the connections close (background work that must say goodbye, such as
+        the futures pollers' last acknowledgement)."""
+        self._close_hooks.append(hook)
+
     async def _aclose(self, status: SessionStatus | None, detail: str | None) -> None:
+        for hook in self._close_hooks:
+            try:
+                await hook()
+            except Exception as err:  # one hook must not keep the session open
+                logger.debug("a close hook failed: %s", err)
         for task in (self._heartbeat, self._dynamic_refresh):
             if task is not None:
                 task.cancel()

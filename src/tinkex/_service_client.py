@@ -34,6 +34,7 @@ from .runtime import (
     RetryInfo,
     UnprocessableEntityError,
 )
+from .runtime._config import HTTPBackend, WireMode
 from .types import GetServerCapabilitiesResponse
 
 __all__ = ["ServiceClient", "TrainingClientFuture"]
@@ -55,7 +56,10 @@ class ServiceClient:
     defaults. Beyond the official SDK's arguments: ``timeout`` (per attempt), ``max_retries``,
     ``result_timeout`` (default wait of every ``.result()``; ``None`` waits forever),
     ``resend_ambiguous`` (resend a request whose answer was lost: only for servers that
-    deduplicate), ``listeners`` / ``on_retry`` (telemetry), ``transport`` (an httpx transport).
+    deduplicate), ``listeners`` / ``on_retry`` (telemetry), ``transport`` (an httpx transport),
+    ``http_backend`` (``"auto"``: the pyqwest transport, a Rust HTTP client, when the server's
+    config asks for it and ``pyqwest`` is installed, else httpx; ``"httpx"`` or ``"pyqwest"`` to
+    force one; a ``transport`` always wins).
 
     Example::
 
@@ -85,6 +89,8 @@ class ServiceClient:
         heartbeat_period: float = 10.0,
         telemetry_flush_interval: float = 10.0,
         propagate_trace: bool = False,
+        http_backend: HTTPBackend = "auto",
+        wire: WireMode = "auto",
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -110,6 +116,8 @@ class ServiceClient:
             heartbeat_period=heartbeat_period,
             telemetry_flush_interval=telemetry_flush_interval,
             propagate_trace=propagate_trace,
+            http_backend=http_backend,
+            wire=wire,
         )
 
     def __repr__(self) -> str:

@@ -8,12 +8,13 @@ Every method returns an :class:`APIFuture` at once; requests are submitted in se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from ._chunking import chunk_data, merge_outputs
+from ._fwdbwd_wire import ForwardBackwardWire
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
@@ -44,6 +45,7 @@ __all__ = ["TrainingClient"]
 
 logger = logging.getLogger("tinkex")
 
+H = TypeVar("H")
 OptimParams = AdamParams | DimuonParams
 CustomLossFn = Callable[[list[Datum], list[Any]], tuple[Any, dict[str, float]]]
 
@@ -74,6 +76,9 @@ class TrainingClient:
         self._info = info
         self._turnstile = Turnstile(first=1)  # seq 0 was the model's creation
         self._queue_logger = QueueStateLogger(f"training run {model_id}")
+        self._wire = ForwardBackwardWire(
+            holder.api, model_id, compress=self._compress_fwdbwd, observer=self._queue_logger
+        )
 
     def __repr__(self) -> str:
         return f"TrainingClient(model_id={self.model_id!r})"
@@ -90,14 +95,21 @@ class TrainingClient:
     async def _submit_future(
         self, endpoint: str, result_type: type[Any], seq_id: int, body: BaseModel
     ) -> AsyncFutureHandle[Any, Any]:
-        try:
-            return await self.holder.api.submit(
+        return await self._guarded(
+            seq_id,
+            self.holder.api.submit(
                 ENDPOINTS[endpoint],
                 models.UntypedAPIFuture,
                 result_type,
                 body=body,
                 on_queue_state=self._queue_logger,
-            )
+            ),
+        )
+
+    async def _guarded(self, seq_id: int, submission: Awaitable[H]) -> H:
+        """Await a submission; its errors say which model and seq id they are about."""
+        try:
+            return await submission
         except AmbiguousOutcomeError as err:
             raise self._ambiguous(err, seq_id) from err.__cause__
         except APIResponseValidationError as err:
@@ -147,10 +159,12 @@ class TrainingClient:
     ) -> APIFuture[ForwardBackwardOutput]:
         datums = self._prepare(data)
         chunks = chunk_data(datums, *self._limits())
-        first = self._turnstile.reserve(len(chunks))
         config = dict(loss_fn_config) if loss_fn_config is not None else None
+        # Encoded here, before any seq id is taken: bad input fails now and sends nothing.
+        bodies = self._wire.encode(chunks, loss_fn, config, forward_only=forward_only)
+        first = self._turnstile.reserve(len(chunks))
         return self._submit(
-            self._run_chunks(chunks, first, loss_fn, config, forward_only),
+            self._run_chunks(chunks, first, loss_fn, config, forward_only, bodies),
             "forward" if forward_only else "forward_backward",
         )
 
@@ -161,39 +175,22 @@ class TrainingClient:
         loss_fn: LossFnType,
         loss_fn_config: dict[str, Any] | None,
         forward_only: bool,
+        bodies: list[Any] | None = None,
     ) -> ForwardBackwardOutput:
+        if bodies is None:
+            bodies = self._wire.encode(chunks, loss_fn, loss_fn_config, forward_only=forward_only)
         handles = []
         async with self._turnstile.turn(first, len(chunks)):
-            for i, chunk in enumerate(chunks):
+            for i, (chunk, body) in enumerate(zip(chunks, bodies, strict=True)):
                 seq_id = first + i
-                batch = compact(
-                    models.ForwardBackwardInput,
-                    data=list(chunk),
-                    loss_fn=loss_fn,
-                    loss_fn_config=loss_fn_config,
-                )
-                body: BaseModel
-                if forward_only:
-                    body = compact(
-                        models.ForwardRequest,
-                        forward_input=batch,
-                        model_id=self.model_id,
-                        seq_id=seq_id,
-                    )
-                    endpoint = "forward"
-                else:
-                    body = compact(
-                        models.ForwardBackwardRequest,
-                        forward_backward_input=batch,
-                        model_id=self.model_id,
-                        seq_id=seq_id,
-                    )
-                    endpoint = "forward_backward_json"
-                handles.append(
-                    await self._submit_future(endpoint, ForwardBackwardOutput, seq_id, body)
-                )
+                send = self._wire.send(chunk, body, seq_id, loss_fn, loss_fn_config, forward_only)
+                handles.append(await self._guarded(seq_id, send))
         outputs = [await h.result() for h in handles]
         return merge_outputs(outputs, [len(c) for c in chunks])
+
+    def _compress_fwdbwd(self) -> bool:
+        config = self.holder._server_config
+        return config is not None and config.proto_compress_fwdbwd
 
     @public
     def forward(

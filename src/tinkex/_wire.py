@@ -1,7 +1,9 @@
-"""The wire convention of the Tinker API: an unset optional field is omitted, never null.
+"""The wire conventions of the Tinker API.
 
-The generated layer sends an explicit ``None`` as ``null`` (it can mean "remove"); in the
-hand-written clients ``None`` means "not set", so these helpers turn it into an omission.
+An unset optional field is omitted, never null: the generated layer sends an explicit ``None``
+as ``null`` (it can mean "remove"); in the hand-written clients ``None`` means "not set", so
+:func:`omit` and :func:`compact` turn it into an omission. Protobuf results are decoded by the
+converters of ``_proto`` (numpy and the compiled messages load on the first such result).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .runtime import NOT_GIVEN, NotGiven
+from ._generated import endpoints as _e
+from .runtime import NOT_GIVEN, NotGiven, WireCodecs
 
-__all__ = ["compact", "omit"]
+__all__ = ["compact", "omit", "register_result_decoders"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -26,3 +29,25 @@ def omit(value: T | None) -> T | NotGiven:
 def compact(model: type[M], **fields: Any) -> M:
     """``model(**fields)`` without the ``None`` fields, so they are left out of the request."""
     return model(**{k: v for k, v in fields.items() if v is not None})
+
+
+def _forward_backward_output(content: bytes) -> Any:
+    from ._proto import decode_forward_backward_output
+
+    return decode_forward_backward_output(content)
+
+
+def _sample_response(content: bytes) -> Any:
+    from ._proto import decode_sample_response
+
+    return decode_sample_response(content)
+
+
+def register_result_decoders(codecs: WireCodecs) -> None:
+    """Teach ``codecs`` the protobuf results of the Tinker API (packed arrays need converters)."""
+    for spec, decode in (
+        (_e.FORWARD_BACKWARD, _forward_backward_output),
+        (_e.ASAMPLE, _sample_response),
+    ):
+        if spec.result_message is not None:
+            codecs.register(spec.result_message, decode)

@@ -8,7 +8,15 @@ from typing import ClassVar
 
 import httpx
 
-from tinkex.runtime import APISpec, AsyncAPIClient, EndpointSpec, Listener, RetryInfo, SyncAPIClient
+from tinkex.runtime import (
+    APISpec,
+    AsyncAPIClient,
+    EndpointSpec,
+    Listener,
+    RetryInfo,
+    SyncAPIClient,
+    WireMode,
+)
 
 from .admin import Admin, AsyncAdmin
 from .api import API_SPEC
@@ -52,6 +60,7 @@ class TinkerAPI(SyncAPIClient):
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -66,6 +75,7 @@ class TinkerAPI(SyncAPIClient):
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
             http_client=http_client,
             transport=transport,
         )
@@ -107,6 +117,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -121,6 +132,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
             http_client=http_client,
             transport=transport,
         )

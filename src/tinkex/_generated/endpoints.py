@@ -132,9 +132,11 @@ FORWARD_BACKWARD = EndpointSpec(
     id="forward_backward",
     method="POST",
     path="/api/v1/forward_backward",
-    body="raw",
+    body="protobuf",
     content_type="application/x-protobuf",
+    message="tinker_public.ForwardBackwardRequest",
     future=True,
+    result_message="tinker_public.ForwardBackwardOutput",
     compress="zstd",
     pool="train",
 )
@@ -144,6 +146,7 @@ FORWARD_BACKWARD_JSON = EndpointSpec(
     path="/api/v1/forward_backward",
     body="json",
     future=True,
+    result_message="tinker_public.ForwardBackwardOutput",
     pool="train",
 )
 FORWARD = EndpointSpec(
@@ -152,6 +155,7 @@ FORWARD = EndpointSpec(
     path="/api/v1/forward",
     body="json",
     future=True,
+    result_message="tinker_public.ForwardBackwardOutput",
     pool="train",
 )
 OPTIM_STEP = EndpointSpec(
@@ -240,6 +244,7 @@ ASAMPLE = EndpointSpec(
     path="/api/v1/asample",
     body="json",
     future=True,
+    result_message="tinker_public.SampleResponse",
     retry="none",
     pool="sample",
     headers={"X-Tinker-Sampling-Backpressure": "1"},

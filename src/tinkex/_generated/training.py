@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinkex.runtime import (
     NOT_GIVEN,
@@ -20,6 +20,9 @@ from tinkex.runtime import (
 
 from . import endpoints as _e
 from . import models
+
+if TYPE_CHECKING:
+    from . import tinker_public_pb2 as _pb
 
 
 class Training(SyncAPIResource):
@@ -109,8 +112,9 @@ class Training(SyncAPIResource):
     def forward_backward(
         self,
         *,
-        content: bytes,
+        message: _pb.ForwardBackwardRequest,
         on_queue_state: QueueStateObserver | None = None,
+        compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -118,30 +122,32 @@ class Training(SyncAPIResource):
     ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
         """Run a forward and (unless forward_only is set) backward pass on a batch, protobuf-encoded.
 
-        The body is an encoded tinker_public.ForwardBackwardRequest, zstd-compressed. The reply
-        is a future whose result is delivered as protobuf when polled with
-        Accept: application/x-protobuf. Large batches are split into several requests, each
-        with its own seq_id.
+        The body is a tinker_public.ForwardBackwardRequest, zstd-compressed where the server's
+        config sets proto_compress_fwdbwd. The reply is a future whose result is delivered as
+        protobuf when polled with Accept: application/x-protobuf. Large batches are split into
+        several requests, each with its own seq_id.
 
         ``POST /api/v1/forward_backward``
 
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
 
         Args:
-            content: The encoded request body.
+            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return self._client.submit(
             _e.FORWARD_BACKWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=content,
+            content=message.SerializeToString(),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                compress=compress,
             ),
         )
 
@@ -725,8 +731,9 @@ class AsyncTraining(AsyncAPIResource):
     async def forward_backward(
         self,
         *,
-        content: bytes,
+        message: _pb.ForwardBackwardRequest,
         on_queue_state: QueueStateObserver | None = None,
+        compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -734,30 +741,32 @@ class AsyncTraining(AsyncAPIResource):
     ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]:
         """Run a forward and (unless forward_only is set) backward pass on a batch, protobuf-encoded.
 
-        The body is an encoded tinker_public.ForwardBackwardRequest, zstd-compressed. The reply
-        is a future whose result is delivered as protobuf when polled with
-        Accept: application/x-protobuf. Large batches are split into several requests, each
-        with its own seq_id.
+        The body is a tinker_public.ForwardBackwardRequest, zstd-compressed where the server's
+        config sets proto_compress_fwdbwd. The reply is a future whose result is delivered as
+        protobuf when polled with Accept: application/x-protobuf. Large batches are split into
+        several requests, each with its own seq_id.
 
         ``POST /api/v1/forward_backward``
 
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
 
         Args:
-            content: The encoded request body.
+            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return await self._client.submit(
             _e.FORWARD_BACKWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=content,
+            content=message.SerializeToString(),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                compress=compress,
             ),
         )
 

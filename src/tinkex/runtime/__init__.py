@@ -5,7 +5,8 @@ compression, telemetry and errors. It knows nothing of any particular API; a man
 from ._api_future import APIFuture, ClientFuture
 from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
-from ._config import ClientConfig, ConfigError, Secret
+from ._codec import WireCodecs
+from ._config import ClientConfig, ConfigError, Secret, WireMode
 from ._errors import (
     AmbiguousOutcomeError,
     APIConnectionError,
@@ -113,6 +114,8 @@ __all__ = [
     "Telemetry",
     "TelemetryReporter",
     "UnprocessableEntityError",
+    "WireCodecs",
+    "WireMode",
     "backoff_delay",
     "build_body",
     "inject_trace_context",

@@ -16,7 +16,8 @@ import httpx
 import stamina
 from pydantic import BaseModel
 
-from ._config import ClientConfig
+from ._codec import WireCodecs
+from ._config import ClientConfig, WireMode
 from ._errors import APIError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import NotGiven, RequestOptions
@@ -80,6 +81,7 @@ class _ClientCore:
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
         config: ClientConfig | None = None,
     ) -> None:
         self.config = config or ClientConfig.resolve(
@@ -92,7 +94,9 @@ class _ClientCore:
             default_headers=default_headers,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
         )
+        self.codecs = WireCodecs(self.api, self.config.wire)
         self.telemetry = Telemetry(listeners)
         self._on_retry = on_retry
 
@@ -156,6 +160,7 @@ class _ClientCore:
             secret_headers=secret_headers,
             extra_headers=options.extra_headers,
             idempotency_key=key,
+            compress=options.compress is not False,
         )
         policy = self._policy(spec, options)
         path = render_path(spec, args.path_params)
@@ -303,6 +308,7 @@ class SyncAPIClient(_ClientCore):
             user_client=http_client,
             transport=transport,
             timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+            http_backend=self.config.http_backend,
         )
 
     @property
@@ -466,6 +472,7 @@ class AsyncAPIClient(_ClientCore):
             user_client=http_client,
             transport=transport,
             timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+            http_backend=self.config.http_backend,
         )
 
     @property

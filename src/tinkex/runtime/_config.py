@@ -8,11 +8,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ._spec import APISpec
 
-__all__ = ["ClientConfig", "ConfigError", "Secret"]
+WireMode = Literal["auto", "json", "protobuf"]
+# What the connection pools send with: httpx's own transport, pyqwest (a Rust HTTP client; the
+# optional ``pyqwest`` package), or pyqwest when it is installed and httpx otherwise.
+HTTPBackend = Literal["httpx", "pyqwest", "auto"]
+
+__all__ = ["ClientConfig", "ConfigError", "HTTPBackend", "Secret"]
 
 
 class ConfigError(ValueError):
@@ -75,6 +80,10 @@ class ClientConfig:
     default_headers: Mapping[str, str] = field(default_factory=dict)
     resend_ambiguous: bool = False
     propagate_trace: bool = False
+    # Which encoding bodies travel in where an endpoint offers protobuf: "auto" is protobuf
+    # until the server refuses it, then JSON (see WireCodecs).
+    wire: WireMode = "auto"
+    http_backend: HTTPBackend = "httpx"
 
     @classmethod
     def resolve(
@@ -89,6 +98,8 @@ class ClientConfig:
         default_headers: Mapping[str, str] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
+        http_backend: HTTPBackend = "httpx",
         environ: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
@@ -126,6 +137,10 @@ class ClientConfig:
             raise ConfigError(f"{source}={resolved_timeout} must be positive")
         if deadline is not None and deadline <= 0:
             raise ConfigError(f"deadline={deadline} must be positive")
+        check_http_backend(http_backend)
+        if wire not in get_args(WireMode):
+            choices = ", ".join(repr(w) for w in get_args(WireMode))
+            raise ConfigError(f"wire={wire!r} is not a wire format; use one of {choices}")
         headers = dict(api.default_headers)
         headers.update(default_headers or {})
         return cls(
@@ -138,4 +153,26 @@ class ClientConfig:
             default_headers=headers,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
+            http_backend=http_backend,
         )
+
+
+def check_http_backend(backend: str) -> None:
+    """Refuse an unknown backend, and ``"pyqwest"`` when the package is not installed.
+
+    Example::
+
+        check_http_backend("auto")  # always fine: falls back to httpx without pyqwest
+    """
+    if backend not in get_args(HTTPBackend):
+        choices = ", ".join(repr(b) for b in get_args(HTTPBackend))
+        raise ConfigError(f"http_backend={backend!r} must be one of {choices}")
+    if backend == "pyqwest":
+        from ._pyqwest import pyqwest_available
+
+        if not pyqwest_available():
+            raise ConfigError(
+                "http_backend='pyqwest' needs the pyqwest package (pip install pyqwest), or "
+                "use 'auto' to fall back to httpx without it"
+            )

@@ -47,6 +47,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _DEFAULT_POLL_TIMEOUT = 45.0
+# Replies other than the result ("not yet", failed, metadata only) are far smaller than this.
+_SMALL_REPLY = 64 * 1024
 
 
 class QueueStateObserver(Protocol):
@@ -90,6 +92,7 @@ class _FutureCore(Generic[T, R]):
         self._paused_since: float | None = None
         self._poll_fields: dict[str, Any] = dict(futures.poll_fields)
         self._markers = _reply_markers(futures)
+        self._accept = client.codecs.accept(spec)
         self.polls = 0
 
     def __repr__(self) -> str:
@@ -109,8 +112,12 @@ class _FutureCore(Generic[T, R]):
             call["query"] = {field: self.request_id, **self._poll_fields}
         else:
             call["body"] = {field: self.request_id, **self._poll_fields}
-        header = self._futures.iteration_header
-        call["headers"] = {header: str(self.polls - 1)} if header else None
+        headers: dict[str, str] = {}
+        if self._futures.iteration_header:
+            headers[self._futures.iteration_header] = str(self.polls - 1)
+        if self._accept is not None:
+            headers["Accept"] = self._accept
+        call["headers"] = headers or None
         return call
 
     def _poll_timeout(self, remaining: float | None) -> float:
@@ -200,10 +207,18 @@ class _FutureCore(Generic[T, R]):
         self._bad_requests = 0
         self._paused_since = None
         client = self._client
+        if client.codecs.is_protobuf(response):
+            # Only a result travels as protobuf; "not yet" and failures are always JSON.
+            self._result = client.codecs.decode(self.spec, response, self.result_type)
+            self._resolved()
+            return None
         content = response.content
-        if b"\\u" not in content and not any(m in content for m in self._markers):
-            # No "not yet", "failed" or metadata marker anywhere: the reply can only be the
-            # result, so validate the bytes straight into its type (one pass, not two).
+        if len(content) > _SMALL_REPLY or (
+            b"\\u" not in content and not any(m in content for m in self._markers)
+        ):
+            # No "not yet", "failed" or metadata marker anywhere (those replies are small, so
+            # a large one is not searched): the reply can only be the result, so validate the
+            # bytes straight into its type (one pass, not two).
             try:
                 self._result = decode_response(
                     client.api, client.config, self.spec, response, self.result_type, self.spec.path

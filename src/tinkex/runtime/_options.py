@@ -48,3 +48,4 @@ class RequestOptions:
     idempotency_key: str | None = None
     extra_headers: Mapping[str, str] | None = None
     deadline: float | None | NotGiven = NOT_GIVEN
+    compress: bool | NotGiven = NOT_GIVEN  # False: send an endpoint's body uncompressed

@@ -36,6 +36,7 @@ class CallArgs:
     """The arguments of one call, fixed for all of its attempts."""
 
     __slots__ = (
+        "compress",
         "content",
         "extra_headers",
         "idempotency_key",
@@ -53,7 +54,9 @@ class CallArgs:
         secret_headers: Mapping[str, str | None] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        compress: bool = True,
     ) -> None:
+        self.compress = compress
         self.path_params = path_params or {}
         self.query = query or {}
         self.content = content
@@ -161,7 +164,7 @@ def build_request(
     content = args.content
     if content is not None:
         headers["Content-Type"] = spec.content_type
-        if spec.compress is not None:
+        if spec.compress is not None and args.compress:
             content = compress(content, spec.compress)
             headers["Content-Encoding"] = spec.compress
     if api.idempotency_header and spec.method != "GET" and args.idempotency_key:

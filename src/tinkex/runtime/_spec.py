@@ -56,6 +56,9 @@ class PoolSpec:
     max_connections: int = 100
     max_keepalive: int = 20
     timeout: float | None = None
+    # Follow redirects (say, to signed storage URLs). Such a pool always sends with httpx's own
+    # transport, whatever the client's http_backend, as the reference SDK does for them.
+    follow_redirects: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,8 @@ class APISpec:
     futures: FuturesSpec | None = None
     telemetry_endpoint: str | None = None
     user_agent: str = "sdk"
+    # The module of compiled protobuf messages, imported on first use (not at import time).
+    protobuf_module: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +141,10 @@ class EndpointSpec:
     path: str
     path_params: tuple[str, ...] = ()
     slash_params: tuple[str, ...] = ()
-    body: Literal["json", "raw", "none"] = "none"
+    body: Literal["json", "raw", "protobuf", "none"] = "none"
     content_type: str = "application/json"
+    message: str | None = None  # the protobuf message of a ``protobuf`` body
+    result_message: str | None = None  # the protobuf message a future's result may come as
     accept: str | None = None
     future: bool = False
     stream: Literal["sse"] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator
 
 from .._generated import models
 from ._tensor import TensorData, coerce_tensor, require
@@ -39,14 +39,33 @@ class ForwardBackwardOutput(models.ForwardBackwardOutput):
 class SampledSequence(models.SampledSequence):
     """One sampled completion: its tokens, why it stopped, and (if asked) logprobs."""
 
+    # Arrays a protobuf result was decoded from, with the lists made of them (valid while the
+    # fields are still those lists).
+    _arrays: Any = PrivateAttr(default=None)
+
+    def keep_arrays(self, tokens: Any, logprobs: Any) -> None:
+        """Remember the arrays ``tokens`` and ``logprobs`` were made from (for ``*_np``)."""
+        self._arrays = (tokens, self.tokens, logprobs, self.logprobs)
+
+    def _array(self, index: int, value: Any) -> Any:
+        if self._arrays is not None and self._arrays[index + 1] is value:
+            return self._arrays[index].copy()  # decoded arrays are read-only views
+        return None
+
     @property
     def tokens_np(self) -> Any:
+        cached = self._array(0, self.tokens)
+        if cached is not None:
+            return cached
         return require("numpy").asarray(self.tokens, dtype="int32")
 
     @property
     def logprobs_np(self) -> Any:
         if self.logprobs is None:
             return None
+        cached = self._array(2, self.logprobs)
+        if cached is not None:
+            return cached
         return require("numpy").asarray(self.logprobs, dtype="float32")
 
     @property

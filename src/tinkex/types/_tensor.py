@@ -5,6 +5,7 @@ numpy and torch are imported only when a conversion needs them, so ``import tink
 
 from __future__ import annotations
 
+import array
 import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -65,17 +66,61 @@ def _shape(values: Any) -> list[int]:
 class TensorData(models.TensorData):
     """A tensor as flat row-major data plus shape (optionally a 2-D CSR sparse tensor).
 
+    A tensor made from an array (``from_numpy``, or decoded from a protobuf result) keeps that
+    array, so ``to_numpy()`` and the protobuf encoder use it without going through ``data``;
+    replacing ``data`` drops it (change values through a new tensor, not in place).
+
     Example::
 
         t = TensorData.from_numpy(np.arange(6).reshape(2, 3))
         assert t.shape == [2, 3] and t.tolist() == [[0, 1, 2], [3, 4, 5]]
     """
 
+    # The flat array behind ``data`` and the list it was made into (valid while ``data`` is it).
+    _array: Any = PrivateAttr(default=None)
+    _array_of: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_array(
+        cls, array: np.ndarray[Any, Any], dtype: TensorDtype, shape: Sequence[int]
+    ) -> TensorData:
+        """A dense tensor over a flat numeric array (kept, not copied; cast to ``dtype`` where
+        it is used)."""
+        data = array.tolist()
+        tensor = cls.model_construct(data=data, dtype=dtype, shape=list(shape))
+        tensor._array, tensor._array_of = array, data
+        return tensor
+
+    @classmethod
+    def _over(cls, packed: array.array[Any], dtype: TensorDtype) -> TensorData:
+        numpy = require("numpy")
+        data = packed.tolist()
+        tensor = cls.model_construct(data=data, dtype=dtype, shape=[len(data)])
+        tensor._array, tensor._array_of = numpy.frombuffer(packed, dtype=packed.typecode), data
+        return tensor
+
+    def cached_array(self) -> np.ndarray[Any, Any] | None:
+        """The flat array behind ``data``, when this tensor was made from one and is dense."""
+        if self._array is None or self._array_of is not self.data:
+            return None
+        if self.sparse_crow_indices is not None:
+            return None
+        return self._array  # type: ignore[no-any-return]
+
     @classmethod
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
         if dtype not in ("int64", "float32"):
             raise ValueError(f"dtype must be 'int64' or 'float32', got {dtype!r}")
         rows = list(values)
+        if rows and not isinstance(rows[0], list | tuple):
+            # A flat list, the common case: array.array converts and checks every value in C
+            # (ints, floats, numpy scalars; a float in an int64 tensor takes the slow path).
+            try:
+                packed = array.array("q" if dtype == "int64" else "d", rows)
+            except (TypeError, OverflowError):
+                pass
+            else:
+                return cls._over(packed, dtype)
         cast = int if dtype == "int64" else float
         try:
             data = [cast(x) for x in _flat(rows)]
@@ -90,13 +135,13 @@ class TensorData(models.TensorData):
         kind = array.dtype.kind
         if kind in "iub":
             dtype: TensorDtype = "int64"
-            data = array.astype(numpy.int64).ravel().tolist()
+            flat = numpy.array(array, dtype="<i8").ravel()  # a copy: the caller's may change
         elif kind == "f":
             dtype = "float32"
-            data = array.astype(numpy.float32).ravel().tolist()
+            flat = numpy.array(array, dtype="<f4").ravel()
         else:
             raise TypeError(f"TensorData holds integers or floats, not numpy dtype {array.dtype}")
-        return cls(data=data, dtype=dtype, shape=list(array.shape))
+        return cls.from_array(flat, dtype, array.shape)
 
     @classmethod
     def from_torch(cls, tensor: torch.Tensor) -> TensorData:
@@ -157,6 +202,11 @@ class TensorData(models.TensorData):
 
     def to_numpy(self, pad_value: float = 0) -> np.ndarray[Any, Any]:
         numpy = require("numpy")
+        cached = self.cached_array()
+        if cached is not None:
+            target = numpy.int64 if self.dtype == "int64" else numpy.float32
+            copy: np.ndarray[Any, Any] = numpy.array(cached, dtype=target)  # callers may write
+            return copy.reshape(self.shape) if self.shape else copy
         dtype = numpy.int64 if self.dtype == "int64" else numpy.float32
         flat: np.ndarray[Any, Any] = numpy.asarray(self._dense_flat(pad_value), dtype=dtype)
         return flat.reshape(self.shape) if self.shape else flat

@@ -8,7 +8,15 @@ from typing import ClassVar
 
 import httpx
 
-from tinkex.runtime import APISpec, AsyncAPIClient, EndpointSpec, Listener, RetryInfo, SyncAPIClient
+from tinkex.runtime import (
+    APISpec,
+    AsyncAPIClient,
+    EndpointSpec,
+    Listener,
+    RetryInfo,
+    SyncAPIClient,
+    WireMode,
+)
 
 from .api import API_SPEC
 from .endpoints import ENDPOINTS
@@ -43,6 +51,7 @@ class NotesAPI(SyncAPIClient):
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -57,6 +66,7 @@ class NotesAPI(SyncAPIClient):
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
             http_client=http_client,
             transport=transport,
         )
@@ -89,6 +99,7 @@ class AsyncNotesAPI(AsyncAPIClient):
         on_retry: Callable[[RetryInfo], None] | None = None,
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
+        wire: WireMode = "auto",
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -103,6 +114,7 @@ class AsyncNotesAPI(AsyncAPIClient):
             on_retry=on_retry,
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
+            wire=wire,
             http_client=http_client,
             transport=transport,
         )

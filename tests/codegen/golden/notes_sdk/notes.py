@@ -35,6 +35,7 @@ class Notes(SyncAPIResource):
         text: str,
         color: models.Color | NotGiven = NOT_GIVEN,
         tags: list[str] | None | NotGiven = NOT_GIVEN,
+        compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -48,6 +49,7 @@ class Notes(SyncAPIResource):
 
         Args:
             text: The note's text.
+            compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return self._client.request(
             _e.CREATE_NOTE,
@@ -61,6 +63,7 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                compress=compress,
             ),
         )
 
@@ -283,6 +286,7 @@ class AsyncNotes(AsyncAPIResource):
         text: str,
         color: models.Color | NotGiven = NOT_GIVEN,
         tags: list[str] | None | NotGiven = NOT_GIVEN,
+        compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -296,6 +300,7 @@ class AsyncNotes(AsyncAPIResource):
 
         Args:
             text: The note's text.
+            compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return await self._client.request(
             _e.CREATE_NOTE,
@@ -309,6 +314,7 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                compress=compress,
             ),
         )
 
