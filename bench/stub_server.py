@@ -359,6 +359,8 @@ class Stub:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:  # the server is stopping: not an error of this task
+            pass
         finally:
             writer.close()
 
