@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from ._admission import Admission
+from ._futures_poller import SessionFuturesPoller, poller_for
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
@@ -419,16 +420,36 @@ class SamplingClient:
                     self._report_retry(0, max(_Backoff.until - time.monotonic(), 0.0), err)
                     continue
                 break
+        poller = await self._futures_poller()
         try:
+            if poller is not None:  # the session-wide long poll says when the result is ready
+                await poller.wait(handle.request_id, self.holder.result_timeout)
             result: SampleResponse = await handle.result()
         except asyncio.CancelledError:
             # Nobody wants this sample any more: let the server stop working on it too.
             self.holder.cancel_request(handle.request_id)
             raise
+        finally:
+            if poller is not None:  # fetched or given up: the server may drop the payload
+                poller.retrieved(handle.request_id)
         ids = handle.submission.sample_sequence_ids or []
         for sequence, sequence_id in zip(result.sequences, ids, strict=False):
             sequence.sequence_id = sequence_id
         return result
+
+    async def _futures_poller(self) -> SessionFuturesPoller | None:
+        """This session's ``retrieve_futures`` poller, where the server's client config asks
+        for it (``sample_use_retrieve_futures``); else None, and each sample polls its own
+        future. (The flags are cached: fetched with the session, or by ``sample_async``.)"""
+        flags = await self.holder.server_config()
+        if not flags.sample_use_retrieve_futures:
+            return None
+        return poller_for(
+            self.holder,
+            self.sampling_session_id,
+            self.cloned_sampler_id,
+            pause_cap=flags.billing_exception_max_pause_duration_sec,
+        )
 
     def on_queue_state_change(self, queue_state: str, queue_state_reason: str | None) -> None:
         """Called when the server reports a new queue state; override to react. Logs pauses."""

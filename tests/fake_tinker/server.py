@@ -25,6 +25,18 @@ Futures
     polls 410. Results stay retrievable until expired. With ``server.metadata_only = True``
     the first poll that allows it gets ``{"status": "complete_metadata", ...}``.
 
+Session-wide futures (``POST /api/v1/retrieve_futures``, served always; the client uses it
+    when ``config_flags["sample_use_retrieve_futures"]`` is set)
+    Every asample of a sampling session (a failed one too) appends a completion
+    (``{"state": "finished"|"failed", "request_id"}``) to the log of its target
+    ``(sampling_session_id, seq_id // 1_000_000_000)``, numbered from 1. A poll returns the
+    completions after ``prev_cursor`` and the last number as ``cursor`` (the ones at or before
+    ``prev_cursor`` are trimmed); with none, it waits up to its ``timeout`` (null: the server
+    default, ``futures_long_poll`` seconds, which also caps any timeout) and then replies
+    ``{"completions": [], "cursor": prev_cursor}``. ``futures_hold = True`` holds new
+    completions back until ``release_futures()``. ``retrieved_acks`` lists every id received
+    in ``retrieved_request_ids``, in order. Unknown sampling sessions are 404.
+
 Dedupe modes
     ``dedupe=True`` (default): a resent state-changing request - same ``X-Idempotency-Key``
     (per method + path), or same ``(model_id, seq_id)`` for training requests (also
@@ -253,6 +265,7 @@ _ROUTES = [
     _Route("POST", f"{_P}/sample_stream", "sample_stream", m.SampleRequest, True),
     _Route("GET", f"{_P}/samplers/{{sampler_id}}", "get_sampler"),
     _Route("POST", f"{_P}/retrieve_future", "retrieve_future", m.FutureRetrieveRequest),
+    _Route("POST", f"{_P}/retrieve_futures", "retrieve_futures", m.FuturesRetrieveRequest),
     _Route("POST", f"{_P}/cancel_future", "cancel_future", m.CancelFutureRequest),
     _Route("GET", f"{_P}/training_runs", "list_training_runs"),
     _Route("GET", f"{_P}/training_runs/{{run_id}}", "get_training_run"),
@@ -540,6 +553,16 @@ class FakeTinker:
         self._faults: list[_Armed] = []
         self._counter = 0
         self._lock = threading.RLock()
+        # session-wide futures (retrieve_futures; see the module docstring)
+        self.futures_long_poll = 30.0
+        self.futures_hold = False
+        self.retrieved_acks: list[str] = []
+        self.future_logs: defaultdict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = (
+            defaultdict(list)
+        )
+        self._future_log_index = 0
+        self._held_completions: list[tuple[tuple[str, int], dict[str, Any]]] = []
+        self._futures_changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -780,7 +803,10 @@ class FakeTinker:
             return bad.reply
         with self._lock:
             model_id = getattr(req, "model_id", None)
-            return self._future(route.name, model_id, error=error)
+            reply = self._future(route.name, model_id, error=error)
+            if route.name == "asample":
+                self._complete_sample(req, reply.body["request_id"], "failed")
+            return reply
 
     def _validate(self, route: _Route, body: Any) -> Any:
         if route.request_model is None:
@@ -1284,6 +1310,7 @@ class FakeTinker:
         sample_ids = [f"{rid}:{i}" for i in range(req.num_samples)]
         result = sample_outputs(req, weights, sample_ids)
         self._applied("asample", target, req.seq_id)
+        self._complete_sample(req, rid, "finished")
         return self._future(
             "asample",
             None,
@@ -1363,6 +1390,52 @@ class FakeTinker:
         if fut.error is not None:
             return Reply(200, fut.error, model=m.RequestFailedResponse)
         return Reply(200, fut.result, model=fut.result_model)
+
+    def _complete_sample(self, req: m.SampleRequest, request_id: str, state: str) -> None:
+        """Log a sample's completion for retrieve_futures (under the lock)."""
+        if req.sampling_session_id is None:
+            return
+        key = (req.sampling_session_id, (req.seq_id or 0) // 1_000_000_000)
+        completion: dict[str, Any] = {"state": state, "request_id": request_id}
+        if state == "finished":
+            completion["response_payload_uncompressed_size"] = 100
+        if self.futures_hold:
+            self._held_completions.append((key, completion))
+        else:
+            self._publish(key, completion)
+
+    def _publish(self, key: tuple[str, int], completion: dict[str, Any]) -> None:
+        self._future_log_index += 1
+        self.future_logs[key].append((self._future_log_index, completion))
+        self._futures_changed.notify_all()
+
+    def release_futures(self) -> None:
+        """Publish the completions held back by ``futures_hold`` (and stop holding)."""
+        with self._lock:
+            self.futures_hold = False
+            held, self._held_completions = self._held_completions, []
+            for key, completion in held:
+                self._publish(key, completion)
+
+    def _h_retrieve_futures(self, call: _Call, req: m.FuturesRetrieveRequest) -> Reply:
+        target = req.target
+        if target.sampling_session_id not in self.samplers:
+            return _error(404, f"unknown sampling session {target.sampling_session_id!r}")
+        self.retrieved_acks.extend(req.retrieved_request_ids)
+        key = (target.sampling_session_id, target.cloned_sampler_id)
+        log = self.future_logs[key]
+        log[:] = [(i, c) for i, c in log if i > req.prev_cursor]  # trimmed: the client has them
+        wait = self.futures_long_poll if req.timeout is None else req.timeout
+        deadline = time.monotonic() + min(wait, self.futures_long_poll, MAX_SLEEP)
+        while not log and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._futures_changed.wait(min(left, 0.05))  # releases the lock while it waits
+        fresh = [(i, c) for i, c in log if i > req.prev_cursor]
+        cursor = fresh[-1][0] if fresh else req.prev_cursor
+        body = _dump(m.FuturesRetrieveResponse, completions=[c for _, c in fresh], cursor=cursor)
+        return Reply(200, body, model=m.FuturesRetrieveResponse)
 
     def _h_cancel_future(self, call: _Call, req: m.CancelFutureRequest) -> Reply:
         fut = self.futures.get(req.request_id)
