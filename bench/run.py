@@ -23,9 +23,11 @@ forward_backward body of each encoding it sees against the shape it was told.
 Workloads (user code as written for the official SDK, identical for both SDKs,
 ``contenders/sdk.py``):
 
-* startup: the import (``import tinker`` / ``import tinkex`` / ``import httpx``) and the start of
-  a session with a LoRA training client and a sampling client, in every fresh worker process;
-  peak RSS then;
+* startup, in every fresh worker process: the import (``import tinker`` / ``import tinkex`` /
+  ``import httpx``); the import plus the names user code touches next (``ServiceClient``,
+  ``types.Datum``, ``types.ModelInput``...: a lazy package loads its modules there, so this is
+  the row with the target); the start of a session with a LoRA training client and a sampling
+  client ("client ready"); peak RSS then;
 * sampling: ``await sampling_client.sample(prompt, 1, params)`` (128-token prompt, 16 tokens)
   by C concurrent asyncio tasks, C = 1, 32, 256: throughput, p50 / p99 latency (a warm-up first);
 * training: a step of 64 datums x 2,048 tokens from token lists (``forward_backward`` and
@@ -133,7 +135,6 @@ def run_worker(contender: str, task: str, url: str, params: dict[str, Any]) -> d
         text=True,
         timeout=WORKER_TIMEOUT,
         check=False,
-        env={**os.environ, "TINKER_TELEMETRY": os.environ.get("TINKER_TELEMETRY", "1")},
     )
     if proc.returncode != 0:
         raise RuntimeError(
@@ -220,8 +221,8 @@ def parse_config(items: list[str]) -> dict[str, Any]:
 def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     only = [n.strip() for n in args.only.split(",")] if args.only else list(NAMES)
-    total = args.requests or (300 if args.quick else 1500)
-    steps, small_steps = (4, 40) if args.quick else (10, 150)
+    total = args.requests or (300 if args.quick else 1000)
+    steps, small_steps = (4, 40) if args.quick else (20, 200)
     startup_runs = 1 if args.quick else 2
     plan = {"rounds": args.rounds, "total": total, "steps": steps, "small_steps": small_steps}
     runnable, missing, notes = plan_contenders(only)

@@ -108,8 +108,7 @@ def build_rows(
         return {name: fn(results.get(name, {})) for name in NAMES}
 
     rounds = plan["rounds"]
-    every = each(lambda r: [x for task in r.values() for x in task])
-    n_proc = min((len(v) for v in every.values() if v), default=0)
+    n_proc = min((len(every_of(r)) for r in results.values() if every_of(r)), default=0)
     start_src = f"median of {n_proc}+ processes"
     samp_src = f"best of {rounds} rounds x {plan['total']} req"
     train = each(lambda r: pooled_training(r.get("training", []), "train"))
@@ -126,9 +125,10 @@ def build_rows(
         return d.get(key) if d else None
 
     rows = [
+        Row("import (ms)", each(lambda r: median_of(every_of(r), "import_ms")), start_src),
         Row(
-            "import (ms)",
-            each(lambda r: median_of(every_of(r), "import_ms")),
+            "import + ServiceClient, types (ms)",
+            each(lambda r: median_of(every_of(r), "import_full_ms")),
             start_src,
             target=0.5,
         ),

@@ -1,8 +1,10 @@
 """One contender in one fresh process: ``python bench/worker.py CONTENDER TASK URL PARAMS``.
 
 Every task first times the contender's import (``import tinker`` / ``import tinkex`` /
-``import httpx``: this process has imported nothing heavy before) and its start (a session, a
-LoRA training client and a sampling client ready), and records RSS then. Tasks:
+``import httpx``: this process has imported nothing heavy before), then the same plus the names
+user code touches next (``ServiceClient``, ``types.Datum``, ...: a lazy package loads its modules
+there), then its start (a session, a LoRA training client and a sampling client ready), and
+records RSS then. Tasks:
 
 * ``startup``: only that;
 * ``sampling``: for each concurrency, a warm-up then ``total`` timed sampling calls;
@@ -87,11 +89,14 @@ def main() -> int:
     start = time.perf_counter()
     contender.load()
     loaded = time.perf_counter()
+    contender.resolve()
+    resolved = time.perf_counter()
     contender.connect(url)
     ready = time.perf_counter()
     out: dict[str, Any] = {
         "import_ms": (loaded - start) * 1000,
-        "ready_ms": (ready - loaded) * 1000,
+        "import_full_ms": (resolved - start) * 1000,
+        "ready_ms": (ready - resolved) * 1000,
         "start_rss_kb": rss_kb(),
         "start_peak_rss_kb": peak_rss_kb(),
     }

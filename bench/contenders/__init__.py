@@ -7,7 +7,8 @@
 * ``floor``: a bare ``httpx.AsyncClient`` sending the JSON bodies by hand (``contenders/floor.py``).
 
 Every contender offers the same calls to the worker (``bench/worker.py``): ``load`` (the import,
-timed), ``connect`` (a session, a LoRA training client and a sampling client, timed),
+timed), ``resolve`` (the names user code touches next: ``ServiceClient``, ``types.Datum``...,
+timed: a lazy package loads its modules there), ``connect`` (a session, a LoRA training client and a sampling client, timed),
 ``sampler`` (an async context giving one sampling call), ``train_step`` and ``close``.
 """
 
@@ -28,6 +29,8 @@ TITLES = {
 
 class Contender(Protocol):
     def load(self) -> None: ...
+
+    def resolve(self) -> None: ...
 
     def connect(self, url: str) -> None: ...
 

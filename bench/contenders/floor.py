@@ -98,6 +98,9 @@ class FloorContender:
 
         self.httpx = httpx
 
+    def resolve(self) -> None:
+        self.httpx.AsyncClient  # noqa: B018
+
     def connect(self, url: str) -> None:
         self.url = url
         self.loop = asyncio.new_event_loop()

@@ -33,6 +33,13 @@ class SdkContender:
     def load(self) -> None:
         self.sdk = importlib.import_module(self.module_name)
 
+    def resolve(self) -> None:
+        """What user code touches right after the import (a lazy package loads it now)."""
+        sdk = self.sdk
+        for name in ("Datum", "ModelInput", "SamplingParams", "AdamParams"):
+            getattr(sdk.types, name)
+        sdk.ServiceClient  # noqa: B018
+
     def connect(self, url: str) -> None:
         sdk = self.sdk
         self.service = sdk.ServiceClient(base_url=url, api_key=API_KEY, **self.service_kwargs)

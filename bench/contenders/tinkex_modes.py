@@ -22,6 +22,7 @@ import contextlib
 import inspect
 import os
 import re
+import sys
 import typing
 from typing import Any
 
@@ -36,7 +37,12 @@ def _docs(cls: Any) -> str:
 
 def _annotation_text(cls: Any, name: str, param: inspect.Parameter) -> str:
     text = str(param.annotation) + " " + repr(param.default)
-    # resolved where they can be; unresolvable annotations: the raw text is enough
+    # Resolved where it can be (an alias such as ``HTTPBackend = Literal["httpx", "pyqwest"]``),
+    # one parameter at a time: one unresolvable annotation must not hide the others.
+    if isinstance(param.annotation, str):
+        namespace = vars(sys.modules[cls.__module__])
+        with contextlib.suppress(Exception):
+            text += " " + str(eval(param.annotation, dict(namespace)))
     with contextlib.suppress(Exception):
         text += " " + str(typing.get_type_hints(cls.__init__).get(name, ""))
     return text
