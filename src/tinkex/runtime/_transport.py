@@ -3,6 +3,14 @@
 A caller may hand in its own ``httpx.Client`` (proxies, custom TLS, mounts); then every pool uses
 it and the SDK never closes it. A caller may instead hand in an ``httpx`` transport (for example
 ``httpx.MockTransport`` in tests); then each pool's client is built on that transport.
+
+Otherwise each asyncio pool sends with the client's ``http_backend``: httpx's own transport, or
+pyqwest (a Rust HTTP client, see ``_pyqwest``) under the same ``httpx.AsyncClient``, so nothing
+above the transport changes. ``"auto"`` is pyqwest when it is installed. A pool that follows
+redirects stays on httpx, and so do the synchronous pools: pyqwest's blocking transport bounds a
+whole exchange by one deadline, which would cut a long event stream, where httpx's read timeout
+is per read. The backend may change while the client runs (``use_http_backend``): pools built
+from then on use the new one, pools already built keep theirs.
 """
 
 from __future__ import annotations
@@ -14,16 +22,41 @@ import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Coroutine, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
+from ._config import HTTPBackend, check_http_backend
 from ._errors import ClientClosedError
+from ._pyqwest import PyqwestTransport, pyqwest_available
 from ._spec import PoolSpec
 
-__all__ = ["AsyncPools", "SyncPools"]
+__all__ = ["AsyncPools", "SyncPools", "choose_backend"]
 
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+
+# Expire idle connections before common servers do (uvicorn: 5 s), so that a request is rarely
+# sent on a connection the server is closing: that failure looks ambiguous.
+KEEPALIVE_EXPIRY = 4.0
+
+
+def choose_backend(
+    spec: PoolSpec, requested: HTTPBackend, *, user_transport: bool = False
+) -> Literal["httpx", "pyqwest", "user"]:
+    """What one pool sends with: the caller's transport when there is one; httpx for a pool
+    that follows redirects; else ``requested`` (``"auto"``: pyqwest when it is installed).
+
+    Example::
+
+        choose_backend(PoolSpec(), "auto")  # "pyqwest" when the package imports, else "httpx"
+    """
+    if user_transport:
+        return "user"
+    if spec.follow_redirects or requested == "httpx":
+        return "httpx"
+    if requested == "pyqwest" or pyqwest_available():
+        return "pyqwest"
+    return "httpx"
 
 
 @functools.cache
@@ -40,14 +73,33 @@ class _Pools(Generic[C]):
         user_client: C | None,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
         timeout: httpx.Timeout,
+        http_backend: HTTPBackend = "httpx",
     ) -> None:
         self._specs = dict(pools) or {"default": PoolSpec()}
         self._user_client: C | None = user_client
         self._transport = transport
         self._timeout = timeout
+        check_http_backend(http_backend)
+        self._backend: HTTPBackend = http_backend
         self._clients: dict[str, C] = {}
         self._lock = threading.Lock()
         self.closed = False
+
+    @property
+    def http_backend(self) -> HTTPBackend:
+        """The backend pools built from now on send with (see :func:`choose_backend`)."""
+        return self._backend
+
+    def use_http_backend(self, backend: HTTPBackend) -> None:
+        """Build the pools not built yet on ``backend``; the ones already built keep theirs
+        (their connections may be in use).
+
+        Example::
+
+            pools.use_http_backend("auto")  # e.g. once the server's settings say so
+        """
+        check_http_backend(backend)
+        self._backend = backend
 
     def _build(self, spec: PoolSpec) -> C:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -71,12 +123,10 @@ class _Pools(Generic[C]):
         return client
 
     def _limits(self, spec: PoolSpec) -> httpx.Limits:
-        # Expire idle connections before common servers do (uvicorn: 5 s), so that a request is
-        # rarely sent on a connection the server is closing: that failure looks ambiguous.
         return httpx.Limits(
             max_connections=spec.max_connections,
             max_keepalive_connections=spec.max_keepalive,
-            keepalive_expiry=4.0,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         )
 
     def _take_all(self) -> list[C]:
@@ -95,6 +145,7 @@ class SyncPools(_Pools[httpx.Client]):
             limits=self._limits(spec),
             transport=transport,
             verify=_ssl_context(),
+            follow_redirects=spec.follow_redirects,
         )
 
     def close(self) -> None:
@@ -120,11 +171,20 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
         transport = (
             self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
         )
+        backend = choose_backend(spec, self._backend, user_transport=transport is not None)
+        if backend == "pyqwest":
+            transport = PyqwestTransport(
+                max_connections=spec.max_connections,
+                max_keepalive=spec.max_keepalive,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+                connect_timeout=self._timeout.connect,
+            )
         return httpx.AsyncClient(
             timeout=self._timeout,
             limits=self._limits(spec),
             transport=transport,
             verify=_ssl_context(),
+            follow_redirects=spec.follow_redirects,
         )
 
     def get(self, name: str) -> httpx.AsyncClient:
