@@ -38,6 +38,7 @@ from .runtime import (
     RateLimitError,
     RetryInfo,
 )
+from .runtime._call_context import current_call_headers, using_call_headers
 from .types import (
     ModelInput,
     ParsedCheckpointTinkerPath,
@@ -321,6 +322,7 @@ class SamplingClient:
             seq_id=0,
         )
         holder = self.holder
+        call_headers = current_call_headers()  # the stream opens when iterated, after this call
 
         async def open_stream() -> Any:
             flags = await holder.server_config()
@@ -330,9 +332,10 @@ class SamplingClient:
                     "does not set sample_streaming); use sample() instead"
                 )
             body = request.model_copy(update={"seq_id": self._next_seq()})
-            return await holder.api.stream(
-                ENDPOINTS["sample_stream"], models.SampleStreamChunk, body=body
-            )
+            with using_call_headers(call_headers):
+                return await holder.api.stream(
+                    ENDPOINTS["sample_stream"], models.SampleStreamChunk, body=body
+                )
 
         return SampleStream(holder, open_stream())
 

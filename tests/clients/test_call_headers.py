@@ -129,3 +129,18 @@ def test_a_public_call_made_inside_a_background_thread_has_its_own_name(
             f.result(timeout=WAIT)
     assert _methods(server, "asample") == {"SamplingClient.sample"}
     assert isinstance(service, tinker.ServiceClient)
+
+
+def test_a_stream_opened_later_still_names_the_call_that_made_it(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    server.client_config = True
+    server.config_flags = {"sample_streaming": True}
+    service = make_service(server)
+    sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    stream = sampler.sample_stream(types.ModelInput.from_ints([1, 2]), 1, PARAMS)
+    assert server.requests_to("sample_stream") == []  # opened on first iteration
+    with stream:
+        chunks = list(stream)
+    assert chunks
+    assert _methods(server, "sample_stream") == {"SamplingClient.sample_stream"}

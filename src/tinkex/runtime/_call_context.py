@@ -28,6 +28,7 @@ __all__ = [
     "call_scope",
     "current_call_headers",
     "detached_context",
+    "using_call_headers",
     "without_call_headers",
 ]
 
@@ -101,7 +102,26 @@ def call_scope(headers: Mapping[str, str]) -> Callable[[Callable[P, R]], Callabl
 
 
 @contextlib.contextmanager
-def without_call_headers() -> Iterator[None]:
+def using_call_headers(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Requests made inside the block carry ``headers`` (``None``: none), whatever call is
+    running: for work a call prepared but that runs later (a stream opened when iterated),
+    with the headers the call had, from :func:`current_call_headers`.
+
+    Example::
+
+        headers = current_call_headers()          # inside the call
+        ...
+        with using_call_headers(headers):         # later, when the work runs
+            await client.stream(...)
+    """
+    token = _CALL_HEADERS.set(headers)
+    try:
+        yield
+    finally:
+        _CALL_HEADERS.reset(token)
+
+
+def without_call_headers() -> contextlib.AbstractContextManager[None]:
     """Requests made inside the block (and tasks created there) carry no call headers: for
     work done on behalf of the client itself, such as opening a session on first use.
 
@@ -110,11 +130,7 @@ def without_call_headers() -> Iterator[None]:
         with without_call_headers():
             await api.sessions.create_session(...)
     """
-    token = _CALL_HEADERS.set(None)
-    try:
-        yield
-    finally:
-        _CALL_HEADERS.reset(token)
+    return using_call_headers(None)
 
 
 def detached_context() -> contextvars.Context:
