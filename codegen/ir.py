@@ -324,7 +324,10 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
         policies.append(f"{name!r}: RetryPolicy({body})")
     add("retry_policies", "{" + ", ".join(policies) + "}")
     pools = [
-        f"{name!r}: PoolSpec(max_connections={p.max_connections!r}, max_keepalive={p.max_keepalive!r}, timeout={p.timeout!r})"
+        f"{name!r}: PoolSpec(max_connections={p.max_connections!r}, max_keepalive={p.max_keepalive!r}, timeout={p.timeout!r}"
+        # Only when set, so that the emitted spec of a manifest without it does not change.
+        + (", follow_redirects=True" if p.follow_redirects else "")
+        + ")"
         for name, p in api.pools.items()
     ]
     add("pools", "{" + ", ".join(pools) + "}")

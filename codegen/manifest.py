@@ -57,6 +57,8 @@ class Pool(_Strict):
     max_connections: int = Field(default=100, ge=1)
     max_keepalive: int = Field(default=20, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    # Follow redirects (to signed storage URLs, say); such a pool always sends with httpx.
+    follow_redirects: bool = False
 
 
 class Match(_Strict):
