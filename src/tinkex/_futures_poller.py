@@ -157,7 +157,7 @@ class SessionFuturesPoller:
         except TimeoutError:
             raise FuturesWaitTimeoutError(
                 f"{self.name}: request {request_id} was not announced as finished within "
-                f"{timeout}s (it may still finish; the poller keeps the completion)"
+                f"{timeout}s (the client's result timeout); it may still finish on the server"
             ) from None
         finally:
             with self._lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, datum, wait_for
 from tests.fake_tinker import FakeTinker
@@ -144,3 +146,23 @@ def test_a_stream_opened_later_still_names_the_call_that_made_it(
         chunks = list(stream)
     assert chunks
     assert _methods(server, "sample_stream") == {"SamplingClient.sample_stream"}
+
+
+def test_the_config_refresh_and_cancellations_carry_no_call_headers(
+    server: FakeTinker, make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinkex import _holder
+
+    monkeypatch.setattr(_holder, "DYNAMIC_CONFIG_MIN_REFRESH", 0.02)
+    server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": True}
+    server.try_agains_by_endpoint["asample"] = 10**9  # the sample never finishes
+    service = make_service(server)
+    sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    future = sampler.sample(types.ModelInput.from_ints([1, 2]), 1, PARAMS)
+    assert wait_for(lambda: bool(server.requests_to("retrieve_future")))
+    assert future.cancel()  # the cancellation is sent in the background
+    assert wait_for(lambda: bool(server.requests_to("cancel_future")))
+    assert wait_for(lambda: len(server.requests_to("get_dynamic_config")) >= 4)
+    for endpoint in ("cancel_future", "get_dynamic_config"):
+        assert all("x-sdk-method" not in r.headers for r in server.requests_to(endpoint))
+    assert _methods(server, "asample") == {"SamplingClient.sample"}
