@@ -1,8 +1,13 @@
 """A fake Tinker server for tests: real HTTP on 127.0.0.1, in-memory state, faults on cue.
 
-Speaks the JSON wire format (like the open-source skyrl-tx server; no protobuf): request bodies
-are validated with ``tinkex._generated.models`` (422 ``{"detail": ...}`` on a bad body, 404
-``{"detail": ...}`` on an unknown id) and replies are built from the same models.
+Speaks the JSON wire format (like the open-source skyrl-tx server): request bodies are validated
+with ``tinkex._generated.models`` (422 ``{"detail": ...}`` on a bad body, 404 ``{"detail": ...}``
+on an unknown id) and replies are built from the same models. With ``protobuf=True`` (default)
+it also speaks the protobuf wire format of current servers (``tests/fake_tinker/wire.py``): a protobuf
+``forward_backward`` body is taken (``forward_only`` ones as a ``forward``), and a poll that
+accepts ``application/x-protobuf`` gets ``ForwardBackwardOutput`` and ``SampleResponse``
+results as protobuf; with ``protobuf=False``, a protobuf body is refused with 415, as JSON-only
+servers do. (A client picks protobuf only where ``/client/config`` answers: ``client_config``.)
 
 Use::
 
@@ -136,6 +141,7 @@ from .state import (
     parse_tinker_path,
     sample_outputs,
 )
+from .wire import PROTOBUF, encode_result, forward_backward_json
 
 __all__ = ["FakeTinker", "RecordedRequest", "Reply"]
 
@@ -505,9 +511,11 @@ class FakeTinker:
         client_config: bool = False,
         try_agains: int = 0,
         latency: float = 0.0,
+        protobuf: bool = True,
     ) -> None:
         self.dedupe = dedupe
         self.client_config = client_config
+        self.protobuf = protobuf
         self.try_agains = try_agains
         self.latency = latency
         # knobs tests may change at any time
@@ -542,6 +550,7 @@ class FakeTinker:
         self.stream_error_after: int | None = None
         self.telemetry_batches: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.protobuf_requests = 0  # protobuf bodies received and decoded
         # state
         self.sessions: dict[str, SessionRecord] = {}
         self.models: dict[str, ModelRecord] = {}
@@ -711,11 +720,14 @@ class FakeTinker:
         headers = {k.lower(): v for k, v in h.headers.items()}
         route, params, path_known = self._match(h.command, path)
         body = self._decode(raw, headers)
+        call_headers = headers
+        if self.protobuf and PROTOBUF in headers.get("content-type", "") and route is not None:
+            body, route, call_headers = self._protobuf_body(raw, headers, route)
         call = _Call(
             method=h.command,
             path=path,
             query=dict(parse_qsl(query_string)),
-            headers=headers,
+            headers=call_headers,
             json=body,
             route=route,
             params=params,
@@ -764,24 +776,43 @@ class FakeTinker:
         h.send(reply, truncate=kind == "truncate_after")
 
     @staticmethod
-    def _decode(raw: bytes, headers: dict[str, str]) -> Any:
+    def _decompressed(raw: bytes, headers: dict[str, str]) -> bytes:
+        for enc in reversed([e.strip() for e in headers.get("content-encoding", "").split(",")]):
+            if enc == "gzip":
+                raw = gzip.decompress(raw)
+            elif enc == "deflate":
+                raw = zlib.decompress(raw)
+            elif enc == "zstd":
+                import zstandard
+
+                raw = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+        return raw
+
+    @classmethod
+    def _decode(cls, raw: bytes, headers: dict[str, str]) -> Any:
         if not raw:
             return None
         try:
-            for enc in reversed(
-                [e.strip() for e in headers.get("content-encoding", "").split(",")]
-            ):
-                if enc == "gzip":
-                    raw = gzip.decompress(raw)
-                elif enc == "deflate":
-                    raw = zlib.decompress(raw)
-                elif enc == "zstd":
-                    import zstandard
-
-                    raw = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-            return json.loads(raw)
+            return json.loads(cls._decompressed(raw, headers))
         except Exception:
             return _INVALID
+
+    def _protobuf_body(
+        self, raw: bytes, headers: dict[str, str], route: _Route
+    ) -> tuple[Any, _Route, dict[str, str]]:
+        """A protobuf forward_backward as the JSON call it stands for (``forward_only``: the
+        ``forward`` route), with headers that say JSON; anything else stays refused."""
+        if route.name != "forward_backward":
+            return _INVALID, route, headers
+        try:
+            body, forward_only = forward_backward_json(self._decompressed(raw, headers))
+        except Exception:
+            return _INVALID, route, {**headers, "content-type": "application/json"}
+        if forward_only:
+            route = next(r for r in _ROUTES if r.name == "forward")
+        with self._lock:
+            self.protobuf_requests += 1
+        return body, route, {**headers, "content-type": "application/json"}
 
     @staticmethod
     def _status_reply(fault: Fault) -> Reply:
@@ -1389,6 +1420,10 @@ class FakeTinker:
             return Reply(200, meta, model=m.FutureMetadataResponse)
         if fut.error is not None:
             return Reply(200, fut.error, model=m.RequestFailedResponse)
+        if self.protobuf and PROTOBUF in call.headers.get("accept", "") and fut.result_model:
+            data = encode_result(fut.result_model.__name__, fut.result)
+            if data is not None:
+                return Reply(200, data, {"content-type": PROTOBUF}, model=fut.result_model)
         return Reply(200, fut.result, model=fut.result_model)
 
     def _complete_sample(self, req: m.SampleRequest, request_id: str, state: str) -> None:

@@ -9,10 +9,10 @@ deliver its result as a protobuf message (``EndpointSpec.result_message``). One
 * ``wire="auto"`` (default): protobuf until the server refuses a protobuf body (415 or 422:
   it cannot read the encoding); then JSON for that client from then on, said once at INFO.
 
-Results are content-negotiated: a poll asks for protobuf where the manifest offers it and the
-mode allows it, and whatever the server answers is decoded by its ``Content-Type``. A message is
-turned into the result type by a converter registered for its name (packed arrays need one);
-without one, field by field through ``MessageToDict``.
+Results are content-negotiated: a poll asks for protobuf where the manifest offers it, the mode
+allows it and a converter to the result type is registered for the message (packed arrays need
+one), and whatever the server answers is decoded by its ``Content-Type``: a protobuf reply
+without a converter is read field by field through ``MessageToDict``.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ class WireCodecs:
 
     def accept(self, spec: EndpointSpec) -> str | None:
         """The ``Accept`` header for polling ``spec``'s result (``None``: the poll's default)."""
-        if spec.result_message is None or self.mode == "json" or self._api.protobuf_module is None:
-            return None
+        if self.mode == "json" or spec.result_message not in self._decoders:
+            return None  # a result nobody can turn into its type is not asked for as protobuf
         return PROTOBUF if self.mode == "protobuf" else _ACCEPT_BOTH
 
     @staticmethod

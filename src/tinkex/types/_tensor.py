@@ -93,19 +93,21 @@ class TensorData(models.TensorData):
 
     @classmethod
     def _over(cls, packed: array.array[Any], dtype: TensorDtype) -> TensorData:
-        numpy = require("numpy")
+        # The array.array is kept as it is (numpy reads it without a copy when it is needed),
+        # so building data from plain lists does not import numpy.
         data = packed.tolist()
         tensor = cls.model_construct(data=data, dtype=dtype, shape=[len(data)])
-        tensor._array, tensor._array_of = numpy.frombuffer(packed, dtype=packed.typecode), data
+        tensor._array, tensor._array_of = packed, data
         return tensor
 
-    def cached_array(self) -> np.ndarray[Any, Any] | None:
-        """The flat array behind ``data``, when this tensor was made from one and is dense."""
+    def cached_array(self) -> Any:
+        """The flat numbers behind ``data`` (a numpy array or an ``array.array``), when this
+        tensor was made from them and is dense; else ``None``."""
         if self._array is None or self._array_of is not self.data:
             return None
         if self.sparse_crow_indices is not None:
             return None
-        return self._array  # type: ignore[no-any-return]
+        return self._array
 
     @classmethod
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
