@@ -213,7 +213,7 @@ class SessionFuturesPoller:
         bad_requests = 0
         paused_since: float | None = None
         try:
-            while True:
+            while not self._closed:  # (closed before this task started: nothing to do)
                 self._wake.clear()
                 plan = self._next_poll()
                 if plan is None:  # idle: no request until a sample waits or an ack is due

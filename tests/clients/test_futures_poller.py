@@ -203,3 +203,39 @@ def test_without_the_flag_samples_poll_their_own_futures(
     sampler.sample(_prompt(1), 1, PARAMS).result(timeout=WAIT)
     assert server.requests_to("retrieve_futures") == []
     assert len(server.requests_to("retrieve_future")) == 1
+
+
+@pytest.fixture
+def fast_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinkex import _futures_poller
+
+    monkeypatch.setattr(_futures_poller, "PAUSE_DELAY", 0.05)
+    monkeypatch.setattr(_futures_poller, "RETRY_DELAY", 0.05)
+
+
+@pytest.mark.usefixtures("fast_pauses")
+def test_a_402_pauses_then_polling_goes_on(
+    poll_server: FakeTinker, sampler: tinker.SamplingClient
+) -> None:
+    poll_server.inject("retrieve_futures", faults.status(402), times=3)
+    assert len(sampler.sample(_prompt(1), 1, PARAMS).result(timeout=WAIT).sequences) == 1
+    assert len(_polls(poll_server)) >= 4
+
+
+@pytest.mark.usefixtures("fast_pauses")
+def test_a_402_past_the_billing_pause_and_a_fourth_400_are_terminal(
+    poll_server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    poll_server.config_flags["billing_exception_max_pause_duration_sec"] = 0.2
+    service = make_service(poll_server)
+    sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    poll_server.inject("retrieve_futures", faults.status(402), times=1000)
+    with pytest.raises(FuturesPollingError, match="status 402"):
+        sampler.sample(_prompt(1), 1, PARAMS).result(timeout=WAIT)
+
+    other = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    poll_server.clear_faults()
+    poll_server.inject("retrieve_futures", faults.status(400), times=4)
+    with pytest.raises(FuturesPollingError, match=other.sampling_session_id):
+        other.sample(_prompt(2), 1, PARAMS).result(timeout=WAIT)
+    assert len(poll_server.requests_to("retrieve_futures")) >= 4
