@@ -720,8 +720,9 @@ class FakeTinker:
         headers = {k.lower(): v for k, v in h.headers.items()}
         route, params, path_known = self._match(h.command, path)
         body = self._decode(raw, headers)
-        call_headers = headers
+        call_headers, endpoint = headers, route.name if route else None
         if self.protobuf and PROTOBUF in headers.get("content-type", "") and route is not None:
+            # Recorded (and faulted) under the route it arrived on, handled as what it stands for.
             body, route, call_headers = self._protobuf_body(raw, headers, route)
         call = _Call(
             method=h.command,
@@ -731,7 +732,7 @@ class FakeTinker:
             json=body,
             route=route,
             params=params,
-            endpoint=route.name if route else path.rstrip("/").rsplit("/", 1)[-1],
+            endpoint=endpoint or path.rstrip("/").rsplit("/", 1)[-1],
         )
         with self._lock:
             self.requests.append(

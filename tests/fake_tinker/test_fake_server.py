@@ -290,7 +290,7 @@ def test_metadata_only_reply_once(server: FakeTinker, c: httpx.Client, model_id:
 # ---------------------------------------------------------------------- validation
 
 
-def test_bad_bodies_are_422_and_unknown_ids_404(c: httpx.Client) -> None:
+def test_bad_bodies_are_422_and_unknown_ids_404(server: FakeTinker, c: httpx.Client) -> None:
     extra = post(c, "optim_step", {"model_id": "x", "bogus": 1})
     assert extra.status_code == 422
     assert extra.json()["detail"][0]["loc"] == ["bogus"]
@@ -305,12 +305,10 @@ def test_bad_bodies_are_422_and_unknown_ids_404(c: httpx.Client) -> None:
     assert post(c, "forward_backward", fwdbwd_body("sess:train:9", 1)).status_code == 404
     assert post(c, "get_info", {"model_id": "sess:train:9"}).status_code == 404
     assert c.get("/api/v1/no_such_endpoint").status_code == 404
-    proto = c.post(
-        "/api/v1/forward_backward",
-        content=b"\x0a\x01",
-        headers={"content-type": "application/x-protobuf"},
-    )
-    assert proto.status_code == 415
+    garbage = {"content": b"\x0a\x01", "headers": {"content-type": "application/x-protobuf"}}
+    assert c.post("/api/v1/forward_backward", **garbage).status_code == 422  # undecodable
+    server.protobuf = False  # a JSON-only server refuses the encoding itself
+    assert c.post("/api/v1/forward_backward", **garbage).status_code == 415
     assert c.get("/api/v1/optim_step").status_code == 405
 
 

@@ -53,7 +53,7 @@ from tinkex import (
     RequestFailedError,
     types,
 )
-from tinkex.runtime import RetryInfo
+from tinkex.runtime import RetryInfo, WireMode
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
@@ -180,6 +180,16 @@ CASES = [
     *(("retrieve_future", kind) for kind in RETRIEVE_KINDS),
     *(("create_model", kind) for kind in SUBMIT_KINDS),
 ]
+# Each case in JSON (what self-hosted servers speak); the cases whose requests or replies
+# change with the wire format (forward_backward bodies, polled results) in protobuf too.
+WIRED_CASES = [
+    *((target, kind, "json") for target, kind in CASES),
+    *(
+        (target, kind, "protobuf")
+        for target, kind in CASES
+        if target in ("forward_backward", "retrieve_future")
+    ),
+]
 
 
 # ---------------------------------------------------------------------- the training loop
@@ -247,11 +257,12 @@ def run_loop(
     *,
     inject: Callable[[str, int], None] = lambda where, step: None,
     pipelined: bool = False,
+    wire: WireMode = "auto",
 ) -> Run:
     """The loop. ``inject(where, step)`` is called before each request is made (``where`` is
     ``"create_model"``, ``"forward_backward"`` or ``"optim_step"``)."""
     run = Run()
-    service = make_service(fake, mode)
+    service = make_service(fake, mode, wire=wire)
     try:
         inject("create_model", 0)
         start = time.monotonic()
@@ -393,17 +404,20 @@ def mode(request: pytest.FixtureRequest) -> Mode:
     return mode
 
 
-@pytest.mark.parametrize(("target", "kind"), CASES, ids=[f"{t}-{k}" for t, k in CASES])
+@pytest.mark.parametrize(
+    ("target", "kind", "wire"), WIRED_CASES, ids=[f"{t}-{k}-{w}" for t, k, w in WIRED_CASES]
+)
 def test_training_loop_under_fault(
-    fake_tinker: FakeTinkerFactory, mode: Mode, target: str, kind: str
+    fake_tinker: FakeTinkerFactory, mode: Mode, target: str, kind: str, wire: WireMode
 ) -> None:
     # try_agains=1 exercises the "not yet" reply on every poll; faults on retrieve_future hit
     # the result reply itself (try_agains=0), the moment the applied step's answer is lost.
     fake = fake_tinker(dedupe=mode.dedupe, try_agains=0 if target == "retrieve_future" else 1)
     want = expected(target, kind, mode)
-    run = run_loop(fake, mode, inject=injector(fake, target, kind))
+    run = run_loop(fake, mode, inject=injector(fake, target, kind), wire=wire)
 
     assert fake.faults_fired, "the fault never fired"
+    assert (fake.protobuf_requests > 0) == (wire == "protobuf" and run.model_id is not None)
     assert len(fake.faults_fired) == KINDS[kind].times
     assert not fake.pending_faults
     assert_bounded(run)

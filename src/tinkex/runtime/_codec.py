@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import httpx
-from pydantic import ValidationError
 
 from ._config import WireMode
 from ._errors import APIResponseValidationError, APIStatusError
@@ -132,8 +131,9 @@ class WireCodecs:
             if decoder is not None:
                 return decoder(content)
             return self._decode_fields(name, content, result_type)
-        except (ValueError, TypeError, KeyError, ValidationError) as err:
-            # protobuf's DecodeError is a ValueError (upb and the pure-Python runtime alike).
+        except Exception as err:
+            # protobuf's DecodeError (not a ValueError in every runtime), a converter's
+            # ValueError on inconsistent arrays, a ValidationError: one typed error, chained.
             raise APIResponseValidationError(
                 f"the protobuf result ({name}) could not be decoded: {err}; "
                 f"{len(content)} bytes: {hex_excerpt(content)}",
