@@ -38,7 +38,9 @@ This 2-core machine's speed drifts, so contenders are interleaved: each round ru
 contender once per task, in an order that alternates from round to round. Sampling rows keep
 the best round of each contender; training rows pool the steps of all rounds; startup rows are
 medians over all processes. Ratios move by 10 to 20% from run to run: compare within one run.
-A whole run takes about 8 to 10 minutes on 2 loaded cores; ``--quick`` about 2.
+A whole run (3 rounds of 1,000 sampling calls per concurrency, 20 steps of 64 x 2,048 and 200 of
+1 x 16) takes about 6 to 8 minutes on this 2-core machine, most of it the floor at c=256 (httpx's
+pool slows down with hundreds of connections); ``--quick`` (one round, fewer calls) about 1.
 
 Usage (from the repository root)::
 
@@ -48,7 +50,7 @@ Usage (from the repository root)::
     .venv-bench/bin/python bench/run.py --only official,tinkex-pb --try-again 2
     .venv-bench/bin/python bench/run.py --client-config proto_compress_fwdbwd=false
 
-Options: ``--quick``; ``--rounds N`` (default 2); ``--requests N`` sampling calls per
+Options: ``--quick``; ``--rounds N`` (default 3, with ``--quick`` 1); ``--requests N`` sampling calls per
 concurrency per round; ``--only`` a comma list of contenders (official, tinkex-pb, tinkex-json,
 floor); ``--try-again N`` has the stub answer each poll ``try_again`` N times first;
 ``--client-config KEY=VALUE`` (repeatable) overrides a flag of ``/api/v1/client/config``;
@@ -302,7 +304,7 @@ def bench(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description="tinkex vs the official tinker SDK on a stub")
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of every task (default 2)")
+    parser.add_argument("--rounds", type=int, help="rounds of every task (3; --quick: 1)")
     parser.add_argument("--requests", type=int, help="sampling calls per concurrency per round")
     parser.add_argument("--only", help="comma list of: " + ", ".join(NAMES))
     parser.add_argument("--try-again", type=int, default=0, help="try_again replies per poll")
@@ -315,7 +317,7 @@ def main() -> int:
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
-    args.rounds = max(1, args.rounds)
+    args.rounds = max(1, args.rounds or (1 if args.quick else 3))
     return bench(args)
 
 

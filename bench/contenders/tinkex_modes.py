@@ -6,9 +6,10 @@
 ``**kwargs``):
 
 * ``wire``: a parameter of that name, or ``wire=`` in the docs;
-* the transport: a parameter whose annotation or default names ``pyqwest`` (for example
-  ``transport: Literal["pyqwest", "httpx"] | httpx.AsyncBaseTransport``), or a parameter named in
-  ``BENCH_TINKEX_TRANSPORT_KW`` (taking ``"pyqwest"`` / ``"httpx"``).
+* the transport: a parameter whose annotation (resolved: an alias counts) or default names
+  ``pyqwest`` (today ``http_backend: HTTPBackend``, an alias of
+  ``Literal["httpx", "pyqwest", "auto"]``), or a parameter named in ``BENCH_TINKEX_TRANSPORT_KW``
+  (taking ``"pyqwest"`` / ``"httpx"``).
 
 A mode whose wire keyword this tinkex lacks is reported "n/a (not supported by this tinkex)",
 except that a tinkex without any ``wire`` keyword still runs as ``tinkex-json``, since JSON is then
