@@ -52,7 +52,8 @@ Usage (from the repository root)::
 
 Options: ``--quick``; ``--rounds N`` (default 3, with ``--quick`` 1); ``--requests N`` sampling calls per
 concurrency per round; ``--only`` a comma list of contenders (official, tinkex-pb, tinkex-json,
-floor); ``--try-again N`` has the stub answer each poll ``try_again`` N times first;
+floor); ``--try-again N`` has the stub answer ``try_again`` N times before each result
+(``--try-again-every K``: for every K-th future only);
 ``--client-config KEY=VALUE`` (repeatable) overrides a flag of ``/api/v1/client/config``;
 ``--json PATH`` also writes the table and every worker's raw output as JSON. The stub alone:
 ``python bench/stub_server.py`` (its docstring lists its control endpoints).
@@ -86,9 +87,10 @@ WORKER_TIMEOUT = 900.0
 class StubServer:
     """The stub in its own process; stopped by /_shutdown, then by PID if need be."""
 
-    def __init__(self, try_again: int, client_config: dict[str, Any]) -> None:
+    def __init__(self, try_again: int, client_config: dict[str, Any], every: int = 1) -> None:
+        cmd = [PY, str(HERE / "stub_server.py"), "--try-again", str(try_again)]
         self.proc = subprocess.Popen(
-            [PY, str(HERE / "stub_server.py"), "--try-again", str(try_again)],
+            [*cmd, "--try-again-every", str(every)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -246,7 +248,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"  {name} {task}: {time.perf_counter() - t0:.1f}s", flush=True)
 
     config = parse_config(args.client_config)
-    with StubServer(args.try_again, config) as stub:
+    with StubServer(args.try_again, config, args.try_again_every) as stub:
         print(
             f"stub pid {stub.proc.pid} at {stub.url}; {os.cpu_count()} CPUs; tinkex "
             f"{tinkex_commit()}; {args.rounds} round(s); contenders: {', '.join(names)}",
@@ -280,7 +282,8 @@ def bench(args: argparse.Namespace) -> int:
         f"\n{verdicts.count('PASS')} of {len(verdicts)} targets met (ratios: tinkex / official; "
         f"pb = protobuf mode, json = JSON mode). Sampling: {total} requests per concurrency per "
         f"round; training: {steps} steps of 64x2048 and {small_steps} of 1x16 per round; "
-        f"try_again per poll: {args.try_again}; bench took {time.perf_counter() - started:.0f}s."
+        f"try_again per future: {args.try_again} (every {args.try_again_every}); "
+        f"bench took {time.perf_counter() - started:.0f}s."
     )
     for name, why in missing.items():
         print(f"  {TITLES[name]}: {why}")
@@ -290,7 +293,8 @@ def bench(args: argparse.Namespace) -> int:
         record = {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "tinkex_commit": tinkex_commit(),
-            "plan": plan | {"try_again": args.try_again, "client_config": config},
+            "plan": plan
+            | {"try_again": [args.try_again, args.try_again_every], "client_config": config},
             "missing": missing,
             "notes": notes,
             "rows": as_json(rows),
@@ -307,7 +311,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds of every task (3; --quick: 1)")
     parser.add_argument("--requests", type=int, help="sampling calls per concurrency per round")
     parser.add_argument("--only", help="comma list of: " + ", ".join(NAMES))
-    parser.add_argument("--try-again", type=int, default=0, help="try_again replies per poll")
+    parser.add_argument("--try-again", type=int, default=0, help="try_again replies per future")
+    parser.add_argument(
+        "--try-again-every", type=int, default=1, help="only every K-th future gets them"
+    )
     parser.add_argument(
         "--client-config",
         action="append",

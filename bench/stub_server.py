@@ -12,7 +12,9 @@ bodies). It answers what the official ``tinker`` 0.38 SDK, tinkex and a bare-htt
   ``Content-Encoding: zstd``) or a JSON one, ``/optim_step``, ``/asample``, and
   ``/retrieve_future``, which replies ``try_again`` a configurable number of times per future
   (default none: the result at once), then the result: protobuf when the poll's ``Accept`` is
-  ``application/x-protobuf`` (``ForwardBackwardOutput``, ``SampleResponse``), JSON otherwise.
+  ``application/x-protobuf`` (``ForwardBackwardOutput``, ``SampleResponse``), JSON otherwise
+  (``--try-again-every K``: only every K-th future is answered ``try_again`` first);
+* ``/api/v1/auth/token`` (an unsigned JWT, for ``pjwt_auth_enabled: true``).
 
 Results are canned (built once per shape, from ``tinkex._generated.tinker_public_pb2``), so the
 stub's cost per request is the same whatever the client is, and no body is parsed on the hot
@@ -25,10 +27,11 @@ body as received, bytes out). Control endpoints (for the bench only, not counted
   GET  /_stats     {"routes": {path: {"requests", "bytes_in", "bytes_out"}}, "encodings": {...},
                     "connections", "checks": [...]}
   POST /_reset     zero the counters
-  POST /_config    any of {"fb_datums", "fb_tokens", "try_again", "client_config": {...}}
+  POST /_config    any of {"fb_datums", "fb_tokens", "try_again", "try_again_every",
+                   "client_config": {...}}
   POST /_shutdown  stop serving and exit
 
-Run: ``python bench/stub_server.py [--try-again N] [--max-seconds S]`` prints ``PORT <n>`` once
+Run: ``python bench/stub_server.py [--try-again N [--try-again-every K]] [--max-seconds S]`` prints ``PORT <n>`` once
 it listens; it stops on /_shutdown, SIGTERM, or after ``--max-seconds`` (default 1800).
 """
 
@@ -90,6 +93,20 @@ def response(status: int, body: Any, content_type: str = "application/json") -> 
         "\r\n"
     ).encode()
     return head + data
+
+
+def jwt() -> str:
+    """An unsigned JWT (the clients read its claims, they do not verify it), valid 1 hour."""
+    import base64
+    import time
+
+    def part(obj: dict[str, Any]) -> str:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"sub": "bench-user", "org_id": "bench", "iat": now, "exp": now + 3600}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
 
 
 def future_reply(kind: str, n: int, **extra: Any) -> bytes:
@@ -176,9 +193,10 @@ def check_fb_request(body: bytes, encoding: str, datums: int, tokens: int) -> di
 
 
 class Stub:
-    def __init__(self, try_again: int = 0) -> None:
+    def __init__(self, try_again: int = 0, try_again_every: int = 1) -> None:
         self.stopping = asyncio.Event()
         self.try_again = try_again
+        self.try_again_every = max(1, try_again_every)
         self.client_config = dict(DEFAULT_CLIENT_CONFIG)
         self.counter = 0
         self.pending: dict[bytes, int] = {}  # request id -> try_again replies still to give
@@ -220,7 +238,7 @@ class Stub:
 
     def future(self, kind: str, **extra: Any) -> bytes:
         self.counter += 1
-        if self.try_again:
+        if self.try_again and self.counter % self.try_again_every == 0:
             self.pending[f"{kind}:{self.counter}".encode()] = self.try_again
         return future_reply(kind, self.counter, **extra)
 
@@ -270,6 +288,8 @@ class Stub:
             return self.future("create_model")
         if p == "/api/v1/client/config":
             return response(200, self.client_config)
+        if p == "/api/v1/auth/token":  # only with --client-config pjwt_auth_enabled=true
+            return response(200, {"jwt": jwt()})
         if p == "/api/v1/client/dynamic_config":
             return response(200, {"refresh_interval_sec": 300})
         if p == "/api/v1/create_session":
@@ -307,6 +327,8 @@ class Stub:
                 self.set_shape(datums, int(config.get("fb_tokens", self.shape[1])))
             if "try_again" in config:
                 self.try_again = int(config["try_again"])
+            if "try_again_every" in config:
+                self.try_again_every = max(1, int(config["try_again_every"]))
             self.client_config.update(config.get("client_config", {}))
             return response(200, {"client_config": self.client_config})
         if path == b"/_shutdown":
@@ -380,9 +402,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--try-again", type=int, default=0, help="try_again replies per future")
+    parser.add_argument(
+        "--try-again-every", type=int, default=1, help="only every K-th future gets them"
+    )
     parser.add_argument("--max-seconds", type=float, default=1800.0)
     args = parser.parse_args()
-    asyncio.run(Stub(args.try_again).serve(args.port, args.max_seconds))
+    asyncio.run(Stub(args.try_again, args.try_again_every).serve(args.port, args.max_seconds))
     sys.exit(0)
 
 
