@@ -32,6 +32,10 @@ class SdkContender:
 
     def load(self) -> None:
         self.sdk = importlib.import_module(self.module_name)
+        where = str(getattr(self.sdk, "__file__", ""))
+        # ``import tinker`` must be the official SDK, not tinkex aliased as tinker.
+        if self.module_name == "tinker" and "tinkex" in where:
+            raise RuntimeError(f"`import tinker` gave tinkex ({where}), not the official SDK")
 
     def resolve(self) -> None:
         """What user code touches right after the import (a lazy package loads it now)."""
@@ -97,6 +101,7 @@ class SdkContender:
         return {
             "module": self.module_name,
             "version": version,
+            "file": getattr(self.sdk, "__file__", None),
             "service_kwargs": self.service_kwargs,
             "pyqwest_loaded": "pyqwest" in sys.modules,
         }
