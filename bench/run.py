@@ -274,6 +274,11 @@ def bench(args: argparse.Namespace) -> int:
                     if not c["ok"]:
                         notes.append(f"{TITLES[name]}: the stub rejected a request body: {c}")
 
+    for name in names:
+        described = [x["describe"] for t in results.get(name, {}).values() for x in t]
+        if described:
+            d = described[0]
+            notes.append(f"{TITLES[name]}: {d['module']} {d['version']} ({d.get('file') or '-'})")
     rows = build_rows(results, plan)
     print()
     print(render(rows, missing))
