@@ -25,7 +25,7 @@ Every ``/api/`` request is counted per route (requests, bytes in as request line
 body as received, bytes out). Control endpoints (for the bench only, not counted):
 
   GET  /_stats     {"routes": {path: {"requests", "bytes_in", "bytes_out"}}, "encodings": {...},
-                    "connections", "checks": [...]}
+                    "connections", "checks": [...], "cpu_s": the stub's CPU time so far}
   POST /_reset     zero the counters
   POST /_config    any of {"fb_datums", "fb_tokens", "try_again", "try_again_every",
                    "client_config": {...}}
@@ -43,6 +43,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -98,7 +99,6 @@ def response(status: int, body: Any, content_type: str = "application/json") -> 
 def jwt() -> str:
     """An unsigned JWT (the clients read its claims, they do not verify it), valid 1 hour."""
     import base64
-    import time
 
     def part(obj: dict[str, Any]) -> str:
         raw = json.dumps(obj, separators=(",", ":")).encode()
@@ -234,6 +234,7 @@ class Stub:
             "encodings": self.encodings,
             "connections": self.connections,
             "checks": self.checks,
+            "cpu_s": time.process_time(),
         }
 
     def future(self, kind: str, **extra: Any) -> bytes:

@@ -94,6 +94,7 @@ def pooled_training(runs: list[dict[str, Any]], name: str) -> dict[str, Any] | N
         "bytes_per_step": sum(g["bytes_in"] for g in got) / steps,
         "requests_per_step": sum(g["requests"] for g in got) / steps,
         "steps": steps,
+        "cpu_ms_per_step": sum(g["cpu_s"] for g in got) / steps * 1000,
         "encodings": "+".join(sorted(encodings)) or "-",
         "checks_ok": all(c["ok"] for g in got for c in g["checks"]),
     }
@@ -161,6 +162,22 @@ def build_rows(
                     target=0.7 if (c, q) == (256, "p99") else None,
                 )
             )
+        rows.append(
+            Row(
+                f"sampling c={c} client CPU / call (us)",
+                {k: get(v, "client_cpu_us") for k, v in best.items()},
+                samp_src,
+                fmt="{:,.0f}",
+            )
+        )
+        rows.append(
+            Row(
+                f"sampling c={c} stub's CPU share",
+                {k: get(v, "stub_cpu_share") for k, v in best.items()},
+                samp_src,
+                fmt="{:.0%}",
+            )
+        )
     train_ms = {k: get(v, "mean_ms") for k, v in train.items()}
     rows += [
         Row("train step 64x2048 mean (ms)", train_ms, train_src, target=0.8),
@@ -172,8 +189,18 @@ def build_rows(
             against="tinkex-json",
         ),
         Row(
+            "train step 64x2048 p50 (ms)",
+            {k: get(v, "p50_ms") for k, v in train.items()},
+            train_src,
+        ),
+        Row(
             "train step 64x2048 p99 (ms)",
             {k: get(v, "p99_ms") for k, v in train.items()},
+            train_src,
+        ),
+        Row(
+            "train step 64x2048 client CPU (ms)",
+            {k: get(v, "cpu_ms_per_step") for k, v in train.items()},
             train_src,
         ),
         Row(

@@ -7,9 +7,11 @@ there), then its start (a session, a LoRA training client and a sampling client 
 records RSS then. Tasks:
 
 * ``startup``: only that;
-* ``sampling``: for each concurrency, a warm-up then ``total`` timed sampling calls;
+* ``sampling``: for each concurrency, a warm-up then ``total`` timed sampling calls (and the CPU
+  time they took, in this process and in the stub);
 * ``training``: the 64 x 2,048 step (``steps`` timed after 2 untimed), then the 1 x 16 small loop
-  (``small_steps`` timed after 10 untimed); the stub's byte counts of the timed steps;
+  (``small_steps`` timed after 10 untimed); the stub's byte counts of the timed steps, and this
+  process's CPU time;
 * ``probe``: what this tinkex's ServiceClient accepts (``contenders/tinkex_modes.py``).
 
 Prints one JSON line on stdout (the last line); a failure exits non-zero with the traceback.
@@ -34,7 +36,9 @@ from common import (
 from contenders import make
 
 
-def sampling(contender: Any, total: int, concs: list[int]) -> dict[str, Any]:
+def sampling(contender: Any, url: str, total: int, concs: list[int]) -> dict[str, Any]:
+    """Per concurrency: throughput, latencies, this process's CPU time per call (every thread
+    of it) and the share of a core the stub used meanwhile."""
     import asyncio
 
     out: dict[str, Any] = {}
@@ -43,7 +47,12 @@ def sampling(contender: Any, total: int, concs: list[int]) -> dict[str, Any]:
         for c in concs:
             async with contender.sampler(c) as one:
                 await drive(one, c, min(total, max(50, c)))  # warm-up: connections, pools
-                out[f"c{c}"] = await drive(one, c, total)
+                stub_cpu, cpu = control(url, "/_stats")["cpu_s"], time.process_time()
+                got = await drive(one, c, total)
+                got["client_cpu_us"] = (time.process_time() - cpu) / total * 1e6
+                stub_cpu = control(url, "/_stats")["cpu_s"] - stub_cpu
+                got["stub_cpu_share"] = stub_cpu / got["wall_s"]
+                out[f"c{c}"] = got
 
     asyncio.run(main())
     return out
@@ -61,13 +70,16 @@ def training(contender: Any, url: str, steps: int, small_steps: int) -> dict[str
             contender.train_step(rows, check_result=i == 0)
         control(url, "/_reset", {})
         times = []
+        cpu = time.process_time()
         for _ in range(n):
             start = time.perf_counter()
             contender.train_step(rows)
             times.append(time.perf_counter() - start)
+        cpu = time.process_time() - cpu
         stats = control(url, "/_stats")
         out[name] = {
             "times": times,
+            "cpu_s": cpu,
             "bytes_in": sum(r["bytes_in"] for r in stats["routes"].values()),
             "requests": sum(r["requests"] for r in stats["routes"].values()),
             "routes": stats["routes"],
@@ -102,7 +114,7 @@ def main() -> int:
     }
     try:
         if task == "sampling":
-            out["sampling"] = sampling(contender, params["total"], params["concs"])
+            out["sampling"] = sampling(contender, url, params["total"], params["concs"])
         elif task == "training":
             out["training"] = training(contender, url, params["steps"], params["small_steps"])
         out["peak_rss_kb"] = peak_rss_kb()
