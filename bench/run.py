@@ -29,34 +29,44 @@ Workloads (user code as written for the official SDK, identical for both SDKs,
   the row with the target); the start of a session with a LoRA training client and a sampling
   client ("client ready"); peak RSS then;
 * sampling: ``await sampling_client.sample(prompt, 1, params)`` (128-token prompt, 16 tokens)
-  by C concurrent asyncio tasks, C = 1, 32, 256: throughput, p50 / p99 latency (a warm-up first);
+  by C concurrent asyncio tasks, C = 1, 32, 256 (a warm-up first): throughput, p50 / p99
+  latency, the client process's CPU time per call (all its threads), and the share of a core
+  the stub used meanwhile (low: the stub is not what limits the clients);
 * training: a step of 64 datums x 2,048 tokens from token lists (``forward_backward`` and
   ``optim_step`` submitted back to back, both results waited for, synchronous code): client time
-  per step, bytes sent per step, peak RSS of that process; then the small loop (1 x 16) p50.
+  per step (the target is on the mean), its CPU time, bytes sent per step (request lines,
+  headers, bodies, polls included), peak RSS of that process; then the small loop (1 x 16).
 
-This 2-core machine's speed drifts, so contenders are interleaved: each round runs every
-contender once per task, in an order that alternates from round to round. Sampling rows keep
-the best round of each contender; training rows pool the steps of all rounds; startup rows are
-medians over all processes. Ratios move by 10 to 20% from run to run: compare within one run.
+The table: a column per contender, then the ratios tinkex / official of both modes, the issue's
+target (``pb``: the protobuf mode's ratio; ``json``: the JSON mode's), PASS / FAIL, and what the
+row is from. This 2-core machine's speed drifts, so contenders are interleaved: each round runs
+every contender once per task, in an order that changes from round to round (ABCD, DCBA, BCDA).
+Sampling rows keep the best round of each contender; training rows pool the steps of all
+rounds; startup rows are medians over all of a contender's processes. Ratios move by 10 to 20%
+from run to run, more while other work runs on the machine: compare within one run.
 A whole run (3 rounds of 1,000 sampling calls per concurrency, 20 steps of 64 x 2,048 and 200 of
-1 x 16) takes about 6 to 8 minutes on this 2-core machine, most of it the floor at c=256 (httpx's
-pool slows down with hundreds of connections); ``--quick`` (one round, fewer calls) about 1.
+1 x 16 per round) takes about 6 to 8 minutes on this 2-core machine, much of it the floor at
+c=256 (httpx's pool slows down with hundreds of connections); ``--quick`` (one round, 300 calls,
+4 + 40 steps) about 1.
 
 Usage (from the repository root)::
 
     make bench                                   # .venv-bench/bin/python bench/run.py
+    make bench BENCH_ARGS="--quick --json /tmp/bench.json"
     .venv-bench/bin/python bench/run.py --quick  # fewer requests and steps (a smoke run)
-    .venv-bench/bin/python bench/run.py --rounds 3 --json /tmp/bench.json
     .venv-bench/bin/python bench/run.py --only official,tinkex-pb --try-again 2
     .venv-bench/bin/python bench/run.py --client-config proto_compress_fwdbwd=false
+    .venv-bench/bin/python bench/profiling.py tinkex-pb train   # cProfile, every thread
 
-Options: ``--quick``; ``--rounds N`` (default 3, with ``--quick`` 1); ``--requests N`` sampling calls per
-concurrency per round; ``--only`` a comma list of contenders (official, tinkex-pb, tinkex-json,
-floor); ``--try-again N`` has the stub answer ``try_again`` N times before each result
-(``--try-again-every K``: for every K-th future only);
-``--client-config KEY=VALUE`` (repeatable) overrides a flag of ``/api/v1/client/config``;
-``--json PATH`` also writes the table and every worker's raw output as JSON. The stub alone:
-``python bench/stub_server.py`` (its docstring lists its control endpoints).
+Options: ``--quick``; ``--rounds N`` (default 3, with ``--quick`` 1); ``--requests N``
+sampling calls per concurrency per round; ``--only`` a comma list of contenders (official,
+tinkex-pb, tinkex-json, floor); ``--try-again N`` has the stub answer ``try_again`` N times
+before each result (``--try-again-every K``: for every K-th future only); ``--client-config
+KEY=VALUE`` (repeatable, JSON values) overrides a flag of ``/api/v1/client/config``, e.g.
+``use_pyqwest_transport=false`` or ``pjwt_auth_enabled=true``; ``--json PATH`` also writes the
+table and every worker's raw output as JSON. The exit status is 1 when a contender failed (its
+column then reads "n/a" and the error is printed). The stub alone: ``python
+bench/stub_server.py`` (its docstring lists its control endpoints).
 """
 
 from __future__ import annotations
