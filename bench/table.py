@@ -22,12 +22,13 @@ class Row:
     target: float | None = None  # the limit of the ratio of ``against`` to official
     against: str = "tinkex-pb"
     fmt: str = "{:,.1f}"
+    show_ratios: bool = True
     ratios: dict[str, float | None] = field(default_factory=dict)
     verdict: str = "info"
 
     def evaluate(self) -> None:
         official = self.values.get("official")
-        for name in ("tinkex-pb", "tinkex-json"):
+        for name in ("tinkex-pb", "tinkex-json") if self.show_ratios else ():
             value = self.values.get(name)
             ok = isinstance(value, float | int) and isinstance(official, float | int) and official
             self.ratios[name] = value / official if ok else None  # type: ignore[operator]
@@ -95,7 +96,7 @@ def pooled_training(runs: list[dict[str, Any]], name: str) -> dict[str, Any] | N
         "requests_per_step": sum(g["requests"] for g in got) / steps,
         "steps": steps,
         "cpu_ms_per_step": sum(g["cpu_s"] for g in got) / steps * 1000,
-        "encodings": "+".join(sorted(encodings)) or "-",
+        "encodings": ", ".join(sorted(encodings)) or "-",
         "checks_ok": all(c["ok"] for g in got for c in g["checks"]),
     }
 
@@ -176,6 +177,7 @@ def build_rows(
                 {k: get(v, "stub_cpu_share") for k, v in best.items()},
                 samp_src,
                 fmt="{:.0%}",
+                show_ratios=False,
             )
         )
     train_ms = {k: get(v, "mean_ms") for k, v in train.items()}
