@@ -23,7 +23,7 @@ from .runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver, Requ
 from .types import Datum, ForwardBackwardOutput
 
 if TYPE_CHECKING:
-    from ._generated import tinker_public_pb2 as pb
+    from ._proto import EncodedForwardBackward
 
 __all__ = ["ForwardBackwardWire"]
 
@@ -61,17 +61,16 @@ class ForwardBackwardWire:
         loss_fn_config: Mapping[str, float | str] | None,
         *,
         forward_only: bool,
-    ) -> list[pb.ForwardBackwardRequest | None]:
+    ) -> list[EncodedForwardBackward | None]:
         """The protobuf body of each chunk (``None`` each where JSON will be sent); raises
         ``WireInputError`` for a datum the wire cannot carry."""
         if not self._api.codecs.protobuf_request(_e.FORWARD_BACKWARD):
             return [None] * len(chunks)
-        from ._proto import encode_forward_backward  # numpy and the messages, on first use
+        from ._proto import encode_forward_backward_bytes  # numpy and the messages, on first use
 
         return [
-            encode_forward_backward(
+            encode_forward_backward_bytes(
                 model_id=self._model_id,
-                seq_id=0,  # set when the chunk's turn comes
                 data=chunk,
                 loss_fn=loss_fn,
                 loss_fn_config=loss_fn_config,
@@ -83,7 +82,7 @@ class ForwardBackwardWire:
     async def send(
         self,
         chunk: Sequence[Datum],
-        message: pb.ForwardBackwardRequest | None,
+        message: EncodedForwardBackward | None,
         seq_id: int,
         loss_fn: str,
         loss_fn_config: Mapping[str, Any] | None,
@@ -93,13 +92,12 @@ class ForwardBackwardWire:
         codecs = self._api.codecs
         if message is None or not codecs.protobuf_request(_e.FORWARD_BACKWARD):
             return await self._send_json(chunk, seq_id, loss_fn, loss_fn_config, forward_only)
-        message.seq_id = seq_id
         try:
             return await self._api.submit(
                 _e.FORWARD_BACKWARD,
                 models.UntypedAPIFuture,
                 ForwardBackwardOutput,
-                content=message.SerializeToString(deterministic=True),
+                content=message.with_seq_id(seq_id),
                 on_queue_state=self._observer,
                 options=RequestOptions(compress=self._compress()),
             )

@@ -415,3 +415,61 @@ def test_compression_follows_the_server_flag(fake_tinker: FakeTinkerFactory) -> 
         for s in (plain, zstd)
     ]
     assert encodings == [[None, None], ["zstd", "zstd"]]
+
+
+def _mixed_batch() -> list[types.Datum]:
+    dense = batch()
+    from_numpy = types.Datum(
+        model_input=types.ModelInput.from_ints(np.arange(5, dtype=np.int64).tolist()),
+        loss_fn_inputs={
+            "target_tokens": np.arange(1, 6, dtype=np.int32),
+            "advantages": np.linspace(-1, 1, 5, dtype=np.float64),
+            "mask": types.TensorData(data=[1.0] * 6, dtype="float32", shape=[2, 3]),
+        },
+    )
+    sparse = types.Datum(
+        model_input=types.ModelInput.from_ints([7, 8]),
+        loss_fn_inputs={
+            "weights": types.TensorData(
+                data=[2.0],
+                dtype="float32",
+                shape=[2, 2],
+                sparse_crow_indices=[0, 1, 1],
+                sparse_col_indices=[1],
+            )
+        },
+    )
+    image = types.Datum(
+        model_input=types.ModelInput(
+            chunks=[
+                types.EncodedTextChunk(tokens=[1]),
+                types.ImageChunk(data=b"\x89PNG", format="png", expected_tokens=2),
+            ]
+        ),
+        loss_fn_inputs={"target_tokens": [1, 2, 3]},
+    )
+    spans = golden_datum().with_provenance(
+        [types.PromptProvenanceSpan(sequence_id="p", length=3)],
+        [types.SampledProvenanceSpan(sequence_id="s", offset=1, length=3)],
+    )
+    empty = types.Datum(model_input=types.ModelInput.from_ints([]), loss_fn_inputs={})
+    return [*dense, from_numpy, sparse, image, spans, empty]
+
+
+@pytest.mark.parametrize("seq_id", [0, 1, 2**31 - 1, -3])
+@pytest.mark.parametrize("config", [None, {"clip": 0.2, "zero": 0.0, "mode": "mean", "k": 3}])
+@pytest.mark.parametrize("forward_only", [False, True])
+def test_the_fast_writer_writes_what_the_compiled_message_writes(
+    seq_id: int, config: dict[str, Any] | None, forward_only: bool
+) -> None:
+    from tinkex._proto import encode_forward_backward_bytes
+
+    fields = {
+        "model_id": "run:train:0",
+        "data": _mixed_batch(),
+        "loss_fn": "importance_sampling",
+        "loss_fn_config": config,
+        "forward_only": forward_only,
+    }
+    slow = encode_forward_backward(seq_id=seq_id, **fields).SerializeToString(deterministic=True)
+    assert encode_forward_backward_bytes(**fields).with_seq_id(seq_id) == slow

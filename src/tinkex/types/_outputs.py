@@ -43,6 +43,14 @@ class SampledSequence(models.SampledSequence):
     # fields are still those lists).
     _arrays: Any = PrivateAttr(default=None)
 
+    def __eq__(self, other: object) -> bool:
+        # Equal sequences are equal whether or not one keeps the arrays it was decoded from.
+        if isinstance(other, SampledSequence):
+            return self.__dict__ == other.__dict__
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic models are
+
     def keep_arrays(self, tokens: Any, logprobs: Any) -> None:
         """Remember the arrays ``tokens`` and ``logprobs`` were made from (for ``*_np``)."""
         self._arrays = (tokens, self.tokens, logprobs, self.logprobs)
