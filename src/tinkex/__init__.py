@@ -13,7 +13,15 @@ Example::
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
+
+if "httpx" not in sys.modules:
+    # httpx imports its command-line client (httpx._main) whenever click and rich are
+    # installed, and with them pygments: about 15 MiB and tens of milliseconds that an SDK
+    # never uses. Marking that module absent makes httpx skip it (its ``main`` then says the
+    # CLI's dependencies are missing; the ``httpx`` command itself runs in its own process).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from ._tinker_alias import _install_finder as _install_alias_finder
 

@@ -145,7 +145,7 @@ def _modules_after(code: str) -> dict[str, bool]:
     script = (
         "import json, sys\n"
         f"{code}\n"
-        "names = ['numpy', 'torch', 'transformers', 'tinkex._generated']\n"
+        "names = ['numpy', 'torch', 'transformers', 'tinkex._generated', 'pygments', 'click']\n"
         "print(json.dumps({n: n in sys.modules for n in names}))\n"
     )
     done = subprocess.run(
@@ -162,6 +162,8 @@ def test_import_tinkex_is_light() -> None:
         "torch": False,
         "transformers": False,
         "tinkex._generated": False,
+        "pygments": False,
+        "click": False,
     }
 
 
@@ -176,5 +178,6 @@ def test_using_the_clients_does_not_load_numpy_torch_or_transformers() -> None:
         "s = tinker.ServiceClient(base_url='http://127.0.0.1:9'); s.close()\n"
     )
     assert loaded["numpy"] is False
+    assert loaded["pygments"] is False  # httpx's command-line client is not loaded
     assert loaded["torch"] is False
     assert loaded["transformers"] is False

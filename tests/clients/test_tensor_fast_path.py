@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import array
 import copy
 import pickle
+
+import numpy as np
+import pytest
 
 from tinkex.types import TensorData
 
 
 def test_fast_tensors_equal_model_construct() -> None:
-    packed = array.array("q", [1, 2, 3])
     fast = TensorData.from_list([1, 2, 3], "int64")
     slow = TensorData.model_construct(data=[1, 2, 3], dtype="int64", shape=[3])
     assert fast == slow
@@ -18,8 +19,19 @@ def test_fast_tensors_equal_model_construct() -> None:
     assert fast.model_fields_set == slow.model_fields_set
     assert set(vars(fast)) == set(TensorData.model_fields)  # a new field would be missing here
     assert fast.model_dump_json() == slow.model_dump_json()
-    assert fast.cached_array() is not None
-    assert list(fast.cached_array()) == list(packed)
+    from_array = TensorData.from_numpy(np.array([1, 2, 3]))
+    assert from_array == slow
+    assert from_array.cached_array() is not None
+
+
+def test_plain_lists_are_checked_and_converted() -> None:
+    assert TensorData.from_list([1, 2], "float32").data == [1.0, 2.0]
+    assert all(type(v) is float for v in TensorData.from_list([1, 2], "float32").data)
+    assert TensorData.from_list([True, np.int64(3)], "int64").data == [1, 3]
+    assert all(type(v) is int for v in TensorData.from_list([True, np.int64(3)], "int64").data)
+    assert TensorData.from_list([2.0, 3.0], "int64").data == [2, 3]
+    with pytest.raises(ValueError, match="numbers only"):
+        TensorData.from_list([1, "x"], "int64")
 
 
 def test_fast_tensors_copy_pickle_and_validate() -> None:
@@ -31,7 +43,7 @@ def test_fast_tensors_copy_pickle_and_validate() -> None:
 
 
 def test_replacing_data_drops_the_kept_array() -> None:
-    fast = TensorData.from_list([1, 2, 3], "int64")
+    fast = TensorData.from_numpy(np.array([1, 2, 3]))
     fast.data = [7, 8, 9]
     assert fast.cached_array() is None
     assert fast.to_numpy().tolist() == [7, 8, 9]

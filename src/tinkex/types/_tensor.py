@@ -5,12 +5,19 @@ numpy and torch are imported only when a conversion needs them, so ``import tink
 
 from __future__ import annotations
 
-import array
 import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from .._generated import models
 from ._model_input import ModelInput
@@ -37,6 +44,11 @@ KEY_DTYPES: dict[str, TensorDtype] = {
 
 _EXTRAS = {"numpy": "torch", "torch": "torch", "transformers": "tokenizer"}
 _set = object.__setattr__
+# Strict: exact ints (no bools) for int64; ints or floats for float32 (ints become floats).
+_PLAIN: dict[str, TypeAdapter[list[Any]]] = {
+    "int64": TypeAdapter(list[int], config=ConfigDict(strict=True)),
+    "float32": TypeAdapter(list[float], config=ConfigDict(strict=True)),
+}
 
 
 def require(module: str) -> Any:
@@ -111,13 +123,6 @@ class TensorData(models.TensorData):
         _set(tensor, "__pydantic_private__", {"_array": flat, "_array_of": data})
         return tensor
 
-    @classmethod
-    def _over(cls, packed: array.array[Any], dtype: TensorDtype) -> TensorData:
-        # The array.array is kept as it is (numpy reads it without a copy when it is needed),
-        # so building data from plain lists does not import numpy.
-        data = packed.tolist()
-        return cls._dense(data, dtype, [len(data)], packed)
-
     def __eq__(self, other: object) -> bool:
         # Equal tensors are equal whether or not one keeps the array it was made from.
         if isinstance(other, TensorData):
@@ -127,8 +132,8 @@ class TensorData(models.TensorData):
     __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic models are
 
     def cached_array(self) -> Any:
-        """The flat numbers behind ``data`` (a numpy array or an ``array.array``), when this
-        tensor was made from them and is dense; else ``None``."""
+        """The flat array behind ``data``, when this tensor was made from one (``from_numpy``,
+        a decoded result) and is dense; else ``None``."""
         private = self.__pydantic_private__ or {}  # read directly: this is on the hot path
         flat = private.get("_array")
         if flat is None or private.get("_array_of") is not self.data:
@@ -141,16 +146,16 @@ class TensorData(models.TensorData):
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
         if dtype not in ("int64", "float32"):
             raise ValueError(f"dtype must be 'int64' or 'float32', got {dtype!r}")
-        rows = list(values)
+        rows = values if isinstance(values, list) else list(values)
         if rows and not isinstance(rows[0], list | tuple):
-            # A flat list, the common case: array.array converts and checks every value in C
-            # (ints, floats, numpy scalars; a float in an int64 tensor takes the slow path).
+            # A flat list of plain numbers, the common case: checked in one pass in C, and the
+            # new list shares the caller's number objects (no copy of each value).
             try:
-                packed = array.array("q" if dtype == "int64" else "d", rows)
-            except (TypeError, OverflowError):
-                pass
+                data = _PLAIN[dtype].validate_python(rows)
+            except ValidationError:
+                pass  # numpy scalars, bools, floats in an int64 tensor...: converted below
             else:
-                return cls._over(packed, dtype)
+                return cls._dense(data, dtype, [len(data)], None)
         cast = int if dtype == "int64" else float
         try:
             data = [cast(x) for x in _flat(rows)]
