@@ -43,9 +43,9 @@ def test_auto_follows_the_server_flag(
     built = backends(service)
     assert server.requests_to("get_client_config")
     # The settings call went over httpx (its pool was built before the flag was known).
-    assert built.pop("default") == "AsyncHTTPTransport"
+    assert built.pop("default") == "_ShardedTransport"
     assert {"session", "train", "retrieve", "sample"} <= set(built)
-    expected = "PyqwestTransport" if flag else "AsyncHTTPTransport"
+    expected = "PyqwestTransport" if flag else "_ShardedTransport"
     assert set(built.values()) == {expected}
 
 
@@ -57,7 +57,7 @@ def test_a_forced_backend_ignores_the_flag(
     server.config_flags["use_pyqwest_transport"] = forced == "httpx"  # the other way round
     service = make_service(server, http_backend=forced)
     train_and_sample(service)
-    expected = "PyqwestTransport" if forced == "pyqwest" else "AsyncHTTPTransport"
+    expected = "PyqwestTransport" if forced == "pyqwest" else "_ShardedTransport"
     assert set(backends(service).values()) == {expected}
 
 

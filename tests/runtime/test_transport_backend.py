@@ -7,12 +7,15 @@ sees httpx's exception classes with httpx's delivery semantics.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import json
 import socket
 import struct
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -25,6 +28,7 @@ from tests.runtime._support import (
     API_SPEC,
     AsyncFactory,
     AsyncTestClient,
+    StartHTTPServer,
     StartRawServer,
     endpoint,
     read_http_request,
@@ -43,7 +47,7 @@ from tinkex.runtime import (
 )
 from tinkex.runtime._pyqwest import PyqwestTransport, map_error
 from tinkex.runtime._sse import AsyncStream
-from tinkex.runtime._transport import AsyncPools, SyncPools, choose_backend
+from tinkex.runtime._transport import AsyncPools, SyncPools, _ShardedTransport, choose_backend
 
 TIMEOUT = httpx.Timeout(5.0)
 
@@ -92,7 +96,7 @@ async def test_async_pools_follow_the_backend_and_its_exceptions() -> None:
     try:
         assert isinstance(transport_of(pools.get("default")), PyqwestTransport)
         redirect = pools.get("redirect")
-        assert isinstance(transport_of(redirect), httpx.AsyncHTTPTransport)
+        assert isinstance(transport_of(redirect), _ShardedTransport)  # httpx's, in shards
         assert redirect.follow_redirects
         assert not pools.get("default").follow_redirects
     finally:
@@ -133,7 +137,7 @@ async def test_backend_change_applies_to_pools_built_afterwards() -> None:
         first = pools.get("default")  # e.g. the settings call, before the server decides
         pools.use_http_backend("auto")
         assert pools.get("default") is first  # in use: kept
-        assert isinstance(transport_of(first), httpx.AsyncHTTPTransport)
+        assert isinstance(transport_of(first), _ShardedTransport)
         assert isinstance(transport_of(pools.get("sample")), PyqwestTransport)
         with pytest.raises(ConfigError):
             pools.use_http_backend("fast")  # type: ignore[arg-type]
@@ -435,3 +439,126 @@ async def test_event_stream_that_goes_silent_times_out(
     finally:
         stall.release.set()
     assert [e.index for e in got] == [0]
+
+
+# -- httpx pools in shards -------------------------------------------------------------------
+
+
+class Gate:
+    """A keep-alive HTTP/1.1 handler that holds requests in groups of ``parties`` until all of a
+    group are in flight at once (or 5 s pass), so a test knows how many ran concurrently; after
+    the first ``held`` requests, it answers at once."""
+
+    def __init__(self, parties: int, held: int | None = None) -> None:
+        self.barrier = threading.Barrier(parties, timeout=5)
+        self.lock = threading.Lock()
+        self.seen = 0
+        self.held = parties if held is None else held
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with gate.lock:
+                    gate.seen += 1
+                    held = gate.seen <= gate.held
+                if held:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        gate.barrier.wait()
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+async def test_shards_follow_the_concurrency_and_keep_their_connections(
+    http_server: StartHTTPServer,
+) -> None:
+    gate = Gate(parties=20, held=40)  # both waves: 20 in flight at once each time
+    server = http_server(gate.handler(), max_connections=40)
+    spec = PoolSpec(max_connections=100, max_keepalive=5)  # one pool would keep only 5
+    pools = AsyncPools({"default": spec}, user_client=None, transport=None, timeout=TIMEOUT)
+    client = pools.get("default")
+    sharded = transport_of(client)
+    try:
+        for _wave in range(2):
+            replies = await asyncio.gather(*(client.get(server.base_url) for _ in range(20)))
+            assert {r.status_code for r in replies} == {200}
+            assert [s.size for s in sharded._shards] == [8, 8, 8]  # 20 in flight: 3 shards
+            assert [s.inflight for s in sharded._shards] == [0, 0, 0]  # all slots given back
+        # The second wave reused the first one's 20 connections: none closed, none opened.
+        assert server.server.accepted == 20
+    finally:
+        await pools.aclose()
+
+
+async def test_shards_never_open_more_than_max_connections(
+    http_server: StartHTTPServer,
+) -> None:
+    gate = Gate(parties=10)  # all 10 connections busy at once; 15 requests wait their turn
+    server = http_server(gate.handler(), max_connections=40)
+    pools = AsyncPools(
+        {"default": PoolSpec(max_connections=10)},
+        user_client=None,
+        transport=None,
+        timeout=TIMEOUT,
+    )
+    client = pools.get("default")
+    try:
+        replies = await asyncio.gather(*(client.get(server.base_url) for _ in range(25)))
+        assert {r.status_code for r in replies} == {200}
+        assert [s.size for s in transport_of(client)._shards] == [8, 2]
+        assert server.server.accepted == 10
+    finally:
+        await pools.aclose()
+
+
+async def test_a_failed_request_gives_its_slot_back() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sharded = _ShardedTransport(max_connections=4)
+    async with httpx.AsyncClient(transport=sharded) as client:
+        for _ in range(6):  # more failures than slots: each one was given back
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{port}/")
+        assert [s.inflight for s in sharded._shards] == [0]
+
+
+async def test_with_a_proxy_configured_the_pool_stays_one_httpx_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    pools = AsyncPools({"default": PoolSpec()}, user_client=None, transport=None, timeout=TIMEOUT)
+    try:  # httpx honours environment proxies only on its own transport
+        assert isinstance(transport_of(pools.get("default")), httpx.AsyncHTTPTransport)
+    finally:
+        await pools.aclose()
+
+
+async def test_a_request_waiting_for_a_slot_times_out_as_a_pool_timeout(
+    raw_server: StartRawServer,
+) -> None:
+    stall = Stall()
+    server = raw_server(stall, max_connections=1)
+    sharded = _ShardedTransport(max_connections=1)
+    async with httpx.AsyncClient(transport=sharded, timeout=httpx.Timeout(5.0, pool=0.2)) as client:
+        first = asyncio.ensure_future(client.get(server.base_url))
+        for _ in range(500):  # until the first request holds the slot (at most 5 s)
+            if sharded._shards and sharded._shards[0].inflight:
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(httpx.PoolTimeout):
+            await client.get(server.base_url)  # the only connection is busy
+        stall.release.set()
+        with pytest.raises(httpx.RemoteProtocolError):  # the stalled server hangs up
+            await first
+        assert [s.inflight for s in sharded._shards] == [0]
