@@ -562,3 +562,27 @@ async def test_a_request_waiting_for_a_slot_times_out_as_a_pool_timeout(
         with pytest.raises(httpx.RemoteProtocolError):  # the stalled server hangs up
             await first
         assert [s.inflight for s in sharded._shards] == [0]
+
+
+async def test_a_slow_head_times_out_at_the_timeout_not_a_multiple(
+    make_async_client: AsyncFactory, raw_server: StartRawServer
+) -> None:
+    """Connect, write and read are not added up: a server answering later than the timeout
+    (but sooner than twice or three times it) still times out, as with httpx."""
+
+    def late(conn: socket.socket, _index: int) -> None:
+        read_http_request(conn)
+        time.sleep(1.0)
+        with contextlib.suppress(OSError):
+            send_json_response(conn, 200, b'{"late": true}')
+
+    server = raw_server(late, max_connections=1)
+    client = pyqwest_client(make_async_client, server.base_url)
+    with pytest.raises(APITimeoutError) as info:
+        await client.request(
+            endpoint("get_item"),
+            dict,
+            path_params={"item_id": "1"},
+            options=RequestOptions(timeout=0.4, max_retries=0),
+        )
+    assert isinstance(info.value.__cause__, httpx.ReadTimeout)

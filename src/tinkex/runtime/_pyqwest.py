@@ -5,9 +5,11 @@ Everything above the transport (retries, timeouts, error mapping, streams) stays
 the bytes. It keeps the contract the rest of the runtime relies on:
 
 * timeouts come from each request's ``httpx.Timeout`` (``request.extensions["timeout"]``): the
-  response head must arrive within ``connect + write + read``, and after it every body chunk
-  within ``read`` (httpx's read timeout is per read too, so a long event stream that keeps
-  sending is never cut);
+  response head must arrive within ``read`` (connecting and sending included: reqwest has no
+  per-request phase timeouts), and after it every body chunk within ``read`` (httpx's read
+  timeout is per read too, so a long event stream that keeps sending is never cut). A timeout
+  that expires while a new connection is still being opened is therefore reported as a read
+  timeout (the request may have been sent), where httpx would say connect timeout;
 * every failure is one of httpx's exception classes, chosen by what it says about delivery:
   ``ConnectError`` / ``ConnectTimeout`` only when no connection was made (nothing was sent);
   anything later is ``ReadError``, ``ReadTimeout`` or ``RemoteProtocolError`` (the request may
@@ -118,10 +120,11 @@ def _operation_timeouts(request: httpx.Request) -> tuple[float | None, float | N
     """(time allowed until the response head, time allowed between body chunks)."""
     timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
     read = timeout.get("read")
-    if read is None:  # httpx: None means no limit
-        return None, None
-    head = read + (timeout.get("write") or 0.0) + (timeout.get("connect") or 0.0)
-    return head, read
+    # The head within one read timeout, as httpx waits for it (reqwest has no per-request phase
+    # timeouts): a server slower than the timeout must time out at the timeout, or a caller's
+    # timeouts and resends would stretch. Connecting and sending count against it too, which
+    # httpx times apart; connects are also bounded by the transport's own connect_timeout.
+    return read, read  # None (httpx: no limit) for both
 
 
 def map_error(exc: BaseException, request: httpx.Request | None = None) -> BaseException:
