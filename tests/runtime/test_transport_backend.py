@@ -482,20 +482,21 @@ class Gate:
 async def test_shards_follow_the_concurrency_and_keep_their_connections(
     http_server: StartHTTPServer,
 ) -> None:
-    gate = Gate(parties=20, held=40)  # both waves: 20 in flight at once each time
+    gate = Gate(parties=20, held=60)  # every wave: 20 in flight at once
     server = http_server(gate.handler(), max_connections=40)
     spec = PoolSpec(max_connections=100, max_keepalive=5)  # one pool would keep only 5
     pools = AsyncPools({"default": spec}, user_client=None, transport=None, timeout=TIMEOUT)
     client = pools.get("default")
     sharded = transport_of(client)
     try:
-        for _wave in range(2):
+        for _wave in range(3):
             replies = await asyncio.gather(*(client.get(server.base_url) for _ in range(20)))
             assert {r.status_code for r in replies} == {200}
             assert [s.size for s in sharded._shards] == [8, 8, 8]  # 20 in flight: 3 shards
             assert [s.inflight for s in sharded._shards] == [0, 0, 0]  # all slots given back
-        # The second wave reused the first one's 20 connections: none closed, none opened.
-        assert server.server.accepted == 20
+        # Later waves reused the connections of the first: at most the 3 shards' 24 in all,
+        # where one pool keeping 5 would have opened 15 more per wave.
+        assert 20 <= server.server.accepted <= 24
     finally:
         await pools.aclose()
 
