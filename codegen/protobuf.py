@@ -62,7 +62,8 @@ def compile_proto(proto: Path) -> CompiledProto:
         stem = proto.stem.replace("-", "_").replace(".", "_")
         module = f"{stem}_pb2"
         files = {
-            name: (out / name).read_text(encoding="utf-8") for name in (f"{module}.py", f"{module}.pyi")
+            name: (out / name).read_text(encoding="utf-8")
+            for name in (f"{module}.py", f"{module}.pyi")
         }
     described = fds.file[0]
     return CompiledProto(
