@@ -45,7 +45,7 @@ Sampling rows keep the best round of each contender; training rows pool the step
 rounds; startup rows are medians over all of a contender's processes. Ratios move by 10 to 20%
 from run to run, more while other work runs on the machine: compare within one run.
 A whole run (3 rounds of 1,000 sampling calls per concurrency, 20 steps of 64 x 2,048 and 200 of
-1 x 16 per round) takes about 4.5 minutes on this 2-core machine when it is otherwise idle (7 to
+1 x 16 per round) takes 3 to 4.5 minutes on this 2-core machine when it is otherwise idle (7 to
 9 while other work runs), a third of it the floor at c=256 (httpx's pool slows down with
 hundreds of connections); ``--quick`` (one round, 300 calls, 4 + 40 steps) about 1.
 
