@@ -50,6 +50,10 @@ $(BENCH_STAMP): pyproject.toml
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
+	@# An editable install has no bytecode; a wheel install (as tinker's) compiles it at install
+	@# time. Compile tinkex's too, so that import rows compare like with like even where
+	@# PYTHONDONTWRITEBYTECODE is set (it is on these machines).
+	$(BENCH_PY) -m compileall -q src/tinkex > /dev/null
 	$(BENCH_PY) bench/run.py $(BENCH_ARGS)
 
 # The first command of a new user: a real LoRA run on a local skyrl-tx server (built and cached

@@ -257,6 +257,14 @@ def bench(args: argparse.Namespace) -> int:
         results[name].setdefault(task, []).append(out)
         print(f"  {name} {task}: {time.perf_counter() - t0:.1f}s", flush=True)
 
+    # A wheel install (as tinker's) compiles its bytecode at install time; an editable one does
+    # not, and with PYTHONDONTWRITEBYTECODE set (as on these machines) every import would compile
+    # tinkex's sources again: compile them, so that the import rows compare like with like.
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(HERE.parent / "src" / "tinkex")],
+        capture_output=True,
+        check=False,
+    )
     config = parse_config(args.client_config)
     with StubServer(args.try_again, config, args.try_again_every) as stub:
         print(
