@@ -7,7 +7,9 @@ imports ``tinker``.
 
 Contenders (``bench/contenders/``), each in a process of its own (the official SDK and tinkex
 must not share one): ``official`` (the ``tinker`` SDK as its users call it), ``tinkex
-(protobuf, pyqwest)`` and ``tinkex (JSON, httpx)`` (``ServiceClient(wire=..., <transport>=...)``,
+(protobuf, auto)`` (its default transport choice: pyqwest for the sampling and poll pools, where
+the server's config asks for it, httpx for the training pool) and ``tinkex (JSON, httpx)``
+(``ServiceClient(wire=..., <transport>=...)``,
 each keyword passed only when this tinkex's ``ServiceClient`` accepts it: a mode it cannot
 select is shown as "n/a (not supported by this tinkex)"), and the ``bare floor``: a bare
 ``httpx.AsyncClient`` sending JSON by hand, the cost of HTTP itself in Python.

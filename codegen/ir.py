@@ -262,6 +262,8 @@ class _Builder:
             kw["future"] = "True"
             if ep.future.protobuf:
                 kw["result_message"] = repr(self.message_name(ep.future.protobuf))
+            if ep.future.poll_pool:
+                kw["poll_pool"] = repr(ep.future.poll_pool)
         if ep.stream:
             kw["stream"] = repr(ep.stream.format)
             kw.setdefault("accept", repr("text/event-stream"))
@@ -327,6 +329,7 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
         f"{name!r}: PoolSpec(max_connections={p.max_connections!r}, max_keepalive={p.max_keepalive!r}, timeout={p.timeout!r}"
         # Only when set, so that the emitted spec of a manifest without it does not change.
         + (", follow_redirects=True" if p.follow_redirects else "")
+        + (f", auto_backend={p.auto_backend!r}" if p.auto_backend != "pyqwest" else "")
         + ")"
         for name, p in api.pools.items()
     ]

@@ -59,6 +59,8 @@ class Pool(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     # Follow redirects (to signed storage URLs, say); such a pool always sends with httpx.
     follow_redirects: bool = False
+    # What http_backend="auto" picks for this pool (a forced backend still wins).
+    auto_backend: Literal["pyqwest", "httpx"] = "pyqwest"
 
 
 class Match(_Strict):
@@ -149,6 +151,8 @@ class FutureFlag(_Strict):
     # The protobuf message the result may come as (asked for with Accept); decoded by a
     # converter the client registers, else field by field into the `result` schema.
     protobuf: str | None = None
+    # The pool this future's polls go over (default: the poll endpoint's own).
+    poll_pool: str | None = None
 
 
 class StreamFlag(_Strict):

@@ -298,6 +298,10 @@ class _Checker:
             self.add((*path, "message"), "`message` is only for `body: protobuf` endpoints")
         if ep.future is not None:
             self.check_message(ep.future.protobuf, (*path, "future", "protobuf"))
+            pool = ep.future.poll_pool
+            if pool is not None and api.pools and pool not in api.pools:
+                known = ", ".join(sorted(api.pools))
+                self.add((*path, "future", "poll_pool"), f"unknown pool `{pool}` (known: {known})")
         response = self.schema_ref(ep.response, (*path, "response"))
         if ep.future is not None:
             if ep.future.result is None:

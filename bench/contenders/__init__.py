@@ -21,7 +21,7 @@ from typing import Any, Protocol
 NAMES = ("official", "tinkex-pb", "tinkex-json", "floor")
 TITLES = {
     "official": "official",
-    "tinkex-pb": "tinkex (protobuf, pyqwest)",
+    "tinkex-pb": "tinkex (protobuf, auto)",
     "tinkex-json": "tinkex (JSON, httpx)",
     "floor": "bare floor",
 }

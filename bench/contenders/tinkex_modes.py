@@ -1,6 +1,7 @@
 """tinkex in its two wire modes, with the keywords passed only where this tinkex accepts them.
 
-``tinkex-pb`` wants ``ServiceClient(wire="protobuf")`` on the pyqwest transport and
+``tinkex-pb`` wants ``ServiceClient(wire="protobuf")`` with tinkex's own choice of transport
+(``"auto"``: pyqwest for the pools the manifest leaves to it, httpx for the training pool) and
 ``tinkex-json`` ``ServiceClient(wire="json")`` on httpx. ``probe()`` reads
 ``inspect.signature(tinkex.ServiceClient)`` (and its docstrings, for options documented as
 ``**kwargs``):
@@ -28,7 +29,7 @@ import typing
 from typing import Any
 
 WIRE = {"tinkex-pb": "protobuf", "tinkex-json": "json"}
-TRANSPORT = {"tinkex-pb": "pyqwest", "tinkex-json": "httpx"}
+TRANSPORT = {"tinkex-pb": "auto", "tinkex-json": "httpx"}
 TRANSPORT_NAMES = ("transport", "http_transport", "transport_kind", "http_backend", "backend")
 
 

@@ -45,6 +45,8 @@ def test_auto_follows_the_server_flag(
     # The settings call went over httpx (its pool was built before the flag was known).
     assert built.pop("default") == "_ShardedTransport"
     assert {"session", "train", "retrieve", "sample"} <= set(built)
+    # The manifest keeps the training pool on httpx under "auto" (auto_backend: httpx).
+    assert built.pop("train") == "_ShardedTransport"
     expected = "PyqwestTransport" if flag else "_ShardedTransport"
     assert set(built.values()) == {expected}
 

@@ -473,3 +473,29 @@ def test_the_fast_writer_writes_what_the_compiled_message_writes(
     }
     slow = encode_forward_backward(seq_id=seq_id, **fields).SerializeToString(deterministic=True)
     assert encode_forward_backward_bytes(**fields).with_seq_id(seq_id) == slow
+
+
+async def test_training_results_are_polled_over_the_training_pool(
+    fake_tinker: FakeTinkerFactory,
+) -> None:
+    server = fake_tinker(client_config=True)
+    pools: list[str] = []
+    async with AsyncTinkerAPI(base_url=server.base_url, api_key=KEY) as api:
+        real_get = api._pools.get
+
+        def get(name: str) -> Any:
+            pools.append(name)
+            return real_get(name)
+
+        api._pools.get = get  # type: ignore[method-assign]
+        session = await api.sessions.create_session(
+            tags=[], user_metadata=None, sdk_version="0.38.0"
+        )
+        create = await api.training.create_model(
+            session_id=session.session_id, model_seq_id=0, base_model="fake/tiny-model"
+        )
+        model = await create.result(timeout=WAIT)
+        pools.clear()
+        step = await api.training.optim_step(model_id=model.model_id, seq_id=1)
+        await step.result(timeout=WAIT)
+    assert pools == ["train", "train"]  # the submission and its poll (manifest: poll_pool)

@@ -587,3 +587,12 @@ async def test_a_slow_head_times_out_at_the_timeout_not_a_multiple(
             options=RequestOptions(timeout=0.4, max_retries=0),
         )
     assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+
+
+def test_a_pool_may_keep_auto_on_httpx() -> None:
+    from tinkex.runtime._transport import choose_backend
+
+    spec = PoolSpec(auto_backend="httpx")
+    assert choose_backend(spec, "auto") == "httpx"
+    assert choose_backend(spec, "pyqwest") == "pyqwest"  # a forced backend still wins
+    assert choose_backend(spec, "auto", user_transport=True) == "user"

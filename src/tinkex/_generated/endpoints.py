@@ -137,6 +137,7 @@ FORWARD_BACKWARD = EndpointSpec(
     message="tinker_public.ForwardBackwardRequest",
     future=True,
     result_message="tinker_public.ForwardBackwardOutput",
+    poll_pool="train",
     compress="zstd",
     pool="train",
 )
@@ -147,6 +148,7 @@ FORWARD_BACKWARD_JSON = EndpointSpec(
     body="json",
     future=True,
     result_message="tinker_public.ForwardBackwardOutput",
+    poll_pool="train",
     pool="train",
 )
 FORWARD = EndpointSpec(
@@ -156,6 +158,7 @@ FORWARD = EndpointSpec(
     body="json",
     future=True,
     result_message="tinker_public.ForwardBackwardOutput",
+    poll_pool="train",
     pool="train",
 )
 OPTIM_STEP = EndpointSpec(
@@ -164,6 +167,7 @@ OPTIM_STEP = EndpointSpec(
     path="/api/v1/optim_step",
     body="json",
     future=True,
+    poll_pool="train",
     pool="train",
 )
 SAVE_WEIGHTS = EndpointSpec(

@@ -43,7 +43,7 @@ _CALL_IDS = itertools.count(1)
 class _Call:
     """One call in flight: its spec, fixed arguments, policy and retry state."""
 
-    __slots__ = ("args", "call_id", "path", "policy", "spec", "state", "timeout")
+    __slots__ = ("args", "call_id", "path", "policy", "pool", "spec", "state", "timeout")
 
     def __init__(
         self,
@@ -54,7 +54,9 @@ class _Call:
         timeout: float,
         path: str,
         call_id: int,
+        pool: str,
     ) -> None:
+        self.pool = pool
         self.call_id = call_id
         self.spec = spec
         self.args = args
@@ -172,7 +174,7 @@ class _ClientCore:
             report=self._report_retry(spec, path, call_id),
         )
         timeout = self._attempt_timeout(spec, options)
-        return _Call(spec, args, policy, state, timeout, path, call_id)
+        return _Call(spec, args, policy, state, timeout, path, call_id, options.pool or spec.pool)
 
     def _report_retry(
         self, spec: EndpointSpec, path: str, call_id: int
@@ -332,7 +334,7 @@ class SyncAPIClient(_ClientCore):
         self.close()
 
     def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        client = self._pools.get(call.spec.pool)
+        client = self._pools.get(call.pool)
         try:
             try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return self._attempt(client, call, stream)
@@ -440,6 +442,7 @@ class SyncAPIClient(_ClientCore):
         query: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        pool: str | None = None,
     ) -> httpx.Response:
         """One poll of a future, no retries: the future's own contract decides what happens next."""
         call = self._start(
@@ -450,7 +453,7 @@ class SyncAPIClient(_ClientCore):
             content=None,
             secret_headers=None,
             options=RequestOptions(
-                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers
+                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers, pool=pool
             ),
         )
         return self._send(call)
@@ -496,7 +499,7 @@ class AsyncAPIClient(_ClientCore):
         await self.close()
 
     async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        client = self._pools.get(call.spec.pool)
+        client = self._pools.get(call.pool)
         try:
             try:  # the first attempt runs without the retry machinery (most calls need no more)
                 return await self._attempt(client, call, stream)
@@ -611,6 +614,7 @@ class AsyncAPIClient(_ClientCore):
         query: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        pool: str | None = None,
     ) -> httpx.Response:
         """One poll of a future, no retries: the future's own contract decides what happens next."""
         call = self._start(
@@ -621,7 +625,7 @@ class AsyncAPIClient(_ClientCore):
             content=None,
             secret_headers=None,
             options=RequestOptions(
-                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers
+                max_retries=0, timeout=timeout, deadline=None, extra_headers=headers, pool=pool
             ),
         )
         return await self._send(call)

@@ -118,6 +118,7 @@ class _FutureCore(Generic[T, R]):
         if self._accept is not None:
             headers["Accept"] = self._accept
         call["headers"] = headers or None
+        call["pool"] = self.spec.poll_pool
         return call
 
     def _poll_timeout(self, remaining: float | None) -> float:

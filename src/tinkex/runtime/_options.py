@@ -49,3 +49,4 @@ class RequestOptions:
     extra_headers: Mapping[str, str] | None = None
     deadline: float | None | NotGiven = NOT_GIVEN
     compress: bool | NotGiven = NOT_GIVEN  # False: send an endpoint's body uncompressed
+    pool: str | None = None  # send over this pool instead of the endpoint's

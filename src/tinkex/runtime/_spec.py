@@ -59,6 +59,9 @@ class PoolSpec:
     # Follow redirects (say, to signed storage URLs). Such a pool always sends with httpx's own
     # transport, whatever the client's http_backend, as the reference SDK does for them.
     follow_redirects: bool = False
+    # What http_backend="auto" picks for this pool: pyqwest's lower cost per request shows at
+    # high concurrency; httpx sends large bodies to few peers at least as fast.
+    auto_backend: Literal["pyqwest", "httpx"] = "pyqwest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ class EndpointSpec:
     content_type: str = "application/json"
     message: str | None = None  # the protobuf message of a ``protobuf`` body
     result_message: str | None = None  # the protobuf message a future's result may come as
+    poll_pool: str | None = None  # the pool a future's polls use (None: the poll endpoint's)
     accept: str | None = None
     future: bool = False
     stream: Literal["sse"] | None = None

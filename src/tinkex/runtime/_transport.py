@@ -58,7 +58,8 @@ def choose_backend(
     spec: PoolSpec, requested: HTTPBackend, *, user_transport: bool = False
 ) -> Literal["httpx", "pyqwest", "user"]:
     """What one pool sends with: the caller's transport when there is one; httpx for a pool
-    that follows redirects; else ``requested`` (``"auto"``: pyqwest when it is installed).
+    that follows redirects; else ``requested`` (``"auto"``: the pool's ``auto_backend``,
+    pyqwest unless the pool says httpx, when pyqwest is installed).
 
     Example::
 
@@ -67,6 +68,8 @@ def choose_backend(
     if user_transport:
         return "user"
     if spec.follow_redirects or requested == "httpx":
+        return "httpx"
+    if requested == "auto" and spec.auto_backend == "httpx":
         return "httpx"
     if requested == "pyqwest" or pyqwest_available():
         return "pyqwest"
