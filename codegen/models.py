@@ -215,7 +215,34 @@ def emit_models(manifest: Manifest, header: str) -> str:
     extra_imports = (
         "from datetime import date, datetime\n"
         "from typing import Annotated, Any, Literal, TypeAlias, cast\n"
-        "from pydantic import BaseModel, Field\n"
+        "from pydantic import Field\n"
     )
+    # BaseModel is the deferred base below, not pydantic's own.
+    code = _PYDANTIC_BASEMODEL.sub(_without_basemodel, code)
     code = code[:header_end] + extra_imports + code[header_end:]
+    first_class = code.index("\nclass ")
+    code = code[:first_class] + _DEFERRED_BASE + code[first_class:]
     return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest)) + "\n"
+
+
+_PYDANTIC_BASEMODEL = re.compile(r"^from pydantic import (.+)$", re.MULTILINE)
+
+
+def _without_basemodel(match: re.Match[str]) -> str:
+    names = [n.strip() for n in match.group(1).split(",") if n.strip() != "BaseModel"]
+    return f"from pydantic import {', '.join(names)}" if names else ""
+
+
+# Every model's validator is built when the model is first used, not at import: a program uses
+# a few of an API's schemas, and building all of them was most of the import time. pydantic
+# builds a deferred model once even when threads use it first at the same time (from 2.14).
+_DEFERRED_BASE = '''
+from pydantic import BaseModel as _PydanticModel, ConfigDict
+
+
+class BaseModel(_PydanticModel):
+    """The base of every schema: validators are built on first use, not at import."""
+
+    model_config = ConfigDict(defer_build=True)
+
+'''

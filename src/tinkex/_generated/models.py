@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel as _PydanticModel
+from pydantic import ConfigDict, Field
+
+
+class BaseModel(_PydanticModel):
+    """The base of every schema: validators are built on first use, not at import."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class AccessibleSearchOwner(BaseModel):
