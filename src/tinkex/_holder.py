@@ -117,7 +117,7 @@ class Holder:
         # built after it (server_config), so the session, training and sampling pools.
         self.http_backend: HTTPBackend = http_backend
         if http_backend != "auto":
-            self.api._pools.use_http_backend(http_backend)
+            self.api.use_http_backend(http_backend)
         if result_timeout is not None and result_timeout <= 0:
             raise ConfigError(f"result_timeout={result_timeout} must be positive (or None)")
         self.result_timeout = result_timeout
@@ -208,7 +208,7 @@ class Holder:
                     self.api.codecs.mode = "json"
             if self.http_backend == "auto":
                 backend: HTTPBackend = "auto" if config.use_pyqwest_transport else "httpx"
-                self.api._pools.use_http_backend(backend)
+                self.api.use_http_backend(backend)
             self._server_config = config
         return self._server_config
 

@@ -13,11 +13,9 @@ to float32 and int32 to int64; ``loss_fn_output_type`` keeps the text after its 
 
 from __future__ import annotations
 
-import array
 import base64
 import math
 import struct
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 
@@ -67,20 +65,20 @@ class WireInputError(ValueError):
 
 
 _STRUCT_CODES = {"i4": "i", "i8": "q", "f4": "f"}
-_TYPECODES = {_INT64: "q", _FLOAT32: "f"}
-_NATIVE_LITTLE = sys.byteorder == "little"
 
 
 def _packed(values: Any, dtype: np.dtype[Any], where: str) -> Any:
-    """``values`` (a list or an array) as packed little-endian ``dtype`` bytes (or an array
-    object already holding exactly those bytes)."""
-    if type(values) is array.array and _NATIVE_LITTLE and values.typecode == _TYPECODES.get(dtype):
-        return memoryview(values).cast("B")  # already these bytes: joined without a copy
+    """``values`` (a list or an array) as packed little-endian ``dtype`` bytes (or a view of an
+    array already holding exactly those bytes)."""
+    if isinstance(values, np.ndarray) and values.dtype == dtype and values.flags.c_contiguous:
+        return values.data.cast("B")  # already these bytes: joined without a copy
     if isinstance(values, list):
         # struct packs a list of Python numbers about twice as fast as building an array.
         code = _STRUCT_CODES[dtype.str[1:]]
         try:
             return struct.pack(f"<{len(values)}{code}", *values)
+        except OverflowError as err:  # a float beyond float32's range
+            raise WireInputError(f"{where}: a value does not fit in {dtype.name}: {err}") from None
         except struct.error as err:
             if code != "f" and all(isinstance(v, int) for v in values):
                 raise WireInputError(
@@ -128,12 +126,27 @@ def _raw(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
-def _tensor(tensor: TensorData, where: str) -> pb.Tensor:
+def _wire_dtype(tensor: TensorData, where: str) -> tuple[pb.DType, np.dtype[Any]]:
     if tensor.dtype not in _OUT_DTYPES:
         raise WireInputError(
             f"{where}: dtype {tensor.dtype!r} cannot be sent; use 'float32' or 'int64'"
         )
-    code, dtype = _OUT_DTYPES[tensor.dtype]
+    return _OUT_DTYPES[tensor.dtype]
+
+
+def _dense(tensor: TensorData, where: str) -> tuple[pb.DType, Any, list[int]]:
+    """A dense tensor's dtype code, packed values and shape, checked against each other."""
+    code, dtype = _wire_dtype(tensor, where)
+    dense = _packed(_values(tensor), dtype, where)
+    count = len(dense) // dtype.itemsize
+    shape = list(tensor.shape) if tensor.shape is not None else [count]
+    if math.prod(shape) != count:
+        raise WireInputError(f"{where}: shape {shape} holds {math.prod(shape)} values, got {count}")
+    return code, dense, shape
+
+
+def _tensor(tensor: TensorData, where: str) -> pb.Tensor:
+    code, dtype = _wire_dtype(tensor, where)
     shape = list(tensor.shape) if tensor.shape is not None else None
     crow, col = tensor.sparse_crow_indices, tensor.sparse_col_indices
     if (crow is None) != (col is None):
@@ -152,11 +165,8 @@ def _tensor(tensor: TensorData, where: str) -> pb.Tensor:
             col_indices=bytes(_packed(col, _INT64, where)),
         )
         return pb.Tensor(sparse_csr=sparse, dtype=code, shape=shape)
-    values = _values(tensor)
-    count = len(values)
-    if shape is not None and math.prod(shape) != count:
-        raise WireInputError(f"{where}: shape {shape} holds {math.prod(shape)} values, got {count}")
-    return pb.Tensor(dense=bytes(_packed(values, dtype, where)), dtype=code, shape=shape or [count])
+    code, dense, shape = _dense(tensor, where)
+    return pb.Tensor(dense=bytes(dense), dtype=code, shape=shape)
 
 
 def _values(tensor: TensorData) -> Any:
@@ -242,19 +252,8 @@ _DATA = b"\x1a"  # ForwardBackwardRequest.data (field 3)
 
 def _tensor_parts(tensor: TensorData, where: str) -> list[Any]:
     """A dense tensor's message as byte pieces (what ``pb.Tensor`` would serialize to)."""
-    code, dtype = _OUT_DTYPES.get(tensor.dtype, (0, _INT64))
-    if code == 0:
-        raise WireInputError(
-            f"{where}: dtype {tensor.dtype!r} cannot be sent; use 'float32' or 'int64'"
-        )
-    values = _values(tensor)
-    dense = _packed(values, dtype, where)
-    size = len(dense)
-    count = size // dtype.itemsize
-    shape = tensor.shape if tensor.shape is not None else [count]
-    if math.prod(shape) != count:
-        raise WireInputError(f"{where}: shape {shape} holds {math.prod(shape)} values, got {count}")
-    parts = [_DENSE, _varint(size), dense, _DTYPE, _varint(code)]
+    code, dense, shape = _dense(tensor, where)
+    parts = [_DENSE, _varint(len(dense)), dense, _DTYPE, _varint(code)]
     if shape:
         packed_shape = b"".join(_varint(d) for d in shape)
         parts += [_SHAPE, _varint(len(packed_shape)), packed_shape]

@@ -499,3 +499,62 @@ async def test_training_results_are_polled_over_the_training_pool(
         step = await api.training.optim_step(model_id=model.model_id, seq_id=1)
         await step.result(timeout=WAIT)
     assert pools == ["train", "train"]  # the submission and its poll (manifest: poll_pool)
+
+
+def test_a_float32_weight_out_of_range_is_refused_naming_the_datum() -> None:
+    datum = types.Datum(
+        model_input=types.ModelInput.from_ints([1, 2]),
+        loss_fn_inputs={"weights": [1.0, 1e40]},
+    )
+    with pytest.raises(WireInputError, match=r"datum 0: loss_fn_inputs\['weights'\].*float32"):
+        encode_forward_backward(
+            model_id="m",
+            seq_id=1,
+            data=[datum],
+            loss_fn="x",
+            loss_fn_config=None,
+            forward_only=False,
+        )
+
+
+async def _refusing(statuses: list[int]) -> tuple[list[httpx.Request], AsyncTinkerAPI, Any]:
+    """A forward_backward chunk sent to a server answering ``statuses`` in turn (then a future)."""
+    from tinkex._fwdbwd_wire import ForwardBackwardWire
+
+    seen: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= len(statuses):
+            return httpx.Response(statuses[len(seen) - 1], json={"detail": "refused"})
+        return httpx.Response(200, json={"request_id": "r1"})
+
+    api = AsyncTinkerAPI(
+        base_url="http://tinker.test", api_key=KEY, transport=httpx.MockTransport(server)
+    )
+    wire = ForwardBackwardWire(api, "m", compress=lambda: False, observer=None)
+    body = wire.encode([[golden_datum()]], "cross_entropy", None, forward_only=False)[0]
+    try:
+        outcome: Any = await wire.send([golden_datum()], body, 1, "cross_entropy", None, False)
+    except APIStatusError as err:
+        outcome = err
+    return seen, api, outcome
+
+
+async def test_the_encoding_is_remembered_only_when_json_then_goes_through() -> None:
+    seen, api, outcome = await _refusing([415])
+    assert [r.headers["content-type"] for r in seen] == [
+        "application/x-protobuf",
+        "application/json",
+    ]
+    assert outcome.request_id == "r1"
+    assert api.codecs.refused == "forward_backward"
+    await api.close()
+
+    # Refused the same way as JSON too: the request, not its encoding, was at fault.
+    seen, api, outcome = await _refusing([422, 422])
+    assert len(seen) == 2
+    assert isinstance(outcome, APIStatusError)
+    assert outcome.status_code == 422
+    assert api.codecs.refused is None
+    await api.close()

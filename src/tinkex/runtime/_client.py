@@ -17,7 +17,7 @@ import stamina
 from pydantic import BaseModel
 
 from ._codec import WireCodecs
-from ._config import ClientConfig, WireMode
+from ._config import ClientConfig, HTTPBackend, WireMode
 from ._errors import APIError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import NotGiven, RequestOptions
@@ -487,6 +487,16 @@ class AsyncAPIClient(_ClientCore):
         for a request the manifest does not describe (such as following a presigned download
         URL). It stays the SDK's: use it, do not close it."""
         return self._pools.get(pool)
+
+    def use_http_backend(self, backend: HTTPBackend) -> None:
+        """Send with ``backend`` from the pools not built yet on (those already built keep
+        theirs: their connections may be in use).
+
+        Example::
+
+            api.use_http_backend("httpx")  # e.g. once the server's settings say so
+        """
+        self._pools.use_http_backend(backend)
 
     async def close(self) -> None:
         """Close every connection pool this client opened (a user-supplied client is left open)."""

@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, cast
 
 import httpx
 
 from ._config import WireMode
 from ._errors import APIResponseValidationError, APIStatusError
+from ._response import type_adapter
 from ._spec import APISpec, EndpointSpec
 
 __all__ = ["JSON", "PROTOBUF", "WireCodecs", "hex_excerpt"]
@@ -153,8 +154,7 @@ class WireCodecs:
 
     def _decode_fields(self, name: str, content: bytes, result_type: type[Any]) -> Any:
         from google.protobuf.json_format import MessageToDict
-        from pydantic import TypeAdapter
 
         message = self.message_class(name).FromString(content)
         data = MessageToDict(message, preserving_proto_field_name=True)
-        return TypeAdapter(cast(Any, result_type)).validate_python(data)
+        return type_adapter(cast(Hashable, result_type)).validate_python(data)

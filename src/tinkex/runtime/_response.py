@@ -29,7 +29,7 @@ _EXCERPT = 200
 
 
 @functools.lru_cache(maxsize=512)
-def _adapter(tp: Hashable) -> TypeAdapter[Any]:
+def type_adapter(tp: Hashable) -> TypeAdapter[Any]:
     # Building an adapter costs more than validating a small reply: build each one once.
     return TypeAdapter(cast(Any, tp))
 
@@ -175,7 +175,7 @@ def decode_response(
     try:
         if isinstance(response_type, type) and issubclass(response_type, BaseModel):
             return response_type.model_validate_json(response.content)
-        return cast(T, _adapter(cast(Hashable, response_type)).validate_json(response.content))
+        return cast(T, type_adapter(cast(Hashable, response_type)).validate_json(response.content))
     except ValidationError as err:
         raise _validation_error(api, config, spec, response, path, err) from err
 
@@ -191,6 +191,6 @@ def validate_data(
 ) -> T:
     """Validate already-parsed JSON (a polled future's result) into ``result_type``."""
     try:
-        return cast(T, _adapter(cast(Hashable, result_type)).validate_python(data))
+        return cast(T, type_adapter(cast(Hashable, result_type)).validate_python(data))
     except ValidationError as err:
         raise _validation_error(api, config, spec, response, path, err) from err
