@@ -40,11 +40,17 @@ def test_result_timeout_raises_and_the_future_stays_usable(
     start = time.monotonic()
     with pytest.raises(tinker.FutureTimeoutError) as info:
         future.result(timeout=0.3)
-    assert 0.25 <= time.monotonic() - start < 2.0
+    # The lower bound is the point (no early give-up); the upper one only catches a hang (a
+    # loaded machine may be slow to wake the waiter, so it is generous).
+    assert 0.25 <= time.monotonic() - start < WAIT
     assert isinstance(info.value, TimeoutError)
     assert "0.3" in str(info.value)
     assert not future.done()
-    assert server.futures[_future_of(server, "forward_backward")].polls > 1  # it was polling
+    # It keeps polling after the caller's wait ran out: counted on the server, not timed (on a
+    # loaded machine 0.3 s may hold a single poll).
+    record = server.futures[_future_of(server, "forward_backward")]
+    assert wait_for(lambda: record.polls > 1), f"polled {record.polls} time(s) only"
+    assert not future.done()
 
     _release(server, "forward_backward")
     out = future.result(timeout=WAIT)
