@@ -6,21 +6,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from . import models
 
-_ = models  # parameters may refer to named schemas
+_ = models  # parameters may refer to named schemas; models.BaseModel builds validators on first use
 
 
-class FinishSessionParams(BaseModel):
+class FinishSessionParams(models.BaseModel):
     """Parameters of ``finish_session``."""
 
     model_config = ConfigDict(extra="forbid")
     session_id: str
 
 
-class GetSessionParams(BaseModel):
+class GetSessionParams(models.BaseModel):
     """Parameters of ``get_session``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +28,7 @@ class GetSessionParams(BaseModel):
     access_scope: models.AccessScope = "owned"
 
 
-class ListSessionsParams(BaseModel):
+class ListSessionsParams(models.BaseModel):
     """Parameters of ``list_sessions``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,35 +37,35 @@ class ListSessionsParams(BaseModel):
     access_scope: models.AccessScope = "owned"
 
 
-class AssignSessionProjectParams(BaseModel):
+class AssignSessionProjectParams(models.BaseModel):
     """Parameters of ``assign_session_project``."""
 
     model_config = ConfigDict(extra="forbid")
     session_id: str
 
 
-class ExportSessionTraceParams(BaseModel):
+class ExportSessionTraceParams(models.BaseModel):
     """Parameters of ``export_session_trace``."""
 
     model_config = ConfigDict(extra="forbid")
     session_id: str
 
 
-class GetSamplerParams(BaseModel):
+class GetSamplerParams(models.BaseModel):
     """Parameters of ``get_sampler``."""
 
     model_config = ConfigDict(extra="forbid")
     sampler_id: str
 
 
-class ListCheckpointsParams(BaseModel):
+class ListCheckpointsParams(models.BaseModel):
     """Parameters of ``list_checkpoints``."""
 
     model_config = ConfigDict(extra="forbid")
     training_run_id: str
 
 
-class ListUserCheckpointsParams(BaseModel):
+class ListUserCheckpointsParams(models.BaseModel):
     """Parameters of ``list_user_checkpoints``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +73,7 @@ class ListUserCheckpointsParams(BaseModel):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
-class DeleteCheckpointParams(BaseModel):
+class DeleteCheckpointParams(models.BaseModel):
     """Parameters of ``delete_checkpoint``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +81,7 @@ class DeleteCheckpointParams(BaseModel):
     checkpoint_id: str
 
 
-class PublishCheckpointParams(BaseModel):
+class PublishCheckpointParams(models.BaseModel):
     """Parameters of ``publish_checkpoint``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -89,7 +89,7 @@ class PublishCheckpointParams(BaseModel):
     checkpoint_id: str
 
 
-class UnpublishCheckpointParams(BaseModel):
+class UnpublishCheckpointParams(models.BaseModel):
     """Parameters of ``unpublish_checkpoint``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -97,7 +97,7 @@ class UnpublishCheckpointParams(BaseModel):
     checkpoint_id: str
 
 
-class SetCheckpointTtlParams(BaseModel):
+class SetCheckpointTtlParams(models.BaseModel):
     """Parameters of ``set_checkpoint_ttl``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -105,7 +105,7 @@ class SetCheckpointTtlParams(BaseModel):
     checkpoint_id: str
 
 
-class GetExternalWeightsUrlsParams(BaseModel):
+class GetExternalWeightsUrlsParams(models.BaseModel):
     """Parameters of ``get_external_weights_urls``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -113,7 +113,7 @@ class GetExternalWeightsUrlsParams(BaseModel):
     checkpoint_id: str
 
 
-class GetCheckpointArchiveUrlParams(BaseModel):
+class GetCheckpointArchiveUrlParams(models.BaseModel):
     """Parameters of ``get_checkpoint_archive_url``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -121,7 +121,7 @@ class GetCheckpointArchiveUrlParams(BaseModel):
     checkpoint_id: str
 
 
-class GetTrainingRunParams(BaseModel):
+class GetTrainingRunParams(models.BaseModel):
     """Parameters of ``get_training_run``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -129,7 +129,7 @@ class GetTrainingRunParams(BaseModel):
     access_scope: models.AccessScope = "owned"
 
 
-class ListTrainingRunsParams(BaseModel):
+class ListTrainingRunsParams(models.BaseModel):
     """Parameters of ``list_training_runs``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -139,7 +139,7 @@ class ListTrainingRunsParams(BaseModel):
     project_id: str | None = None
 
 
-class GetAuditLogParams(BaseModel):
+class GetAuditLogParams(models.BaseModel):
     """Parameters of ``get_audit_log``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -147,7 +147,7 @@ class GetAuditLogParams(BaseModel):
     day: date | None = None
 
 
-class GetBillingUsageParams(BaseModel):
+class GetBillingUsageParams(models.BaseModel):
     """Parameters of ``get_billing_usage``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -155,7 +155,7 @@ class GetBillingUsageParams(BaseModel):
     ending_before: datetime | None = None
 
 
-class GetCurrentCheckpointStorageUsageParams(BaseModel):
+class GetCurrentCheckpointStorageUsageParams(models.BaseModel):
     """Parameters of ``get_current_checkpoint_storage_usage``."""
 
     model_config = ConfigDict(extra="forbid")

@@ -3,21 +3,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from . import models
 
-_ = models  # parameters may refer to named schemas
+_ = models  # parameters may refer to named schemas; models.BaseModel builds validators on first use
 
 
-class GetNoteParams(BaseModel):
+class GetNoteParams(models.BaseModel):
     """Parameters of ``get_note``."""
 
     model_config = ConfigDict(extra="forbid")
     note_id: str
 
 
-class ListNotesParams(BaseModel):
+class ListNotesParams(models.BaseModel):
     """Parameters of ``list_notes``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -26,14 +26,14 @@ class ListNotesParams(BaseModel):
     tag: str | None = None
 
 
-class DeleteNoteParams(BaseModel):
+class DeleteNoteParams(models.BaseModel):
     """Parameters of ``delete_note``."""
 
     model_config = ConfigDict(extra="forbid")
     note_id: str
 
 
-class WatchParams(BaseModel):
+class WatchParams(models.BaseModel):
     """Parameters of ``watch``."""
 
     model_config = ConfigDict(extra="forbid")
