@@ -14,7 +14,11 @@ _STATUS = re.compile(r"^[1-5]xx$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No infinity or NaN (from strings such as "1e999"): they would be emitted as `inf`/`nan`,
+    # names the generated code does not have.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def _check_statuses(values: list[StatusPattern]) -> list[StatusPattern]:

@@ -222,7 +222,30 @@ class _Checker:
 
     # -- endpoints ---------------------------------------------------------------------
 
+    def check_routes(self) -> None:
+        """Two endpoints with one method, path (parameter names aside) and body encoding cannot be
+        told apart; one route may have several encodings (a protobuf and a JSON variant)."""
+        routes: dict[tuple[str, str, str], list[tuple[str, Key, Endpoint]]] = {}
+        for rname, resource in self.m.resources.items():
+            for eid, ep in resource.endpoints.items():
+                route = (ep.method, _PATH_PARAM.sub("{}", ep.path), _body_type(ep))
+                path: Key = ("resources", rname, "endpoints", eid)
+                routes.setdefault(route, []).append((eid, path, ep))
+        for same in routes.values():
+            for _, path, ep in same:
+                for other, other_path, _ in same:
+                    if other_path == path:
+                        continue
+                    line, col = self.loaded.position(other_path)
+                    self.add(
+                        path,
+                        f"{ep.method} {ep.path} with a {_body_type(ep)} body is also endpoint "
+                        f"`{other}` ({self.loaded.file}:{line}:{col}); two endpoints cannot share "
+                        "a method, path and body type: change one's path or remove it",
+                    )
+
     def check_endpoints(self) -> None:
+        self.check_routes()
         seen: dict[str, str] = {}
         for rname, resource in self.m.resources.items():
             if not _IDENT.match(rname) or keyword.iskeyword(rname):
@@ -354,6 +377,14 @@ class _Checker:
                     (*path, "paginate", "items"),
                     f"`{ep.paginate.items}` is not a field of `{ep.response}`",
                 )
+
+
+def _body_type(ep: Endpoint) -> str:
+    if ep.body == "protobuf":
+        return ep.content_type or "application/x-protobuf"
+    if ep.body == "raw":
+        return ep.content_type or "raw"
+    return "application/json"
 
 
 def _to_json_schema(schema: Any) -> Any:
