@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
+from ._creation_recovery import create_session_recovering
 from ._generated import AsyncTinkerAPI, models
 from ._session_telemetry import SessionTelemetry
 from ._wire import omit, register_result_decoders
@@ -324,12 +325,13 @@ class Holder:
                 if self._session_id is None:
                     await self.server_config()
                     await self.dynamic_config()
-                    reply = await self.api.sessions.create_session(
+                    reply = await create_session_recovering(  # a lost answer: looked up
+                        self,
                         tags=list(self.tags),
                         user_metadata=self.user_metadata,
                         sdk_version=self.version,
-                        project_id=omit(self.project_id),
-                        display_name=omit(self.display_name),
+                        project_id=self.project_id,
+                        display_name=self.display_name,
                     )
                     for level, message in (
                         (logging.INFO, reply.info_message),

@@ -21,13 +21,14 @@ import time
 from typing import Any
 
 from ._admission import Admission
+from ._creation_recovery import create_sampling_session_recovering
 from ._futures_poller import SessionFuturesPoller, poller_for
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
 from ._public_call import public
 from ._sample_stream import SampleStream
-from ._wire import compact, omit
+from ._wire import compact
 from .runtime import (
     APIConnectionError,
     APIFuture,
@@ -163,19 +164,19 @@ class SamplingClient:
         ``known_base_model`` only records what the caller already knows of the model)."""
         if (model_path is None) == (base_model is None):
             raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
-        session_id = await holder.session_id()
-        reply = await holder.api.sampling.create_sampling_session(
-            session_id=session_id,
-            sampling_session_seq_id=holder.next_sampling_seq_id(),
-            base_model=omit(base_model),
-            model_path=omit(model_path),
+        sampler_id = await create_sampling_session_recovering(  # a lost answer: looked up
+            holder,
+            session_id=await holder.session_id(),
+            seq_id=holder.next_sampling_seq_id(),
+            base_model=base_model,
+            model_path=model_path,
         )
         known = base_model or known_base_model
         if known is None and model_path is not None:
-            known = await _base_model_of(holder, reply.sampling_session_id, model_path)
+            known = await _base_model_of(holder, sampler_id, model_path)
         return SamplingClient(
             holder,
-            sampling_session_id=reply.sampling_session_id,
+            sampling_session_id=sampler_id,
             base_model=known,
             retry_config=retry_config,
             record_stability_info=record_stability_info,

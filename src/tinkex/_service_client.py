@@ -14,15 +14,16 @@ from typing import Any
 import httpx
 
 from ._compat import LossHandle
+from ._creation_recovery import create_model_recovering
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._public_call import public
 from ._rest_client import RestClient
 from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
+from ._validation import check_lora_rank
 from ._wire import omit
 from .runtime import (
-    AmbiguousOutcomeError,
     APIFuture,
     APIStatusError,
     BadRequestError,
@@ -144,8 +145,32 @@ class ServiceClient:
         handle = await create
         result = await handle.result()
         model_id = result.model_id or f"{await holder.session_id()}:train:{model_seq_id}"
-        info = await holder.api.training.get_info(model_id=model_id)
-        return TrainingClient(holder, model_seq_id, model_id, info=info)
+        return await self._client_for(model_seq_id, model_id)
+
+    async def _client_for(self, model_seq_id: int, model_id: str) -> TrainingClient:
+        info = await self.holder.api.training.get_info(model_id=model_id)
+        return TrainingClient(self.holder, model_seq_id, model_id, info=info)
+
+    async def _new_run(
+        self,
+        model_seq_id: int,
+        base_model: str,
+        lora: models.LoraConfig,
+        user_metadata: dict[str, str] | None,
+        optimizer: models.OptimizerConfig | None = None,
+    ) -> TrainingClient:
+        """create_model, recovered from a lost answer (looked up, adopted or resent once)."""
+        session_id = await self.holder.session_id()
+        model_id = await create_model_recovering(
+            self.holder,
+            session_id=session_id,
+            model_seq_id=model_seq_id,
+            base_model=base_model,
+            user_metadata=user_metadata,
+            lora=lora,
+            optimizer=optimizer,
+        )
+        return await self._client_for(model_seq_id, model_id)
 
     @public
     def create_lora_training_client(
@@ -162,8 +187,7 @@ class ServiceClient:
         """A new LoRA training run on ``base_model``."""
         if not (train_mlp or train_attn or train_unembed):
             raise ValueError("at least one of train_mlp, train_attn, train_unembed must be True")
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        check_lora_rank(rank)
         lora = models.LoraConfig(
             rank=rank,
             seed=seed,
@@ -176,20 +200,8 @@ class ServiceClient:
 
         async def run() -> TrainingClient:
             await self._check_base_model(base_model)
-            session_id = await holder.session_id()
-            create = holder.api.training.create_model(
-                session_id=session_id,
-                model_seq_id=model_seq_id,
-                base_model=base_model,
-                user_metadata=omit(user_metadata),
-                lora_config=lora,
-                optimizer_config=omit(optimizer),
-            )
             try:
-                return await self._training_client(model_seq_id, create)
-            except AmbiguousOutcomeError as err:
-                err.detail = f"{err.detail} [session {session_id}, model seq id {model_seq_id}]"
-                raise
+                return await self._new_run(model_seq_id, base_model, lora, user_metadata, optimizer)
             except RequestFailedError as err:
                 if err.category == "user":
                     err.detail = (
@@ -256,15 +268,7 @@ class ServiceClient:
             raise
         model_seq_id = holder.next_model_seq_id()
         lora = models.LoraConfig(rank=info.lora_rank or 32)
-        session_id = await holder.session_id()
-        create = holder.api.training.create_model(
-            session_id=session_id,
-            model_seq_id=model_seq_id,
-            base_model=info.base_model,
-            user_metadata=omit(user_metadata),
-            lora_config=lora,
-        )
-        client = await self._training_client(model_seq_id, create)
+        client = await self._new_run(model_seq_id, info.base_model, lora, user_metadata)
         load = client.load_state_with_optimizer if optimizer_state else client.load_state
         await load(path, weights_access_token)
         return client

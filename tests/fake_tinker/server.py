@@ -71,7 +71,9 @@ Knobs (plain attributes, change them any time)
     ``dynamic_config`` (None: dynamic_config is 404), ``base_models`` (default
     ``["fake/tiny-model"]``), ``try_agains_by_endpoint``, ``expire_sessions`` (heartbeats of
     unknown sessions get 410, not 404), ``expire_session(id)``, ``queue_state``,
-    ``metadata_only``. A stopped server cannot be restarted.
+    ``metadata_only``, ``listing_lag`` (N: the session listings, ``GET /sessions`` and
+    ``GET /sessions/{id}``, leave out the newest N sessions, training runs and sampling sessions,
+    as an eventually consistent server may). A stopped server cannot be restarted.
 
 Checkpoint downloads (the routes of older servers / skyrl-tx, and of newer servers)
     ``archive_mode`` (None: ``GET .../checkpoints/{id}/archive`` is absent, 405 as before;
@@ -527,6 +529,7 @@ class FakeTinker:
         self.expire_sessions = False  # heartbeats of unknown sessions: 410 instead of 404
         self.metadata_only = False
         self.queue_state = "active"
+        self.listing_lag = 0  # listings leave out the newest N sessions / runs / samplers
         # checkpoint downloads (see the module docstring)
         self.archive_mode: str | None = None  # None | "redirect" | "json" | "direct"
         self.archive_ids = "full"  # "full" (weights/name) | "bare" (skyrl-tx: name only)
@@ -1075,14 +1078,15 @@ class FakeTinker:
     def _h_list_sessions(self, call: _Call, req: None) -> Reply:
         limit, offset = self._page(call, 20)
         ids = sorted(self.sessions, key=lambda s: self.sessions[s].created, reverse=True)
+        ids = ids[self.listing_lag :]  # the newest are not listed yet
         return Reply(200, {"sessions": ids[offset : offset + limit]}, model=m.ListSessionsResponse)
 
     def _h_get_session(self, call: _Call, req: None, session_id: str) -> Reply:
         sess = self._session(session_id)
         body = _dump(
             m.GetSessionResponse,
-            training_run_ids=sess.model_ids,
-            sampler_ids=sess.sampler_ids,
+            training_run_ids=sess.model_ids[: len(sess.model_ids) - self.listing_lag],
+            sampler_ids=sess.sampler_ids[: len(sess.sampler_ids) - self.listing_lag],
             user_metadata=sess.user_metadata,
             display_name=sess.display_name,
         )

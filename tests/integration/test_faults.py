@@ -159,6 +159,10 @@ def expected(target: str, kind: str, mode: Mode) -> Expected:
         return Expected(frozenset({RECOVER}), applied=True)
     if kind in ("429_retry_after", "503_burst"):
         return Expected(frozenset({RECOVER}), applied=True)
+    if target == "create_model" and kind != "fail":
+        # A creation whose answer was lost or unreadable is looked up: adopted when it
+        # happened, resent once when it did not (issue 10, finding 9).
+        return Expected(frozenset({RECOVER}), applied=kind != "drop_before")
     if kind == "fail":
         return Expected(frozenset({FAILED}), applied=False)
     if kind in ("malformed_json", "bad_schema"):
@@ -492,6 +496,14 @@ def check_resends(
         assert None not in keys, f"{endpoint} seq {seq}: sent without an idempotency key"
     sent = {seq: len(reqs) for seq, reqs in requests_by_seq(fake, endpoint).items()}
     resent = {seq: n for seq, n in sent.items() if n > 1}
+    if target == "create_model" and not mode.resend_ambiguous:
+        # looked up after a lost answer: resent once only when it had not happened
+        if kind in ("drop_before", "drop_after", "truncate_after", "delay"):
+            want = dict.fromkeys(sent, 2 if kind == "drop_before" else 1)
+            assert sent == want, f"create_model sent {sent}, want {want}"
+        elif kind in ("malformed_json", "bad_schema", "fail"):
+            assert not resent, f"{endpoint}: resent after a {kind}: {resent}"
+        return
     if kind in ("drop_before", "drop_after", "truncate_after", "delay"):
         if target == "optim_step" and kind == "delay":
             pass  # known bug: optim_step keeps its own 60 s timeout, so nothing times out
@@ -658,6 +670,9 @@ def test_ambiguous_create_model_names_its_seq_id(
 ) -> None:
     service = service_on()
     plain_fake.inject("create_model", faults.drop_after())
+    # the session's runs cannot be listed, nor the run read: whether it happened is unknown
+    plain_fake.inject("get_session", faults.status(403))
+    plain_fake.inject("get_info", faults.status(403))
     with pytest.raises(AmbiguousOutcomeError) as info:
         service.create_lora_training_client(BASE_MODEL, rank=8).result()
     assert re.search(r"seq[ _]id\W*0\b", str(info.value)), str(info.value)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from ._errors import SDKError
+from ._redact import register_secret
 from ._spec import APISpec
 
 WireMode = Literal["auto", "json", "protobuf"]
@@ -20,8 +22,9 @@ HTTPBackend = Literal["httpx", "pyqwest", "auto"]
 __all__ = ["ClientConfig", "ConfigError", "HTTPBackend", "Secret"]
 
 
-class ConfigError(ValueError):
-    """A configuration value (argument or environment variable) is invalid."""
+class ConfigError(SDKError, ValueError):
+    """A configuration value (argument or environment variable) is invalid. Part of the SDK's
+    error tree (``SDKError``) and a ``ValueError``, as it always was."""
 
 
 class Secret:
@@ -31,6 +34,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)  # from now on redacted from errors, logs and telemetry
 
     def get_secret_value(self) -> str:
         return self._value
@@ -115,9 +119,10 @@ class ClientConfig:
         if not url.startswith(("http://", "https://")):
             source = "base_url" if base_url else env_names.get("base_url", "base_url")
             raise ConfigError(f"{source}={url!r} must start with http:// or https://")
-        key = api_key
-        if key is None and api.auth is not None:
-            key = env.get(api.auth.env, "").strip() or None
+        key = None if api_key is None else checked_key(api_key, "the api_key argument")
+        if api_key is None and api.auth is not None:
+            raw = env.get(api.auth.env)
+            key = None if raw is None else checked_key(raw, f"${api.auth.env}") or None
         resolved_timeout = timeout
         if resolved_timeout is None:
             resolved_timeout = _number(
@@ -143,6 +148,8 @@ class ClientConfig:
             raise ConfigError(f"wire={wire!r} is not a wire format; use one of {choices}")
         headers = dict(api.default_headers)
         headers.update(default_headers or {})
+        for name, value in headers.items():
+            _check_header(name, value)
         return cls(
             base_url=url,
             api_key=Secret(key) if key else None,
@@ -155,6 +162,44 @@ class ClientConfig:
             propagate_trace=propagate_trace,
             wire=wire,
             http_backend=http_backend,
+        )
+
+
+def checked_key(raw: str, source: str) -> str:
+    """``raw`` without surrounding whitespace (a key read from a file ends in a newline), or a
+    :class:`ConfigError` naming ``source`` (never the key) when what is left cannot be a key:
+    keys are printable ASCII without spaces, so anything else would be refused by the HTTP
+    library with an error quoting the key.
+
+    Example::
+
+        key = checked_key(os.environ["MY_API_KEY"], "$MY_API_KEY")
+    """
+    if not isinstance(raw, str):
+        raise ConfigError(f"{source} must be a string, not {type(raw).__name__}")
+    key = raw.strip()
+    for char in key:
+        if " " < char <= "~":
+            continue
+        if char == " ":
+            what = "a space"
+        elif char > "~" and char != "\x7f":
+            what = "a non-ASCII character"
+        else:
+            what = "a control character (such as a newline or a tab)"
+        raise ConfigError(
+            f"the API key from {source} contains {what}; an API key is printable ASCII without "
+            "spaces: check that it was copied whole and nothing else with it"
+        )
+    return key
+
+
+def _check_header(name: str, value: str) -> None:
+    """Refuse a default header the HTTP library would refuse on every request (and quote)."""
+    if not isinstance(value, str) or any(not (" " <= c <= "~") for c in value):
+        raise ConfigError(
+            f"default_headers[{name!r}] must be printable ASCII (no newline or other control "
+            "character); its value is not shown, in case it is a credential"
         )
 
 

@@ -20,12 +20,16 @@
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
     │   ├── RequestFailedError       a polled future completed with a failure (has a category)
     │   └── FutureExpiredError       the server no longer knows a polled future
-    └── ClientClosedError            the client was used after close()
+    ├── ClientClosedError            the client was used after close()
+    └── ConfigError                  a setting is invalid (also a ValueError)
 
 Every ``APIError`` carries ``endpoint``, ``method``, ``path``, ``status_code`` (or ``None``),
 ``request_id`` (when the server sent one), ``attempts`` and ``elapsed`` (seconds over all attempts),
 and ``retryable``. When retries run out, the raised error says how many attempts over how long and
 chains the last cause with ``raise ... from``.
+
+No credential ever shows in an error: messages, ``str``, ``repr``, ``args``, ``body`` and
+``request_id`` pass through the redaction of every key the SDK was given (``_redact``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
+from ._redact import redact, redact_value
 
 __all__ = [
     "APIConnectionError",
@@ -61,7 +67,13 @@ __all__ = [
 
 
 class SDKError(Exception):
-    """Base of every exception the SDK raises."""
+    """Base of every exception the SDK raises. Its text never holds a credential."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class ClientClosedError(SDKError):
@@ -85,14 +97,16 @@ class APIError(SDKError):
         request: httpx.Request | None = None,
         body: Any = None,
     ) -> None:
+        message = redact(message)
         self.detail = message
         self.endpoint = endpoint
         self.method = method
         self.path = path
         self.status_code = status_code
-        self.request_id = request_id
+        # A hostile or buggy server may echo the key anywhere, headers included.
+        self.request_id = None if request_id is None else redact(request_id)
         self.request = request
-        self.body = body
+        self.body = redact_value(body)
         self.attempts = 1
         self.elapsed = 0.0
         super().__init__(message)
@@ -116,7 +130,7 @@ class APIError(SDKError):
             text = f"{text} [{', '.join(where)}]"
         if self.attempts > 1:
             text = f"{text} (gave up after {self.attempts} attempts over {self.elapsed:.1f}s)"
-        return text
+        return redact(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Errors cross process boundaries (worker pools); keep what identifies the failure.

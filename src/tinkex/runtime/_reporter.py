@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ._errors import SDKError
+from ._redact import redact_value
 from ._spec import APISpec
 
 __all__ = ["TelemetryReporter", "telemetry_enabled"]
@@ -67,7 +68,9 @@ class TelemetryReporter:
             return len(self._queue)
 
     def record(self, event: dict[str, Any]) -> None:
-        """Queue an event (from any thread). Never blocks; drops the oldest when full."""
+        """Queue an event (from any thread). Never blocks; drops the oldest when full. Its
+        text is redacted of every key the SDK was given (events leave the machine)."""
+        event = redact_value(event)
         with self._lock:
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1

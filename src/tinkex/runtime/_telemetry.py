@@ -3,17 +3,21 @@
 Every call emits ``request_start``, then ``retry`` for each retry, then ``request_end`` or
 ``request_error``. Listeners are plain callables; one that raises is logged and skipped, never
 allowed to break the call. Nothing here ever sees the API key: headers are redacted before an
-event or a log line is built.
+event or a log line is built, and an event's free text (``error``, ``detail``, ``request_id``)
+is redacted of every key the SDK was given before any listener sees it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import httpx
+
+from ._redact import redact
 
 __all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
 
@@ -78,6 +82,7 @@ class Telemetry:
             )
 
     def emit(self, event: Event) -> None:
+        event = _redacted(event)
         if event.kind == "retry":
             logger.info(
                 "retrying %s (attempt %d failed: %s); next attempt in %.2fs",
@@ -97,3 +102,14 @@ class Telemetry:
                 listener(event)
             except Exception:
                 logger.exception("telemetry listener %r failed; event dropped for it", listener)
+
+
+def _redacted(event: Event) -> Event:
+    """``event`` with its free text redacted (the same object when there was nothing to hide)."""
+    error, detail, request_id = (
+        None if text is None else redact(text)
+        for text in (event.error, event.detail, event.request_id)
+    )
+    if (error, detail, request_id) == (event.error, event.detail, event.request_id):
+        return event
+    return dataclasses.replace(event, error=error, detail=detail, request_id=request_id)
