@@ -19,6 +19,7 @@ import tinkex as tinker
 from tests.fake_tinker import FakeTinker
 from tests.fake_tinker.plugin import FakeTinkerFactory, fake_tinker, fake_tinker_server  # noqa: F401
 from tests.fake_tinker.state import CheckpointRecord
+from tinkex._download import MARKER_NAME
 
 API_KEY = "tml-download-test-key"
 RUN = "run-1"
@@ -83,11 +84,11 @@ def snapshot(root: Path) -> set[str]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """The regular files under ``root`` and their contents."""
+    """The regular files under ``root`` and their contents, but for tinkex's download record."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.is_symlink()
+        if p.is_file() and not p.is_symlink() and p.relative_to(root) != Path(MARKER_NAME)
     }
 
 

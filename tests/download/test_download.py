@@ -287,23 +287,23 @@ def test_an_existing_directory_is_refused_before_any_request(
     assert tree(out) == {"mine.txt": b"keep me"}
 
 
-def test_force_replaces_the_directory(
+def test_force_replaces_a_previous_download_of_the_checkpoint(
     server: FakeTinker, rest: tinker.RestClient, out: Path
 ) -> None:
-    out.mkdir()
-    (out / "old.txt").write_text("old")
     add_checkpoint(server, EXTERNAL)
+    rest.download_checkpoint(EXTERNAL, out, progress=False)
+    server.external_files[EXTERNAL] = {"new.bin": b"new"}
     rest.download_checkpoint(EXTERNAL, out, force=True, progress=False)
-    assert tree(out) == expected_files(server, EXTERNAL)
+    assert tree(out) == {"new.bin": b"new"}
     no_leftovers(out.parent)
 
 
 def test_force_keeps_the_old_directory_when_the_download_fails(
     server: FakeTinker, rest: tinker.RestClient, out: Path
 ) -> None:
-    out.mkdir()
-    (out / "old.txt").write_text("old")
     server.archive_mode = "redirect"
+    server.archives[WEIGHTS] = make_tar([("old.txt", b"old")])
+    rest.download_checkpoint(WEIGHTS, out, progress=False)
     server.archives[WEIGHTS] = make_tar([("w.bin", os.urandom(200_000))])
     server.inject("download_checkpoint_archive", faults.truncate_after())
     with pytest.raises(DownloadError):

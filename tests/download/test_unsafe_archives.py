@@ -18,7 +18,7 @@ import pytest
 import tinkex as tinker
 from tests.download.conftest import RUN, make_tar, make_zip, no_leftovers, snapshot, tar_info
 from tests.fake_tinker import FakeTinker
-from tinkex._download import UnsafeArchiveError, extract_archive, safe_relative_path
+from tinkex._download import MARKER_NAME, UnsafeArchiveError, extract_archive, safe_relative_path
 
 PATH = f"tinker://{RUN}/weights/evil"
 GOOD = ("good.bin", b"good")
@@ -208,13 +208,13 @@ def test_a_crafted_archive_is_refused(
 def test_a_refused_archive_does_not_touch_an_existing_directory(
     server: FakeTinker, rest: tinker.RestClient, sandbox: Path, out: Path, case: str
 ) -> None:
-    out.mkdir()
-    (out / "old.txt").write_bytes(b"old")
     server.archive_mode = "json"
+    server.archives[PATH] = make_tar([("old.txt", b"old")])
+    rest.download_checkpoint(PATH, out, progress=False)  # a previous download: force may replace
     server.archives[PATH] = cases(str(sandbox))[case][0]()
     with pytest.raises(UnsafeArchiveError):
         rest.download_checkpoint(PATH, out, force=True, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "old.txt"]
     no_leftovers(out.parent)
 
 
