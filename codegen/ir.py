@@ -277,6 +277,8 @@ class _Builder:
             kw["timeout"] = repr(float(ep.timeout))
         if ep.pool != "default":
             kw["pool"] = repr(ep.pool)
+        if ep.max_response_bytes is not None:
+            kw["max_response_bytes"] = repr(ep.max_response_bytes)
         if ep.headers:
             kw["headers"] = repr(dict(ep.headers))
         if ep.secret_headers:
@@ -371,6 +373,7 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     if proto is not None:
         # Imported by the runtime only when a protobuf body or result is met.
         add("protobuf_module", f'__name__.rpartition(".")[0] + {"." + proto.module!r}')
+    add("max_response_bytes", repr(api.max_response_bytes))
     lines.append(")")
     return "\n".join(lines)
 

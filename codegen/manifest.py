@@ -141,6 +141,8 @@ class Api(_Strict):
     futures: Futures | None = None
     telemetry: Telemetry | None = None
     protobuf: Protobuf | None = None
+    # The largest decoded response body (a streamed endpoint: per event), in bytes.
+    max_response_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
 
 
 class Param(_Strict):
@@ -194,6 +196,7 @@ class Endpoint(_Strict):
     secret_headers: dict[str, str] = Field(default_factory=dict)
     deprecated: bool | str = False
     paginate: Paginate | None = None
+    max_response_bytes: int | None = Field(default=None, ge=1)
 
 
 class Resource(_Strict):

@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "APITimeoutError": ".runtime",
     "APIResponseValidationError": ".runtime",
     "AmbiguousOutcomeError": ".runtime",
+    "ResponseLostError": ".runtime",
+    "ResponseTooLargeError": ".runtime",
     "AuthenticationError": ".runtime",
     "BadRequestError": ".runtime",
     "ConflictError": ".runtime",
@@ -194,6 +196,8 @@ if TYPE_CHECKING:
         RateLimitError as RateLimitError,
         RequestFailedError as RequestFailedError,
         RequestOptions as RequestOptions,
+        ResponseLostError as ResponseLostError,
+        ResponseTooLargeError as ResponseTooLargeError,
         UnprocessableEntityError as UnprocessableEntityError,
     )
     from .types import (

@@ -86,4 +86,5 @@ API_SPEC = APISpec(
     telemetry_endpoint="telemetry",
     user_agent="tinkex",
     protobuf_module=__name__.rpartition(".")[0] + ".tinker_public_pb2",
+    max_response_bytes=268435456,
 )

@@ -27,6 +27,8 @@ from ._errors import (
     RateLimitError,
     RequestFailedError,
     RequestTimeoutError,
+    ResponseLostError,
+    ResponseTooLargeError,
     SDKError,
     UnprocessableEntityError,
 )
@@ -104,6 +106,8 @@ __all__ = [
     "RequestFailedError",
     "RequestOptions",
     "RequestTimeoutError",
+    "ResponseLostError",
+    "ResponseTooLargeError",
     "RetryInfo",
     "RetryPolicy",
     "SDKError",

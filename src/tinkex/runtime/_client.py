@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Self, TypeVar
@@ -16,14 +18,23 @@ import httpx
 import stamina
 from pydantic import BaseModel
 
+from ._body_limit import LimitedBody, limit_body
 from ._codec import WireCodecs
 from ._config import ClientConfig, HTTPBackend, WireMode
-from ._errors import APIError
+from ._errors import APIError, ResponseLostError, ResponseTooLargeError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import NotGiven, RequestOptions
 from ._otel import inject_trace_context
 from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
-from ._response import decode_response, request_id_of, status_error, transport_error
+from ._response import (
+    cut_off_error,
+    decode_response,
+    recover_submission,
+    request_id_of,
+    status_error,
+    too_large_error,
+    transport_error,
+)
 from ._retry import RetryInfo, RetryState
 from ._spec import APISpec, EndpointSpec, RetryPolicy
 from ._sse import AsyncStream, Stream
@@ -43,7 +54,18 @@ _CALL_IDS = itertools.count(1)
 class _Call:
     """One call in flight: its spec, fixed arguments, policy and retry state."""
 
-    __slots__ = ("args", "call_id", "path", "policy", "pool", "spec", "state", "timeout")
+    __slots__ = (
+        "args",
+        "budget",
+        "call_id",
+        "ends_at",
+        "path",
+        "policy",
+        "pool",
+        "spec",
+        "state",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -64,6 +86,10 @@ class _Call:
         self.state = state
         self.timeout = timeout
         self.path = path
+        # The current attempt's wall-clock allowance (its timeout within the call's deadline)
+        # and when it ends: enforced while the answer's bytes arrive, not only between reads.
+        self.budget = timeout
+        self.ends_at = 0.0
 
 
 class _ClientCore:
@@ -210,6 +236,8 @@ class _ClientCore:
         remaining = call.state.remaining()
         if remaining is not None:
             timeout = max(min(timeout, remaining), 0.001)
+        call.budget = timeout
+        call.ends_at = time.monotonic() + timeout
         request = build_request(
             self.api,
             self.config,
@@ -232,6 +260,40 @@ class _ClientCore:
         )
         self.telemetry.log_request(call.spec.id, attempt, request, self._secret_names(call.spec))
         return request
+
+    def _limit(self, call: _Call, response: httpx.Response, stream: bool) -> LimitedBody:
+        """Bound the body about to be read: its size (per event for a stream that opened),
+        and, unless it is a stream, the time it may take to arrive."""
+        spec = call.spec
+        limit = spec.max_response_bytes or self.api.max_response_bytes
+        per_event = stream and response.status_code < 400
+
+        def too_large(size: int) -> ResponseTooLargeError:
+            return too_large_error(self.api, spec, response, call.path, size, per_event=per_event)
+
+        deadline_at = None if per_event else call.ends_at
+        return limit_body(
+            response, limit=limit, too_large=too_large, per_event=per_event, deadline_at=deadline_at
+        )
+
+    def _lost(
+        self,
+        call: _Call,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        body: LimitedBody | None,
+        exc: httpx.HTTPError | ResponseTooLargeError,
+    ) -> APIError:
+        """The error for an attempt whose answer did not arrive in full. Once the status line
+        has arrived it decides (status first): an error status is that status's error; a
+        success status means a state-changing request was applied."""
+        resend = self.config.resend_ambiguous
+        if response is None:
+            return transport_error(call.spec, call.path, exc, resend_ambiguous=resend)
+        head = bytes(body.head) if body is not None else b""
+        return cut_off_error(
+            self.api, call.spec, response, call.path, exc, head=head, resend_ambiguous=resend
+        )
 
     def _secret_names(self, spec: EndpointSpec) -> tuple[str, ...]:
         auth = (self.api.auth.header,) if self.api.auth is not None else ()
@@ -354,17 +416,25 @@ class SyncAPIClient(_ClientCore):
 
     def _attempt(self, client: httpx.Client, call: _Call, stream: bool) -> httpx.Response:
         request = self._request_for_attempt(call)
+        response: httpx.Response | None = None
+        body: LimitedBody | None = None
         try:
-            response = client.send(request, stream=stream)
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(
-                call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
-            ) from exc
-        if response.status_code >= 400 and stream:
-            try:
+            # Always streamed: the status is known before the body is read (a body cut off
+            # after it is still that status's answer), and the body is read within limits.
+            response = client.send(request, stream=True)
+            body = self._limit(call, response, stream)
+            if not stream or response.status_code >= 400:
                 response.read()
-            finally:
+        except (httpx.TransportError, httpx.DecodingError, ResponseTooLargeError) as exc:
+            if response is not None:
                 response.close()
+            if isinstance(exc, ResponseTooLargeError) and not _error_status(response):
+                raise
+            raise self._lost(call, request, response, body, exc) from exc
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
         self._check(call, response)
         return response
 
@@ -402,8 +472,14 @@ class SyncAPIClient(_ClientCore):
         on_queue_state: QueueStateObserver | None = None,
         **kwargs: Any,
     ) -> FutureHandle[T, R]:
-        """Send a future-returning call; the handle polls for the result of type ``result_type``."""
-        submission = self.request(spec, response_type, **kwargs)
+        """Send a future-returning call; the handle polls for the result of type ``result_type``.
+
+        When the answer was cut off after a success status but the future's id arrived, the
+        handle is built from that id (the result is then polled for as usual)."""
+        try:
+            submission = self.request(spec, response_type, **kwargs)
+        except ResponseLostError as err:
+            submission = recover_submission(self.api, spec, response_type, err)
         return FutureHandle(self, spec, submission, result_type, on_queue_state=on_queue_state)
 
     def stream(self, spec: EndpointSpec, event_type: type[E], **kwargs: Any) -> Stream[E]:
@@ -531,17 +607,34 @@ class AsyncAPIClient(_ClientCore):
         self, client: httpx.AsyncClient, call: _Call, stream: bool
     ) -> httpx.Response:
         request = self._request_for_attempt(call)
+        response: httpx.Response | None = None
+        body: LimitedBody | None = None
         try:
-            response = await client.send(request, stream=stream)
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(
-                call.spec, call.path, exc, resend_ambiguous=self.config.resend_ambiguous
-            ) from exc
-        if response.status_code >= 400 and stream:
-            try:
-                await response.aread()
-            finally:
+            # The whole exchange within the attempt's wall clock (a stream: until it opens),
+            # however slowly the bytes arrive. Always streamed: the status is known before the
+            # body is read (a body cut off after it is still that status's answer), and the
+            # body is read within limits.
+            async with asyncio.timeout(call.budget):
+                response = await client.send(request, stream=True)
+                body = self._limit(call, response, stream)
+                if not stream or response.status_code >= 400:
+                    await response.aread()
+        except (
+            httpx.TransportError,
+            httpx.DecodingError,
+            ResponseTooLargeError,
+            TimeoutError,
+        ) as exc:
+            if response is not None:
                 await response.aclose()
+            if isinstance(exc, ResponseTooLargeError) and not _error_status(response):
+                raise
+            cause = _as_read_timeout(exc, call, request)
+            raise self._lost(call, request, response, body, cause) from cause
+        except BaseException:
+            if response is not None:
+                await response.aclose()
+            raise
         self._check(call, response)
         return response
 
@@ -579,8 +672,14 @@ class AsyncAPIClient(_ClientCore):
         on_queue_state: QueueStateObserver | None = None,
         **kwargs: Any,
     ) -> AsyncFutureHandle[T, R]:
-        """Send a future-returning call; the handle polls for the result of type ``result_type``."""
-        submission = await self.request(spec, response_type, **kwargs)
+        """Send a future-returning call; the handle polls for the result of type ``result_type``.
+
+        When the answer was cut off after a success status but the future's id arrived, the
+        handle is built from that id (the result is then polled for as usual)."""
+        try:
+            submission = await self.request(spec, response_type, **kwargs)
+        except ResponseLostError as err:
+            submission = recover_submission(self.api, spec, response_type, err)
         return AsyncFutureHandle(self, spec, submission, result_type, on_queue_state=on_queue_state)
 
     async def stream(
@@ -639,6 +738,23 @@ class AsyncAPIClient(_ClientCore):
             ),
         )
         return await self._send(call)
+
+
+def _as_read_timeout(
+    exc: Exception, call: _Call, request: httpx.Request
+) -> httpx.HTTPError | ResponseTooLargeError:
+    if isinstance(exc, httpx.HTTPError | ResponseTooLargeError):
+        return exc
+    # The attempt's wall clock ran out (asyncio): a read timeout, however the bytes trickled.
+    return httpx.ReadTimeout(
+        f"no complete answer within {call.budget:g}s (the attempt's timeout, within the "
+        "call's deadline)",
+        request=request,
+    )
+
+
+def _error_status(response: httpx.Response | None) -> bool:
+    return response is not None and response.status_code >= 400
 
 
 def _call_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,9 @@
     │   ├── APIConnectionError       no usable answer: connect, read or write failed
     │   │   ├── APITimeoutError      an attempt or the call's deadline ran out
     │   │   └── AmbiguousOutcomeError  sent, then the answer was lost: applied or not, unknown
+    │   │       └── ResponseLostError  a success status arrived (applied), its body did not
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
+    │   ├── ResponseTooLargeError    the decoded answer exceeded the endpoint's size limit
     │   ├── RequestFailedError       a polled future completed with a failure (has a category)
     │   └── FutureExpiredError       the server no longer knows a polled future
     ├── ClientClosedError            the client was used after close()
@@ -60,6 +62,8 @@ __all__ = [
     "RateLimitError",
     "RequestFailedError",
     "RequestTimeoutError",
+    "ResponseLostError",
+    "ResponseTooLargeError",
     "SDKError",
     "UnprocessableEntityError",
     "status_error_class",
@@ -245,8 +249,31 @@ class AmbiguousOutcomeError(APIConnectionError):
     retryable = False
 
 
+class ResponseLostError(AmbiguousOutcomeError):
+    """The server answered a state-changing request with a success status, so it applied it,
+    but the body of the answer was cut off (or did not arrive within the time allowed). It was
+    not resent: that would apply it again. ``applied`` is ``True``; ``future_id`` is the id of
+    the result to poll for, when it arrived before the cut (the runtime then polls by itself).
+    """
+
+    applied = True
+
+    def __init__(self, message: str, *, future_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.future_id = future_id
+
+
 class APIResponseValidationError(APIError):
     """The server's answer was not valid JSON, or did not match the endpoint's response schema."""
+
+
+class ResponseTooLargeError(APIError):
+    """The answer's body, decoded, was larger than the endpoint's limit (``limit`` bytes; per
+    event for a stream). Reading stopped there. Not retried: the server would send it again."""
+
+    def __init__(self, message: str, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = limit
 
 
 class RequestFailedError(APIError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Hashable
 from typing import Any, TypeVar, cast
 
@@ -18,11 +19,23 @@ from ._errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    ResponseLostError,
+    ResponseTooLargeError,
     status_error_class,
 )
 from ._spec import APISpec, EndpointSpec
+from ._telemetry import logger
 
-__all__ = ["decode_response", "excerpt", "request_id_of", "status_error", "transport_error"]
+__all__ = [
+    "cut_off_error",
+    "decode_response",
+    "excerpt",
+    "recover_submission",
+    "request_id_of",
+    "status_error",
+    "too_large_error",
+    "transport_error",
+]
 
 T = TypeVar("T")
 _EXCERPT = 200
@@ -133,6 +146,136 @@ def transport_error(
         )
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     return cls(f"{kind}: {detail}", **where)
+
+
+def too_large_error(
+    api: APISpec,
+    spec: EndpointSpec,
+    response: httpx.Response,
+    path: str,
+    limit: int,
+    *,
+    per_event: bool = False,
+) -> ResponseTooLargeError:
+    """The error for an answer (or one event of a stream) over the endpoint's size limit."""
+    what = "one event of the stream" if per_event else "the answer"
+    return ResponseTooLargeError(
+        f"{what} is larger than {limit} bytes ({limit / 2**20:.4g} MiB) decoded, this "
+        "endpoint's limit; reading stopped there. If the server is right to send that much, "
+        f"raise `max_response_bytes` for `{spec.id}` in the API's manifest (on the endpoint, "
+        "or `api.max_response_bytes` for all) and regenerate",
+        limit=limit,
+        endpoint=spec.id,
+        method=spec.method,
+        path=path,
+        status_code=response.status_code,
+        request_id=request_id_of(api, response),
+    )
+
+
+def cut_off_error(
+    api: APISpec,
+    spec: EndpointSpec,
+    response: httpx.Response,
+    path: str,
+    exc: Exception,
+    *,
+    head: bytes = b"",
+    resend_ambiguous: bool = False,
+) -> APIError:
+    """The error for an answer whose status line arrived but whose body did not, in full.
+
+    The status settles what happened (status first): an error status is that status's typed
+    error (so fallbacks keyed on it run); a success status to a state-changing request means
+    the server applied it, so it is :class:`ResponseLostError` (not resent), carrying the
+    future's id when ``head`` (the start of the body) holds it. An idempotent call, or one the
+    caller allows to be resent, gets a retryable connection error instead.
+    """
+    status = response.status_code
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where: dict[str, Any] = {
+        "endpoint": spec.id,
+        "method": spec.method,
+        "path": path,
+        "status_code": status,
+        "request_id": request_id_of(api, response),
+    }
+    if status >= 400:
+        if isinstance(exc, ResponseTooLargeError):
+            detail = f"its body is over {exc.limit} bytes and was not read"
+        else:
+            detail = f"its body was cut off ({reason})"
+        cls = status_error_class(status)
+        where.pop("status_code")
+        return cls(
+            f"HTTP {status} {response.reason_phrase}; {detail}",
+            response=response,
+            request=response.request,
+            **where,
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return APIResponseValidationError(
+            f"the response body could not be decoded: {reason}", **where
+        )
+    if spec.idempotent or resend_ambiguous or not 200 <= status < 300:
+        # Safe to resend, or not a success: as if no answer had arrived.
+        err = transport_error(spec, path, exc, resend_ambiguous=resend_ambiguous)
+        err.status_code, err.request_id = status, where["request_id"]
+        return err
+    future_id = _future_id(api, spec, head)
+    then = (
+        f"the future's id ({future_id}) arrived, so its result can be polled for"
+        if future_id is not None
+        else "what it answered is lost"
+    )
+    return ResponseLostError(
+        f"the server answered {status}, so it applied the request, but the body of its answer "
+        f"was cut off ({reason}); {then}. It was not resent: that would apply it again",
+        future_id=future_id,
+        **where,
+    )
+
+
+def _future_id(api: APISpec, spec: EndpointSpec, head: bytes) -> str | None:
+    """The future's id in the start of a cut-off submission reply, if it arrived whole."""
+    if not spec.future or api.futures is None or not head:
+        return None
+    field = re.escape(json.dumps(api.futures.request_id_field).encode())
+    found = re.search(field + rb'\s*:\s*("(?:[^"\\]|\\.)*")', head)
+    if found is None:
+        return None
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def recover_submission(
+    api: APISpec, spec: EndpointSpec, response_type: type[T], err: ResponseLostError
+) -> T:
+    """The submission reply of a future whose answer was cut off after its id arrived (only
+    the id is known); re-raises ``err`` when the id did not arrive or is not enough."""
+    if err.future_id is None or api.futures is None:
+        raise err
+    try:
+        submission = validate_json_data(
+            response_type, {api.futures.request_id_field: err.future_id}
+        )
+    except ValidationError:
+        raise err from None
+    logger.warning(
+        "%s: the answer was cut off after status %s; polling request %s for its result",
+        spec.id,
+        err.status_code,
+        err.future_id,
+    )
+    return submission
+
+
+def validate_json_data(tp: type[T], data: Any) -> T:
+    """Validate already-parsed JSON into ``tp``."""
+    return cast(T, type_adapter(cast(Hashable, tp)).validate_python(data))
 
 
 def _validation_error(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "APISpec",
     "AuthSpec",
     "EndpointSpec",
@@ -19,6 +20,11 @@ __all__ = [
     "PoolSpec",
     "RetryPolicy",
 ]
+
+
+# Far above any answer a JSON API sends (a training batch's results are a few MB), far below
+# what would exhaust a machine's memory.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 
 def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
@@ -125,6 +131,9 @@ class APISpec:
     user_agent: str = "sdk"
     # The module of compiled protobuf messages, imported on first use (not at import time).
     protobuf_module: str | None = None
+    # The largest decoded response body read into memory (a streamed endpoint: per event);
+    # an endpoint may set its own. Enforced while reading and while decompressing.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +170,4 @@ class EndpointSpec:
     secret_headers: tuple[str, ...] = ()
     deprecated: str | None = None
     paginate: PaginateSpec | None = None
+    max_response_bytes: int | None = None  # None: the API's ``max_response_bytes``
