@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -69,6 +71,18 @@ _FINISH_REASONS: dict[
 }
 
 
+_HOLDERS: weakref.WeakSet[Holder] = weakref.WeakSet()
+_INHERITED: list[tuple[Any, Any]] = []
+
+
+def _holders_after_fork() -> None:
+    for holder in list(_HOLDERS):
+        holder._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_holders_after_fork)
+
+
 class Holder:
     """The shared machinery behind ServiceClient, TrainingClient, SamplingClient and RestClient."""
 
@@ -99,7 +113,9 @@ class Holder:
         extra: list[Listener] = [self.metrics]
         with contextlib.suppress(ImportError):  # spans, when opentelemetry-api is installed
             extra.append(OpenTelemetryListener("tinkex"))
-        self.api = AsyncTinkerAPI(
+        # Kept to connect afresh in a child of fork() (the parent's connections stay its own).
+        self._new_api = functools.partial(
+            AsyncTinkerAPI,
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,
@@ -112,6 +128,7 @@ class Holder:
             propagate_trace=propagate_trace,
             wire=wire,
         )
+        self.api = self._new_api()
         register_result_decoders(self.api.codecs)
         # The pools start on httpx, which the client-config call goes over (as in the reference
         # SDK); with "auto", the config's use_pyqwest_transport picks the backend of the pools
@@ -129,6 +146,7 @@ class Holder:
         env_tags = os.environ.get("TINKER_TAGS", "")
         self.tags = sorted(set(tags or ()) | {t.strip() for t in env_tags.split(",") if t.strip()})
         self.heartbeat_period = heartbeat_period
+        self._telemetry_flush_interval = telemetry_flush_interval
         self.telemetry = SessionTelemetry(self, flush_interval=telemetry_flush_interval)
         self.api.telemetry.add_listener(self.telemetry.listener)
         self._server_config: models.ClientConfigResponse | None = None
@@ -147,6 +165,10 @@ class Holder:
         self.closed = False
         self.heartbeats_ok = 0
         self._close_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._fork_lock = threading.Lock()
+        self._forked = False  # set in a child of fork(): rebuilt on next use
+        self._pid_made = os.getpid()
+        _HOLDERS.add(self)
 
     @property
     def base_url(self) -> str:
@@ -174,12 +196,73 @@ class Holder:
         return self.loop.call(coro, self.result_timeout if timeout is None else timeout)
 
     def _check_open(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
+        if self._forked:
+            self._rebuild_in_child()
         if self.closed:
             from .runtime import ClientClosedError
 
             if coro is not None:
                 coro.close()  # never to run: no "coroutine was never awaited" warning
             raise ClientClosedError("this client is closed; create a new ServiceClient")
+
+    # -- fork() ------------------------------------------------------------------------------
+
+    @property
+    def forks(self) -> int:
+        """How many fork()s this process is away from the one that made this client."""
+        return self.loop.forks
+
+    def refuse_after_fork(self, forks: int, what: str) -> None:
+        """Raise when this process is a child of fork() made after ``what`` was (``forks``:
+        ``self.forks`` when it was made): ``what`` numbers its requests with seq ids handed
+        out by one process, which the parent goes on using."""
+        if forks != self.forks:
+            from .runtime import ClientClosedError
+
+            raise ClientClosedError(
+                f"{what} was made in process {self._pid_made} and cannot be used in a child "
+                "of fork() (its requests are numbered by the parent). Use it from one process; "
+                "share sampling with SamplingClient.get_sampler_handle(), or start workers "
+                "with the spawn start method (multiprocessing.get_context('spawn'))"
+            )
+
+    def _after_fork_in_child(self) -> None:
+        """At fork, in the child (one thread): locks another thread may have held are made anew;
+        the rest is rebuilt on the next use."""
+        self._fork_lock = threading.Lock()
+        self._counters_lock = threading.Lock()
+        self._cancel_lock = threading.Lock()
+        self._forked = True
+
+    def _rebuild_in_child(self) -> None:
+        """In a child of fork(): new connections on a new loop (the loop starts on use), and
+        no session: the parent's stays the parent's (its heartbeat, its seq ids), a session of
+        the child's own is opened when the child creates something."""
+        with self._fork_lock:
+            if not self._forked:
+                return
+            # The parent's connections and tasks: never used, closed or collected here.
+            _INHERITED.append((self.api, self.telemetry))
+            mode = self.api.codecs.mode
+            self.api = self._new_api()
+            self.api.codecs.mode = mode
+            register_result_decoders(self.api.codecs)
+            # httpx: the pyqwest transport's runtime threads did not survive the fork.
+            self.api.use_http_backend("httpx")
+            self.telemetry = SessionTelemetry(self, flush_interval=self._telemetry_flush_interval)
+            self.api.telemetry.add_listener(self.telemetry.listener)
+            self._dynamic_refresh = None
+            self._cancel_ids = []
+            self._cancel_draining = False
+            self._session_id = None
+            self._session_lock = None
+            self._heartbeat = None
+            self._model_seq = 0
+            self._sampling_seq = 0
+            self._close_hooks = []
+            self.heartbeats_ok = 0
+            self._forked = False
+            logger.debug("forked: %s connects afresh in process %d", self.base_url, os.getpid())
 
     def next_model_seq_id(self) -> int:
         with self._counters_lock:

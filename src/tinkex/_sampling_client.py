@@ -14,10 +14,12 @@ import dataclasses
 import itertools
 import json
 import logging
+import os
 import random
 import secrets
 import threading
 import time
+import weakref
 from typing import Any
 
 from ._admission import Admission
@@ -132,6 +134,16 @@ class SamplingClient:
         self._admission: Admission | None = None  # built from the server's flags on first use
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
+        self._inflight = 0
+        _SAMPLERS.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        """In a child of fork(): a clone id of its own, so its seq ids stay apart from the
+        parent's, and fresh admission state (its locks and waiters were the parent's)."""
+        self.cloned_sampler_id = _new_clone_id()
+        self._seq = itertools.count(_CLONE_SEQ_STRIDE * self.cloned_sampler_id)
+        self._admission = None
+        self._progress_lock = threading.Lock()
         self._inflight = 0
 
     def __repr__(self) -> str:
@@ -655,6 +667,17 @@ def _prompt_logprobs(
     if last_n is None and len(logprobs) == length - 1:
         logprobs = [None, *logprobs]
     return logprobs
+
+
+_SAMPLERS: weakref.WeakSet[SamplingClient] = weakref.WeakSet()
+
+
+def _samplers_after_fork() -> None:
+    for sampler in list(_SAMPLERS):
+        sampler._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_samplers_after_fork)
 
 
 def _new_clone_id() -> int:

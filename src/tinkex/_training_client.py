@@ -75,6 +75,7 @@ class TrainingClient:
         self.model_id = model_id
         self._info = info
         self._turnstile = Turnstile(first=1)  # seq 0 was the model's creation
+        self._forks = holder.forks  # a child of fork() cannot go on numbering its requests
         self._queue_logger = QueueStateLogger(f"training run {model_id}")
         self._wire = ForwardBackwardWire(
             holder.api, model_id, compress=self._compress_fwdbwd, observer=self._queue_logger
@@ -86,6 +87,11 @@ class TrainingClient:
     # -- helpers -----------------------------------------------------------------------------
 
     def _submit(self, coro: Any, what: str) -> APIFuture[Any]:
+        try:
+            self.holder.refuse_after_fork(self._forks, f"TrainingClient {self.model_id}")
+        except BaseException:
+            coro.close()
+            raise
         return self.holder.submit(coro, f"{what} ({self.model_id})")
 
     def _ambiguous(self, err: AmbiguousOutcomeError, seq_id: int) -> AmbiguousOutcomeError:

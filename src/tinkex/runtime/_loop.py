@@ -3,6 +3,11 @@ notebook whose loop is already running can all drive the same async pipeline.
 
 Synchronous callers hand it coroutines and get ``concurrent.futures.Future`` objects back; async
 callers await those futures through ``asyncio.wrap_future``. The loop never runs user code.
+
+After ``os.fork()`` the child has no loop thread (only the forking thread survives a fork), so
+every loop forgets its thread and loop in the child and starts new ones on first use; what ran
+on the old loop stays with the parent. Owners that keep state tied to the loop (connections,
+tasks) see ``forks`` change and rebuild it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import os
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -45,6 +52,25 @@ class BackgroundLoop:
             tuple[Coroutine[Any, Any, Any], concurrent.futures.Future[Any], contextvars.Context]
         ] = []
         self._wake_scheduled = False
+        #: How many times this process was forked from the one that made this loop (the child
+        #: counts from the parent's number, plus one).
+        self.forks = 0
+        _LOOPS.add(self)
+
+    def _forget_in_child(self) -> None:
+        """In a child of ``fork()``: drop the parent's loop and thread, start afresh on use."""
+        if self._loop is not None:
+            _ORPHANS.append(self._loop)  # never closed or collected here: it is the parent's
+        self._loop = None
+        self._thread = None
+        self._lock = threading.Lock()  # another thread may have held them at the fork
+        self._pending_lock = threading.Lock()
+        pending, self._pending = self._pending, []
+        self._wake_scheduled = False
+        self.forks += 1
+        for coro, future, _ in pending:
+            coro.close()
+            future.cancel()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -170,6 +196,18 @@ class BackgroundLoop:
             self._cancel_pending()
         else:  # closing from a callback on the loop itself
             loop.call_soon(loop.stop)
+
+
+_LOOPS: weakref.WeakSet[BackgroundLoop] = weakref.WeakSet()
+_ORPHANS: list[asyncio.AbstractEventLoop] = []
+
+
+def _after_fork_in_child() -> None:
+    for loop in list(_LOOPS):
+        loop._forget_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _chain(

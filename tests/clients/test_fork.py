@@ -1,0 +1,95 @@
+"""Clients used in a child of ``fork()`` (multiprocessing's default start method on Linux;
+issue 10, finding 11).
+
+The child inherits the clients but not the SDK's loop thread; it used to hang silently. Now the
+child connects afresh on a loop of its own: a SamplingClient samples there (as a clone, so its
+seq ids stay apart from the parent's), the ServiceClient opens a session of the child's own when
+the child creates something, and a TrainingClient (whose requests the parent numbers) fails at
+once with an error that says what to do instead. The parent is not disturbed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import tinkex as tinker
+from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory
+from tests.fake_tinker import FakeTinker
+from tinkex import types
+
+JOIN_TIMEOUT = 60.0  # a hang in the child fails the test instead of hanging it
+PROMPT = types.ModelInput.from_ints([1, 2, 3])
+PARAMS = types.SamplingParams(max_tokens=3)
+
+
+def _child(
+    service: tinker.ServiceClient,
+    sampler: tinker.SamplingClient,
+    training: tinker.TrainingClient,
+    out: Any,
+) -> None:
+    report: dict[str, Any] = {}
+    try:
+        inherited = sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)
+        report["inherited"] = list(inherited.sequences[0].tokens)
+        own = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+        report["own_sampler"] = own.sampling_session_id
+        report["own_tokens"] = list(
+            own.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens
+        )
+        try:
+            training.optim_step(types.AdamParams(learning_rate=1e-3))
+        except tinker.ClientClosedError as err:
+            report["training_error"] = str(err)
+        service.close()
+        report["closed"] = True
+    except BaseException as err:
+        report["error"] = f"{type(err).__name__}: {err}"
+    out.put(report)
+
+
+def test_clients_in_a_forked_child(server: FakeTinker, make_service: ServiceFactory) -> None:
+    service = make_service(server)
+    training = service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    expected = list(sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens)
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=_child, args=(service, sampler, training, out))
+    child.start()
+    child.join(JOIN_TIMEOUT)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    assert child.exitcode == 0
+    report = out.get()
+    assert "error" not in report, report["error"]
+
+    assert report["inherited"] == expected  # the parent's sampler, sampling in the child
+    assert report["own_tokens"] == expected
+    assert report["closed"]
+    # The child's own sampling session is in a session of the child's own.
+    parent_session = server.samplers[sampler.sampling_session_id].session_id
+    assert server.samplers[report["own_sampler"]].session_id != parent_session
+    assert server.sessions[parent_session].finish_reason is None  # the child did not end it
+    text = report["training_error"]
+    assert "fork()" in text
+    assert "spawn" in text
+    assert "get_sampler_handle" in text
+    # Seq ids of one sampling session never repeat (the child sampled as a clone).
+    seqs = Counter(
+        (r.json["sampling_session_id"], r.json["seq_id"]) for r in server.requests_to("asample")
+    )
+    assert all(n == 1 for n in seqs.values()), seqs
+
+    # The parent goes on, on its own connections.
+    assert training.optim_step(types.AdamParams(learning_rate=1e-3)).result(timeout=WAIT)
+    again = sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens
+    assert list(again) == expected
+    assert server.optim_steps[training.model_id] == 1
