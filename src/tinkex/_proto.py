@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from ._generated import tinker_public_pb2 as pb
+from ._validation import check_packed
 from .types import (
     Datum,
     EncodedTextChunk,
@@ -98,8 +99,11 @@ def _tokens(tokens: Any, where: str) -> Any:
     if isinstance(tokens, np.ndarray) and tokens.dtype != _INT32:
         if tokens.size and (tokens.min() < -(2**31) or tokens.max() >= 2**31):
             raise WireInputError(f"{where}: token ids must fit in int32")
-        return tokens.astype(_INT32).tobytes()
-    return _packed(tokens, _INT32, where)
+        packed = tokens.astype(_INT32).tobytes()
+    else:
+        packed = _packed(tokens, _INT32, where)
+    check_packed(packed, _INT32, where, tokens=True)  # no negative id leaves the client
+    return packed
 
 
 def _chunk(chunk: Any, where: str) -> pb.Chunk:
@@ -138,6 +142,7 @@ def _dense(tensor: TensorData, where: str) -> tuple[pb.DType, Any, list[int]]:
     """A dense tensor's dtype code, packed values and shape, checked against each other."""
     code, dtype = _wire_dtype(tensor, where)
     dense = _packed(_values(tensor), dtype, where)
+    check_packed(dense, dtype, where)  # no NaN or infinity, unless the call allows them
     count = len(dense) // dtype.itemsize
     shape = list(tensor.shape) if tensor.shape is not None else [count]
     if math.prod(shape) != count:

@@ -15,6 +15,7 @@ from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoi
 from ._generated import models
 from ._holder import Holder
 from ._public_call import public
+from ._validation import check_checkpoint_id
 from ._wire import omit
 from .runtime import APIFuture
 from .types import ParsedCheckpointTinkerPath
@@ -144,6 +145,7 @@ class RestClient:
 
     @public
     def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
+        check_checkpoint_id(checkpoint_id)
         return self._call(
             self._api.checkpoints.delete_checkpoint(training_run_id, checkpoint_id),
             "delete_checkpoint",

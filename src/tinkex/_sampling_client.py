@@ -30,6 +30,7 @@ from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
 from ._public_call import public
 from ._sample_stream import SampleStream
+from ._validation import check_fits_context, check_prompt, check_sample_args
 from ._wire import compact
 from .runtime import (
     APIConnectionError,
@@ -279,15 +280,16 @@ class SamplingClient:
         prompt_logprobs_last_n: int | None,
     ) -> models.SampleRequest:
         """The request of one ``sample`` call, its arguments checked (before anything is sent)."""
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-        if topk_prompt_logprobs < 0 or topk_sample_logprobs < 0 or prompt_alt_tokens_k < 0:
-            raise ValueError("top-k counts must not be negative")
-        if prompt_logprobs_last_n is not None:
-            if prompt_logprobs_last_n < 1:
-                raise ValueError("prompt_logprobs_last_n must be at least 1")
-            if not include_prompt_logprobs:
-                raise ValueError("prompt_logprobs_last_n needs include_prompt_logprobs=True")
+        check_sample_args(
+            prompt,
+            num_samples,
+            sampling_params,
+            topk_prompt_logprobs,
+            topk_sample_logprobs,
+            prompt_alt_tokens_k,
+            prompt_logprobs_last_n,
+            include_prompt_logprobs,
+        )
         prompt = prompt if isinstance(prompt, ModelInput) else ModelInput.model_validate(prompt)
         if isinstance(sampling_params.stop, str):
             # One stop string as a one-element list: the same meaning, and every server takes it.
@@ -322,8 +324,7 @@ class SamplingClient:
         hangs up. A server without streaming raises ``NotImplementedError`` before anything is
         sent; ``sample()`` works everywhere.
         """
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        check_sample_args(prompt, num_samples, sampling_params)
         if isinstance(sampling_params.stop, str):
             sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
         request = compact(
@@ -358,6 +359,9 @@ class SamplingClient:
     async def _sample(self, request: models.SampleRequest) -> SampleResponse:
         config = self.retry_config
         prompt_tokens = _prompt_length(request)
+        await check_fits_context(
+            self.holder, self.base_model, prompt_tokens, request.sampling_params.max_tokens
+        )
         with self._progress_lock:
             if self._inflight == 0:  # progress is measured from the oldest request in flight
                 self._last_progress = time.monotonic()
@@ -486,6 +490,7 @@ class SamplingClient:
         Whatever the server, the list has one entry per prompt token (servers that return one
         fewer, for the first token, are padded).
         """
+        check_prompt(prompt)
         length = prompt.length
         future = self.sample(
             prompt,
@@ -602,6 +607,7 @@ class SamplingClient:
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
     ) -> list[float | None]:
         """``compute_logprobs`` on the caller's event loop (see ``sample_async``)."""
+        check_prompt(prompt)
         response = await self.sample_async(
             prompt,
             1,

@@ -21,6 +21,13 @@ from ._holder import Holder
 from ._ordering import Turnstile
 from ._public_call import public
 from ._queue import QueueStateLogger
+from ._validation import (
+    allowing_nonfinite,
+    check_checkpoint_name,
+    check_datum_values,
+    check_datums,
+    check_optim_params,
+)
 from ._wire import compact
 from .runtime import AmbiguousOutcomeError, APIFuture, APIResponseValidationError, AsyncFutureHandle
 from .types import (
@@ -162,12 +169,17 @@ class TrainingClient:
         loss_fn_config: Mapping[str, float | str] | None,
         *,
         forward_only: bool,
+        allow_nonfinite: bool = False,
     ) -> APIFuture[ForwardBackwardOutput]:
         datums = self._prepare(data)
+        check_datums(datums, loss_fn)
         chunks = chunk_data(datums, *self._limits())
         config = dict(loss_fn_config) if loss_fn_config is not None else None
         # Encoded here, before any seq id is taken: bad input fails now and sends nothing.
-        bodies = self._wire.encode(chunks, loss_fn, config, forward_only=forward_only)
+        with allowing_nonfinite(allow_nonfinite):  # values are checked as they are packed
+            bodies = self._wire.encode(chunks, loss_fn, config, forward_only=forward_only)
+            if bodies[0] is None:  # JSON packs nothing: its values are checked here
+                check_datum_values(datums)
         first = self._turnstile.reserve(len(chunks))
         return self._submit(
             self._run_chunks(chunks, first, loss_fn, config, forward_only, bodies),
@@ -204,9 +216,15 @@ class TrainingClient:
         data: Sequence[Datum],
         loss_fn: LossFnType,
         loss_fn_config: Mapping[str, float | str] | None = None,
+        *,
+        allow_nonfinite: bool = False,
     ) -> APIFuture[ForwardBackwardOutput]:
-        """Run the model on ``data`` without computing gradients (logprobs and loss)."""
-        return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=True)
+        """Run the model on ``data`` without computing gradients (logprobs and loss).
+
+        Bad data fails here and sends nothing (see ``forward_backward``)."""
+        return self._fwdbwd(
+            data, loss_fn, loss_fn_config, forward_only=True, allow_nonfinite=allow_nonfinite
+        )
 
     @public
     def forward_backward(
@@ -214,9 +232,24 @@ class TrainingClient:
         data: Sequence[Datum],
         loss_fn: LossFnType,
         loss_fn_config: Mapping[str, float | str] | None = None,
+        *,
+        allow_nonfinite: bool = False,
     ) -> APIFuture[ForwardBackwardOutput]:
-        """Compute the loss and accumulate its gradients; large batches are sent in chunks."""
-        return self._fwdbwd(data, loss_fn, loss_fn_config, forward_only=False)
+        """Compute the loss and accumulate its gradients; large batches are sent in chunks.
+
+        The data is checked before anything is sent (a ``ValueError`` names the datum and
+        field): the inputs the loss needs are present, per-token inputs are as long as the
+        model input, target tokens are integers and token ids in ``0 <= id < 2**31``, and no
+        float input holds NaN or infinity, unless ``allow_nonfinite=True`` says this call means
+        to send them.
+
+        Example::
+
+            fb = training_client.forward_backward(data, "cross_entropy")
+        """
+        return self._fwdbwd(
+            data, loss_fn, loss_fn_config, forward_only=False, allow_nonfinite=allow_nonfinite
+        )
 
     @public
     def forward_backward_custom(
@@ -263,6 +296,7 @@ class TrainingClient:
             raise TypeError(
                 f"optim_params must be AdamParams or DimuonParams, not {type(params).__name__}"
             )
+        check_optim_params(params)
 
         def body(seq_id: int) -> BaseModel:
             if isinstance(params, DimuonParams):
@@ -289,6 +323,7 @@ class TrainingClient:
         user_metadata: dict[str, str] | None = None,
     ) -> APIFuture[SaveWeightsResponse]:
         """Save weights and optimizer state as ``tinker://<run>/weights/<name>`` (resumable)."""
+        check_checkpoint_name(name)
         return self._single(
             "save_state",
             "save_weights",
@@ -342,6 +377,7 @@ class TrainingClient:
         self, name: str, ttl_seconds: int | None = None, user_metadata: dict[str, str] | None = None
     ) -> APIFuture[SaveWeightsForSamplerResponse]:
         """Save sampler weights as ``tinker://<run>/sampler_weights/<name>`` (persistent)."""
+        check_checkpoint_name(name)
 
         def convert(result: models.SaveWeightsForSamplerResponseInternal) -> Any:
             if not result.path:
@@ -373,6 +409,7 @@ class TrainingClient:
         age_encryption_recipients: list[str] | None = None,
     ) -> APIFuture[models.SaveWeightsExternalResponse]:
         """Export the weights in Hugging Face format as ``tinker://<run>/external_weights/<name>``."""
+        check_checkpoint_name(name)
 
         def convert(result: models.SaveWeightsExternalResponseInternal) -> Any:
             if not result.path:

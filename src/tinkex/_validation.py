@@ -62,6 +62,7 @@ MAX_SAMPLE_TOKENS = 2**24  # 16.7M new tokens: beyond any model's context
 MAX_LORA_RANK = 2**16  # beyond the hidden size of any model
 MAX_CHECKPOINT_NAME_LENGTH = 255  # a file name on the server's storage
 TOKEN_ID_LIMIT = 2**31  # token ids travel as int32
+_FLOAT32_MAX = 3.4028234663852886e38
 
 # Loss inputs that hold one value per input token (their first dimension is the input's length).
 _PER_TOKEN = frozenset(
@@ -89,8 +90,11 @@ class InvalidInputError(SDKError, ValueError):
     parameter (or field), the value and the allowed range."""
 
 
-class InputTypeError(SDKError, TypeError):
-    """An argument has the wrong type; nothing was sent. The message names the parameter."""
+class InputTypeError(SDKError, TypeError, ValueError):
+    """An argument has the wrong type; nothing was sent. The message names the parameter.
+
+    Also a ``ValueError``: code written for the official SDK, whose pydantic models raise a
+    ``ValidationError`` (a ``ValueError``) for a wrong type, catches it as it did."""
 
 
 # ---------------------------------------------------------------------- scalars
@@ -449,7 +453,10 @@ def check_datum_values(datums: Sequence[Datum]) -> None:
             if tensor.dtype == "float32" and tensor.data:
                 cached = tensor.cached_array()
                 values = cached if cached is not None else np.asarray(tensor.data, np.float64)
-                _check_finite(values, f"datum {i}: loss_fn_inputs[{key!r}]")
+                where = f"datum {i}: loss_fn_inputs[{key!r}]"
+                _check_finite(values, where)
+                if np.abs(values[np.isfinite(values)]).max(initial=0.0) > _FLOAT32_MAX:
+                    raise InvalidInputError(f"{where} holds values beyond float32's range")
 
 
 def check_packed(packed: Any, dtype: Any, where: str, *, tokens: bool = False) -> None:
@@ -484,13 +491,10 @@ def _check_finite(values: Any, where: str) -> None:
 
     if _NONFINITE_ALLOWED.get():
         return
-    # The sum is finite exactly when every value is (float32 values cannot overflow a float64
-    # sum): one pass without a boolean array; the slow search runs only to name the culprit.
-    if np.isfinite(np.add.reduce(values, dtype=np.float64)):
+    finite = np.isfinite(values)  # one pass; no warning for inf - inf, unlike a sum
+    if finite.all():
         return
-    bad = values[~np.isfinite(values)]
-    if not bad.size:  # finite float64 values summing past its range: beyond float32 anyway
-        raise InvalidInputError(f"{where} holds values beyond float32's range")
+    bad = values[~finite]
     raise InvalidInputError(
         f"{where} holds {bad.size} non-finite value(s) (e.g. {float(bad[0])}); NaN and infinity "
         "are not sent unless the call passes allow_nonfinite=True"

@@ -156,10 +156,10 @@ class TensorData(models.TensorData):
                 pass  # numpy scalars, bools, floats in an int64 tensor...: converted below
             else:
                 return cls._dense(data, dtype, [len(data)], None)
-        cast = int if dtype == "int64" else float
+        cast = _whole if dtype == "int64" else float
         try:
             data = [cast(x) for x in _flat(rows)]
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:  # int(inf) overflows
             raise ValueError(f"a {dtype} tensor holds numbers only: {err}") from None
         # Every value was just made an int or a float: validating them again would only cost.
         return cls.model_construct(data=data, dtype=dtype, shape=_shape(rows))
@@ -272,6 +272,14 @@ def coerce_tensor(key: str, value: Any) -> Any:
             )
         return TensorData.from_list(value, dtype)
     return value
+
+
+def _whole(value: Any) -> int:
+    """An int64 tensor's value as an int: 2.0 is 2, but 2.5 (or NaN, inf) is refused, never
+    truncated (a float target token is a mistake, not a token id)."""
+    if not isinstance(value, int) and not float(value).is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
 
 
 def _check_tiling(what: str, spans: list[Any], length: int) -> None:
