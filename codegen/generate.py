@@ -12,10 +12,12 @@ from pathlib import Path
 
 import jinja2
 
+from .errors import ManifestError
 from .ir import APIIR, build_ir
 from .loader import load_yaml
 from .manifest import Manifest
 from .models import emit_models
+from .output import check_sources
 from .protobuf import CompiledProto, compile_proto
 from .reference import render_reference
 from .validate import validate
@@ -107,8 +109,12 @@ def _build(
     manifest_path: Path, runtime: str, template_dir: Path | None, target: Path
 ) -> tuple[list[str], str]:
     """Write the package into ``target``; the names written and the reference document."""
-    manifest = validate(load_yaml(manifest_path))
+    loaded = load_yaml(manifest_path)
+    manifest = validate(loaded)
     files = render(manifest, manifest_path, runtime=runtime, template_dir=template_dir)
+    problems = check_sources(files, manifest, loaded)
+    if problems:
+        raise ManifestError(problems)
     target.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
         (target / name).write_text(source, encoding="utf-8")

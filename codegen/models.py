@@ -21,7 +21,10 @@ from .manifest import Manifest
 from .pytypes import TypeMapper, is_class_schema
 from .validate import iter_refs, iter_subschemas, ref_name
 
-__all__ = ["emit_models"]
+__all__ = ["OWN_NAMES", "emit_models"]
+
+# Classes of models.py that are no schema's (a schema of that name would be renamed).
+OWN_NAMES = frozenset({"BaseModel"})
 
 _ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n")
 
@@ -214,7 +217,7 @@ def emit_models(manifest: Manifest, header: str) -> str:
     header_end = code.index(future) + len(future)
     extra_imports = (
         "from datetime import date, datetime\n"
-        "from typing import Annotated, Any, Literal, TypeAlias, cast\n"
+        "from typing import Annotated, Any, Literal, NoReturn, TypeAlias, cast\n"
         "from pydantic import Field\n"
     )
     # BaseModel is the deferred base below, not pydantic's own.

@@ -10,13 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .validate import ref_name
+from .validate import is_class_schema, ref_name
 
 __all__ = ["TypeMapper", "is_class_schema"]
-
-
-def is_class_schema(schema: Mapping[str, Any]) -> bool:
-    return schema.get("type") == "object" and "properties" in schema
 
 
 _CONSTRAINTS = {

@@ -21,7 +21,7 @@ from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
 from .protobuf import CompiledProto, ProtoError, compile_proto
 
-__all__ = ["SCHEMA_KEYWORDS", "iter_refs", "ref_name", "validate"]
+__all__ = ["SCHEMA_KEYWORDS", "is_class_schema", "iter_refs", "ref_name", "validate"]
 
 SCHEMA_KEYWORDS = frozenset(
     {
@@ -41,6 +41,23 @@ _PATH_PARAM = re.compile(r"\{([^}]*)\}")
 RESERVED_ARGS = frozenset(
     {"self", "timeout", "extra_headers", "idempotency_key", "max_retries", "compress"}
 )
+# A resource becomes the module `<name>.py` next to these, and the attribute `client.<name>` of
+# a client that has these members (the runtime's; tests/codegen compare the list with it).
+GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models", "params"})
+CLIENT_MEMBERS = frozenset(
+    {
+        "api", "close", "closed", "codecs", "config", "endpoints", "http_client", "paginate",
+        "poll_once", "request", "stream", "submit", "telemetry", "use_http_backend",
+    }
+)  # fmt: skip
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")  # resources and endpoints: no leading underscore
+
+
+def is_class_schema(schema: Any) -> bool:
+    """An object schema with properties: a class in the generated models (others are aliases)."""
+    return isinstance(schema, dict) and schema.get("type") == "object" and "properties" in schema
 
 
 def ref_name(ref: str) -> str | None:
@@ -53,11 +70,14 @@ def iter_subschemas(schema: Any, path: Key) -> Iterator[tuple[dict[str, Any], Ke
     if not isinstance(schema, dict):
         return
     yield schema, path
+    # A wrong shape (`properties: [a]`) is skipped here and reported by the JSON Schema check.
     for key in _SUBSCHEMA_MAPS:
-        for name, sub in (schema.get(key) or {}).items():
+        subs = schema.get(key)
+        for name, sub in subs.items() if isinstance(subs, dict) else ():
             yield from iter_subschemas(sub, (*path, key, name))
     for key in _SUBSCHEMA_LISTS:
-        for i, sub in enumerate(schema.get(key) or []):
+        subs = schema.get(key)
+        for i, sub in enumerate(subs) if isinstance(subs, list) else ():
             yield from iter_subschemas(sub, (*path, key, i))
     for key in _SUBSCHEMA_ONE:
         if isinstance(schema.get(key), dict):
@@ -108,13 +128,29 @@ class _Checker:
         self.check_protobuf()
         self.check_api()
         self.check_schemas()
+        self.check_alias_cycles()
         self.check_endpoints()
         return self.problems
 
     # -- api ---------------------------------------------------------------------------
 
+    def check_headers(self, headers: dict[str, str], path: Key) -> None:
+        """Header names and values go on the wire as they are: no line breaks or other bytes
+        that the HTTP library would refuse when the first request is sent."""
+        for name, value in headers.items():
+            if not _TOKEN.match(name):
+                self.add((*path, name), f"header name `{name}` is not an HTTP token")
+            if not _HEADER_VALUE.match(value):
+                self.add((*path, name), "header value must be printable ASCII (no line breaks)")
+
     def check_api(self) -> None:
         api = self.m.api
+        self.check_headers(api.default_headers, ("api", "default_headers"))
+        names = {"auth.header": api.auth.header if api.auth else None}
+        names |= {key: getattr(api, key) for key in ("idempotency_header", "retry_count_header")}
+        for key, name in names.items():
+            if name is not None and not _TOKEN.match(name):
+                self.add(("api", *key.split(".")), f"header name `{name}` is not an HTTP token")
         if "default" not in api.retry_policies:
             self.add(("api", "retry_policies"), "a retry policy named `default` is required")
         ids = self.endpoint_ids()
@@ -171,9 +207,11 @@ class _Checker:
     def check_schemas(self) -> None:
         for name, schema in self.m.schemas.items():
             base: Key = ("schemas", name)
-            if not _CLASS.match(name):
+            if not _CLASS.match(name) or keyword.iskeyword(name):
                 self.add(base, f"schema name `{name}` must be CamelCase (it becomes a class name)")
             for sub, path in iter_subschemas(schema, base):
+                if "enum" in sub and sub["enum"] == []:
+                    self.add((*path, "enum"), "`enum` is empty: list at least one value")
                 for key in sub:
                     if key not in SCHEMA_KEYWORDS:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
@@ -195,6 +233,38 @@ class _Checker:
                 self.add((*base, *err.path), f"invalid JSON Schema: {err.message}")
                 continue
             self.check_defaults(schema, base)
+
+    def check_alias_cycles(self) -> None:
+        """A schema that is not an object (an alias, a union, a list) cannot contain itself: the
+        generated alias would name itself before it exists. Recursion must pass through a class."""
+        aliases = {n for n, s in self.m.schemas.items() if not is_class_schema(s)}
+        edges = {
+            name: [
+                (target, path)
+                for ref, path in iter_refs(self.m.schemas[name], ("schemas", name))
+                if isinstance(ref, str) and (target := ref_name(ref)) in aliases
+            ]
+            for name in aliases
+        }
+        done: set[str] = set()
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in done:
+                return
+            for target, path in edges[name]:
+                if target in trail:
+                    cycle = " -> ".join((*trail[trail.index(target) :], target))
+                    self.add(
+                        path,
+                        f"schema `{target}` contains itself ({cycle}) without an object schema "
+                        "in between; make one of them an object with properties",
+                    )
+                else:
+                    visit(target, (*trail, target))
+            done.add(name)
+
+        for name in sorted(aliases):
+            visit(name, (name,))
 
     def check_ref(self, ref: Any, path: Key) -> None:
         name = ref_name(ref) if isinstance(ref, str) else None
@@ -248,8 +318,7 @@ class _Checker:
         self.check_routes()
         seen: dict[str, str] = {}
         for rname, resource in self.m.resources.items():
-            if not _IDENT.match(rname) or keyword.iskeyword(rname):
-                self.add(("resources", rname), f"resource name `{rname}` must be snake_case")
+            self.check_resource_name(rname)
             for eid, ep in resource.endpoints.items():
                 path: Key = ("resources", rname, "endpoints", eid)
                 if eid in seen:
@@ -257,9 +326,30 @@ class _Checker:
                         path, f"duplicate endpoint id `{eid}` (also in resource `{seen[eid]}`)"
                     )
                 seen[eid] = rname
-                if not _IDENT.match(eid) or keyword.iskeyword(eid):
-                    self.add(path, f"endpoint id `{eid}` must be snake_case")
+                if not _NAME.match(eid) or keyword.iskeyword(eid):
+                    self.add(
+                        path, f"endpoint id `{eid}` must be snake_case, starting with a letter"
+                    )
                 self.check_endpoint(ep, path)
+
+    def check_resource_name(self, rname: str) -> None:
+        path: Key = ("resources", rname)
+        spec = self.m.api.protobuf
+        proto = f"{Path(spec.file).stem}_pb2" if spec is not None else None
+        if not _NAME.match(rname) or keyword.iskeyword(rname):
+            self.add(path, f"resource name `{rname}` must be snake_case, starting with a letter")
+        elif rname in GENERATED_MODULES or rname == proto:
+            self.add(
+                path,
+                f"resource name `{rname}` is taken: the generated package has its own module "
+                f"`{rname}.py`; rename the resource",
+            )
+        elif rname in CLIENT_MEMBERS:
+            self.add(
+                path,
+                f"resource name `{rname}` is taken: `client.{rname}` is the client's own; "
+                "rename the resource",
+            )
 
     def schema_ref(self, name: str | None, path: Key) -> dict[str, Any] | None:
         if name is None:
@@ -358,6 +448,10 @@ class _Checker:
             self.add(
                 (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"
             )
+        self.check_headers(ep.headers, (*path, "headers"))
+        for header in ep.secret_headers:
+            if not _TOKEN.match(header):
+                self.add((*path, "secret_headers", header), f"`{header}` is not an HTTP token")
         body_fields = set((request or {}).get("properties") or {})
         for header, arg in ep.secret_headers.items():
             if not _IDENT.match(arg) or arg in RESERVED_ARGS:
