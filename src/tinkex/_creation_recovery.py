@@ -32,6 +32,7 @@ from .runtime import (
     APIResponseValidationError,
     FutureExpiredError,
     RequestFailedError,
+    ResponseLostError,
     SDKError,
 )
 from .runtime._request import new_idempotency_key
@@ -146,8 +147,10 @@ async def recover(
     if isinstance(found, Found):
         logger.warning("the answer to a new %s was lost; it was created: %s", what, found.object_id)
         return await adopt(found.object_id)
-    if isinstance(found, Undecided) or not isinstance(lost, AmbiguousOutcomeError):
-        # An unreadable 2xx or an expired future says the server accepted it: never resend.
+    accepted = isinstance(lost, ResponseLostError) or not isinstance(lost, AmbiguousOutcomeError)
+    if isinstance(found, Undecided) or accepted:
+        # A 2xx whose body was cut or unreadable, or an expired future, says the server
+        # accepted it: never resend.
         why = found.reason if isinstance(found, Undecided) else "accepted, but not listed"
         lost.detail = f"{lost.detail} [{what}: looked it up, cannot tell ({why})]"
         raise lost

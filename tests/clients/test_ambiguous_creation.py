@@ -176,6 +176,22 @@ def test_plain_server_with_lagging_listing_never_makes_two_runs(
     assert len(plain.models) == 1
 
 
+def test_applied_but_not_listed_is_never_resent(
+    plain: FakeTinker, make_service: ServiceFactory
+) -> None:
+    """A 2xx whose body was cut says it was applied (status first): when the lagging listing
+    does not show it, it is not resent either; the error says both."""
+    service = make_service(plain, timeout=2.0)
+    service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    plain.listing_lag = 1
+    plain.inject("create_sampling_session", faults.truncate_after())
+    with pytest.raises(tinker.ResponseLostError) as info:
+        service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    assert "accepted, but not listed" in str(info.value)
+    assert len(sent(plain, "create_sampling_session")) == 1
+    assert len(plain.samplers) == 1
+
+
 def _other_process_session(server: FakeTinker, metadata: dict[str, str]) -> str:
     reply = httpx.post(
         f"{server.base_url}/api/v1/create_session",
