@@ -475,6 +475,8 @@ def check_packed(packed: Any, dtype: Any, where: str, *, tokens: bool = False) -
     """
     import numpy as np
 
+    if not tokens and np.dtype(dtype).kind != "f":
+        return  # integers other than token ids (target tokens) have no range to hold
     values = np.frombuffer(packed, dtype=dtype)
     if not values.size:
         return
