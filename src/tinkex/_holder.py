@@ -109,6 +109,9 @@ class Holder:
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
     ) -> None:
+        self._fork_lock = threading.RLock()
+        self._forked = False  # set in a child of fork(): rebuilt on next use
+        self._pid_made = os.getpid()
         self.metrics = Metrics()
         extra: list[Listener] = [self.metrics]
         with contextlib.suppress(ImportError):  # spans, when opentelemetry-api is installed
@@ -128,8 +131,8 @@ class Holder:
             propagate_trace=propagate_trace,
             wire=wire,
         )
-        self.api = self._new_api()
-        register_result_decoders(self.api.codecs)
+        self._api = self._new_api()
+        register_result_decoders(self._api.codecs)
         # The pools start on httpx, which the client-config call goes over (as in the reference
         # SDK); with "auto", the config's use_pyqwest_transport picks the backend of the pools
         # built after it (server_config), so the session, training and sampling pools.
@@ -165,10 +168,14 @@ class Holder:
         self.closed = False
         self.heartbeats_ok = 0
         self._close_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._fork_lock = threading.Lock()
-        self._forked = False  # set in a child of fork(): rebuilt on next use
-        self._pid_made = os.getpid()
         _HOLDERS.add(self)
+
+    @property
+    def api(self) -> AsyncTinkerAPI:
+        """The low-level client (in a child of fork(), rebuilt on first use there)."""
+        if self._forked:
+            self._rebuild_in_child()
+        return self._api
 
     @property
     def base_url(self) -> str:
@@ -229,7 +236,7 @@ class Holder:
     def _after_fork_in_child(self) -> None:
         """At fork, in the child (one thread): locks another thread may have held are made anew;
         the rest is rebuilt on the next use."""
-        self._fork_lock = threading.Lock()
+        self._fork_lock = threading.RLock()
         self._counters_lock = threading.Lock()
         self._cancel_lock = threading.Lock()
         self._forked = True
@@ -241,16 +248,6 @@ class Holder:
         with self._fork_lock:
             if not self._forked:
                 return
-            # The parent's connections and tasks: never used, closed or collected here.
-            _INHERITED.append((self.api, self.telemetry))
-            mode = self.api.codecs.mode
-            self.api = self._new_api()
-            self.api.codecs.mode = mode
-            register_result_decoders(self.api.codecs)
-            # httpx: the pyqwest transport's runtime threads did not survive the fork.
-            self.api.use_http_backend("httpx")
-            self.telemetry = SessionTelemetry(self, flush_interval=self._telemetry_flush_interval)
-            self.api.telemetry.add_listener(self.telemetry.listener)
             self._dynamic_refresh = None
             self._cancel_ids = []
             self._cancel_draining = False
@@ -261,7 +258,17 @@ class Holder:
             self._sampling_seq = 0
             self._close_hooks = []
             self.heartbeats_ok = 0
-            self._forked = False
+            # The parent's connections and tasks: never used, closed or collected here.
+            _INHERITED.append((self._api, self.telemetry))
+            mode = self._api.codecs.mode
+            self._api = self._new_api()
+            self._api.codecs.mode = mode
+            register_result_decoders(self._api.codecs)
+            # httpx: the pyqwest transport's runtime threads did not survive the fork.
+            self._api.use_http_backend("httpx")
+            self._forked = False  # from here on, self.api is the new one
+            self.telemetry = SessionTelemetry(self, flush_interval=self._telemetry_flush_interval)
+            self._api.telemetry.add_listener(self.telemetry.listener)
             logger.debug("forked: %s connects afresh in process %d", self.base_url, os.getpid())
 
     def next_model_seq_id(self) -> int:

@@ -10,6 +10,7 @@ once with an error that says what to do instead. The parent is not disturbed.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 from collections import Counter
 from typing import Any
@@ -34,6 +35,9 @@ def _child(
 ) -> None:
     report: dict[str, Any] = {}
     try:
+        # first: sample_async on the child's own event loop, with no hand-off to the SDK's
+        on_own_loop = asyncio.run(asyncio.wait_for(sampler.sample_async(PROMPT, 1, PARAMS), WAIT))
+        report["async"] = list(on_own_loop.sequences[0].tokens)
         inherited = sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)
         report["inherited"] = list(inherited.sequences[0].tokens)
         own = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
@@ -72,6 +76,7 @@ def test_clients_in_a_forked_child(server: FakeTinker, make_service: ServiceFact
     assert "error" not in report, report["error"]
 
     assert report["inherited"] == expected  # the parent's sampler, sampling in the child
+    assert report["async"] == expected  # sample_async, on the child's own event loop
     assert report["own_tokens"] == expected
     assert report["closed"]
     # The child's own sampling session is in a session of the child's own.
