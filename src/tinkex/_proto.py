@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from ._generated import tinker_public_pb2 as pb
-from ._validation import check_packed
+from ._validation import InvalidInputError, check_packed
 from .types import (
     Datum,
     EncodedTextChunk,
@@ -58,8 +58,9 @@ _MASK_LOGPROB = -99999.0  # an empty top-k slot (with token id 0)
 _WIRE_SIZES = {pb.DTYPE_FLOAT32: 4, pb.DTYPE_INT64: 8, pb.DTYPE_INT32: 4, pb.DTYPE_BFLOAT16: 2}
 
 
-class WireInputError(ValueError):
-    """A training datum cannot be encoded: the message names the datum and the field."""
+class WireInputError(InvalidInputError):
+    """A training datum cannot be encoded: the message names the datum and the field (a
+    ``ValueError`` in the SDK's error tree, as every refused input is)."""
 
 
 # ---------------------------------------------------------------------- encoding

@@ -172,11 +172,11 @@ class TrainingClient:
         allow_nonfinite: bool = False,
     ) -> APIFuture[ForwardBackwardOutput]:
         datums = self._prepare(data)
-        check_datums(datums, loss_fn)
         chunks = chunk_data(datums, *self._limits())
         config = dict(loss_fn_config) if loss_fn_config is not None else None
-        # Encoded here, before any seq id is taken: bad input fails now and sends nothing.
+        # Checked and encoded here, before any seq id is taken: bad input fails now, sends nothing.
         with allowing_nonfinite(allow_nonfinite):  # values are checked as they are packed
+            check_datums(datums, loss_fn, config)
             bodies = self._wire.encode(chunks, loss_fn, config, forward_only=forward_only)
             if bodies[0] is None:  # JSON packs nothing: its values are checked here
                 check_datum_values(datums)

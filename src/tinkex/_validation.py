@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .runtime import APIError, SDKError
+from .runtime import APIConnectionError, APIError, SDKError
 
 if TYPE_CHECKING:
     from ._holder import Holder
@@ -269,8 +269,8 @@ async def check_fits_context(
     holder: Holder, base_model: str | None, prompt_tokens: int, max_tokens: int | None
 ) -> None:
     """:func:`check_context_length` against the server's ``max_context_length`` for
-    ``base_model``, read from its capabilities (fetched once per client; a server that cannot
-    say is not asked again, and nothing is refused).
+    ``base_model``, read from its capabilities (fetched once per client; a server that answers
+    without them is not asked again, and nothing is refused; an unreachable one raises).
 
     Example::
 
@@ -282,7 +282,9 @@ async def check_fits_context(
     if limits is None:
         try:
             caps = await holder.capabilities()
-        except APIError:
+        except APIConnectionError:
+            raise  # unreachable: the sample could not be sent either (asked again next time)
+        except APIError:  # it answered, without capabilities: it cannot say
             limits = {}
         else:
             limits = {
@@ -386,17 +388,27 @@ def check_checkpoint_id(checkpoint_id: Any, param: str = "checkpoint_id") -> Non
 # ---------------------------------------------------------------------- datums
 
 
-def check_datums(datums: Sequence[Datum], loss_fn: Any) -> None:
+def check_datums(
+    datums: Sequence[Datum], loss_fn: Any, loss_fn_config: Mapping[str, Any] | None = None
+) -> None:
     """Refuse training data a loss cannot use: inputs the loss needs missing, per-token inputs
-    whose length differs from the model input's, target tokens that are not integers.
+    whose length differs from the model input's, target tokens that are not integers, and a
+    ``loss_fn_config`` number that is NaN or infinite (unless the call allows it).
 
     O(1) per tensor (keys, dtypes, lengths); values are checked where they are packed
     (:func:`check_packed`) or by :func:`check_datum_values`.
 
     Example::
 
-        check_datums([datum], "cross_entropy")
+        check_datums([datum], "cross_entropy", {"clip": 0.2})
     """
+    for key, value in (loss_fn_config or {}).items():
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if number and not math.isfinite(value) and not _NONFINITE_ALLOWED.get():
+            raise InvalidInputError(
+                f"loss_fn_config[{key!r}] must be a finite number, got {value!r} (NaN and "
+                "infinity are not sent unless the call passes allow_nonfinite=True)"
+            )
     required = _REQUIRED.get(loss_fn, ()) if isinstance(loss_fn, str) else ()
     for i, datum in enumerate(datums):
         inputs = datum.loss_fn_inputs

@@ -265,6 +265,28 @@ def test_bad_datums_fail_before_any_request(
     assert server.seq_log[training.model_id] == [0, 1]
 
 
+@pytest.mark.parametrize("value", [NAN, INF, -INF])
+def test_nonfinite_loss_fn_config_is_refused(
+    server: FakeTinker, training: tinker.TrainingClient, value: float
+) -> None:
+    with pytest.raises(ValueError, match=r"loss_fn_config\['clip'\] must be a finite number"):
+        training.forward_backward([datum([1, 2, 3])], "cross_entropy", {"clip": value})
+    assert server.requests_to("forward_backward") == []
+
+
+def test_wire_input_errors_are_in_the_same_tree() -> None:
+    from tinkex._proto import WireInputError, encode_forward_backward
+    from tinkex._validation import InvalidInputError
+
+    assert issubclass(WireInputError, InvalidInputError)
+    huge = _datum({"target_tokens": [2, 3, 4], "weights": [1e39, 1.0, 1.0]})
+    with pytest.raises(InvalidInputError, match="does not fit in float32"):
+        encode_forward_backward(
+            model_id="m", seq_id=1, data=[huge], loss_fn="cross_entropy",
+            loss_fn_config=None, forward_only=False,
+        )  # fmt: skip
+
+
 def test_float_and_infinite_target_tokens_are_value_errors_at_construction() -> None:
     for targets in ([[INF]], [1.5, 2.0], [[NAN]]):
         with pytest.raises(ValueError, match="a int64 tensor holds numbers only"):
