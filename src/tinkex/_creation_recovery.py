@@ -47,6 +47,7 @@ __all__ = [
     "create_model_recovering",
     "create_sampling_session_recovering",
     "create_session_recovering",
+    "load_run_recovering",
     "recover",
 ]
 
@@ -182,7 +183,8 @@ def _matches(got: Mapping[str, Any] | None, want: Mapping[str, Any] | None) -> b
 
 
 def _by_seq(ids: list[str], prefix: str, expected: str) -> Lookup | None:
-    """Where the server names objects ``<session>:<kind>:<seq>``, the seq id decides."""
+    """Where the server names objects ``<session>:<kind>:<seq>`` (``ids``: all the session
+    holds), the seq id decides."""
     if expected in ids:
         return Found(expected)
     if ids and all(i.startswith(prefix) for i in ids):
@@ -220,11 +222,8 @@ async def create_model_recovering(
                                                  base_model="Qwen/Qwen3-8B", user_metadata=None,
                                                  lora=models.LoraConfig(rank=8))
     """
-    key = new_idempotency_key()
-    expected = f"{session_id}:train:{model_seq_id}"
-    claims = _claims_of(holder)
 
-    async def create() -> str:
+    async def send(key: str) -> str | None:
         handle = await holder.api.training.create_model(
             session_id=session_id,
             model_seq_id=model_seq_id,
@@ -234,8 +233,76 @@ async def create_model_recovering(
             optimizer_config=omit(optimizer),
             idempotency_key=key,
         )
-        result = await handle.result()
-        return result.model_id or expected
+        return (await handle.result()).model_id
+
+    return await _new_run(
+        holder, session_id, model_seq_id, send, base_model, lora.rank, user_metadata
+    )
+
+
+async def load_run_recovering(
+    holder: Holder,
+    *,
+    session_id: str,
+    model_seq_id: int,
+    path: str,
+    optimizer_state: bool,
+    base_model: str | None,
+    user_metadata: dict[str, str] | None,
+    weights_access_token: str | None,
+    optimizer: models.OptimizerConfig | None = None,
+) -> str:
+    """Create a training run by loading a checkpoint (``load_weights`` with the session and a
+    model seq id); its model id, recovered from a lost answer where possible.
+
+    Example::
+
+        model_id = await load_run_recovering(holder, session_id=sid, model_seq_id=1,
+                                             path="tinker://run/weights/0001",
+                                             optimizer_state=True, base_model=None,
+                                             user_metadata=None, weights_access_token=None)
+    """
+
+    async def send(key: str) -> str | None:
+        handle = await holder.api.training.load_weights(
+            session_id=session_id,
+            model_seq_id=model_seq_id,
+            path=path,
+            optimizer=optimizer_state,
+            base_model=omit(base_model),
+            user_metadata=omit(user_metadata),
+            weights_access_token=weights_access_token,
+            optimizer_config=omit(optimizer),
+            idempotency_key=key,
+        )
+        return (await handle.result()).model_id
+
+    return await _new_run(holder, session_id, model_seq_id, send, base_model, None, user_metadata)
+
+
+async def _new_run(
+    holder: Holder,
+    session_id: str,
+    model_seq_id: int,
+    send: Callable[[str], Awaitable[str | None]],
+    base_model: str | None,
+    rank: int | None,
+    user_metadata: dict[str, str] | None,
+) -> str:
+    """A new training run by ``send(idempotency_key)``, looked up after a lost answer by its
+    model seq id (servers name runs ``<session>:train:<seq>``), else by base model, rank and
+    user metadata."""
+    key = new_idempotency_key()
+    expected = f"{session_id}:train:{model_seq_id}"
+    claims = _claims_of(holder)
+
+    async def create() -> str:
+        return await send(key) or expected
+
+    def same(run_base: str | None, run_rank: int | None) -> bool:
+        # None: not known on one side, so not a mismatch
+        base_ok = None in (base_model, run_base) or base_model == run_base
+        return base_ok and (None in (rank, run_rank) or rank == run_rank)
 
     async def lookup() -> Lookup:
         try:
@@ -243,26 +310,26 @@ async def create_model_recovering(
         except SDKError:
             # Servers without session listings: the run's own record, at the id servers derive.
             info = await holder.api.training.get_info(model_id=expected)
-            if info.model_data.model_name not in (None, base_model):
-                return Undecided(f"{expected} exists with base model {info.model_data.model_name}")
+            if not same(info.model_data.model_name, info.lora_rank):
+                return Undecided(f"{expected} exists with other settings")
             return Found(expected)
+        decided = _by_seq(session.training_run_ids, f"{session_id}:train:", expected)
         ids = [i for i in session.training_run_ids if i not in claims.ids]
-        decided = _by_seq(ids, f"{session_id}:train:", expected)
         if isinstance(decided, Found):
             run = await holder.api.training_runs.get_training_run(decided.object_id)
-            if run.base_model != base_model or run.lora_rank not in (None, lora.rank):
+            if not same(run.base_model, run.lora_rank):
                 return Undecided(f"{expected} exists with other settings")
             return decided
         if decided is not None:
             return decided
+        if base_model is None:
+            return Undecided(
+                "the server's run ids do not carry seq ids, and no base model to match"
+            )
         matches = []
         for run_id in ids:
             run = await holder.api.training_runs.get_training_run(run_id)
-            if (
-                run.base_model == base_model
-                and run.lora_rank in (None, lora.rank)
-                and _matches(run.user_metadata, user_metadata)
-            ):
+            if same(run.base_model, run.lora_rank) and _matches(run.user_metadata, user_metadata):
                 matches.append(run_id)
         return _single(matches, claims, "training runs")
 
@@ -325,8 +392,8 @@ async def create_sampling_session_recovering(
 
     async def lookup() -> Lookup:
         session = await holder.api.sessions.get_session(session_id=session_id)
+        decided = _by_seq(session.sampler_ids, f"{session_id}:sample:", expected)
         ids = [i for i in session.sampler_ids if i not in claims.ids]
-        decided = _by_seq(ids, f"{session_id}:sample:", expected)
         if isinstance(decided, Found):
             if not same(await holder.api.sampling.get_sampler(decided.object_id)):
                 return Undecided(f"{expected} exists and serves something else")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ._compat import LossHandle
-from ._creation_recovery import create_model_recovering
+from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._public_call import public
@@ -22,7 +22,6 @@ from ._rest_client import RestClient
 from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
 from ._validation import check_lora_rank
-from ._wire import omit
 from .runtime import (
     APIFuture,
     APIStatusError,
@@ -140,13 +139,6 @@ class ServiceClient:
                 f"unknown base model {base_model!r}; this server trains: {', '.join(sorted(names))}"
             )
 
-    async def _training_client(self, model_seq_id: int, create: Any) -> TrainingClient:
-        holder = self.holder
-        handle = await create
-        result = await handle.result()
-        model_id = result.model_id or f"{await holder.session_id()}:train:{model_seq_id}"
-        return await self._client_for(model_seq_id, model_id)
-
     async def _client_for(self, model_seq_id: int, model_id: str) -> TrainingClient:
         info = await self.holder.api.training.get_info(model_id=model_id)
         return TrainingClient(self.holder, model_seq_id, model_id, info=info)
@@ -226,19 +218,19 @@ class ServiceClient:
         model_seq_id = holder.next_model_seq_id()
 
         async def run() -> TrainingClient:
-            session_id = await holder.session_id()
-            create = holder.api.training.load_weights(
-                session_id=session_id,
-                model_seq_id=model_seq_id,
-                path=path,
-                optimizer=optimizer_state,
-                base_model=omit(base_model),
-                user_metadata=omit(user_metadata),
-                weights_access_token=weights_access_token,
-                optimizer_config=omit(optimizer),
-            )
             try:
-                return await self._training_client(model_seq_id, create)
+                model_id = await load_run_recovering(  # a lost answer: looked up
+                    holder,
+                    session_id=await holder.session_id(),
+                    model_seq_id=model_seq_id,
+                    path=path,
+                    optimizer_state=optimizer_state,
+                    base_model=base_model,
+                    user_metadata=user_metadata,
+                    weights_access_token=weights_access_token,
+                    optimizer=optimizer,
+                )
+                return await self._client_for(model_seq_id, model_id)
             except (UnprocessableEntityError, BadRequestError) as err:
                 # Servers that predate creating a run by loading (e.g. skyrl-tx) want a run
                 # first: create one like the checkpoint's, then load into it.

@@ -88,6 +88,34 @@ def test_creation_that_did_not_happen_is_resent_once_with_the_same_key(
     assert requests[0].json == requests[1].json  # same seq id, same attributes
 
 
+@pytest.mark.parametrize("fault", [faults.drop_after, faults.drop_before])
+def test_run_created_from_a_checkpoint_is_recovered_too(
+    plain: FakeTinker, make_service: ServiceFactory, fault: Callable[[], Fault]
+) -> None:
+    """create_training_client_from_state creates by loading (session + model seq id)."""
+    service = make_service(plain, timeout=2.0)
+    first = service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    path = first.save_state("ckpt").result(timeout=WAIT).path
+    plain.inject("load_weights", fault())
+    resumed = service.create_training_client_from_state(path).result(timeout=WAIT)
+    assert resumed.model_id in plain.models
+    assert len(plain.models) == 2
+    want = 2 if fault is faults.drop_before else 1  # resent once only when it had not happened
+    assert len(sent(plain, "load_weights")) == want
+
+
+def test_second_sampling_session_not_created_is_resent(
+    plain: FakeTinker, make_service: ServiceFactory
+) -> None:
+    """The session already holds a sampling session (this client's): the seq id still decides."""
+    service = make_service(plain, timeout=2.0)
+    first = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    plain.inject("create_sampling_session", faults.drop_before())
+    second = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    assert sorted(plain.samplers) == sorted([first.sampling_session_id, second.sampling_session_id])
+    assert len(sent(plain, "create_sampling_session")) == 3
+
+
 def test_without_recovery_the_lost_answer_would_end_the_run(
     plain: FakeTinker, make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
