@@ -2,10 +2,11 @@
 issue 10, finding 11).
 
 The child inherits the clients but not the SDK's loop thread; it used to hang silently. Now the
-child connects afresh on a loop of its own: a SamplingClient samples there (as a clone, so its
-seq ids stay apart from the parent's), the ServiceClient opens a session of the child's own when
-the child creates something, and a TrainingClient (whose requests the parent numbers) fails at
-once with an error that says what to do instead. The parent is not disturbed.
+child connects afresh on a loop of its own: a SamplingClient samples there (``sample`` and
+``sample_async``; as a clone, so its seq ids stay apart from the parent's), the ServiceClient
+opens a session of the child's own when the child creates something (runs made there train
+there), and a TrainingClient of the parent's (whose requests the parent numbers) fails at once
+with an error that says what to do instead. The parent is not disturbed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def _child(
         report["own_tokens"] = list(
             own.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens
         )
+        mine = service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+        mine.optim_step(types.AdamParams(learning_rate=1e-3)).result(timeout=WAIT)
+        report["own_run"] = mine.model_id
         try:
             training.optim_step(types.AdamParams(learning_rate=1e-3))
         except tinker.ClientClosedError as err:
@@ -83,6 +87,10 @@ def test_clients_in_a_forked_child(server: FakeTinker, make_service: ServiceFact
     parent_session = server.samplers[sampler.sampling_session_id].session_id
     assert server.samplers[report["own_sampler"]].session_id != parent_session
     assert server.sessions[parent_session].finish_reason is None  # the child did not end it
+    # A run the child made itself trains there, in the child's session, from seq id 1.
+    child_session = server.samplers[report["own_sampler"]].session_id
+    assert server.models[report["own_run"]].session_id == child_session
+    assert server.seq_log[report["own_run"]] == [0, 1]
     text = report["training_error"]
     assert "fork()" in text
     assert "spawn" in text
