@@ -19,7 +19,10 @@ The wire contract (tinker 0.38.0, protocol notes section 3.4):
   connection errors, 408/409/429 and 5xx are retried after 1 s; a 400 up to 3 times; anything
   else ends the poller, and every waiting and later sample raises
   :class:`FuturesPollingError`, which names the sampling session;
-- closing the client stops it, after one best-effort acknowledging poll.
+- closing the client stops it, after one best-effort acknowledging poll;
+- a server that cannot be reached at all (refused, reset, DNS, connect timeout) for the
+  client's ``unreachable_timeout`` fails the samples waiting then with
+  ``ServerUnreachableError``; the poller itself goes on serving later samples.
 
 The poller runs on the SDK's loop thread and never carries the headers of a public call (it
 serves many). Samples wait on it from any thread or event loop (``sample_async`` runs on the
@@ -45,8 +48,10 @@ from .runtime import (
     APIStatusError,
     ClientClosedError,
     SDKError,
+    ServerUnreachableError,
 )
 from .runtime._call_context import detached_context, without_call_headers
+from .runtime._liveness import Reachability
 
 if TYPE_CHECKING:
     from ._holder import Holder
@@ -212,6 +217,8 @@ class SessionFuturesPoller:
         self._task = asyncio.current_task()
         bad_requests = 0
         paused_since: float | None = None
+        config = self.holder.api.config
+        reach = Reachability(config.unreachable_timeout, config.max_retries)
         try:
             while not self._closed:  # (closed before this task started: nothing to do)
                 self._wake.clear()
@@ -223,6 +230,7 @@ class SessionFuturesPoller:
                 try:
                     reply = await self._poll(acks, long=waiting)
                 except APIStatusError as err:
+                    reach.answered()
                     status = err.status_code or 0
                     if status == 402:
                         paused_since = paused_since or time.monotonic()
@@ -237,9 +245,16 @@ class SessionFuturesPoller:
                         await asyncio.sleep(RETRY_DELAY)
                         continue
                     raise
-                except APIConnectionError:  # timeouts included
+                except APIConnectionError as err:  # timeouts included
+                    try:
+                        reach.failed(err, what=f"the results of {self.name}")
+                    except ServerUnreachableError as gone:
+                        # Gone, not busy: the samples waiting now fail; later ones try afresh.
+                        reach.answered()
+                        self._fail_all(gone, None)
                     await asyncio.sleep(RETRY_DELAY)
                     continue
+                reach.answered()
                 bad_requests, paused_since = 0, None
                 self._received(reply, acks)
         except asyncio.CancelledError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -37,7 +38,8 @@ from .runtime import (
     SDKError,
 )
 from .runtime._call_context import detached_context, without_call_headers
-from .runtime._config import HTTPBackend, WireMode
+from .runtime._config import HTTPBackend, WireMode, check_unreachable_timeout
+from .runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
 __all__ = ["Holder", "SessionStatus"]
 
@@ -83,6 +85,15 @@ def _holders_after_fork() -> None:
 os.register_at_fork(after_in_child=_holders_after_fork)
 
 
+def _api_client(*, unreachable_timeout: float, **kwargs: Any) -> AsyncTinkerAPI:
+    """The low-level client, with the liveness budget: how long a wait for a result (training
+    or sampling) goes on while the server cannot be reached at all, as opposed to answering
+    "not yet" (see ``runtime._liveness``)."""
+    api = AsyncTinkerAPI(**kwargs)
+    api.config = dataclasses.replace(api.config, unreachable_timeout=unreachable_timeout)
+    return api
+
+
 class Holder:
     """The shared machinery behind ServiceClient, TrainingClient, SamplingClient and RestClient."""
 
@@ -108,7 +119,9 @@ class Holder:
         propagate_trace: bool = False,
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
+        unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
     ) -> None:
+        check_unreachable_timeout(unreachable_timeout)
         self._fork_lock = threading.RLock()
         self._forked = False  # set in a child of fork(): rebuilt on next use
         self._pid_made = os.getpid()
@@ -118,7 +131,8 @@ class Holder:
             extra.append(OpenTelemetryListener("tinkex"))
         # Kept to connect afresh in a child of fork() (the parent's connections stay its own).
         self._new_api = functools.partial(
-            AsyncTinkerAPI,
+            _api_client,
+            unreachable_timeout=unreachable_timeout,
             base_url=base_url,
             api_key=api_key,
             timeout=timeout,

@@ -3,7 +3,12 @@
 Submissions are throttled (a count limit and a byte budget); a 429 on submission opens a
 backoff window that every sampler in the process honours, after which the request is sent
 again with the same sequence id. Failures the server did not cause are retried with backoff
-until no request has made progress for ``RetryConfig.progress_timeout`` seconds.
+until no request has made progress for ``RetryConfig.progress_timeout`` seconds, as long as the
+server answers (a busy server may keep a sample waiting). A server that cannot be reached at
+all (connection refused or reset, DNS, connect timeout) ends the sample with
+``ServerUnreachableError`` (an ``APIConnectionError``) after the client's
+``unreachable_timeout`` (default 60 s), or after more failures in a row than its
+``max_retries`` when that is set.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from .runtime import (
     RetryInfo,
 )
 from .runtime._call_context import current_call_headers, using_call_headers
+from .runtime._liveness import Reachability
 from .types import (
     ModelInput,
     ParsedCheckpointTinkerPath,
@@ -375,6 +381,8 @@ class SamplingClient:
     async def _sample_retrying(
         self, request: models.SampleRequest, prompt_tokens: int, config: RetryConfig, attempt: int
     ) -> SampleResponse:
+        api_config = self.holder.api.config
+        reach = Reachability(api_config.unreachable_timeout, api_config.max_retries)
         while True:
             try:
                 result = await self._sample_once(request, prompt_tokens)
@@ -384,6 +392,11 @@ class SamplingClient:
                 )
                 if not (config.enable_retry_logic and retryable):
                     raise
+                if isinstance(err, APIStatusError):
+                    reach.answered()
+                # A server that cannot be reached ends the sample within the budget (raises),
+                # however long progress_timeout is: that one is for a busy server.
+                reach.failed(err, what=f"a sample on {self.sampling_session_id}")
                 stalled = time.monotonic() - self._last_progress
                 if stalled > config.progress_timeout:
                     raise APIConnectionError(
@@ -392,6 +405,8 @@ class SamplingClient:
                         endpoint="asample",
                     ) from err
                 delay = config.delay(attempt)
+                if (left := reach.remaining()) is not None:
+                    delay = min(delay, left)  # try once more at the end of the budget, not after
                 attempt += 1
                 self._report_retry(attempt, delay, err)
                 await asyncio.sleep(delay)

@@ -35,6 +35,7 @@ from .runtime import (
     UnprocessableEntityError,
 )
 from .runtime._config import HTTPBackend, WireMode
+from .runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from .types import GetServerCapabilitiesResponse
 
 __all__ = ["ServiceClient", "TrainingClientFuture"]
@@ -55,6 +56,10 @@ class ServiceClient:
     Settings resolve as arguments > environment (``TINKER_BASE_URL``, ``TINKER_API_KEY``, ...) >
     defaults. Beyond the official SDK's arguments: ``timeout`` (per attempt), ``max_retries``,
     ``result_timeout`` (default wait of every ``.result()``; ``None`` waits forever),
+    ``unreachable_timeout`` (default 60 s: a training or sampling wait whose server cannot be
+    reached at all fails with ``APIConnectionError`` after that long, or after more failures in
+    a row than ``max_retries`` when given; a server that answers, even "not yet", may keep a
+    wait going up to ``result_timeout``),
     ``resend_ambiguous`` (resend a request whose answer was lost: only for servers that
     deduplicate), ``listeners`` / ``on_retry`` (telemetry), ``transport`` (an httpx transport),
     ``http_backend`` (``"auto"``: the pyqwest transport, a Rust HTTP client, when the server's
@@ -91,6 +96,7 @@ class ServiceClient:
         propagate_trace: bool = False,
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
+        unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -118,6 +124,7 @@ class ServiceClient:
             propagate_trace=propagate_trace,
             http_backend=http_backend,
             wire=wire,
+            unreachable_timeout=unreachable_timeout,
         )
 
     def __repr__(self) -> str:

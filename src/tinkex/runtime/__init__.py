@@ -30,6 +30,7 @@ from ._errors import (
     ResponseLostError,
     ResponseTooLargeError,
     SDKError,
+    ServerUnreachableError,
     UnprocessableEntityError,
 )
 from ._futures import (
@@ -112,6 +113,7 @@ __all__ = [
     "RetryPolicy",
     "SDKError",
     "Secret",
+    "ServerUnreachableError",
     "Stream",
     "SyncAPIClient",
     "SyncAPIResource",

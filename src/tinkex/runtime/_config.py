@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ._errors import SDKError
+from ._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from ._redact import register_secret
 from ._spec import APISpec
 
@@ -88,6 +89,9 @@ class ClientConfig:
     # until the server refuses it, then JSON (see WireCodecs).
     wire: WireMode = "auto"
     http_backend: HTTPBackend = "httpx"
+    # How long a wait for a result (a polled future) goes on while the server cannot be
+    # reached at all; a server that answers may keep it waiting up to its own timeout.
+    unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT
 
     @classmethod
     def resolve(
@@ -105,6 +109,7 @@ class ClientConfig:
         wire: WireMode = "auto",
         http_backend: HTTPBackend = "httpx",
         environ: Mapping[str, str] | None = None,
+        unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
     ) -> ClientConfig:
         """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
 
@@ -142,6 +147,7 @@ class ClientConfig:
             raise ConfigError(f"{source}={resolved_timeout} must be positive")
         if deadline is not None and deadline <= 0:
             raise ConfigError(f"deadline={deadline} must be positive")
+        check_unreachable_timeout(unreachable_timeout)
         check_http_backend(http_backend)
         if wire not in get_args(WireMode):
             choices = ", ".join(repr(w) for w in get_args(WireMode))
@@ -162,6 +168,21 @@ class ClientConfig:
             propagate_trace=propagate_trace,
             wire=wire,
             http_backend=http_backend,
+            unreachable_timeout=unreachable_timeout,
+        )
+
+
+def check_unreachable_timeout(value: float) -> None:
+    """Refuse an ``unreachable_timeout`` that is not a positive number of seconds.
+
+    Example::
+
+        check_unreachable_timeout(60.0)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(
+            f"unreachable_timeout={value!r} must be a positive number of seconds (how long a "
+            "wait goes on while the server cannot be reached; default 60)"
         )
 
 

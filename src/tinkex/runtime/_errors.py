@@ -16,6 +16,7 @@
     │   │   └── InternalServerError           5xx
     │   ├── APIConnectionError       no usable answer: connect, read or write failed
     │   │   ├── APITimeoutError      an attempt or the call's deadline ran out
+    │   │   ├── ServerUnreachableError  a wait gave up: the server could not be reached
     │   │   └── AmbiguousOutcomeError  sent, then the answer was lost: applied or not, unknown
     │   │       └── ResponseLostError  a success status arrived (applied), its body did not
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
@@ -65,6 +66,7 @@ __all__ = [
     "ResponseLostError",
     "ResponseTooLargeError",
     "SDKError",
+    "ServerUnreachableError",
     "UnprocessableEntityError",
     "status_error_class",
 ]
@@ -237,6 +239,17 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt's timeout or the whole call's deadline ran out."""
+
+
+class ServerUnreachableError(APIConnectionError):
+    """A wait for a result gave up because the server could not be reached at all (connection
+    refused or reset, name not resolved, connect timeout) for longer than the client's
+    ``unreachable_timeout``, or more times in a row than its ``max_retries``. A server that
+    answers, even "not yet", never causes it. Not retried: the request may still be running
+    on the server, and its result may be fetched once the server is back.
+    """
+
+    retryable = False
 
 
 class AmbiguousOutcomeError(APIConnectionError):

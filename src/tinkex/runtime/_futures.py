@@ -5,6 +5,12 @@ The polling contract is data (``APISpec.futures``): which endpoint to poll, whic
 once, after a backoff, or that the future has expired. Every wait has a deadline: ``result``
 takes a ``timeout`` and raises :class:`FutureTimeoutError` when it runs out, leaving the handle
 usable so the caller may wait again.
+
+A busy server and a dead one are told apart: while the server answers (queue states, "try
+again", error statuses it is meant to retry), a wait goes on up to its timeout. While it cannot
+be reached at all (connection refused or reset, DNS, connect timeout), the wait ends with
+:class:`ServerUnreachableError` (an ``APIConnectionError``) once that has lasted the client's
+``unreachable_timeout`` (default 60 s), or for more polls in a row than its ``max_retries``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from ._errors import (
     RequestFailedError,
     SDKError,
 )
+from ._liveness import Reachability
 from ._response import decode_response, validate_data
 from ._spec import EndpointSpec, FuturesSpec, status_matches
 from ._telemetry import Event
@@ -94,6 +101,8 @@ class _FutureCore(Generic[T, R]):
         self._markers = _reply_markers(futures)
         self._accept = client.codecs.accept(spec)
         self.polls = 0
+        config = client.config
+        self._reach = Reachability(config.unreachable_timeout, config.max_retries)
 
     def __repr__(self) -> str:
         state = "done" if self._done else "pending"
@@ -156,12 +165,21 @@ class _FutureCore(Generic[T, R]):
     def _after_error(self, err: APIError) -> float:
         """What to do after a failed poll: the seconds to wait before polling again, or raise."""
         futures = self._futures
+        # Raises once the server has been unreachable for too long: a dead server must not
+        # hold a wait until its (possibly hour-long) timeout.
+        self._reach.failed(
+            err, what=f"request {self.request_id} ({self.spec.id})", request_id=self.request_id
+        )
         if isinstance(err, APITimeoutError):
-            return 0.0  # a long poll ran out; ask again
+            return 0.0  # a long poll ran out (or a connect timed out: it took its time); ask again
         if isinstance(err, APIConnectionError):
-            return self._backoff()
+            wait = self._backoff()
+            left = self._reach.remaining()
+            # Poll again at the end of the budget, not a long backoff past it.
+            return wait if left is None else min(wait, left)
         if not isinstance(err, APIStatusError):
             raise err
+        self._reach.answered()
         status = err.status_code or 0
         if status_matches(status, futures.expired_statuses):
             raise self._expired(err) from err
@@ -204,6 +222,7 @@ class _FutureCore(Generic[T, R]):
 
     def _after_reply(self, response: httpx.Response) -> float | None:
         """Interpret a 2xx poll reply: ``None`` when the result is known, else the wait."""
+        self._reach.answered()
         self._backoffs = 0
         self._bad_requests = 0
         self._paused_since = None

@@ -58,6 +58,7 @@ class TelemetryReporter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stop: asyncio.Event | None = None  # set on close; cuts a backoff short
         self.sent = 0
         self.dropped = 0
         self.failed_batches = 0
@@ -85,6 +86,7 @@ class TelemetryReporter:
         if self._task is None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
+            self._stop = asyncio.Event()
             self._task = self._loop.create_task(self._run(), name="telemetry-reporter")
 
     def _take(self) -> list[dict[str, Any]]:
@@ -101,14 +103,23 @@ class TelemetryReporter:
                 self.dropped += len(batch)  # cut off by close's time bound
                 raise
             except (SDKError, OSError) as err:
-                if attempt == retries:
+                # Closing: no more tries (a server that is gone must not hold close() up).
+                if attempt == retries or self._closing:
                     self.failed_batches += 1
                     logger.debug("telemetry batch of %d dropped: %s", len(batch), err)
                     return
-                await asyncio.sleep(self.backoff * 2**attempt)
+                await self._pause(self.backoff * 2**attempt)
             else:
                 self.sent += len(batch)
                 return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` between tries of a batch, cut short when the reporter closes."""
+        if self._stop is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def flush(self, retries: int | None = None) -> None:
         """Send everything queued now, batch by batch."""
@@ -130,6 +141,8 @@ class TelemetryReporter:
         self._closing = True
         if self._wake is not None:
             self._wake.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._task is not None:
             try:  # let a batch in flight finish rather than lose it
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
