@@ -22,10 +22,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import tinkex
 from tests.runtime._support import API_KEY_ENV, SyncFactory, endpoint
 from tinkex.runtime import (
+    APIConnectionError,
     APIStatusError,
     ConfigError,
     InternalServerError,
     OpenTelemetryListener,
+    RequestOptions,
     SDKError,
 )
 from tinkex.runtime._redact import redact, redact_value
@@ -164,6 +166,21 @@ def test_an_illegal_default_header_is_refused_before_anything_is_sent(
         make_client(default_headers={"Authorization": f"Bearer {CANARY}\n"})
     assert "default_headers['Authorization']" in str(info.value)
     assert not _leaks(repr(info.value))
+
+
+def test_an_illegal_header_value_in_a_call_is_not_retried(
+    make_client: SyncFactory, http_server: Any
+) -> None:
+    server = http_server(_Echo)
+    _Echo.seen.clear()
+    client = make_client(base_url=server.base_url)
+    options = RequestOptions(extra_headers={"X-Trace": "a\nb"})
+    with pytest.raises(APIConnectionError) as info:
+        client.request(endpoint("get_item"), dict, path_params={"item_id": "1"}, options=options)
+    # Refused locally: once, not retried as if the server were unreachable.
+    assert info.value.attempts == 1
+    assert not info.value.retryable
+    assert _Echo.seen == []
 
 
 def test_tinkex_refuses_a_non_ascii_key_without_a_unicode_error() -> None:

@@ -144,6 +144,12 @@ def transport_error(
             "may resend only where the server deduplicates: resend_ambiguous=True)",
             **where,
         )
+    if isinstance(exc, httpx.LocalProtocolError):
+        # The request itself cannot be sent (an illegal header value, say): nothing reached
+        # the server, and sending it again cannot help, so it is not retried.
+        refused = APIConnectionError(f"the request could not be sent: {kind}: {detail}", **where)
+        refused.retryable = False
+        return refused
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     return cls(f"{kind}: {detail}", **where)
 
