@@ -73,7 +73,10 @@ class RetryConfig:
     """How sampling requests are throttled and retried.
 
     ``progress_timeout``: give up when no sampling request of this client completed for that
-    many seconds (stuck detection). ``max_connections``: sampling requests in flight at once.
+    many seconds (stuck detection) while the server keeps answering; a server that cannot be
+    reached at all ends a sample much sooner, after the client's ``unreachable_timeout``
+    (``ServiceClient(unreachable_timeout=...)``, default 60 s) or ``max_retries`` failures in a
+    row. ``max_connections``: sampling requests in flight at once.
     """
 
     max_connections: int = 400

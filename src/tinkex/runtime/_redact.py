@@ -37,6 +37,12 @@ _LOGGERS = (
     "hpack",
     "hpack.hpack",
     "stamina",
+    # the optional Rust transport (pyqwest) and the Rust crates that log through it
+    "pyqwest",
+    "pyqwest._trio",
+    "reqwest",
+    "hyper",
+    "hyper_util",
 )
 
 _lock = threading.Lock()
