@@ -64,7 +64,7 @@ class TypeMapper:
                 union = " | ".join(parts)
                 prop = (schema.get("discriminator") or {}).get("propertyName")
                 if prop and key == "oneOf" and len(parts) > 1:
-                    return f'Annotated[{union}, Field(discriminator="{prop}")]'
+                    return f"Annotated[{union}, Field(discriminator={json.dumps(prop)})]"
                 return union
         kind = schema.get("type")
         if isinstance(kind, list):

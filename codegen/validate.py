@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,19 @@ from referencing.jsonschema import DRAFT202012
 from .errors import ManifestError, Problem
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
+from .patterns import DefaultsValidator, pattern_problem
 from .protobuf import CompiledProto, ProtoError, compile_proto
+from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
+from .schema_walk import is_class_schema, iter_refs, iter_subschemas, ref_name
 
-__all__ = ["SCHEMA_KEYWORDS", "is_class_schema", "iter_refs", "ref_name", "validate"]
+__all__ = [
+    "SCHEMA_KEYWORDS",
+    "is_class_schema",
+    "iter_refs",
+    "iter_subschemas",
+    "ref_name",
+    "validate",
+]
 
 SCHEMA_KEYWORDS = frozenset(
     {
@@ -31,10 +40,6 @@ SCHEMA_KEYWORDS = frozenset(
         "minItems", "maxItems", "pattern", "$ref", "examples", "deprecated", "uniqueItems",
     }
 )  # fmt: skip
-_SUBSCHEMA_MAPS = ("properties",)
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
-_SUBSCHEMA_ONE = ("items", "additionalProperties")
-_REF = re.compile(r"^#/schemas/([A-Za-z_][A-Za-z0-9_]*)$")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CLASS = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PATH_PARAM = re.compile(r"\{([^}]*)\}")
@@ -50,44 +55,11 @@ CLIENT_MEMBERS = frozenset(
         "poll_once", "request", "stream", "submit", "telemetry", "use_http_backend",
     }
 )  # fmt: skip
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # resources and endpoints: no leading underscore
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
-_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")  # resources and endpoints: no leading underscore
-
-
-def is_class_schema(schema: Any) -> bool:
-    """An object schema with properties: a class in the generated models (others are aliases)."""
-    return isinstance(schema, dict) and schema.get("type") == "object" and "properties" in schema
-
-
-def ref_name(ref: str) -> str | None:
-    match = _REF.match(ref)
-    return match.group(1) if match else None
-
-
-def iter_subschemas(schema: Any, path: Key) -> Iterator[tuple[dict[str, Any], Key]]:
-    """Every schema object nested in ``schema`` (itself included), with its key path."""
-    if not isinstance(schema, dict):
-        return
-    yield schema, path
-    # A wrong shape (`properties: [a]`) is skipped here and reported by the JSON Schema check.
-    for key in _SUBSCHEMA_MAPS:
-        subs = schema.get(key)
-        for name, sub in subs.items() if isinstance(subs, dict) else ():
-            yield from iter_subschemas(sub, (*path, key, name))
-    for key in _SUBSCHEMA_LISTS:
-        subs = schema.get(key)
-        for i, sub in enumerate(subs) if isinstance(subs, list) else ():
-            yield from iter_subschemas(sub, (*path, key, i))
-    for key in _SUBSCHEMA_ONE:
-        if isinstance(schema.get(key), dict):
-            yield from iter_subschemas(schema[key], (*path, key))
-
-
-def iter_refs(schema: Any, path: Key) -> Iterator[tuple[str, Key]]:
-    for sub, sub_path in iter_subschemas(schema, path):
-        if "$ref" in sub:
-            yield sub["$ref"], (*sub_path, "$ref")
+_PY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URL_PATH = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@%/{}]*$")  # RFC 3986 path characters
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 
 
 def _structure(loaded: Loaded) -> tuple[Manifest | None, list[Problem]]:
@@ -120,6 +92,9 @@ class _Checker:
         self.registry: Registry = Registry().with_resources(
             (f"urn:schemas:{name}", r) for name, r in zip(manifest.schemas, resources, strict=True)
         )
+        # One validator, evolved per default: a new one would combine the whole registry again
+        # each time (quadratic: minutes for a few thousand schemas).
+        self.defaults_validator = DefaultsValidator({}, registry=self.registry)
 
     def add(self, path: Key, message: str) -> None:
         self.problems.append(self.loaded.problem(path, message))
@@ -128,7 +103,7 @@ class _Checker:
         self.check_protobuf()
         self.check_api()
         self.check_schemas()
-        self.check_alias_cycles()
+        self.check_schema_graph()
         self.check_endpoints()
         return self.problems
 
@@ -169,6 +144,15 @@ class _Checker:
     def check_protobuf(self) -> None:
         spec = self.m.api.protobuf
         if spec is None:
+            return
+        relative = Path(spec.file)
+        if relative.is_absolute() or ".." in relative.parts or not _PY_NAME.match(relative.stem):
+            # Its stem names a module of the package (`from . import <stem>_pb2`).
+            self.add(
+                ("api", "protobuf", "file"),
+                "the .proto file must be a relative path inside the manifest's directory, its "
+                "name a Python identifier",
+            )
             return
         proto = Path(self.loaded.file).parent / spec.file
         if not proto.is_file():
@@ -215,12 +199,15 @@ class _Checker:
                 for key in sub:
                     if key not in SCHEMA_KEYWORDS:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
+                if "discriminator" in sub:
+                    self.check_discriminator(sub["discriminator"], (*path, "discriminator"))
+                self.check_pattern(sub, path)
                 props = sub.get("properties") or {}
                 for req in sub.get("required") or []:
                     if req not in props:
                         self.add((*path, "required"), f"required field `{req}` is not a property")
                 for prop in props:
-                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", prop):
+                    if not _PY_NAME.match(prop):
                         self.add(
                             (*path, "properties", prop),
                             f"property name `{prop}` is not an identifier",
@@ -234,37 +221,44 @@ class _Checker:
                 continue
             self.check_defaults(schema, base)
 
-    def check_alias_cycles(self) -> None:
+    def check_pattern(self, schema: dict[str, Any], path: Key) -> None:
+        if "pattern" in schema and (problem := pattern_problem(schema["pattern"])):
+            self.add(
+                (*path, "pattern"),
+                f"the generated models cannot use this pattern (Rust `regex` syntax, no "
+                f"look-around or back-references): {problem}",
+            )
+
+    def check_discriminator(self, value: Any, path: Key) -> None:
+        """`{propertyName: name}`: the name is written into the generated code."""
+        name = value.get("propertyName") if isinstance(value, dict) else None
+        if not isinstance(name, str) or not _PY_NAME.match(name):
+            self.add(path, "a discriminator is `{propertyName: <a property name>}`")
+        elif set(value) - {"propertyName", "mapping"}:
+            extra = ", ".join(sorted(set(value) - {"propertyName", "mapping"}))
+            self.add(path, f"unknown key in a discriminator: {extra}")
+
+    def check_schema_graph(self) -> None:
         """A schema that is not an object (an alias, a union, a list) cannot contain itself: the
-        generated alias would name itself before it exists. Recursion must pass through a class."""
-        aliases = {n for n, s in self.m.schemas.items() if not is_class_schema(s)}
-        edges = {
-            name: [
-                (target, path)
-                for ref, path in iter_refs(self.m.schemas[name], ("schemas", name))
-                if isinstance(ref, str) and (target := ref_name(ref)) in aliases
-            ]
-            for name in aliases
-        }
-        done: set[str] = set()
-
-        def visit(name: str, trail: tuple[str, ...]) -> None:
-            if name in done:
-                return
-            for target, path in edges[name]:
-                if target in trail:
-                    cycle = " -> ".join((*trail[trail.index(target) :], target))
-                    self.add(
-                        path,
-                        f"schema `{target}` contains itself ({cycle}) without an object schema "
-                        "in between; make one of them an object with properties",
-                    )
-                else:
-                    visit(target, (*trail, target))
-            done.add(name)
-
-        for name in sorted(aliases):
-            visit(name, (name,))
+        generated alias would name itself before it exists; recursion must pass through a class.
+        Nor may a schema nest too deep once the aliases it names are written into it."""
+        graph = SchemaGraph(self.m.schemas)
+        cycles, order = graph.walk()
+        for cycle in cycles:
+            self.add(
+                cycle.path,
+                f"schema `{cycle.members[0]}` contains itself ({' -> '.join(cycle.members)}) "
+                "without an object schema in between; make one of them an object with properties",
+            )
+        if cycles:
+            return
+        for name, depth in graph.too_deep(order):
+            self.add(
+                ("schemas", name),
+                f"schema `{name}` nests {depth} levels deep once the non-object schemas it names "
+                f"are written in (at most {MAX_EXPANDED_DEPTH}); make one of them an object "
+                "schema, which becomes a class of its own",
+            )
 
     def check_ref(self, ref: Any, path: Key) -> None:
         name = ref_name(ref) if isinstance(ref, str) else None
@@ -280,9 +274,7 @@ class _Checker:
             if any(ref_name(r) not in self.m.schemas for r, _ in iter_refs(sub, path)):
                 continue  # already reported as an unknown reference
             bare = {k: v for k, v in sub.items() if k != "default"}
-            validator = jsonschema.Draft202012Validator(
-                _to_json_schema(bare), registry=self.registry
-            )
+            validator = self.defaults_validator.evolve(schema=_to_json_schema(bare))
             error = jsonschema.exceptions.best_match(validator.iter_errors(sub["default"]))
             if error is not None:
                 self.add(
@@ -361,6 +353,12 @@ class _Checker:
 
     def check_endpoint(self, ep: Endpoint, path: Key) -> None:
         api = self.m.api
+        if not _URL_PATH.match(ep.path):
+            self.add(
+                (*path, "path"),
+                "a path may hold only URL path characters (letters, digits, `-._~!$&'()*+,;=:@%/`) "
+                "and `{name}` parameters; percent-encode anything else",
+            )
         in_path = _PATH_PARAM.findall(ep.path)
         for name in in_path:
             if name not in ep.path_params:
@@ -377,6 +375,8 @@ class _Checker:
                     self.add(ppath, f"parameter name `{name}` is not usable as a Python argument")
                 for ref, rpath in iter_refs(param.schema_, (*ppath, "schema")):
                     self.check_ref(ref, rpath)
+                for sub, spath in iter_subschemas(param.schema_, (*ppath, "schema")):
+                    self.check_pattern(sub, spath)
                 self.check_defaults(param.schema_, (*ppath, "schema"))
         request = self.schema_ref(ep.request, (*path, "request"))
         if request is not None:
