@@ -21,11 +21,15 @@ class Problem:
 
 
 class ManifestError(Exception):
-    """The manifest has problems; ``problems`` lists every one of them, in file order."""
+    """The manifest has problems; ``problems`` lists them in file order (the loader lists at
+    most 100 and counts the rest in ``omitted``)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, omitted: int = 0) -> None:
         self.problems = sorted(set(problems))
-        count = len(self.problems)
+        self.omitted = omitted  # further problems found but not listed
+        count = len(self.problems) + omitted
         lines = [f"{count} problem{'s' if count != 1 else ''} in the manifest:"]
         lines += [f"  {p}" for p in self.problems]
+        if omitted:
+            lines.append(f"  ... and {omitted} more like these")
         super().__init__("\n".join(lines))

@@ -4,8 +4,8 @@ A manifest is plain data, so the loader accepts only plain YAML and refuses the 
 problem before anything is built: aliases and anchors' uses (a "billion laughs" file would
 otherwise expand to gigabytes, and a recursive one never ends), merge keys, explicit or
 non-JSON tags (``!!python/...``, ``!!binary``, dates), non-string mapping keys, integers beyond
-64 bits, non-finite numbers, nesting deeper than :data:`MAX_DEPTH`, files larger than
-:data:`MAX_MANIFEST_BYTES` and files that are not UTF-8.
+64 bits, non-finite numbers, nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_NODES`
+nodes, files larger than :data:`MAX_MANIFEST_BYTES` and files that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -20,14 +20,27 @@ import yaml
 
 from .errors import ManifestError, Problem
 
-__all__ = ["MAX_DEPTH", "MAX_MANIFEST_BYTES", "Loaded", "dotted", "load_yaml"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_MANIFEST_BYTES",
+    "MAX_NODES",
+    "MAX_PROBLEMS",
+    "Loaded",
+    "dotted",
+    "load_yaml",
+]
 
 Key = tuple[str | int, ...]
 
 # The real manifest is under 100 KB and 15 levels deep; these leave ample room while keeping the
 # pure-Python parser's time (about 4 s per MiB) and the composer's recursion bounded.
-MAX_MANIFEST_BYTES = 2 * 1024 * 1024
+MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_DEPTH = 64
+# Keys, values and items (the real manifest has about 7,000): parsing costs about 50 us and
+# 1.4 KB per node in pure Python, so a 1 MiB list of numbers would take half a minute and a GB.
+MAX_NODES = 50_000
+# Problems listed in one error; the rest are counted (a file of aliases would list thousands).
+MAX_PROBLEMS = 100
 # A number literal longer than this is refused before it is converted: YAML 1.1 sexagesimal
 # integers (`1:2:3:...`) cost quadratic time to convert, and 2**64 has 20 digits.
 _MAX_NUMBER_CHARS = 100
@@ -77,9 +90,9 @@ class _AliasNode(yaml.ScalarNode):
         self.anchor_line = anchor_line
 
 
-class _TooDeep(Exception):
-    def __init__(self, mark: yaml.Mark) -> None:
-        super().__init__(f"nested deeper than {MAX_DEPTH} levels")
+class _TooBig(Exception):
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
         self.mark = mark
 
 
@@ -89,8 +102,16 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                f"more than {MAX_NODES} YAML nodes (keys, values and list items): far more "
+                "than an API description needs; split the file or remove generated content",
+            )
         if self.check_event(yaml.AliasEvent):
             event: yaml.AliasEvent = self.get_event()  # type: ignore[no-untyped-call]
             target = self.anchors.get(event.anchor)
@@ -98,7 +119,10 @@ class _Loader(yaml.SafeLoader):
             return _AliasNode(event.anchor, line, event)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            raise _TooBig(
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                f"nested deeper than {MAX_DEPTH} levels",
+            )
         try:
             node = super().compose_node(parent, index)
         finally:
@@ -156,7 +180,7 @@ def _compose(path: Path, text: str) -> yaml.Node | None:
     try:
         loader = _Loader(text)  # checks every character at once: a ReaderError comes from here
         return loader.get_single_node()
-    except _TooDeep as err:
+    except _TooBig as err:
         raise fail(err.mark.line + 1, err.mark.column + 1, str(err)) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
@@ -194,8 +218,12 @@ class _Builder:
     def __init__(self, loaded: Loaded) -> None:
         self.loaded = loaded
         self.problems: list[Problem] = []
+        self.omitted = 0
 
     def add(self, node: yaml.Node, path: Key, message: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.omitted += 1
+            return
         mark = node.start_mark
         self.problems.append(
             Problem(self.loaded.file, mark.line + 1, mark.column + 1, dotted(path), message)
@@ -313,5 +341,5 @@ def load_yaml(path: Path) -> Loaded:
     builder = _Builder(loaded)
     loaded.data = builder.build(node, ())
     if builder.problems:
-        raise ManifestError(builder.problems)
+        raise ManifestError(builder.problems, omitted=builder.omitted)
     return loaded

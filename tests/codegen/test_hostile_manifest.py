@@ -256,3 +256,27 @@ def test_same_route_with_another_body_type_is_fine(write_manifest: Write) -> Non
         "schemas:\n",
     )
     validate(load_yaml(write_manifest(text)))
+
+
+def test_too_many_nodes_is_refused_early(tmp_path: Path) -> None:
+    # A dense file under the byte limit: 1.4 KB and 50 us per node in PyYAML (1 MiB of list
+    # items was half a minute and 1.4 GB); refused as soon as the count is passed.
+    path = write_bytes(tmp_path, b"a: [" + b"1," * (loader.MAX_NODES + 10) + b"]\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = problems_of(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300 * 1024
+    assert len(found) == 1, found
+    assert f"more than {loader.MAX_NODES} YAML nodes" in found[0], found
+
+
+def test_problems_listed_are_capped_and_the_rest_counted(write_manifest: Write) -> None:
+    path = write_manifest("a: &a 1\nb: [" + "*a," * 5000 + "]\n")
+    with pytest.raises(ManifestError) as info:
+        load_yaml(path)
+    assert len(info.value.problems) == loader.MAX_PROBLEMS
+    assert info.value.omitted == 5000 - loader.MAX_PROBLEMS
+    assert str(info.value).splitlines()[0] == "5000 problems in the manifest:"
+    assert (
+        str(info.value).splitlines()[-1]
+        == f"  ... and {5000 - loader.MAX_PROBLEMS} more like these"
+    )
