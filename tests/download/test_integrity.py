@@ -37,7 +37,7 @@ def _flip_payload_byte(data: bytes) -> bytes:
 
 
 def _wrong_length(data: bytes) -> bytes:
-    crc, size = struct.unpack("<II", data[-8:])
+    _crc, size = struct.unpack("<II", data[-8:])
     return data[:-4] + struct.pack("<I", size + 1)
 
 
