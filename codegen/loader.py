@@ -138,8 +138,12 @@ def _position(text: str, index: int) -> tuple[int, int]:
 
 
 def _read(path: Path) -> str:
-    with path.open("rb") as file:
-        data = file.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ManifestError([Problem(str(path), 1, 1, "", f"cannot read: {reason}")]) from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
             [

@@ -280,3 +280,7 @@ def test_problems_listed_are_capped_and_the_rest_counted(write_manifest: Write) 
         str(info.value).splitlines()[-1]
         == f"  ... and {5000 - loader.MAX_PROBLEMS} more like these"
     )
+
+
+def test_unreadable_path_is_a_manifest_error(tmp_path: Path) -> None:
+    assert problems_of(tmp_path) == [f"{tmp_path}:1:1: cannot read: Is a directory"]
