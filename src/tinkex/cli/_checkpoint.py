@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._generated import models
     from ..types import ParsedCheckpointTinkerPath
 
-__all__ = ["parse_path", "register"]
+__all__ = ["parse_path", "register", "size_bytes"]
 
 #: Page size of listings; small enough that a first page comes back quickly.
 PAGE_SIZE = 100
@@ -73,7 +73,19 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory to create (default: ./<run id>_<kind>_<name>)",
     )
-    p.add_argument("--force", action="store_true", help="replace DIR if it already exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace DIR if it is empty or an earlier download of this same checkpoint "
+        "(anything else is refused, never deleted)",
+    )
+    p.add_argument(
+        "--max-expanded",
+        type=size_bytes,
+        metavar="SIZE",
+        help="the most the checkpoint may take on disk, e.g. 500M or 50G (K, M, G, T are "
+        "powers of 1024; default: 100 times the archive's size, at most 20G)",
+    )
 
     p = add_command(
         sub,
@@ -119,6 +131,35 @@ def parse_path(path: str) -> ParsedCheckpointTinkerPath:
         return ParsedCheckpointTinkerPath.from_tinker_path(path)
     except ValueError as err:
         raise CLIError(f"invalid checkpoint path: {err}") from None
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(text: str) -> int:
+    """A size such as ``500M``, ``20G``, ``1.5T`` or ``4096`` in bytes (powers of 1024; a
+    trailing ``B`` or ``iB`` is allowed), for ``--max-expanded``.
+
+    Args:
+        text: the size as typed.
+
+    Example::
+
+        size_bytes("500M")  # 524288000
+    """
+    spelled = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = spelled[-1:] if spelled[-1:] in _UNITS else ""
+    number = spelled[: len(spelled) - len(unit)].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    size = int(value * _UNITS[unit]) if value == value and value < 1e18 else -1
+    if size < 1:
+        raise argparse.ArgumentTypeError(
+            f"not a positive size: {text!r} (examples: 500M, 20G, 1.5T, 4096)"
+        )
+    return size
 
 
 def _not_found(path: str, verb: str, err: Exception) -> CLIError:
@@ -262,7 +303,15 @@ def _download(ctx: Context) -> int:
     from ..runtime import NotFoundError
 
     try:
-        result = Path(download(args.path, output, force=args.force, progress=ctx.out.interactive))
+        result = Path(
+            download(
+                args.path,
+                output,
+                force=args.force,
+                progress=ctx.out.interactive,
+                max_expanded_bytes=args.max_expanded,
+            )
+        )
     except NotFoundError as err:
         raise _not_found(args.path, "download", err) from err
     files = [p for p in result.rglob("*") if p.is_file()] if result.is_dir() else [result]
