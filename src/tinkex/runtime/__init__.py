@@ -48,6 +48,7 @@ from ._reporter import TelemetryReporter, telemetry_enabled
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._retry import RetryInfo, backoff_delay, retry_after_seconds
 from ._spec import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     APISpec,
     AuthSpec,
     EndpointSpec,
@@ -60,6 +61,7 @@ from ._sse import AsyncStream, Stream
 from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
