@@ -128,10 +128,11 @@ class _CheckedStream:
     garbage) into :class:`CorruptArchiveError`. :meth:`read_to_end` runs the final checks.
     """
 
-    def __init__(self, raw: _Raw, cap: int, limit: Limit) -> None:
+    def __init__(self, raw: _Raw, cap: int, limit: Limit, *, compressed: bool) -> None:
         self._raw = raw
         self._cap = cap
         self._limit = limit
+        self._compressed = compressed
         self._pos = 0
 
     def read(self, size: int | None = -1) -> bytes:
@@ -154,8 +155,11 @@ class _CheckedStream:
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence != os.SEEK_SET:
             raise OSError("only absolute seeks are supported")
-        if offset < self._pos:
-            # Back to a member already checked (the second pass): the decompressor restarts.
+        if offset < self._pos or not self._compressed:
+            # Back to a member already checked (the second pass: the decompressor restarts),
+            # or a plain tar, which has no check to run on the bytes skipped.
+            if offset > self._cap:
+                raise self._limit.refuse(f"its stream passes {self._cap} bytes, headers included")
             try:
                 self._raw.seek(offset)
             except _DAMAGE as err:
@@ -271,7 +275,7 @@ def _extract_tar(handle: IO[bytes], dest: Path, limit: Limit, write: Writer) -> 
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(contextlib.closing(_decompressor(handle)))
         cap = limit.bytes + max(limit.bytes // 4, _MIN_HEADER_ROOM)
-        stream = _CheckedStream(raw, cap, limit)
+        stream = _CheckedStream(raw, cap, limit, compressed=raw is not handle)
         tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))  # type: ignore[call-overload]
         plan = plan_members(list(tar_entries(tar, limit)))
         stream.read_to_end()  # the CRC and length, before a byte is written
