@@ -218,20 +218,25 @@ class RestClient:
         ``weights/`` path through a temporary export (deleted afterwards); ``sampler_weights/``
         paths cannot be exported. The download streams to disk with constant memory into a
         hidden directory next to ``output_dir``, which is renamed into place only when
-        complete: a failure leaves nothing behind. An existing ``output_dir`` is refused before
-        anything is downloaded, unless ``force=True``, which replaces it once the new one is
-        complete.
+        complete: a failure leaves nothing behind. Every completed download holds a record,
+        ``.tinkex-download.json``. An existing ``output_dir`` is refused before anything is
+        downloaded, unless ``force=True`` and it is empty or a previous download of the same
+        checkpoint holding nothing else (then it is replaced once the new one is complete);
+        anything else, and system directories, are refused and never deleted.
 
         Archives are checked before anything is extracted: absolute paths, ``..``, links
-        leading outside, device files, fifos, and more than ``max_expanded_bytes`` (default
-        200 GiB) in total are refused with :class:`tinkex._download.UnsafeArchiveError`.
+        leading outside, device files, fifos, and more than ``max_expanded_bytes`` in total
+        (default: 100 times the archive's size, at least 1 MiB, at most 20 GiB; 20 GiB for the
+        files of an export) are refused with :class:`tinkex._download.UnsafeArchiveError`; a
+        failed CRC or length with :class:`tinkex._download.CorruptArchiveError`.
         ``progress``: a progress bar on stderr (``False``: none), or a callable
         ``progress(file_name, bytes_done, bytes_total_or_None)``. ``read_timeout``: seconds
         without data before the download fails.
 
         Raises ``DownloadError`` (an ``SDKError``) or one of its kinds:
         ``InvalidTinkerPathError`` (also a ``ValueError``), ``OutputExistsError``,
-        ``CheckpointNotFoundError``, ``UnsafeArchiveError``; API errors as usual.
+        ``CheckpointNotFoundError``, ``UnsafeArchiveError``, ``CorruptArchiveError``; API
+        errors as usual.
 
         Example::
 
