@@ -9,14 +9,18 @@ limit is per event.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
+import zstandard
 
 from tests.runtime._hostile import MIB, OK_BODY, HostileHandler
 from tests.runtime._support import (
@@ -35,6 +39,7 @@ from tinkex.runtime import (
     ResponseTooLargeError,
     SyncAPIClient,
 )
+from tinkex.runtime._body_limit import LimitedBody
 from tinkex.runtime._config import HTTPBackend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +205,57 @@ def test_memory_stays_bounded_while_a_hostile_server_sends(
     result = _child(limit, mode, *paths)
     assert all(e.startswith("ResponseTooLargeError") for e in result["errors"]), result
     assert result["growth_mb"] < bound_mb, result
+
+
+# -- the decoder itself, without a server --------------------------------------------------
+
+
+class _Over(Exception):
+    pass
+
+
+def _read(body: bytes, encodings: list[str], limit: int, *, per_event: bool = False) -> bytes:
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    limited = LimitedBody(
+        chunks, encodings=encodings, limit=limit, too_large=_Over, per_event=per_event
+    )
+    return b"".join(limited)
+
+
+@pytest.mark.parametrize(
+    ("encodings", "encode"),
+    [
+        (["deflate"], lambda d: zlib.compress(d)[2:-4]),  # raw deflate, no zlib header
+        (["deflate"], zlib.compress),
+        (["x-gzip"], gzip.compress),
+        (["zstd"], lambda d: zstd_frame(d[:50000]) + zstd_frame(d[50000:])),  # two frames
+        (["gzip", "zstd"], lambda d: zstd_frame(gzip.compress(d))),  # applied in that order
+        (["identity", "br"], lambda d: d),  # passed through, as httpx does
+    ],
+)
+def test_each_encoding_decodes_to_the_original(encodings: list[str], encode: Any) -> None:
+    assert _read(encode(OK_BODY), encodings, len(OK_BODY)) == OK_BODY
+    with pytest.raises(_Over):
+        _read(encode(OK_BODY), encodings, len(OK_BODY) - 1)
+
+
+def zstd_frame(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(data)
+
+
+def test_a_corrupt_body_is_a_decoding_error() -> None:
+    broken = bytearray(gzip.compress(OK_BODY))
+    broken[20] ^= 0xFF
+    with pytest.raises(httpx.DecodingError, match="gzip"):
+        _read(bytes(broken), ["gzip"], 10 * MIB)
+    with pytest.raises(httpx.DecodingError, match="zstd"):
+        _read(b"\x28\xb5\x2f\xfd" + b"\xff" * 64, ["zstd"], 10 * MIB)
+
+
+def test_events_are_counted_from_the_last_blank_line_across_chunks() -> None:
+    # Events of 990 bytes whose separators fall across the 1,000-byte chunks.
+    for sep in (b"\n\n", b"\r\n\r\n", b"\r\r"):
+        event = b"data: " + b"x" * (990 - len(sep) - 6) + sep
+        assert len(_read(event * 50, [], 1000, per_event=True)) == 990 * 50
+        with pytest.raises(_Over):
+            _read(event.rstrip() * 50, [], 1000, per_event=True)

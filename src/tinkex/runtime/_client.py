@@ -2,6 +2,13 @@
 
 ``SyncAPIClient`` and ``AsyncAPIClient`` are twins: everything that does not do I/O lives in
 ``_ClientCore`` and the modules it calls, so each twin is only the loop that sends.
+
+Every answer is read streamed, status first: the status line and headers, then the body through
+``_body_limit`` (decoded in bounded pieces, at most the endpoint's ``max_response_bytes``; per
+event for a stream). An answer that is not a stream must arrive in full within the attempt's
+timeout, itself within what is left of the call's deadline: the asyncio client holds the whole
+exchange to it; the synchronous one checks it after every chunk of the body and bounds each
+read by it (a server that trickles the head itself is bounded per read only there).
 """
 
 from __future__ import annotations
