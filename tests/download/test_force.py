@@ -160,3 +160,20 @@ def test_an_archive_may_not_bring_its_own_record(
         rest.download_checkpoint(EXTERNAL, out, progress=False)
     assert not out.exists()
     no_leftovers(out.parent)
+
+
+def test_files_added_during_the_download_are_noticed_before_replacing(
+    server: FakeTinker, rest: tinker.RestClient, out: Path
+) -> None:
+    """The check runs again just before placement: the download may take hours."""
+    server.external_files[EXTERNAL] = {"w.bin": b"w"}
+    rest.download_checkpoint(EXTERNAL, out, progress=False)
+
+    def meanwhile(name: str, done: int, total: int | None) -> None:
+        (out / "added-meanwhile.txt").write_text("mine")
+
+    with pytest.raises(OutputExistsError, match="added-meanwhile"):
+        rest.download_checkpoint(EXTERNAL, out, force=True, progress=meanwhile)
+    assert (out / "added-meanwhile.txt").read_text() == "mine"
+    assert tree(out) == {"w.bin": b"w", "added-meanwhile.txt": b"mine"}
+    no_leftovers(out.parent)
