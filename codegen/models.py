@@ -26,6 +26,7 @@ __all__ = ["OWN_NAMES", "emit_models"]
 # Classes of models.py that are no schema's (a schema of that name would be renamed).
 OWN_NAMES = frozenset({"BaseModel"})
 
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
 _ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n")
 
 
@@ -80,7 +81,8 @@ def _prepare(manifest: Manifest) -> dict[str, Any]:
                     }
                     return merged
                 return {**node, "$ref": f"#/$defs/{name}"}
-            return {k: inline(v) for k, v in node.items()}
+            # Values (an enum member, a default) are data: a `$ref` key there is no reference.
+            return {k: v if k in _DATA_KEYWORDS else inline(v) for k, v in node.items()}
         if isinstance(node, list):
             return [inline(v) for v in node]
         return node

@@ -8,7 +8,7 @@ from typing import Any
 
 from .loader import Key
 
-__all__ = ["is_class_schema", "iter_refs", "iter_subschemas", "ref_name"]
+__all__ = ["is_class_schema", "iter_refs", "iter_subschemas", "properties_of", "ref_name"]
 
 _SUBSCHEMA_MAPS = ("properties",)
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
@@ -21,9 +21,17 @@ def is_class_schema(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("type") == "object" and "properties" in schema
 
 
-def ref_name(ref: str) -> str | None:
-    match = _REF.match(ref)
+def ref_name(ref: Any) -> str | None:
+    """``Name`` of a ``#/schemas/Name`` reference (None for anything else)."""
+    match = _REF.match(ref) if isinstance(ref, str) else None
     return match.group(1) if match else None
+
+
+def properties_of(schema: Any) -> dict[str, Any]:
+    """The ``properties`` of a schema, or {} when it has none or they have the wrong shape (the
+    JSON Schema check reports that)."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return props if isinstance(props, dict) else {}
 
 
 def iter_subschemas(schema: Any, path: Key) -> Iterator[tuple[dict[str, Any], Key]]:

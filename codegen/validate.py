@@ -21,7 +21,7 @@ from .manifest import Endpoint, Manifest
 from .patterns import DefaultsValidator, pattern_problem
 from .protobuf import CompiledProto, ProtoError, compile_proto
 from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
-from .schema_walk import is_class_schema, iter_refs, iter_subschemas, ref_name
+from .schema_walk import is_class_schema, iter_refs, iter_subschemas, properties_of, ref_name
 
 __all__ = [
     "SCHEMA_KEYWORDS",
@@ -95,6 +95,7 @@ class _Checker:
         # One validator, evolved per default: a new one would combine the whole registry again
         # each time (quadratic: minutes for a few thousand schemas).
         self.defaults_validator = DefaultsValidator({}, registry=self.registry)
+        self.schemas_valid = True  # until one fails the JSON Schema check
 
     def add(self, path: Key, message: str) -> None:
         self.problems.append(self.loaded.problem(path, message))
@@ -175,7 +176,7 @@ class _Checker:
     def check_poll_endpoint(self, eid: str, field: str) -> None:
         """The poll endpoint must take the future's id: as a path or query parameter, or a body field."""
         ep = next(r.endpoints[eid] for r in self.m.resources.values() if eid in r.endpoints)
-        body = self.m.schemas.get(ep.request or "", {}).get("properties") or {}
+        body = properties_of(self.m.schemas.get(ep.request or ""))
         if field not in ep.path_params and field not in ep.query and field not in body:
             self.add(
                 ("api", "futures", "request_id_field"),
@@ -196,16 +197,31 @@ class _Checker:
             for sub, path in iter_subschemas(schema, base):
                 if "enum" in sub and sub["enum"] == []:
                     self.add((*path, "enum"), "`enum` is empty: list at least one value")
+                self.check_literals(sub, path)
                 for key in sub:
                     if key not in SCHEMA_KEYWORDS:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
                 if "discriminator" in sub:
                     self.check_discriminator(sub["discriminator"], (*path, "discriminator"))
                 self.check_pattern(sub, path)
-                props = sub.get("properties") or {}
-                for req in sub.get("required") or []:
-                    if req not in props:
+                # Wrong shapes (`required: 1`, `properties: 1.5`) are the meta-schema's to report.
+                props = properties_of(sub)
+                required = sub.get("required")
+                for req in required if isinstance(required, list) else []:
+                    if isinstance(req, str) and req not in props:
                         self.add((*path, "required"), f"required field `{req}` is not a property")
+                members = [(("properties", k), v) for k, v in props.items()]
+                for key in ("anyOf", "oneOf", "allOf"):
+                    listed = sub.get(key)
+                    if isinstance(listed, list):
+                        members += [((key, i), v) for i, v in enumerate(listed)]
+                for where, member in members:
+                    if isinstance(member, bool):
+                        self.add(
+                            (*path, *where),
+                            "a property or union member must be a mapping (`{}` accepts any "
+                            f"value), not `{str(member).lower()}`",
+                        )
                 for prop in props:
                     if not _PY_NAME.match(prop):
                         self.add(
@@ -214,12 +230,23 @@ class _Checker:
                         )
             for ref, path in iter_refs(schema, base):
                 self.check_ref(ref, path)
-            try:
-                jsonschema.Draft202012Validator.check_schema(_to_json_schema(schema))
-            except jsonschema.SchemaError as err:
-                self.add((*base, *err.path), f"invalid JSON Schema: {err.message}")
-                continue
-            self.check_defaults(schema, base)
+            self.check_json_schema(schema, base)
+        # After every schema's check: a default is checked through the `$ref`s it reaches.
+        for name, schema in self.m.schemas.items():
+            self.check_defaults(schema, ("schemas", name))
+
+    def check_literals(self, schema: dict[str, Any], path: Key) -> None:
+        """`enum` and `const` values become `Literal[...]` arguments: scalars only."""
+        values = [(("const",), schema["const"])] if "const" in schema else []
+        enum = schema.get("enum")
+        values += [(("enum", i), v) for i, v in enumerate(enum)] if isinstance(enum, list) else []
+        for where, value in values:
+            if not isinstance(value, str | int | float | bool | None):
+                self.add(
+                    (*path, *where),
+                    f"`{where[0]}` values must be strings, numbers, booleans or null (they "
+                    f"become a Literal type), not {type(value).__name__}",
+                )
 
     def check_pattern(self, schema: dict[str, Any], path: Key) -> None:
         if "pattern" in schema and (problem := pattern_problem(schema["pattern"])):
@@ -267,7 +294,18 @@ class _Checker:
         elif name not in self.m.schemas:
             self.add(path, f"unknown schema reference `{name}`")
 
+    def check_json_schema(self, schema: Any, base: Key) -> bool:
+        try:
+            jsonschema.Draft202012Validator.check_schema(_to_json_schema(schema))
+        except jsonschema.SchemaError as err:
+            self.add((*base, *err.path), f"invalid JSON Schema: {err.message}")
+            self.schemas_valid = False
+            return False
+        return True
+
     def check_defaults(self, schema: dict[str, Any], base: Key) -> None:
+        if not self.schemas_valid:
+            return  # a default may reach a broken schema through a `$ref`; reported once fixed
         for sub, path in iter_subschemas(schema, base):
             if "default" not in sub:
                 continue
@@ -377,7 +415,8 @@ class _Checker:
                     self.check_ref(ref, rpath)
                 for sub, spath in iter_subschemas(param.schema_, (*ppath, "schema")):
                     self.check_pattern(sub, spath)
-                self.check_defaults(param.schema_, (*ppath, "schema"))
+                if self.check_json_schema(param.schema_, (*ppath, "schema")):
+                    self.check_defaults(param.schema_, (*ppath, "schema"))
         request = self.schema_ref(ep.request, (*path, "request"))
         if request is not None:
             if request.get("type") != "object" or "properties" not in request:
@@ -385,7 +424,7 @@ class _Checker:
                     (*path, "request"),
                     f"request schema `{ep.request}` must be an object with properties",
                 )
-            for prop in request.get("properties") or {}:
+            for prop in properties_of(request):
                 if prop in ep.path_params or prop in ep.query:
                     self.add(
                         (*path, "request"),
@@ -452,7 +491,7 @@ class _Checker:
         for header in ep.secret_headers:
             if not _TOKEN.match(header):
                 self.add((*path, "secret_headers", header), f"`{header}` is not an HTTP token")
-        body_fields = set((request or {}).get("properties") or {})
+        body_fields = set(properties_of(request))
         for header, arg in ep.secret_headers.items():
             if not _IDENT.match(arg) or arg in RESERVED_ARGS:
                 self.add((*path, "secret_headers", header), f"argument name `{arg}` is not usable")
@@ -466,7 +505,7 @@ class _Checker:
                 name = getattr(ep.paginate, key)
                 if name not in ep.query:
                     self.add((*path, "paginate", key), f"`{name}` is not a query parameter")
-            if response is not None and ep.paginate.items not in (response.get("properties") or {}):
+            if response is not None and ep.paginate.items not in properties_of(response):
                 self.add(
                     (*path, "paginate", "items"),
                     f"`{ep.paginate.items}` is not a field of `{ep.response}`",

@@ -160,3 +160,64 @@ def test_defaults_do_not_rebuild_the_registry_each(
     )
     validate(load_yaml(write_manifest(BASE + schemas)))
     assert calls < 10, calls
+
+
+# -- found by mutating the golden manifest at random (each was a TypeError or KeyError) ------
+
+
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [
+        ("{type: object, properties: {a: {type: string}}, required: 1}", "E.required"),
+        ("{type: object, properties: {a: {type: string}}, required: [[a]]}", "E.required[0]"),
+        ("{type: object, properties: 1.5}", "E.properties"),
+    ],
+)
+def test_wrong_shapes_are_reported_by_the_schema_check(
+    write_manifest: Write, schema: str, where: str
+) -> None:
+    found = validation_problems(write_manifest(add_schema("E", schema)))
+    assert any(f"schemas.{where}: invalid JSON Schema" in p for p in found), found
+
+
+def test_a_request_schema_with_broken_properties_is_located(write_manifest: Write) -> None:
+    text = BASE.replace(
+        "  NewItem:\n    type: object\n    properties:\n      name: {type: string}\n"
+        "      size: {type: integer, default: 1}\n",
+        "  NewItem:\n    type: object\n    properties: 7\n",
+    )
+    found = validation_problems(write_manifest(text))
+    assert any("schemas.NewItem.properties: invalid JSON Schema" in p for p in found), found
+
+
+def test_a_default_reaching_a_broken_schema_is_not_checked_yet(write_manifest: Write) -> None:
+    text = (
+        BASE.replace(
+            "      size: {type: integer, default: 1}\n",
+            "      size: {$ref: '#/schemas/Bad', default: 1}\n",
+        )
+        + "  Bad: {enum: 5}\n"
+    )
+    found = validation_problems(write_manifest(text))
+    assert any("schemas.Bad.enum: invalid JSON Schema" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [
+        ("{type: object, properties: {a: true}}", "E.properties.a"),
+        ("{anyOf: [{type: string}, false]}", "E.anyOf[1]"),
+    ],
+)
+def test_boolean_property_or_member_schemas_are_refused(
+    write_manifest: Write, schema: str, where: str
+) -> None:
+    found = validation_problems(write_manifest(add_schema("E", schema)))
+    assert any(f"schemas.{where}: a property or union member must be a mapping" in p for p in found)
+
+
+@pytest.mark.parametrize("values", ["[a, {$ref: '#/schemas/Nope'}]", "[a, [1]]"])
+def test_enum_values_are_scalars(write_manifest: Write, values: str) -> None:
+    # A mapping with `$ref` in an enum was taken for a reference by the model emitter (KeyError).
+    found = validation_problems(write_manifest(add_schema("Kind", f"{{enum: {values}}}")))
+    assert any("schemas.Kind.enum[1]: `enum` values must be strings, numbers" in p for p in found)
