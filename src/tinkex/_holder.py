@@ -262,6 +262,9 @@ class Holder:
         with self._fork_lock:
             if not self._forked:
                 return
+            if self.closed:  # nothing to rebuild: it stays closed
+                self._forked = False
+                return
             self._dynamic_refresh = None
             self._cancel_ids = []
             self._cancel_draining = False

@@ -106,3 +106,31 @@ def test_clients_in_a_forked_child(server: FakeTinker, make_service: ServiceFact
     again = sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens
     assert list(again) == expected
     assert server.optim_steps[training.model_id] == 1
+
+
+def _use_closed(service: tinker.ServiceClient, out: Any) -> None:
+    try:
+        service.create_sampling_client(base_model=BASE_MODEL)
+        out.put("no error")
+    except tinker.ClientClosedError as err:
+        out.put(f"closed: {err}")
+    except BaseException as err:
+        out.put(f"{type(err).__name__}: {err}")
+
+
+def test_a_closed_client_stays_closed_in_a_forked_child(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    service = make_service(server)
+    service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    service.close()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=_use_closed, args=(service, out))
+    child.start()
+    child.join(JOIN_TIMEOUT)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    assert out.get().startswith("closed: ")
