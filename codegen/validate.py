@@ -117,7 +117,7 @@ class _Checker:
             if not _TOKEN.match(name):
                 self.add((*path, name), f"header name `{name}` is not an HTTP token")
             if not _HEADER_VALUE.match(value):
-                self.add((*path, name), "header value must be printable ASCII (no line breaks)")
+                self.add((*path, name), "a header value must be printable ASCII (no line breaks)")
 
     def check_api(self) -> None:
         api = self.m.api
@@ -488,6 +488,10 @@ class _Checker:
                 (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"
             )
         self.check_headers(ep.headers, (*path, "headers"))
+        for key in ("content_type", "accept"):
+            value = getattr(ep, key)
+            if value is not None and not _HEADER_VALUE.match(value):
+                self.add((*path, key), "a header value must be printable ASCII (no line breaks)")
         for header in ep.secret_headers:
             if not _TOKEN.match(header):
                 self.add((*path, "secret_headers", header), f"`{header}` is not an HTTP token")

@@ -196,7 +196,7 @@ def test_an_object_that_allows_no_keys_imports(
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
-        ('{"X-A": "a\\nb"}', "api.default_headers.X-A: header value must be printable ASCII"),
+        ('{"X-A": "a\\nb"}', "api.default_headers.X-A: a header value must be printable ASCII"),
         ('{"X A": "b"}', "api.default_headers.X A: header name `X A` is not an HTTP token"),
     ],
 )
@@ -206,3 +206,12 @@ def test_header_values_and_names_are_checked(
     text = BASE.replace("  pools:", f"  default_headers: {headers}\n  pools:")
     found = validation_problems(write_manifest(text))
     assert any(message in p for p in found), found
+
+
+def test_accept_and_content_type_are_header_values(write_manifest: Write) -> None:
+    text = BASE.replace(
+        "        response: Item\n      create_item:",
+        '        response: Item\n        accept: "text/x\\r\\nX-Evil: 1"\n      create_item:',
+    )
+    found = validation_problems(write_manifest(text))
+    assert any("get_item.accept: a header value must be printable ASCII" in p for p in found)
