@@ -373,7 +373,8 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     if proto is not None:
         # Imported by the runtime only when a protobuf body or result is met.
         add("protobuf_module", f'__name__.rpartition(".")[0] + {"." + proto.module!r}')
-    add("max_response_bytes", repr(api.max_response_bytes))
+    if "max_response_bytes" in api.model_fields_set:  # else the runtime's default (the same)
+        add("max_response_bytes", repr(api.max_response_bytes))
     lines.append(")")
     return "\n".join(lines)
 
