@@ -54,6 +54,7 @@ class _Zlib:
     def write(self, data: bytes) -> None:
         try:
             self._drain(data)
+            self._started = True  # the header was accepted: no switching from here on
         except zlib.error as exc:
             if not (self._deflate and not self._started):
                 raise httpx.DecodingError(f"the {self._name} body is corrupt: {exc}") from exc
@@ -70,7 +71,6 @@ class _Zlib:
         while not d.eof:  # bytes after the end of the stream are ignored, as httpx does
             out = d.decompress(data, PIECE)
             if out:
-                self._started = True
                 self._emit(out)
             data = d.unconsumed_tail
             if not data and len(out) < PIECE:
