@@ -19,7 +19,7 @@ from datamodel_code_generator import (
 
 from .manifest import Manifest
 from .pytypes import TypeMapper, is_class_schema
-from .validate import iter_refs, iter_subschemas, ref_name
+from .schema_walk import iter_refs, iter_subschemas, ref_name
 
 __all__ = ["OWN_NAMES", "emit_models"]
 

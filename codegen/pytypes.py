@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .validate import is_class_schema, ref_name
+from .schema_walk import is_class_schema, ref_name
 
 __all__ = ["TypeMapper", "is_class_schema"]
 
