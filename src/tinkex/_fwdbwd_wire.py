@@ -121,6 +121,11 @@ class ForwardBackwardWire:
         loss_fn_config: Mapping[str, Any] | None,
         forward_only: bool,
     ) -> Handle:
+        for datum in chunk:
+            for tensor in datum.loss_fn_inputs.values():
+                # A decoded output reused as an input makes its ``data`` list on first read;
+                # the generated (wire) models serialize what is in the object, so make it now.
+                _ = tensor.data
         batch = compact(
             models.ForwardBackwardInput,
             data=list(chunk),

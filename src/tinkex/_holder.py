@@ -8,7 +8,6 @@ synchronous code, from asyncio code and from a notebook whose loop is already ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -126,9 +125,11 @@ class Holder:
         self._forked = False  # set in a child of fork(): rebuilt on next use
         self._pid_made = os.getpid()
         self.metrics = Metrics()
-        extra: list[Listener] = [self.metrics]
-        with contextlib.suppress(ImportError):  # spans, when opentelemetry-api is installed
-            extra.append(OpenTelemetryListener("tinkex"))
+        # Spans once the program uses OpenTelemetry; nothing of it is imported before that.
+        extra: list[Listener] = [
+            self.metrics,
+            OpenTelemetryListener("tinkex", only_if_imported=True),
+        ]
         # Kept to connect afresh in a child of fork() (the parent's connections stay its own).
         self._new_api = functools.partial(
             _api_client,

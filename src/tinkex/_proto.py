@@ -284,7 +284,10 @@ def _datum_parts(datum: Datum, index: int) -> list[Any]:
     where = f"datum {index}"
     parts: list[Any] = []  # bytes, and memoryviews of the tensors' own arrays
     for i, chunk in enumerate(chunks):
-        tokens = _tokens(cast(EncodedTextChunk, chunk).tokens, f"{where}: model_input.chunks[{i}]")
+        text_chunk = cast(EncodedTextChunk, chunk)
+        tokens = text_chunk.packed_tokens()
+        if tokens is None:
+            tokens = _tokens(text_chunk.tokens, f"{where}: model_input.chunks[{i}]")
         text = [_FIELD1, _varint(len(tokens)), tokens] if tokens else []
         inner = sum(map(len, text))
         chunk_len = 1 + len(_varint(inner)) + inner  # Chunk { encoded_text = 1 }
@@ -323,12 +326,14 @@ class EncodedForwardBackward:
 
     __slots__ = ("_head", "_tail")
 
-    def __init__(self, head: bytes, tail: bytes) -> None:
+    def __init__(self, head: bytes, tail: Sequence[Any]) -> None:
+        # The tail stays in pieces (bytes, and views of the tensors' arrays) until it is sent:
+        # joining it here too would copy a multi-megabyte body twice.
         self._head, self._tail = head, tail
 
     def with_seq_id(self, seq_id: int) -> bytes:
         seq = pb.ForwardBackwardRequest(seq_id=seq_id).SerializeToString()
-        return b"".join((self._head, seq, self._tail))
+        return b"".join((self._head, seq, *self._tail))
 
 
 def encode_forward_backward_bytes(
@@ -357,7 +362,7 @@ def encode_forward_backward_bytes(
         datum_parts = _datum_parts(datum, i)
         parts += [_DATA, _varint(sum(map(len, datum_parts))), *datum_parts]
     head = pb.ForwardBackwardRequest(model_id=model_id).SerializeToString()
-    return EncodedForwardBackward(head, b"".join([*parts, *tail]))
+    return EncodedForwardBackward(head, [*parts, *tail])
 
 
 # ---------------------------------------------------------------------- decoding

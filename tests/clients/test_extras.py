@@ -145,7 +145,8 @@ def _modules_after(code: str) -> dict[str, bool]:
     script = (
         "import json, sys\n"
         f"{code}\n"
-        "names = ['numpy', 'torch', 'transformers', 'tinkex._generated', 'pygments', 'click']\n"
+        "names = ['numpy', 'torch', 'transformers', 'tinkex._generated', 'pygments', 'click',"
+        " 'opentelemetry']\n"
         "print(json.dumps({n: n in sys.modules for n in names}))\n"
     )
     done = subprocess.run(
@@ -164,6 +165,7 @@ def test_import_tinkex_is_light() -> None:
         "tinkex._generated": False,
         "pygments": False,
         "click": False,
+        "opentelemetry": False,
     }
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -68,3 +72,39 @@ def test_traceparent_is_sent_only_when_asked(
     plain, propagated = httpx_mock.get_requests()
     assert "traceparent" not in plain.headers
     assert propagated.headers["traceparent"].split("-")[1] == trace_id
+
+
+LAZY = """
+import sys
+from tinkex.runtime import Event, OpenTelemetryListener
+
+listener = OpenTelemetryListener("lazy", only_if_imported=True)
+start = Event(kind="request_start", endpoint="get_item", method="GET", path="/items/1", attempt=1,
+              call_id=1)
+end = Event(kind="request_end", endpoint="get_item", method="GET", path="/items/1", attempt=1,
+            call_id=1, status_code=200)
+listener(start)
+listener(end)
+assert "opentelemetry" not in sys.modules, "the listener imported OpenTelemetry"
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+listener(start)
+listener(end)
+print([span.name for span in exporter.get_finished_spans()])
+"""
+
+
+def test_a_listener_that_waits_for_the_program_to_import_opentelemetry() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LAZY)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['lazy get_item']"

@@ -7,6 +7,7 @@ outgoing requests then carry the caller's current trace context.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import MutableMapping
 from typing import Any
@@ -35,15 +36,32 @@ class OpenTelemetryListener:
         client = MyAPI(listeners=[OpenTelemetryListener("my-sdk")])
     """
 
-    def __init__(self, tracer_name: str = "sdk") -> None:
-        trace = _otel()
-        self._trace = trace
-        self._tracer = trace.get_tracer(tracer_name)
+    def __init__(self, tracer_name: str = "sdk", *, only_if_imported: bool = False) -> None:
+        """Args:
+        tracer_name: the tracer's name, and the first word of each span's name.
+        only_if_imported: import nothing now; record spans once the program itself has
+            imported ``opentelemetry.trace`` (a tracer provider cannot be configured without
+            it). An SDK can then attach this listener by default without loading OpenTelemetry
+            (about 5 MiB) into programs that do not trace.
+        """
         self._name = tracer_name
         self._spans: dict[int, Any] = {}
         self._lock = threading.Lock()
+        self._trace: Any = None
+        self._tracer: Any = None
+        if not only_if_imported:
+            self._bind(_otel())
+
+    def _bind(self, trace: Any) -> None:
+        self._trace = trace
+        self._tracer = trace.get_tracer(self._name)
 
     def _unconfigured(self) -> bool:
+        if self._trace is None:
+            trace = sys.modules.get("opentelemetry.trace")
+            if trace is None:
+                return True  # the program never imported OpenTelemetry: nothing to record to
+            self._bind(trace)
         trace = self._trace
         return isinstance(self._tracer, trace.ProxyTracer) and isinstance(
             trace.get_tracer_provider(), trace.ProxyTracerProvider

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import struct
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from .._generated import models
 
@@ -28,6 +29,35 @@ def _base64(value: Any) -> Any:
 
 class EncodedTextChunk(models.EncodedTextChunk):
     """A run of token ids."""
+
+    # The ids as the protobuf wire takes them (little-endian int32) and the list they were
+    # packed from: valid while ``tokens`` is still that list.
+    _packed: bytes | None = PrivateAttr(default=None)
+    _packed_of: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_ints(cls, tokens: Sequence[int]) -> EncodedTextChunk:
+        """A chunk of ``tokens``; plain ints are packed for the wire once, here.
+
+        Example::
+
+            assert EncodedTextChunk.from_ints([1, 2]).tokens == [1, 2]
+        """
+        ids = list(tokens)
+        try:
+            packed = struct.pack(f"<{len(ids)}i", *ids)
+        except (struct.error, TypeError, OverflowError):
+            return cls(tokens=ids)  # validated, and checked again where it is encoded
+        if type(sum(ids)) is not int:  # a numpy integer among them: validation converts it
+            return cls(tokens=ids)
+        chunk = cls.model_construct(tokens=ids)
+        chunk._packed, chunk._packed_of = packed, ids
+        return chunk
+
+    def packed_tokens(self) -> bytes | None:
+        """The ids as little-endian int32 bytes when they were packed by :meth:`from_ints`
+        and ``tokens`` has not been replaced since; else ``None``."""
+        return self._packed if self._packed_of is self.tokens else None
 
     @property
     def length(self) -> int:
@@ -121,7 +151,7 @@ class ModelInput(models.ModelInput):
 
     @classmethod
     def from_ints(cls, tokens: Sequence[int]) -> ModelInput:
-        return cls(chunks=[EncodedTextChunk(tokens=list(tokens))])
+        return cls(chunks=[EncodedTextChunk.from_ints(tokens)])
 
     @classmethod
     def empty(cls) -> ModelInput:

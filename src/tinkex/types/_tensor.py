@@ -6,17 +6,17 @@ numpy and torch are imported only when a conversion needs them, so ``import tink
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    TypeAdapter,
-    ValidationError,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
 )
 
 from .._generated import models
@@ -44,11 +44,13 @@ KEY_DTYPES: dict[str, TensorDtype] = {
 
 _EXTRAS = {"numpy": "torch", "torch": "torch", "transformers": "tokenizer"}
 _set = object.__setattr__
-# Strict: exact ints (no bools) for int64; ints or floats for float32 (ints become floats).
-_PLAIN: dict[str, TypeAdapter[list[Any]]] = {
-    "int64": TypeAdapter(list[int], config=ConfigDict(strict=True)),
-    "float32": TypeAdapter(list[float], config=ConfigDict(strict=True)),
-}
+# struct's codes for the public dtypes, as they go on the wire (little-endian int64, float32).
+_STRUCT = {"int64": "q", "float32": "f"}
+# The sum of a flat list of plain numbers is a plain number: a numpy scalar anywhere in the list
+# makes it a numpy one, and a float32 list of ints only sums to an int: both are converted
+# below (struct would take them as they are, but ``data`` is to hold plain numbers).
+_PLAIN_SUMS = {"int64": (int,), "float32": (float,)}
+_MISSING = object()
 
 
 def require(module: str) -> Any:
@@ -79,9 +81,11 @@ def _shape(values: Any) -> list[int]:
 class TensorData(models.TensorData):
     """A tensor as flat row-major data plus shape (optionally a 2-D CSR sparse tensor).
 
-    A tensor made from an array (``from_numpy``, or decoded from a protobuf result) keeps that
-    array, so ``to_numpy()`` and the protobuf encoder use it without going through ``data``;
-    replacing ``data`` drops it (change values through a new tensor, not in place).
+    A tensor made from a flat list of plain numbers keeps them packed as they go on the wire; one
+    made from an array (``from_numpy``, or decoded from a protobuf result) keeps that array, so
+    ``to_numpy()`` and the protobuf encoder use it without going through ``data``. A decoded
+    result's ``data`` list is made when it is first read. Replacing ``data`` drops what was kept
+    (change values through a new tensor, not in place).
 
     Example::
 
@@ -89,7 +93,9 @@ class TensorData(models.TensorData):
         assert t.shape == [2, 3] and t.tolist() == [[0, 1, 2], [3, 4, 5]]
     """
 
-    # The flat array behind ``data`` and the list it was made into (valid while ``data`` is it).
+    # The flat values behind ``data`` (a numpy array, or little-endian bytes of ``dtype``) and
+    # the list they were made into: valid while ``data`` is that list, or while ``data`` has not
+    # been made yet (``_array_of`` None, ``data`` absent from ``__dict__``).
     _array: Any = PrivateAttr(default=None)
     _array_of: Any = PrivateAttr(default=None)
 
@@ -98,34 +104,74 @@ class TensorData(models.TensorData):
         cls, array: np.ndarray[Any, Any], dtype: TensorDtype, shape: Sequence[int]
     ) -> TensorData:
         """A dense tensor over a flat numeric array (kept, not copied; cast to ``dtype`` where
-        it is used)."""
-        return cls._dense(array.tolist(), dtype, list(shape), array)
+        it is used). Its ``data`` list is made from the array when first read."""
+        return cls._dense(None, dtype, list(shape), array)
 
     @classmethod
-    def _dense(cls, data: list[Any], dtype: TensorDtype, shape: list[int], flat: Any) -> TensorData:
+    def _dense(
+        cls, data: list[Any] | None, dtype: TensorDtype, shape: list[int], flat: Any
+    ) -> TensorData:
         # What model_construct does, without its per-field default resolution: a training batch
         # makes two tensors per datum, and model_construct was a third of building one.
         # tests/clients/test_tensor_fast_path.py checks it against model_construct.
         tensor = cls.__new__(cls)
-        _set(
-            tensor,
-            "__dict__",
-            {
-                "data": data,
-                "dtype": dtype,
-                "shape": shape,
-                "sparse_crow_indices": None,
-                "sparse_col_indices": None,
-            },
-        )
+        fields = {
+            "data": data,
+            "dtype": dtype,
+            "shape": shape,
+            "sparse_crow_indices": None,
+            "sparse_col_indices": None,
+        }
+        if data is None:
+            del fields["data"]  # made from ``flat`` on first read (see __getattr__)
+        _set(tensor, "__dict__", fields)
         _set(tensor, "__pydantic_fields_set__", {"data", "dtype", "shape"})
         _set(tensor, "__pydantic_extra__", None)
         _set(tensor, "__pydantic_private__", {"_array": flat, "_array_of": data})
         return tensor
 
+    def _materialize(self) -> list[Any]:
+        """``data``, made from the kept array first if it has not been yet."""
+        fields = self.__dict__
+        data = fields.get("data", _MISSING)
+        if data is not _MISSING:
+            return cast(list[Any], data)
+        private = cast(dict[str, Any], self.__pydantic_private__)
+        flat = private["_array"]
+        if isinstance(flat, bytes):
+            code = _STRUCT[self.dtype]
+            values = list(struct.unpack(f"<{len(flat) // struct.calcsize(code)}{code}", flat))
+        else:
+            values = flat.tolist()
+        made = cast(list[Any], fields.setdefault("data", values))  # one list, whichever thread
+        private["_array_of"] = made
+        return made
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "data":  # only reached while ``data`` is not made yet
+                return self._materialize()
+            return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
+        self._materialize()
+        return handler(self)
+
+    def __repr_args__(self) -> Any:
+        self._materialize()
+        return super().__repr_args__()
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        self._materialize()
+        return super().__iter__()
+
     def __eq__(self, other: object) -> bool:
         # Equal tensors are equal whether or not one keeps the array it was made from.
         if isinstance(other, TensorData):
+            self._materialize()
+            other._materialize()
             return self.__dict__ == other.__dict__
         return super().__eq__(other)
 
@@ -133,32 +179,45 @@ class TensorData(models.TensorData):
 
     def cached_array(self) -> Any:
         """The flat array behind ``data``, when this tensor was made from one (``from_numpy``,
-        a decoded result) and is dense; else ``None``."""
+        a decoded result) or from plain numbers, and is dense; else ``None``."""
         private = self.__pydantic_private__ or {}  # read directly: this is on the hot path
         flat = private.get("_array")
-        if flat is None or private.get("_array_of") is not self.data:
+        if flat is None or self.sparse_crow_indices is not None:
             return None
-        if self.sparse_crow_indices is not None:
-            return None
+        data = self.__dict__.get("data", _MISSING)
+        if data is not _MISSING and private.get("_array_of") is not data:
+            return None  # ``data`` was replaced
+        if isinstance(flat, bytes):
+            numpy = require("numpy")
+            flat = numpy.frombuffer(flat, dtype="<i8" if self.dtype == "int64" else "<f4")
+            private["_array"] = flat
         return flat
 
     @classmethod
     def from_list(cls, values: Sequence[Any], dtype: TensorDtype) -> TensorData:
+        """A tensor of ``dtype`` from (nested) lists of numbers, the shape read from the nesting.
+
+        Example::
+
+            assert TensorData.from_list([[1, 2], [3, 4]], "int64").shape == [2, 2]
+        """
         if dtype not in ("int64", "float32"):
             raise ValueError(f"dtype must be 'int64' or 'float32', got {dtype!r}")
         rows = values if isinstance(values, list) else list(values)
         if rows and not isinstance(rows[0], list | tuple):
-            # A flat list of plain numbers, the common case: checked in one pass in C, and the
-            # new list shares the caller's number objects (no copy of each value).
+            # A flat list of plain numbers, the common case: packed once, here, as the wire
+            # takes it (struct refuses what is not a number, and floats in an int64 tensor);
+            # the new list shares the caller's number objects.
             try:
-                data = _PLAIN[dtype].validate_python(rows)
-            except ValidationError:
-                pass  # numpy scalars, bools, floats in an int64 tensor...: converted below
+                packed = struct.pack(f"<{len(rows)}{_STRUCT[dtype]}", *rows)
+            except (struct.error, OverflowError, TypeError):
+                pass  # bools and strings, ints too large...: converted or refused below
             else:
-                return cls._dense(data, dtype, [len(data)], None)
-        cast = _whole if dtype == "int64" else float
+                if type(sum(rows)) in _PLAIN_SUMS[dtype]:
+                    return cls._dense(list(rows), dtype, [len(rows)], packed)
+        cast_to = _whole if dtype == "int64" else float
         try:
-            data = [cast(x) for x in _flat(rows)]
+            data = [cast_to(x) for x in _flat(rows)]
         except (TypeError, ValueError, OverflowError) as err:  # int(inf) overflows
             raise ValueError(f"a {dtype} tensor holds numbers only: {err}") from None
         # Every value was just made an int or a float: validating them again would only cost.
