@@ -285,9 +285,12 @@ def _datum_parts(datum: Datum, index: int) -> list[Any]:
     parts: list[Any] = []  # bytes, and memoryviews of the tensors' own arrays
     for i, chunk in enumerate(chunks):
         text_chunk = cast(EncodedTextChunk, chunk)
+        place = f"{where}: model_input.chunks[{i}]"
         tokens = text_chunk.packed_tokens()
         if tokens is None:
-            tokens = _tokens(text_chunk.tokens, f"{where}: model_input.chunks[{i}]")
+            tokens = _tokens(text_chunk.tokens, place)
+        else:  # packed when the chunk was made; checked as _tokens checks what it packs
+            check_packed(tokens, _INT32, place, tokens=True)
         text = [_FIELD1, _varint(len(tokens)), tokens] if tokens else []
         inner = sum(map(len, text))
         chunk_len = 1 + len(_varint(inner)) + inner  # Chunk { encoded_text = 1 }

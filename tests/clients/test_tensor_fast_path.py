@@ -60,3 +60,93 @@ def test_a_kept_array_does_not_change_equality() -> None:
     reply = pb.SampleResponse(sequences=[pb.SampledSequence(tokens=b"\x05\x00\x00\x00")])
     decoded = decode_sample_response(reply.SerializeToString()).sequences[0]
     assert decoded == type(decoded)(stop_reason="stop", tokens=[5])
+
+
+def test_values_packed_at_construction_are_the_values_encoded() -> None:
+    from tinkex._proto import (
+        WireInputError,
+        encode_forward_backward,
+        encode_forward_backward_bytes,
+    )
+    from tinkex.types import Datum, EncodedTextChunk, ModelInput
+
+    chunk = EncodedTextChunk.from_ints([5, 6, 7])
+    assert chunk.packed_tokens() == b"\x05\x00\x00\x00\x06\x00\x00\x00\x07\x00\x00\x00"
+    tensor = TensorData.from_list([0.5, 2.0, -1.0], "float32")
+    assert tensor.cached_array() is not None
+    datum = Datum(
+        model_input=ModelInput(chunks=[chunk]),
+        loss_fn_inputs={"target_tokens": [6, 7, 8], "weights": tensor},
+    )
+    kwargs = {"model_id": "m", "loss_fn": "cross_entropy", "loss_fn_config": None}
+    fast = encode_forward_backward_bytes(data=[datum], forward_only=False, **kwargs)
+    reference = encode_forward_backward(data=[datum], forward_only=False, seq_id=4, **kwargs)
+    assert fast.with_seq_id(4) == reference.SerializeToString(deterministic=True)
+
+    # Replacing the values drops what was packed: the new ones are encoded.
+    chunk.tokens = [9]
+    tensor.data, tensor.shape = [1.5], [1]
+    assert chunk.packed_tokens() is None
+    assert tensor.cached_array() is None
+    datum = Datum(
+        model_input=ModelInput(chunks=[chunk]),
+        loss_fn_inputs={"target_tokens": [1], "weights": tensor},
+    )
+    again = encode_forward_backward_bytes(data=[datum], forward_only=False, **kwargs)
+    reference = encode_forward_backward(data=[datum], forward_only=False, seq_id=4, **kwargs)
+    assert again.with_seq_id(4) == reference.SerializeToString(deterministic=True)
+
+    # A negative id packed at construction is still refused before anything is sent.
+    bad = Datum(
+        model_input=ModelInput(chunks=[EncodedTextChunk.from_ints([3, -1])]),
+        loss_fn_inputs={"target_tokens": [1, 2], "weights": [1.0, 1.0]},
+    )
+    with pytest.raises(ValueError, match="negative"):
+        encode_forward_backward_bytes(data=[bad], forward_only=False, **kwargs)
+    assert issubclass(WireInputError, ValueError)
+
+
+def test_plain_lists_with_numpy_scalars_or_bools_hold_plain_numbers() -> None:
+    mixed = TensorData.from_list([1, np.int64(2)], "int64")
+    assert [type(v) for v in mixed.data] == [int, int]
+    floats = TensorData.from_list([0.5, np.float32(1.5)], "float32")
+    assert [type(v) for v in floats.data] == [float, float]
+    chunk_ids = [1, np.int64(2)]
+    from tinkex.types import EncodedTextChunk
+
+    chunk = EncodedTextChunk.from_ints(chunk_ids)
+    assert [type(v) for v in chunk.tokens] == [int, int]
+
+
+def test_a_decoded_tensor_makes_its_list_when_read() -> None:
+    from tinkex._generated import models
+
+    array = np.array([0.25, -1.0, 3.0], dtype="<f4")
+    tensor = TensorData.from_array(array, "float32", [3])
+    assert "data" not in vars(tensor)  # nothing made yet
+    assert tensor.to_numpy().tolist() == [0.25, -1.0, 3.0]
+    assert "data" not in vars(tensor)
+    plain = TensorData(data=[0.25, -1.0, 3.0], dtype="float32", shape=[3])
+    assert tensor.model_dump() == plain.model_dump()  # made for the dump
+    lazy = TensorData.from_array(array, "float32", [3])
+    assert lazy == plain
+    assert repr(lazy) == repr(plain)
+    assert dict(TensorData.from_array(array, "float32", [3]))["data"] == [0.25, -1.0, 3.0]
+    assert pickle.loads(pickle.dumps(TensorData.from_array(array, "float32", [3]))) == plain
+    assert copy.deepcopy(TensorData.from_array(array, "float32", [3])).data == plain.data
+    from tinkex.types import ForwardBackwardOutput
+
+    nested = ForwardBackwardOutput.model_construct(
+        loss_fn_output_type="ArrayRecord",
+        loss_fn_outputs=[{"logprobs": TensorData.from_array(array, "float32", [3])}],
+        metrics={},
+    )
+    dumped = nested.model_dump_json()
+    assert ForwardBackwardOutput.model_validate_json(dumped).loss_fn_outputs[0]["logprobs"] == plain
+    # The generated (wire) models serialize what is in the object: the list is made first.
+    lazy = TensorData.from_array(array, "float32", [3])
+    assert lazy.data == [0.25, -1.0, 3.0]
+    wire = models.Datum.model_construct(
+        model_input=models.ModelInput(chunks=[]), loss_fn_inputs={"logprobs": lazy}
+    )
+    assert wire.model_dump()["loss_fn_inputs"]["logprobs"]["data"] == [0.25, -1.0, 3.0]

@@ -558,3 +558,24 @@ async def test_the_encoding_is_remembered_only_when_json_then_goes_through() -> 
     assert outcome.status_code == 422
     assert api.codecs.refused is None
     await api.close()
+
+
+def test_decoded_outputs_reused_as_inputs_send_their_values_as_json(
+    fake_tinker: FakeTinkerFactory,
+) -> None:
+    # A protobuf result keeps its values in an array until read; an RL loop feeds them back as
+    # loss inputs. Sent as JSON (through the generated wire models), the values must be there.
+    import numpy as np
+
+    server = fake_tinker(client_config=True)
+    lazy = types.TensorData.from_array(np.array([-0.5, -1.5, -2.5], dtype="<f4"), "float32", [3])
+    datum = types.Datum(
+        model_input=types.ModelInput.from_ints([1, 2, 3]),
+        loss_fn_inputs={"target_tokens": [2, 3, 4], "weights": lazy},
+    )
+    with tinkex.ServiceClient(base_url=server.base_url, api_key=KEY, wire="json") as service:
+        training = service.create_lora_training_client("fake/tiny-model", rank=4).result(WAIT)
+        training.forward_backward([datum], "cross_entropy").result(WAIT)
+    (request,) = server.requests_to("forward_backward")
+    sent = request.json["forward_backward_input"]["data"][0]["loss_fn_inputs"]["weights"]
+    assert sent["data"] == [-0.5, -1.5, -2.5]

@@ -143,9 +143,10 @@ class TensorData(models.TensorData):
             values = list(struct.unpack(f"<{len(flat) // struct.calcsize(code)}{code}", flat))
         else:
             values = flat.tolist()
-        made = cast(list[Any], fields.setdefault("data", values))  # one list, whichever thread
-        private["_array_of"] = made
-        return made
+        # ``data`` first, as in every other tensor (repr and iteration follow this order).
+        _set(self, "__dict__", {"data": values, **fields})
+        private["_array_of"] = values
+        return values
 
     if not TYPE_CHECKING:
 
