@@ -69,7 +69,13 @@ _EXPORTS: dict[str, str] = {
     "FutureExpiredError": ".runtime",
     "FutureTimeoutError": ".runtime",
     "ClientClosedError": ".runtime",
+    "ConfigError": ".runtime",
+    "SDKError": ".runtime",
+    "ServerUnreachableError": ".runtime",
+    "InvalidInputError": "._validation",
+    "InputTypeError": "._validation",
     "DownloadError": "._download",
+    "CorruptArchiveError": "._download",
     "UnsafeArchiveError": "._download",
     "OutputExistsError": "._download",
     "CheckpointNotFoundError": "._download",
@@ -149,6 +155,7 @@ if TYPE_CHECKING:
     )
     from ._download import (
         CheckpointNotFoundError as CheckpointNotFoundError,
+        CorruptArchiveError as CorruptArchiveError,
         DownloadError as DownloadError,
         OutputExistsError as OutputExistsError,
         UnsafeArchiveError as UnsafeArchiveError,
@@ -176,6 +183,10 @@ if TYPE_CHECKING:
     from ._training_client import (
         TrainingClient as TrainingClient,
     )
+    from ._validation import (
+        InputTypeError as InputTypeError,
+        InvalidInputError as InvalidInputError,
+    )
     from .runtime import (
         AmbiguousOutcomeError as AmbiguousOutcomeError,
         APIConnectionError as APIConnectionError,
@@ -187,6 +198,7 @@ if TYPE_CHECKING:
         AuthenticationError as AuthenticationError,
         BadRequestError as BadRequestError,
         ClientClosedError as ClientClosedError,
+        ConfigError as ConfigError,
         ConflictError as ConflictError,
         FutureExpiredError as FutureExpiredError,
         FutureTimeoutError as FutureTimeoutError,
@@ -198,6 +210,8 @@ if TYPE_CHECKING:
         RequestOptions as RequestOptions,
         ResponseLostError as ResponseLostError,
         ResponseTooLargeError as ResponseTooLargeError,
+        SDKError as SDKError,
+        ServerUnreachableError as ServerUnreachableError,
         UnprocessableEntityError as UnprocessableEntityError,
     )
     from .types import (
