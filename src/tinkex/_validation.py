@@ -455,19 +455,28 @@ def check_datum_values(datums: Sequence[Datum]) -> None:
     """
     import numpy as np
 
+    from .types import EncodedTextChunk
+
+    int32 = np.dtype("<i4")
     for i, datum in enumerate(datums):
         for c, chunk in enumerate(datum.model_input.chunks):
             tokens = getattr(chunk, "tokens", None)
             if tokens:
                 where = f"datum {i}: model_input.chunks[{c}].tokens"
-                _check_token_range(tokens, where, TOKEN_ID_LIMIT, None)
+                packed = chunk.packed_tokens() if isinstance(chunk, EncodedTextChunk) else None
+                if packed is not None:  # packed as int32 when made: one numpy pass for the sign
+                    check_packed(packed, int32, where, tokens=True)
+                else:
+                    _check_token_range(tokens, where, TOKEN_ID_LIMIT, None)
         for key, tensor in datum.loss_fn_inputs.items():
             if tensor.dtype == "float32" and tensor.data:
                 cached = tensor.cached_array()
                 values = cached if cached is not None else np.asarray(tensor.data, np.float64)
                 where = f"datum {i}: loss_fn_inputs[{key!r}]"
                 _check_finite(values, where)
-                if np.abs(values[np.isfinite(values)]).max(initial=0.0) > _FLOAT32_MAX:
+                if values.dtype != np.float32 and (
+                    np.abs(values[np.isfinite(values)]).max(initial=0.0) > _FLOAT32_MAX
+                ):  # (values already held as float32 fit by construction)
                     raise InvalidInputError(f"{where} holds values beyond float32's range")
 
 
