@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .futures_contract import futures_spec_source
 from .manifest import Endpoint, Manifest, Param
 from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
@@ -337,36 +338,7 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     ]
     add("pools", "{" + ", ".join(pools) + "}")
     if api.futures:
-        f = api.futures
-        meta = f.metadata_reply
-        fields = {
-            "poll_endpoint": f.poll_endpoint,
-            "request_id_field": f.request_id_field,
-            "pending_field": f.pending.field,
-            "pending_value": f.pending.equals,
-            "failed_field": f.failed.field,
-            "message_field": f.message_field,
-            "category_field": f.category_field,
-            "queue_state_field": f.queue_state_field,
-            "queue_state_reason_field": f.queue_state_reason_field,
-            "queue_state_active": f.queue_state_active,
-            "retry_statuses": tuple(f.retry_statuses),
-            "backoff_statuses": tuple(f.backoff_statuses),
-            "expired_statuses": tuple(f.expired_statuses),
-            "bad_request_statuses": tuple(f.bad_request_statuses),
-            "bad_request_budget": f.bad_request_budget,
-            "pause_statuses": tuple(f.pause_statuses),
-            "pause_interval": f.pause_interval,
-            "pause_cap": f.pause_cap,
-            "poll_interval": f.poll_interval,
-            "max_backoff": f.max_backoff,
-            "poll_fields": dict(f.poll_fields),
-            "metadata_field": meta.field if meta else None,
-            "metadata_value": meta.equals if meta else None,
-            "metadata_then": dict(meta.then) if meta else {},
-            "iteration_header": f.iteration_header,
-        }
-        add("futures", "FuturesSpec(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")")
+        add("futures", futures_spec_source(api.futures))
     if api.telemetry:
         add("telemetry_endpoint", repr(api.telemetry.endpoint))
     add("user_agent", repr(api.user_agent or api.name))

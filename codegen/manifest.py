@@ -11,6 +11,8 @@ __all__ = ["Endpoint", "Manifest", "Param", "Resource", "StatusPattern"]
 
 StatusPattern = int | str
 _STATUS = re.compile(r"^[1-5]xx$")
+# A field of a poll reply: names joined by dots (`status.state`), none empty, no whitespace.
+_FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 
 
 class _Strict(BaseModel):
@@ -67,9 +69,57 @@ class Pool(_Strict):
     auto_backend: Literal["pyqwest", "httpx"] = "pyqwest"
 
 
-class Match(_Strict):
+def _check_path(value: str | None) -> str | None:
+    if value is not None and not _FIELD_PATH.match(value):
+        raise ValueError(
+            f"{value!r} is not a field path: field names joined by dots, such as `status.state` "
+            "(no empty names, no spaces)"
+        )
+    return value
+
+
+def _check_values(value: Any) -> Any:
+    """Runs before the type check, so that a wrong type gets one message, not one per type."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("`equals` is a string or a list of strings, such as `[queued, running]`")
+    if not value:
+        raise ValueError("an empty list matches no reply: list at least one value")
+    if len(set(value)) != len(value):
+        raise ValueError("a value is listed twice: list each value once")
+    return value
+
+
+class Pending(_Strict):
+    """A poll reply that means "not yet": the value at `field` is `equals` (or one of them)."""
+
     field: str
-    equals: str | None = None
+    equals: str | list[str]
+
+    _path = field_validator("field")(_check_path)
+    _values = field_validator("equals", mode="before")(_check_values)
+
+
+class Failed(_Strict):
+    """A poll reply that means failed: `field` is present (and, with `equals`, one of them)."""
+
+    field: str
+    equals: str | list[str] | None = None
+
+    _path = field_validator("field")(_check_path)
+    _values = field_validator("equals", mode="before")(_check_values)
+
+
+class PollHint(_Strict):
+    """Where a "not yet" reply may say when to poll again."""
+
+    header: bool = True  # Retry-After (seconds or HTTP date) / retry-after-ms
+    field: str | None = None  # a body field holding the wait
+    unit: Literal["s", "ms"] = "s"
+    cap: float = Field(default=60.0, ge=0)
+
+    _path = field_validator("field")(_check_path)
 
 
 class MetadataReply(_Strict):
@@ -77,12 +127,14 @@ class MetadataReply(_Strict):
     equals: Any
     then: dict[str, Any] = Field(default_factory=dict)
 
+    _path = field_validator("field")(_check_path)
+
 
 class Futures(_Strict):
     poll_endpoint: str
     request_id_field: str = "request_id"
-    pending: Match
-    failed: Match
+    pending: Pending
+    failed: Failed
     message_field: str = "error"
     category_field: str = "category"
     queue_state_field: str | None = None
@@ -96,7 +148,9 @@ class Futures(_Strict):
     pause_statuses: list[StatusPattern] = Field(default_factory=list)
     pause_interval: float = Field(default=5.0, gt=0)
     pause_cap: float = Field(default=3600.0, ge=0)
-    poll_interval: float = Field(default=0.0, ge=0)
+    poll_interval: float = Field(default=0.5, ge=0)
+    max_poll_interval: float = Field(default=5.0, ge=0)
+    poll_hint: PollHint = Field(default_factory=PollHint)
     max_backoff: float = Field(default=30.0, gt=0)
     poll_fields: dict[str, Any] = Field(default_factory=dict)
     metadata_reply: MetadataReply | None = None
@@ -109,6 +163,9 @@ class Futures(_Strict):
         "bad_request_statuses",
         "pause_statuses",
     )(_check_statuses)
+    _paths = field_validator(
+        "message_field", "category_field", "queue_state_field", "queue_state_reason_field"
+    )(_check_path)
 
 
 class Telemetry(_Strict):

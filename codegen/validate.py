@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from .errors import ManifestError, Problem
+from .futures_contract import check_futures
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
 from .patterns import DefaultsValidator, pattern_problem
@@ -137,6 +138,8 @@ class _Checker:
             )
         elif api.futures:
             self.check_poll_endpoint(api.futures.poll_endpoint, api.futures.request_id_field)
+        if api.futures:
+            check_futures(api.futures, self.add)
         if api.telemetry and api.telemetry.endpoint not in ids:
             self.add(
                 ("api", "telemetry", "endpoint"), f"unknown endpoint `{api.telemetry.endpoint}`"

@@ -81,6 +81,7 @@ API_SPEC = APISpec(
         queue_state_reason_field="queue_state_reason",
         queue_state_active="active",
         max_backoff=0.001,
+        poll_interval=0.0,  # poll again at once: these tests count polls, not waits
     ),
     user_agent="testsdk/1.0",
 )

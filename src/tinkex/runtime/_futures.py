@@ -1,8 +1,9 @@
 """Handles for long-running requests: submit returns a handle, the handle polls for the result.
 
-The polling contract is data (``APISpec.futures``): which endpoint to poll, which reply means
-"not yet" (and carries a queue state), which means "failed", which statuses mean poll again at
-once, after a backoff, or that the future has expired. Every wait has a deadline: ``result``
+The polling contract is data (``APISpec.futures``, read by :mod:`._poll_contract`): which
+endpoint to poll, which replies mean "not yet" (and carry a queue state, and perhaps a hint of
+when to poll again), which mean "failed", which statuses mean poll again soon, after a backoff,
+or that the future has expired. Every wait has a deadline: ``result``
 takes a ``timeout`` and raises :class:`FutureTimeoutError` when it runs out, leaving the handle
 usable so the caller may wait again.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -35,6 +35,7 @@ from ._errors import (
     SDKError,
 )
 from ._liveness import Reachability
+from ._poll_contract import MISSING, lookup, poll_contract
 from ._response import decode_response, validate_data
 from ._spec import EndpointSpec, FuturesSpec, status_matches
 from ._telemetry import Event
@@ -95,10 +96,11 @@ class _FutureCore(Generic[T, R]):
         self._result: R | None = None
         self._done = False
         self._backoffs = 0
+        self._pending_replies = 0
         self._bad_requests = 0
         self._paused_since: float | None = None
         self._poll_fields: dict[str, Any] = dict(futures.poll_fields)
-        self._markers = _reply_markers(futures)
+        self._contract = poll_contract(futures)
         self._accept = client.codecs.accept(spec)
         self.polls = 0
         config = client.config
@@ -135,15 +137,15 @@ class _FutureCore(Generic[T, R]):
         return limit if remaining is None else max(min(limit, remaining), 0.001)
 
     def _observe(self, data: Any) -> None:
-        field = self._futures.queue_state_field
-        if not field or not isinstance(data, Mapping):
-            return
-        state = data.get(field)
-        if not isinstance(state, str) or state == self.queue_state:
+        contract = self._contract
+        state = contract.text(data, contract.queue_state)
+        if state is not None:
+            self._set_queue_state(state, contract.text(data, contract.queue_reason))
+
+    def _set_queue_state(self, state: str, reason: str | None) -> None:
+        if state == self.queue_state:
             return
         self.queue_state = state
-        reason_field = self._futures.queue_state_reason_field
-        reason = data.get(reason_field) if reason_field else None
         self._client.telemetry.emit(
             Event(
                 "queue_state",
@@ -155,12 +157,16 @@ class _FutureCore(Generic[T, R]):
             )
         )
         if self._on_queue_state is not None:
-            self._on_queue_state(state, reason if isinstance(reason, str) else None)
+            self._on_queue_state(state, reason)
 
     def _backoff(self) -> float:
-        wait = min(2.0**self._backoffs, self._futures.max_backoff)
+        wait = self._contract.error_wait(self._backoffs)
         self._backoffs += 1
         return wait
+
+    def _hint(self, err: APIStatusError) -> float | None:
+        headers = err.response.headers if err.response is not None else None
+        return self._contract.hint(headers, err.body)
 
     def _after_error(self, err: APIError) -> float:
         """What to do after a failed poll: the seconds to wait before polling again, or raise."""
@@ -186,9 +192,11 @@ class _FutureCore(Generic[T, R]):
         if status_matches(status, futures.retry_statuses):
             self._observe(err.body)
             self._bad_requests = 0
-            return futures.poll_interval
+            hint = self._hint(err)
+            return futures.poll_interval if hint is None else hint
         if status_matches(status, futures.backoff_statuses):
-            return self._backoff()
+            hint = self._hint(err)
+            return self._backoff() if hint is None else hint
         if status_matches(status, futures.bad_request_statuses):
             self._bad_requests += 1
             if self._bad_requests <= futures.bad_request_budget:
@@ -234,7 +242,7 @@ class _FutureCore(Generic[T, R]):
             return None
         content = response.content
         if len(content) > _SMALL_REPLY or (
-            b"\\u" not in content and not any(m in content for m in self._markers)
+            b"\\u" not in content and not any(m in content for m in self._contract.markers)
         ):
             # No "not yet", "failed" or metadata marker anywhere (those replies are small, so
             # a large one is not searched): the reply can only be the result, so validate the
@@ -251,21 +259,22 @@ class _FutureCore(Generic[T, R]):
         data: Any = decode_response(
             client.api, client.config, self.poll_spec, response, object, self.poll_spec.path
         )
-        futures = self._futures
+        contract = self._contract
         if isinstance(data, Mapping):
-            if data.get(futures.pending_field) == futures.pending_value:
+            if contract.is_pending(data):
                 self._observe(data)
-                return futures.poll_interval
-            if (
-                futures.metadata_field
-                and data.get(futures.metadata_field) == futures.metadata_value
-            ):
-                self._poll_fields.update(futures.metadata_then)
+                hint = contract.hint(response.headers, data)
+                wait = contract.pending_wait(self._pending_replies) if hint is None else hint
+                self._pending_replies += 1
+                return wait
+            if contract.is_metadata(data):
+                self._poll_fields.update(self._futures.metadata_then)
                 return 0.0
-            if futures.failed_field in data:
-                category = data.get(futures.category_field)
+            if contract.is_failed(data):
+                category = lookup(data, contract.category)
+                message = lookup(data, contract.message)
                 raise RequestFailedError(
-                    str(data.get(futures.message_field) or "the request failed"),
+                    str(message if message is not MISSING and message else "the request failed"),
                     category=category if isinstance(category, str) else "unknown",
                     endpoint=self.spec.id,
                     method=self.spec.method,
@@ -283,24 +292,7 @@ class _FutureCore(Generic[T, R]):
         futures = self._futures
         active = futures.queue_state_active
         if active and futures.queue_state_field and self.queue_state not in (None, active):
-            self._observe({futures.queue_state_field: active})
-
-
-# id(spec) -> (spec, markers); the spec is kept, so its id is never reused meanwhile.
-_MARKERS: dict[int, tuple[FuturesSpec, tuple[bytes, ...]]] = {}
-
-
-def _reply_markers(futures: FuturesSpec) -> tuple[bytes, ...]:
-    """Byte strings of which at least one is in every reply that is not the result itself."""
-    known = _MARKERS.get(id(futures))
-    if known is not None:
-        return known[1]
-    words: list[Any] = [futures.pending_value, futures.failed_field]
-    if futures.metadata_field:
-        words.append(futures.metadata_value)
-    markers = tuple(json.dumps(w).encode() for w in words)
-    _MARKERS[id(futures)] = (futures, markers)
-    return markers
+            self._set_queue_state(active, None)
 
 
 def _field(obj: Any, name: str) -> str:

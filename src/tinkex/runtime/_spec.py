@@ -79,13 +79,21 @@ class AuthSpec:
 
 @dataclass(frozen=True, slots=True)
 class FuturesSpec:
-    """How a future-returning endpoint's handle is polled until its result is ready."""
+    """How a future-returning endpoint's handle is polled until its result is ready.
+
+    Field names (``pending_field``, ``failed_field``, ``message_field``, ``category_field``, the
+    queue-state, metadata and ``poll_after_field`` ones) are dotted paths into the reply:
+    ``status.state`` reads ``{"status": {"state": ...}}``.
+    """
 
     poll_endpoint: str
     request_id_field: str = "request_id"
     pending_field: str = "type"
-    pending_value: str = "try_again"
+    # One value, or several, that mean "not yet".
+    pending_value: str | tuple[str, ...] = "try_again"
     failed_field: str = "error"
+    # The values of ``failed_field`` that mean "failed"; empty: any reply that has the field.
+    failed_values: tuple[str, ...] = ()
     message_field: str = "error"
     category_field: str = "category"
     queue_state_field: str | None = None
@@ -99,13 +107,23 @@ class FuturesSpec:
     pause_statuses: tuple[int | str, ...] = ()
     pause_interval: float = 5.0
     pause_cap: float = 3600.0
-    poll_interval: float = 0.0
+    # The wait after the first "not yet" reply; it doubles with each further one (the retry
+    # policy's backoff) up to ``max_poll_interval``.
+    poll_interval: float = 0.5
     max_backoff: float = 30.0
     poll_fields: Mapping[str, Any] = field(default_factory=dict)
     metadata_field: str | None = None
     metadata_value: Any = None
     metadata_then: Mapping[str, Any] = field(default_factory=dict)
     iteration_header: str | None = None
+    max_poll_interval: float = 5.0
+    # A "not yet" reply may say when to poll again: its Retry-After / retry-after-ms header
+    # (when ``retry_after_header``) or a body field in seconds or milliseconds. Such a hint
+    # replaces the interval, cut to ``poll_after_cap`` and to the wait's deadline.
+    retry_after_header: bool = True
+    poll_after_field: str | None = None
+    poll_after_unit: Literal["s", "ms"] = "s"
+    poll_after_cap: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
