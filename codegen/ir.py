@@ -9,11 +9,14 @@ from typing import Any
 
 from .futures_contract import futures_spec_source
 from .manifest import Endpoint, Manifest, Param
+from .params_check import BINARY
 from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
 from .validate import RESERVED_ARGS
 
 __all__ = ["APIIR", "Arg", "EndpointIR", "ResourceIR", "build_ir"]
+
+PARAM_KINDS = ("path", "query", "header", "cookie")  # validated by the endpoint's params model
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Arg:
     annotation: str
     default: str | None  # Python source of the default; None = required
     description: str
-    kind: str  # path | query | body | secret | content | message
+    kind: str  # path | query | header | cookie | body | secret | content | message
     checked: str = ""  # annotation with the schema's constraints, for parameter validation
 
     @property
@@ -39,7 +42,7 @@ class EndpointIR:
     path: str
     summary: str
     details: str
-    kind: str  # plain | future | stream
+    kind: str  # plain | future | stream | binary
     args: list[Arg]
     spec_kwargs: dict[str, str]
     request_model: str | None
@@ -61,7 +64,12 @@ class EndpointIR:
 
     @property
     def param_args(self) -> list[Arg]:
-        return [a for a in self.args if a.kind in ("path", "query")]
+        return [a for a in self.args if a.kind in PARAM_KINDS]
+
+    @property
+    def sent_as_headers(self) -> bool:
+        """Some parameters travel as headers or cookies (merged into ``extra_headers``)."""
+        return bool(self.args_of("header") or self.args_of("cookie"))
 
     def args_of(self, kind: str) -> list[Arg]:
         return [a for a in self.args if a.kind == kind]
@@ -133,12 +141,13 @@ class _Builder:
         ann = self.types.annotation(param.schema_)
         constrained = self.types.constrained(param.schema_)
         default = _default_source(param.schema_)
-        if kind == "query" and default is None and not param.required:
+        if kind != "path" and default is None and not param.required:
             if not ann.endswith("| None") and ann != "Any":
                 ann = f"{ann} | None"
                 constrained = f"{constrained} | None"
             default = "None"
-        arg = Arg(_py_name(wire, taken), wire, ann, default, param.description.strip(), kind)
+        name = _py_name(param.name or wire, taken)
+        arg = Arg(name, wire, ann, default, param.description.strip(), kind)
         arg.checked = constrained
         return arg
 
@@ -184,7 +193,7 @@ class _Builder:
                 desc = str(prop.get("description", "")).strip()
                 args.append(Arg(_py_name(wire, taken), wire, ann, default, desc, "body"))
         for wire, param in ep.query.items():
-            args.append(self.param_arg(wire, param, "query", taken))
+            args.append(self.param_arg(wire, param, param.location, taken))
         for header, argname in ep.secret_headers.items():
             args.append(
                 Arg(
@@ -200,7 +209,10 @@ class _Builder:
         args.sort(key=lambda a: (a.kind != "path", not a.required))
 
         kind = "future" if ep.future else "stream" if ep.stream else "plain"
-        if ep.response is not None:
+        if ep.response == BINARY:
+            kind = "binary"
+            response_ann, response_expr, response_is_class = "bytes", "bytes", True
+        elif ep.response is not None:
             response_ann, response_expr, response_is_class = self.type_of(ep.response)
         else:
             response_ann, response_expr, response_is_class = "None", "type(None)", True
@@ -259,6 +271,8 @@ class _Builder:
             kw["body"] = "'json'"
         if ep.accept:
             kw["accept"] = repr(ep.accept)
+        elif ep.response == BINARY:
+            kw["accept"] = repr("*/*")  # whatever type the bytes are
         if ep.future:
             kw["future"] = "True"
             if ep.future.protobuf:

@@ -207,6 +207,14 @@ class Param(_Strict):
     description: str = ""
     required: bool = False
     allow_slash: bool = False
+    # Where a `query:` entry travels: the query string (default), a header or a cookie.
+    in_: Literal["query", "header", "cookie"] | None = Field(default=None, alias="in")
+    # The Python argument name when the wire name is not one (`if-version` -> `if_version`).
+    name: str | None = None
+
+    @property
+    def location(self) -> str:
+        return self.in_ or "query"
 
 
 class FutureFlag(_Strict):

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from .manifest import Endpoint, Manifest
+from .params_check import BINARY
 from .pytypes import TypeMapper, is_class_schema
 
 __all__ = ["render_reference"]
@@ -56,7 +57,7 @@ def render_reference(manifest: Manifest, manifest_path: Path, env: jinja2.Enviro
             params = [
                 {
                     "name": name,
-                    "where": where,
+                    "where": where if where == "path" else p.location,  # query, header, cookie
                     "type": _cell(types.annotation(p.schema_)),
                     "default": _default(p.schema_),
                     "description": _cell(p.description),
@@ -110,6 +111,8 @@ def render_reference(manifest: Manifest, manifest_path: Path, env: jinja2.Enviro
         )
 
     def schema_link(name: str | None) -> str:
+        if name == BINARY:
+            return "bytes"  # no schema to link to
         return f"[`{name}`](#{name.lower()})" if name else "-"
 
     template = env.get_template("reference.md.j2")

@@ -19,6 +19,13 @@ from .errors import ManifestError, Problem
 from .futures_contract import check_futures
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
+from .params_check import (
+    BINARY,
+    check_argument_names,
+    check_binary,
+    check_param_locations,
+    param_problem,
+)
 from .patterns import DefaultsValidator, pattern_problem
 from .protobuf import CompiledProto, ProtoError, compile_proto
 from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
@@ -364,6 +371,7 @@ class _Checker:
                         path, f"endpoint id `{eid}` must be snake_case, starting with a letter"
                     )
                 self.check_endpoint(ep, path)
+                check_binary(ep, eid, set(resource.endpoints), path, self.add)
 
     def check_resource_name(self, rname: str) -> None:
         path: Key = ("resources", rname)
@@ -412,8 +420,9 @@ class _Checker:
         for group in ("path_params", "query"):
             for name, param in getattr(ep, group).items():
                 ppath = (*path, group, name)
-                if not _IDENT.match(name) or keyword.iskeyword(name) or name in RESERVED_ARGS:
-                    self.add(ppath, f"parameter name `{name}` is not usable as a Python argument")
+                problem = param_problem(name, param, RESERVED_ARGS)
+                if problem is not None:
+                    self.add(ppath, problem)
                 for ref, rpath in iter_refs(param.schema_, (*ppath, "schema")):
                     self.check_ref(ref, rpath)
                 for sub, spath in iter_subschemas(param.schema_, (*ppath, "schema")):
@@ -457,7 +466,8 @@ class _Checker:
             if pool is not None and api.pools and pool not in api.pools:
                 known = ", ".join(sorted(api.pools))
                 self.add((*path, "future", "poll_pool"), f"unknown pool `{pool}` (known: {known})")
-        response = self.schema_ref(ep.response, (*path, "response"))
+        binary = ep.response == BINARY  # bytes, not a schema
+        response = self.schema_ref(None if binary else ep.response, (*path, "response"))
         if ep.future is not None:
             if ep.future.result is None:
                 self.add(
@@ -507,10 +517,12 @@ class _Checker:
                     (*path, "secret_headers", header),
                     f"argument `{arg}` clashes with a parameter or body field of the same name",
                 )
+        check_param_locations(api, ep, path, self.add)
+        check_argument_names(ep, request, path, self.add)
         if ep.paginate is not None:
             for key in ("limit", "offset"):
                 name = getattr(ep.paginate, key)
-                if name not in ep.query:
+                if name not in ep.query or ep.query[name].location != "query":
                     self.add((*path, "paginate", key), f"`{name}` is not a query parameter")
             if response is not None and ep.paginate.items not in properties_of(response):
                 self.add(

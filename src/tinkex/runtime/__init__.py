@@ -3,6 +3,7 @@ compression, telemetry and errors. It knows nothing of any particular API; a man
 """
 
 from ._api_future import APIFuture, ClientFuture
+from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
 from ._body import build_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._codec import WireCodecs
@@ -45,6 +46,7 @@ from ._metrics import EndpointMetrics, Metrics
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._otel import OpenTelemetryListener, inject_trace_context
 from ._reporter import TelemetryReporter, telemetry_enabled
+from ._request import param_headers
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._retry import RetryInfo, backoff_delay, retry_after_seconds
 from ._spec import (
@@ -73,12 +75,14 @@ __all__ = [
     "AmbiguousOutcomeError",
     "AsyncAPIClient",
     "AsyncAPIResource",
+    "AsyncBinaryStream",
     "AsyncFutureHandle",
     "AsyncStream",
     "AuthSpec",
     "AuthenticationError",
     "BackgroundLoop",
     "BadRequestError",
+    "BinaryStream",
     "ClientClosedError",
     "ClientConfig",
     "ClientFuture",
@@ -127,6 +131,9 @@ __all__ = [
     "backoff_delay",
     "build_body",
     "inject_trace_context",
+    "open_binary",
+    "param_headers",
+    "read_binary",
     "redact_headers",
     "retry_after_seconds",
     "telemetry_enabled",

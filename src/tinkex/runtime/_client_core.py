@@ -247,12 +247,14 @@ class ClientCore:
         and, unless it is a stream, the time it may take to arrive."""
         spec = call.spec
         limit = spec.max_response_bytes or self.api.max_response_bytes
-        per_event = stream and response.status_code < 400
+        opened = stream and response.status_code < 400
+        # An event stream is bounded per event; a binary body read as a stream as a whole.
+        per_event = opened and spec.stream is not None
 
         def too_large(size: int) -> ResponseTooLargeError:
             return too_large_error(self.api, spec, response, call.path, size, per_event=per_event)
 
-        deadline_at = None if per_event else call.ends_at
+        deadline_at = None if opened else call.ends_at
         return limit_body(
             response, limit=limit, too_large=too_large, per_event=per_event, deadline_at=deadline_at
         )

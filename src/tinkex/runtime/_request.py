@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -21,9 +22,20 @@ from ._call_context import current_call_headers
 from ._compression import compress
 from ._config import ClientConfig
 from ._options import NotGiven
+from ._redirect import SECRETS_EXTENSION, origin_of
 from ._spec import APISpec, EndpointSpec
 
-__all__ = ["CallArgs", "build_request", "encode_json_body", "new_idempotency_key"]
+__all__ = [
+    "CallArgs",
+    "build_request",
+    "encode_json_body",
+    "new_idempotency_key",
+    "param_headers",
+]
+
+# RFC 6265 cookie-octet: printable ASCII but space, `"`, `,`, `;` and `\\`.
+_COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 
 
 def new_idempotency_key() -> str:
@@ -130,11 +142,65 @@ def _query_value(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str:
+    value = _query_value(value)
+    return str(getattr(value, "value", value))  # an enum member: its wire value
+
+
+def param_headers(
+    headers: Mapping[str, Any],
+    cookies: Mapping[str, Any],
+    extra_headers: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """A call's header and cookie parameters as headers, under the caller's ``extra_headers``
+    (which win). ``None`` and ``NOT_GIVEN`` values are not sent; a value that cannot travel in
+    a header (a line break, say) or a cookie (``;``, ``,``, space, quote) raises ``ValueError``
+    naming the parameter, before anything is sent.
+
+    Example::
+
+        param_headers({"if-version": 3}, {"session": "abc"}, None)
+        # {"if-version": "3", "Cookie": "session=abc"}
+    """
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if value is None or isinstance(value, NotGiven):
+            continue
+        text = _text(value)
+        if not _HEADER_VALUE.match(text):
+            raise ValueError(
+                f"header parameter `{name}`: {text!r} cannot be sent in a header "
+                "(printable ASCII only, no line breaks)"
+            )
+        out[name] = text
+    pairs = []
+    for name, value in cookies.items():
+        if value is None or isinstance(value, NotGiven):
+            continue
+        text = _text(value)
+        if not _COOKIE_VALUE.match(text):
+            raise ValueError(
+                f"cookie parameter `{name}`: {text!r} cannot be sent in a cookie (no spaces, "
+                "quotes, commas, semicolons, backslashes or non-ASCII: encode it first)"
+            )
+        pairs.append(f"{name}={text}")
+    if pairs:
+        out["Cookie"] = "; ".join(pairs)
+    out.update(extra_headers or {})
+    return out
+
+
 @functools.lru_cache(maxsize=1024)
 def _url(raw: str) -> httpx.URL:
     # Parsing a URL is a good part of building a request; httpx.URL is immutable, so the
     # parsed form of each endpoint URL is kept and reused.
     return httpx.URL(raw)
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> tuple[str, str, int | None]:
+    # The path never changes the origin: one parse per base URL.
+    return origin_of(_url(base_url))
 
 
 @functools.cache
@@ -176,6 +242,11 @@ def build_request(
         headers.update(call_headers)
     headers.update(args.secret_headers)
     headers.update(args.extra_headers)
+    url = _url(config.base_url + render_path(spec, args.path_params))
+    extensions = {
+        "timeout": timeout.as_dict(),
+        SECRETS_EXTENSION: (_origin(config.base_url), _secret_names(api, spec)),
+    }
     params = {
         k: _query_value(v)
         for k, v in args.query.items()
@@ -183,9 +254,16 @@ def build_request(
     }
     return httpx.Request(
         spec.method,
-        _url(config.base_url + render_path(spec, args.path_params)),
+        url,
         params=params or None,  # an empty mapping would cost a second URL parse
         headers=headers,
         content=content,
-        extensions={"timeout": timeout.as_dict()},
+        extensions=extensions,
     )
+
+
+def _secret_names(api: APISpec, spec: EndpointSpec) -> tuple[str, ...]:
+    # What a redirect to another origin must not carry (a pool that follows redirects drops
+    # them there: see _redirect); names the request lacks are skipped there, not looked up here.
+    auth = (api.auth.header,) if api.auth is not None else ()
+    return (*auth, "Authorization", "Cookie", *spec.secret_headers)

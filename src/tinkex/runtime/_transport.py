@@ -39,6 +39,7 @@ import httpx
 from ._config import HTTPBackend, check_http_backend
 from ._errors import ClientClosedError
 from ._pyqwest import PyqwestTransport, pyqwest_available
+from ._redirect import astrip_cross_origin, strip_cross_origin
 from ._spec import PoolSpec
 
 __all__ = ["AsyncPools", "SyncPools", "choose_backend"]
@@ -163,6 +164,7 @@ class SyncPools(_Pools[httpx.Client]):
             transport=transport,
             verify=_ssl_context(),
             follow_redirects=spec.follow_redirects,
+            event_hooks={"request": [strip_cross_origin]} if spec.follow_redirects else None,
         )
 
     def close(self) -> None:
@@ -346,6 +348,7 @@ class AsyncPools(_Pools[httpx.AsyncClient]):
             transport=transport,
             verify=_ssl_context(),
             follow_redirects=spec.follow_redirects,
+            event_hooks={"request": [astrip_cross_origin]} if spec.follow_redirects else None,
         )
 
     def get(self, name: str) -> httpx.AsyncClient:
