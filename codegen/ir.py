@@ -12,6 +12,7 @@ from .manifest import Endpoint, Manifest, Param
 from .params_check import BINARY
 from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
+from .streams import routes_source
 from .validate import RESERVED_ARGS
 
 __all__ = ["APIIR", "Arg", "EndpointIR", "ResourceIR", "build_ir"]
@@ -53,6 +54,7 @@ class EndpointIR:
     result_expr: str | None = None
     result_is_class: bool = True
     event_ann: str | None = None
+    event_routes: str | None = None  # an EventRoutes expression, when the stream names events
     item_ann: str | None = None
     deprecated: str | None = None
     params_model: str | None = None  # validates path and query arguments before sending
@@ -238,8 +240,9 @@ class _Builder:
             ir.params_model = f"{camel(eid)}Params"
         if ep.future and ep.future.result:
             ir.result_ann, ir.result_expr, ir.result_is_class = self.type_of(ep.future.result)
-        if ep.stream and ep.stream.event:
-            ir.event_ann = self.types.named(ep.stream.event)
+        if ep.stream:
+            ir.event_ann = " | ".join(self.types.named(s) for s in ep.stream.schemas())
+            ir.event_routes = routes_source(ep.stream, self.types)
         if ep.paginate is not None and ep.response is not None:
             items = self.m.schemas[ep.response]["properties"][ep.paginate.items]
             ir.item_ann = (

@@ -228,7 +228,24 @@ class FutureFlag(_Strict):
 
 class StreamFlag(_Strict):
     format: Literal["sse"]
+    # The data schema of unnamed events (SSE's default name, `message`).
     event: str | None = None
+    # Named events and the schema of their data; `end` names end the stream, `ignore` ones are
+    # skipped, and `unknown` says what a name listed nowhere is (default: `data` when `event`
+    # is set, as before these keys existed, else `ignore`).
+    events: dict[str, str] = Field(default_factory=dict)
+    end: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    unknown: Literal["data", "ignore", "error"] | None = None
+
+    def schemas(self) -> list[str]:
+        """Every schema the stream's events carry, the unnamed events' first, without repeats."""
+        names = [self.event] if self.event else []
+        return names + [s for s in dict.fromkeys(self.events.values()) if s not in names]
+
+    @property
+    def unknown_policy(self) -> str:
+        return self.unknown or ("data" if self.event else "ignore")
 
 
 class Paginate(_Strict):

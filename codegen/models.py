@@ -17,6 +17,7 @@ from datamodel_code_generator import (
     generate,
 )
 
+from .enums import EnumTypes, discriminator_properties, is_enum_schema
 from .manifest import Manifest
 from .pytypes import TypeMapper, is_class_schema
 from .schema_walk import iter_refs, iter_subschemas, ref_name
@@ -53,45 +54,60 @@ def _request_only(manifest: Manifest) -> set[str]:
             for name in (
                 ep.response,
                 ep.future.result if ep.future else None,
-                ep.stream.event if ep.stream else None,
+                *(ep.stream.schemas() if ep.stream else ()),
             ):
                 if name:
                     others.add(name)
     return closure(requests) - closure(others)
 
 
-def _prepare(manifest: Manifest) -> dict[str, Any]:
+def _prepare(manifest: Manifest, enums: EnumTypes) -> dict[str, Any]:
     """Manifest schemas as JSON Schema ``$defs`` for datamodel-code-generator.
 
-    Only object schemas become classes; references to other named schemas (enums, unions) are
-    inlined so that the generator makes no wrapper classes for them.
+    Only object schemas become classes; references to other named schemas (unions) are inlined
+    so that the generator makes no wrapper classes for them. Enums become placeholders that
+    ``enums`` turns into the enum's name (open where the server's data is read: see enums.py).
     """
     schemas = manifest.schemas
     strict = _request_only(manifest)
+    tags = discriminator_properties(schemas)
 
-    def inline(node: Any) -> Any:
+    def inline(node: Any, open_: bool) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str):
                 name = ref_name(ref) or ""
+                if is_enum_schema(schemas[name]):
+                    return enums.named(name, node, open_=open_)
                 if not is_class_schema(schemas[name]):
                     merged = {
-                        **inline(copy.deepcopy(schemas[name])),
+                        **inline(copy.deepcopy(schemas[name]), open_),
                         **{k: v for k, v in node.items() if k != "$ref"},
                     }
                     return merged
                 return {**node, "$ref": f"#/$defs/{name}"}
+            if "enum" in node and (placeholder := enums.inline(node, open_=open_)) is not None:
+                return placeholder
             # Values (an enum member, a default) are data: a `$ref` key there is no reference.
-            return {k: v if k in _DATA_KEYWORDS else inline(v) for k, v in node.items()}
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                if key in _DATA_KEYWORDS:
+                    out[key] = value
+                elif key == "properties" and isinstance(value, dict):
+                    # A discriminator's tag stays a closed Literal: pydantic picks the member by it.
+                    out[key] = {p: inline(v, open_ and p not in tags) for p, v in value.items()}
+                else:
+                    out[key] = inline(value, open_)
+            return out
         if isinstance(node, list):
-            return [inline(v) for v in node]
+            return [inline(v, open_) for v in node]
         return node
 
     defs: dict[str, Any] = {}
     for name, schema in schemas.items():
         if not is_class_schema(schema):
             continue
-        prepared = _nullable_as_type_list(inline(copy.deepcopy(schema)))
+        prepared = _nullable_as_type_list(inline(copy.deepcopy(schema), name not in strict))
         for sub, _ in iter_subschemas(prepared, ()):
             required = set(sub.get("required") or [])
             for prop_name, prop in (sub.get("properties") or {}).items():
@@ -160,9 +176,19 @@ def _factory_defaults(code: str) -> str:
     return "".join(lines)
 
 
-def _aliases(manifest: Manifest) -> list[str]:
+def _aliases(manifest: Manifest, *, enums: bool) -> list[str]:
+    """The ``TypeAlias`` lines of the enum schemas (``enums``) or of every other non-class one.
+
+    Enum aliases come before the classes: a field that names one is then resolved when its
+    class is made, so a subclass in another module (a hand-written layer) inherits a finished
+    field instead of resolving ``Level`` in its own module, where it is not defined.
+    """
     mapper = TypeMapper(manifest.schemas, prefix="")
-    names = [n for n, s in manifest.schemas.items() if not is_class_schema(s)]
+    names = [
+        n
+        for n, s in manifest.schemas.items()
+        if not is_class_schema(s) and is_enum_schema(s) == enums
+    ]
     ordered: list[str] = []
 
     def visit(name: str, stack: tuple[str, ...] = ()) -> None:
@@ -211,10 +237,11 @@ def emit_models(manifest: Manifest, header: str) -> str:
         formatters=[],
         custom_file_header=header,
     )
-    code = generate(_prepare(manifest), config=config)
+    enums = EnumTypes(manifest.schemas)
+    code = generate(_prepare(manifest, enums), config=config)
     if not isinstance(code, str):
         raise TypeError("datamodel-code-generator returned several modules; expected one")
-    code = _factory_defaults(_ROOT_MODEL.sub("\n", code))
+    code = _factory_defaults(enums.substitute(_ROOT_MODEL.sub("\n", code)))
     future = "from __future__ import annotations\n"
     header_end = code.index(future) + len(future)
     extra_imports = (
@@ -226,8 +253,9 @@ def emit_models(manifest: Manifest, header: str) -> str:
     code = _PYDANTIC_BASEMODEL.sub(_without_basemodel, code)
     code = code[:header_end] + extra_imports + code[header_end:]
     first_class = code.index("\nclass ")
-    code = code[:first_class] + _DEFERRED_BASE + code[first_class:]
-    return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest)) + "\n"
+    enum_aliases = "\n".join(_aliases(manifest, enums=True))
+    code = code[:first_class] + _DEFERRED_BASE + enum_aliases + code[first_class:]
+    return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest, enums=False)) + "\n"
 
 
 _PYDANTIC_BASEMODEL = re.compile(r"^from pydantic import (.+)$", re.MULTILINE)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .enums import literal, open_annotation
 from .schema_walk import is_class_schema, ref_name
 
 __all__ = ["TypeMapper", "is_class_schema"]
@@ -28,12 +29,7 @@ _CONSTRAINTS = {
 }
 
 
-def _literal(values: list[Any]) -> str:
-    return (
-        "Literal["
-        + ", ".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in values)
-        + "]"
-    )
+_literal = literal
 
 
 class TypeMapper:
@@ -57,7 +53,11 @@ class TypeMapper:
         if "const" in schema:
             return _literal([schema["const"]])
         if "enum" in schema:
-            return _literal(list(schema["enum"]))
+            values = list(schema["enum"])
+            # `open: true`: the API accepts and sends values beyond the listed ones (enums.py).
+            if schema.get("open") is True:
+                return open_annotation(_literal(values), values)
+            return _literal(values)
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 parts = self._union(schema[key])

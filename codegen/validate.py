@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .enums import check_open
 from .errors import ManifestError, Problem
 from .futures_contract import check_futures
 from .loader import Key, Loaded
@@ -30,6 +31,7 @@ from .patterns import DefaultsValidator, pattern_problem
 from .protobuf import CompiledProto, ProtoError, compile_proto
 from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
 from .schema_walk import is_class_schema, iter_refs, iter_subschemas, properties_of, ref_name
+from .streams import check_stream
 
 __all__ = [
     "SCHEMA_KEYWORDS",
@@ -46,6 +48,7 @@ SCHEMA_KEYWORDS = frozenset(
         "default", "description", "title", "format", "anyOf", "oneOf", "allOf", "discriminator",
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
         "minItems", "maxItems", "pattern", "$ref", "examples", "deprecated", "uniqueItems",
+        "open",
     }
 )  # fmt: skip
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -208,6 +211,7 @@ class _Checker:
                 if "enum" in sub and sub["enum"] == []:
                     self.add((*path, "enum"), "`enum` is empty: list at least one value")
                 self.check_literals(sub, path)
+                check_open(sub, path, self.add)
                 for key in sub:
                     if key not in SCHEMA_KEYWORDS:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
@@ -484,13 +488,7 @@ class _Checker:
                     "a future endpoint must name the schema of its handle reply",
                 )
         if ep.stream is not None:
-            if ep.stream.event is None:
-                self.add(
-                    (*path, "stream"),
-                    "a stream endpoint must name its event schema: `stream: {format: sse, event: Schema}`",
-                )
-            else:
-                self.schema_ref(ep.stream.event, (*path, "stream", "event"))
+            check_stream(ep.stream, set(self.m.schemas), (*path, "stream"), self.add)
         if ep.retry not in api.retry_policies:
             self.add(
                 (*path, "retry"),

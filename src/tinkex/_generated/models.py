@@ -15,6 +15,59 @@ class BaseModel(_PydanticModel):
     model_config = ConfigDict(defer_build=True)
 
 
+AccessScope: TypeAlias = Literal["owned", "accessible"]
+"""owned = only the caller's own resources; accessible = everything the caller may read."""
+
+ImageFormat: TypeAlias = Literal["png", "jpeg"]
+
+TensorDtype: TypeAlias = Literal["int64", "float32"]
+
+LossFnType: TypeAlias = Literal[
+    "cross_entropy",
+    "importance_sampling",
+    "ppo",
+    "cispo",
+    "dro",
+    "gspo",
+    "stable_reinforce",
+    "custom",
+]
+"""Built-in loss functions; "custom" runs a loss uploaded with create_custom_loss (loss_fn_config {"loss_id": ...})."""
+
+SamplingClientKind: TypeAlias = Literal["snapshot", "inflight"]
+"""snapshot = fixed weights; inflight = a shared target that later saves update in place."""
+
+CustomLossInputRank: TypeAlias = Literal[0, 1, 2]
+"""0 = scalar, 1 = one value per token [T], 2 = [T, K]."""
+
+CustomLossNodeOp: TypeAlias = Literal[
+    "placeholder", "get_attr", "call_function", "call_method", "call_module", "output"
+]
+
+StopReason: TypeAlias = Literal["length", "stop"]
+"""length = max_tokens reached; stop = a stop string/token or end-of-sequence."""
+
+QueueState: TypeAlias = Literal["active", "paused_capacity", "paused_rate_limit"]
+
+RequestErrorCategory: TypeAlias = Literal["unknown", "server", "user"]
+
+CheckpointType: TypeAlias = Literal["training", "sampler", "external"]
+
+TraceExportStatus: TypeAlias = Literal["pending", "ready", "failed"]
+
+ClientSessionFinishReasonType: TypeAlias = Literal["success", "errored", "interrupted"]
+
+SessionFailureCategory: TypeAlias = Literal["user", "internal"]
+
+EventType: TypeAlias = Literal[
+    "SESSION_START", "SESSION_END", "UNHANDLED_EXCEPTION", "GENERIC_EVENT"
+]
+
+Severity: TypeAlias = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+AuditEventType: TypeAlias = Literal["all", "checkpoints", "projects", "teams", "organizations"]
+
+
 class AccessibleSearchOwner(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -170,7 +223,7 @@ class Checkpoint(BaseModel):
     """
     Kind and name, e.g. "weights/step-1".
     """
-    checkpoint_type: Literal["training", "sampler", "external"]
+    checkpoint_type: CheckpointType | str
     time: datetime
     tinker_path: str
     size_bytes: int | None = None
@@ -279,7 +332,7 @@ class ClientFinishedSessionStatusQuery(BaseModel):
         extra="forbid",
     )
     type: Literal["client_finished"] = "client_finished"
-    reasons: list[Literal["success", "errored", "interrupted"]] | None = None
+    reasons: list[ClientSessionFinishReasonType] | None = None
     """
     Only sessions finished for one of these reasons; null = any.
     """
@@ -458,7 +511,7 @@ class CustomLossInput(BaseModel):
         extra="forbid",
     )
     name: str
-    rank: Literal[0, 1, 2]
+    rank: CustomLossInputRank
     """
     0 = scalar, 1 = one value per token [T], 2 = [T, K].
     """
@@ -474,7 +527,7 @@ class CustomLossNode(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    op: Literal["placeholder", "get_attr", "call_function", "call_method", "call_module", "output"]
+    op: CustomLossNodeOp
     name: str
     target: str
     args: list[Any] = []
@@ -586,16 +639,7 @@ class ForwardBackwardInput(BaseModel):
         extra="forbid",
     )
     data: list[Datum]
-    loss_fn: Literal[
-        "cross_entropy",
-        "importance_sampling",
-        "ppo",
-        "cispo",
-        "dro",
-        "gspo",
-        "stable_reinforce",
-        "custom",
-    ]
+    loss_fn: LossFnType
     """
     Built-in loss functions; "custom" runs a loss uploaded with create_custom_loss (loss_fn_config {"loss_id": ...}).
     """
@@ -717,7 +761,7 @@ class GenericEvent(BaseModel):
     event: Literal["GENERIC_EVENT"] = "GENERIC_EVENT"
     event_id: str
     event_session_index: int
-    severity: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    severity: Severity
     timestamp: datetime
     event_name: str
     """
@@ -793,7 +837,7 @@ class ImageAssetPointerChunk(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    format: Literal["png", "jpeg"]
+    format: ImageFormat
     location: str
     """
     Path or URL of the image.
@@ -814,7 +858,7 @@ class ImageChunk(BaseModel):
     """
     Base64-encoded image bytes.
     """
-    format: Literal["png", "jpeg"]
+    format: ImageFormat
     expected_tokens: int | None = None
     """
     Number of tokens the image occupies; needed to compute the input length client-side.
@@ -973,7 +1017,7 @@ class ParsedCheckpointTinkerPath(BaseModel):
 
     tinker_path: str
     training_run_id: str
-    checkpoint_type: Literal["training", "sampler", "external"]
+    checkpoint_type: CheckpointType | str
     checkpoint_id: str
 
 
@@ -1004,7 +1048,7 @@ class RequestFailedResponse(BaseModel):
     """
 
     error: str
-    category: Literal["unknown", "server", "user"]
+    category: RequestErrorCategory | str
 
 
 class SampleRequest(BaseModel):
@@ -1084,7 +1128,7 @@ class SampleStreamChunk(BaseModel):
     """
     tokens: list[int]
     logprobs: list[float] | None = None
-    stop_reason: Literal["length", "stop"] | None = None
+    stop_reason: StopReason | str | None = None
 
 
 class SampledProvenanceSpan(BaseModel):
@@ -1098,7 +1142,7 @@ class SampledProvenanceSpan(BaseModel):
 
 
 class SampledSequence(BaseModel):
-    stop_reason: Literal["length", "stop"]
+    stop_reason: StopReason | str
     """
     length = max_tokens reached; stop = a stop string/token or end-of-sequence.
     """
@@ -1204,7 +1248,7 @@ class SaveWeightsForSamplerRequest(BaseModel):
     """
     Per-session sampling-session counter, for an ephemeral save.
     """
-    kind: Literal["snapshot", "inflight"] = "snapshot"
+    kind: SamplingClientKind = "snapshot"
     """
     snapshot = fixed weights; inflight = a shared target that later saves update in place.
     """
@@ -1285,7 +1329,7 @@ class SessionEndEvent(BaseModel):
     event: Literal["SESSION_END"] = "SESSION_END"
     event_id: str
     event_session_index: int
-    severity: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    severity: Severity
     timestamp: datetime
     duration: str
     """
@@ -1295,7 +1339,7 @@ class SessionEndEvent(BaseModel):
 
 class SessionFailed(BaseModel):
     type: Literal["failed"] = "failed"
-    category: Literal["user", "internal"]
+    category: SessionFailureCategory | str
     reason: Annotated[
         SessionFailedRequestReason
         | SessionFailedTrainingRunReason
@@ -1397,7 +1441,7 @@ class SessionStartEvent(BaseModel):
     """
     Position of the event within the session.
     """
-    severity: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    severity: Severity
     timestamp: datetime
 
 
@@ -1481,7 +1525,7 @@ class TensorData(BaseModel):
     """
     Flattened values.
     """
-    dtype: Literal["int64", "float32"]
+    dtype: TensorDtype | str
     shape: list[int] | None = None
     sparse_crow_indices: list[int] | None = None
     """
@@ -1503,7 +1547,7 @@ class TopkLogprobs(BaseModel):
 
 
 class TraceExportResponse(BaseModel):
-    status: Literal["pending", "ready", "failed"]
+    status: TraceExportStatus | str
     url: str | None = None
     """
     Signed URL of the .pftrace file once ready.
@@ -1541,7 +1585,7 @@ class TryAgainResponse(BaseModel):
 
     type: Literal["try_again"] = "try_again"
     request_id: str
-    queue_state: Literal["active", "paused_capacity", "paused_rate_limit"]
+    queue_state: QueueState | str
     queue_state_reason: str | None = None
 
 
@@ -1552,7 +1596,7 @@ class UnhandledExceptionEvent(BaseModel):
     event: Literal["UNHANDLED_EXCEPTION"] = "UNHANDLED_EXCEPTION"
     event_id: str
     event_session_index: int
-    severity: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    severity: Severity
     timestamp: datetime
     error_message: str
     error_type: str
@@ -1623,50 +1667,14 @@ class WhoamiResponse(BaseModel):
     email: str | None = None
 
 
-AccessScope: TypeAlias = Literal["owned", "accessible"]
-"""owned = only the caller's own resources; accessible = everything the caller may read."""
-
-ImageFormat: TypeAlias = Literal["png", "jpeg"]
-
 ModelInputChunk: TypeAlias = Annotated[
     EncodedTextChunk | ImageAssetPointerChunk | ImageChunk | DmelChunk, Field(discriminator="type")
 ]
 
-TensorDtype: TypeAlias = Literal["int64", "float32"]
-
-LossFnType: TypeAlias = Literal[
-    "cross_entropy",
-    "importance_sampling",
-    "ppo",
-    "cispo",
-    "dro",
-    "gspo",
-    "stable_reinforce",
-    "custom",
-]
-"""Built-in loss functions; "custom" runs a loss uploaded with create_custom_loss (loss_fn_config {"loss_id": ...})."""
-
 OptimizerConfig: TypeAlias = AdamOptimizerConfig | DimuonOptimizerConfig | OptimizerConfigBase
-
-SamplingClientKind: TypeAlias = Literal["snapshot", "inflight"]
-"""snapshot = fixed weights; inflight = a shared target that later saves update in place."""
-
-CustomLossInputRank: TypeAlias = Literal[0, 1, 2]
-"""0 = scalar, 1 = one value per token [T], 2 = [T, K]."""
-
-CustomLossNodeOp: TypeAlias = Literal[
-    "placeholder", "get_attr", "call_function", "call_method", "call_module", "output"
-]
-
-StopReason: TypeAlias = Literal["length", "stop"]
-"""length = max_tokens reached; stop = a stop string/token or end-of-sequence."""
 
 RetrieveFutureResponse: TypeAlias = dict[str, Any]
 """Any retrieve_future reply (try_again, complete_metadata, an error, or a result); the runtime decides which by its fields."""
-
-QueueState: TypeAlias = Literal["active", "paused_capacity", "paused_rate_limit"]
-
-RequestErrorCategory: TypeAlias = Literal["unknown", "server", "user"]
 
 FutureRetrieveResponse: TypeAlias = (
     TryAgainResponse
@@ -1684,15 +1692,9 @@ FutureRetrieveResponse: TypeAlias = (
 
 FutureCompletion: TypeAlias = Annotated[FutureFinished | FutureFailed, Field(discriminator="state")]
 
-CheckpointType: TypeAlias = Literal["training", "sampler", "external"]
-
-TraceExportStatus: TypeAlias = Literal["pending", "ready", "failed"]
-
 SearchOwner: TypeAlias = Annotated[
     OwnSearchOwner | AccessibleSearchOwner | UserSearchOwner, Field(discriminator="type")
 ]
-
-ClientSessionFinishReasonType: TypeAlias = Literal["success", "errored", "interrupted"]
 
 SessionStatusQuery: TypeAlias = Annotated[
     ActiveSessionStatusQuery
@@ -1714,24 +1716,14 @@ ClientSessionFinishReason: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-SessionFailureCategory: TypeAlias = Literal["user", "internal"]
-
 SessionStatus: TypeAlias = Annotated[
     SessionFailed | SessionCancelled | ClientSessionFinished | SessionActive,
     Field(discriminator="type"),
 ]
 
-EventType: TypeAlias = Literal[
-    "SESSION_START", "SESSION_END", "UNHANDLED_EXCEPTION", "GENERIC_EVENT"
-]
-
-Severity: TypeAlias = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-
 TelemetryEvent: TypeAlias = (
     SessionStartEvent | SessionEndEvent | UnhandledExceptionEvent | GenericEvent
 )
-
-AuditEventType: TypeAlias = Literal["all", "checkpoints", "projects", "teams", "organizations"]
 
 BillingEventInfo: TypeAlias = Annotated[
     TrainingBillingEvent

@@ -59,7 +59,7 @@ from ._spec import (
     PoolSpec,
     RetryPolicy,
 )
-from ._sse import AsyncStream, Stream
+from ._sse import AsyncStream, EventRoutes, ServerEvent, Stream
 from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
 
 __all__ = [
@@ -92,6 +92,7 @@ __all__ = [
     "EndpointSpec",
     "Event",
     "EventKind",
+    "EventRoutes",
     "FutureCancelledError",
     "FutureExpiredError",
     "FutureHandle",
@@ -119,6 +120,7 @@ __all__ = [
     "RetryPolicy",
     "SDKError",
     "Secret",
+    "ServerEvent",
     "ServerUnreachableError",
     "Stream",
     "SyncAPIClient",

@@ -15,6 +15,9 @@ class BaseModel(_PydanticModel):
     model_config = ConfigDict(defer_build=True)
 
 
+Color: TypeAlias = Literal["red", "green"]
+
+
 class Cursor(BaseModel):
     total: int
 
@@ -49,7 +52,7 @@ class NewNote(BaseModel):
     """
     The note's text.
     """
-    color: Literal["red", "green"] = "red"
+    color: Color = "red"
     tags: Annotated[list[str] | None, Field(max_length=5)] = None
 
 
@@ -61,7 +64,7 @@ class Note(BaseModel):
 
 class NoteEvent(BaseModel):
     note_id: str
-    change: Literal["edited", "deleted"]
+    change: Literal["edited", "deleted"] | str
 
 
 class NotePage(BaseModel):
@@ -83,8 +86,6 @@ class TextFormat(BaseModel):
     )
     kind: Literal["text"] = "text"
 
-
-Color: TypeAlias = Literal["red", "green"]
 
 ExportFormat: TypeAlias = Annotated[PdfFormat | TextFormat, Field(discriminator="kind")]
 
