@@ -150,3 +150,10 @@ def test_a_decoded_tensor_makes_its_list_when_read() -> None:
         model_input=models.ModelInput(chunks=[]), loss_fn_inputs={"logprobs": lazy}
     )
     assert wire.model_dump()["loss_fn_inputs"]["logprobs"]["data"] == [0.25, -1.0, 3.0]
+
+
+def test_a_dtype_the_wire_cannot_carry_is_refused_when_the_tensor_is_made() -> None:
+    # The generated wire model keeps response enums open; the public tensor is also an input.
+    with pytest.raises(ValueError, match="dtype"):
+        TensorData(data=[1, 2], dtype="int32", shape=[2])  # type: ignore[arg-type]
+    assert TensorData(data=[1, 2], dtype="int64", shape=[2]).dtype == "int64"

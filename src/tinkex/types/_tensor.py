@@ -98,6 +98,9 @@ class TensorData(models.TensorData):
     # been made yet (``_array_of`` None, ``data`` absent from ``__dict__``).
     _array: Any = PrivateAttr(default=None)
     _array_of: Any = PrivateAttr(default=None)
+    # Closed, as in the official SDK: the generated wire model keeps response enums open, but a
+    # tensor is also an input, and a dtype the wire cannot carry must fail here, not on a server.
+    dtype: TensorDtype
 
     @classmethod
     def from_array(
