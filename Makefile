@@ -65,6 +65,9 @@ demo: $(STAMP)
 e2e: $(STAMP)
 	TINKEX_E2E=1 $(PY) -m pytest tests/e2e -q
 	$(PY) examples/run_all.py
+	@# Issue 10's full chaos loop: 30 s of dropped connections and cut answers on every path
+	@# (make test runs the same test for 12 s).
+	TINKEX_CHAOS_SECONDS=30 $(PY) -m pytest tests/integration/test_chaos_loop.py -q -p no:randomly
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
