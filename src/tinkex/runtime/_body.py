@@ -1,15 +1,25 @@
-"""Building a request model from a generated method's keyword arguments."""
+"""Building a request model from a generated method's keyword arguments, and merging a call's
+``extra_query`` / ``extra_body`` escape hatches over what the generated method built."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
 from ._options import NotGiven
+from ._request import encode_json_body
 
-__all__ = ["build_body", "validate_params"]
+__all__ = [
+    "build_body",
+    "encode_form_body",
+    "merge_extra_body",
+    "merge_extra_query",
+    "validate_params",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,3 +38,108 @@ def validate_params(model: type[BaseModel], values: Mapping[str, Any]) -> dict[s
     A bad argument raises ``pydantic.ValidationError`` naming it, before any request is sent.
     """
     return dict(model.model_validate(dict(values)))
+
+
+def merge_extra_query(
+    query: Mapping[str, Any] | None, extra_query: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The call's query with ``extra_query`` merged over it (its keys win; ``None`` drops a key,
+    as for any query value).
+
+    Args:
+        query: What the generated method built, by wire name.
+        extra_query: The caller's additions, sent unvalidated.
+
+    Example::
+
+        merge_extra_query({"limit": 10}, {"limit": 5, "beta": True})
+        # {"limit": 5, "beta": True}
+    """
+    if not extra_query:
+        return query
+    return {**(query or {}), **extra_query}
+
+
+def _body_object(
+    endpoint: str, body: BaseModel | Mapping[str, Any] | None, extra_body: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    # The body as the JSON encoder would send it (aliases, unset Nones left out), so that a
+    # JSON and a form endpoint agree on field names and values; extra_body's keys over it.
+    encoded = encode_json_body(body)
+    data: Any = {} if encoded is None else json.loads(encoded)
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{endpoint}: extra_body merges keys into a JSON object body, but this endpoint's "
+            f"body is a JSON {type(data).__name__}"
+        )
+    data.update(extra_body or {})
+    return data
+
+
+def _form_text(endpoint: str, key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        raise ValueError(
+            f"{endpoint}: form field `{key}` is nested ({type(value).__name__}); a form field "
+            "is one value or a list of values"
+        )
+    return str(value)
+
+
+def encode_form_body(
+    endpoint: str,
+    body: BaseModel | Mapping[str, Any] | None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> bytes:
+    """An ``application/x-www-form-urlencoded`` body: one ``key=value`` per field, a list as
+    the key repeated, booleans as ``true``/``false``, ``None`` left out. ``extra_body``'s keys
+    are merged over the fields first. A nested value raises ``ValueError`` naming the field.
+
+    Args:
+        endpoint: The endpoint id, for error messages.
+        body: The request model (or mapping) the generated method built, if any.
+        extra_body: The caller's extra fields, if any (they win).
+
+    Example::
+
+        encode_form_body("login", {"user": "a b", "scope": ["r", "w"], "remember": True})
+        # b'user=a+b&scope=r&scope=w&remember=true'
+    """
+    pairs: list[tuple[str, str]] = []
+    for key, value in _body_object(endpoint, body, extra_body).items():
+        values = value if isinstance(value, list) else [value]
+        pairs.extend((key, _form_text(endpoint, key, v)) for v in values if v is not None)
+    return urlencode(pairs).encode("ascii")
+
+
+def merge_extra_body(
+    endpoint: str,
+    body: BaseModel | Mapping[str, Any] | None,
+    content: bytes | None,
+    extra_body: Mapping[str, Any],
+) -> bytes:
+    """The JSON body with ``extra_body``'s keys merged over its top-level object (they win).
+
+    Only a JSON object body can take extra keys: an endpoint that sends raw bytes (a
+    ``content`` or protobuf argument) raises ``ValueError`` naming the endpoint, before anything
+    is sent. An endpoint without a body sends ``extra_body`` alone, as JSON.
+
+    Args:
+        endpoint: The endpoint id, for the error message.
+        body: The request model (or mapping) the generated method built, if any.
+        content: Raw body bytes the generated method built, if any.
+        extra_body: The caller's keys, sent unvalidated (JSON-serialisable values).
+
+    Example::
+
+        merge_extra_body("create", {"name": "a"}, None, {"beta": 1})
+        # b'{"name":"a","beta":1}'
+    """
+    if content is not None:
+        raise ValueError(
+            f"{endpoint}: extra_body merges keys into a JSON object body, but this endpoint "
+            "sends raw bytes; put the field into the content you pass instead"
+        )
+    data = _body_object(endpoint, body, extra_body)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
