@@ -9,6 +9,7 @@ from typing import Any
 
 from .futures_contract import futures_spec_source
 from .manifest import Endpoint, Manifest, Param
+from .pagination import field_at, paginate_spec_source
 from .params_check import BINARY
 from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
@@ -56,6 +57,7 @@ class EndpointIR:
     event_ann: str | None = None
     event_routes: str | None = None  # an EventRoutes expression, when the stream names events
     item_ann: str | None = None
+    pages: bool = False  # also emit iter_<id>_pages (a `paginate` with an explicit style)
     deprecated: str | None = None
     params_model: str | None = None  # validates path and query arguments before sending
     compress: bool = False  # the call takes `compress` (the manifest compresses its body)
@@ -244,9 +246,12 @@ class _Builder:
             ir.event_ann = " | ".join(self.types.named(s) for s in ep.stream.schemas())
             ir.event_routes = routes_source(ep.stream, self.types)
         if ep.paginate is not None and ep.response is not None:
-            items = self.m.schemas[ep.response]["properties"][ep.paginate.items]
+            items = field_at(self.m.schemas, self.m.schemas[ep.response], ep.paginate.items)
+            ir.pages = ep.paginate.style is not None
             ir.item_ann = (
-                self.types.annotation(items.get("items")) if items.get("type") == "array" else "Any"
+                self.types.annotation(items.get("items"))
+                if isinstance(items, dict) and items.get("type") == "array"
+                else "Any"
             )
         return ir
 
@@ -305,10 +310,7 @@ class _Builder:
         if deprecated:
             kw["deprecated"] = repr(deprecated)
         if ep.paginate:
-            p = ep.paginate
-            kw["paginate"] = (
-                f"PaginateSpec(items={p.items!r}, limit={p.limit!r}, offset={p.offset!r}, total={p.total!r})"
-            )
+            kw["paginate"] = paginate_spec_source(ep.paginate)
         return kw
 
 

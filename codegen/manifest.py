@@ -249,10 +249,19 @@ class StreamFlag(_Strict):
 
 
 class Paginate(_Strict):
-    items: str
-    limit: str
-    offset: str
-    total: str
+    # No `style`: the offset listing of before styles existed (items iterator only).
+    style: Literal["offset", "page", "cursor", "link"] | None = None
+    items: str  # dotted path in the response to the page's items
+    limit: str | None = None  # query parameter: the page size
+    offset: str | None = None  # query parameter (offset): items to skip
+    total: str | None = None  # dotted path (offset, page): items in the whole listing
+    page: str | None = None  # query parameter (page): the page number
+    cursor: str | None = None  # query parameter (cursor): where the next page starts
+    next: str | None = None  # dotted path (cursor): the cursor of the next page
+
+    @property
+    def kind(self) -> str:
+        return self.style or "offset"
 
 
 class Endpoint(_Strict):

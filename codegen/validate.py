@@ -20,6 +20,7 @@ from .errors import ManifestError, Problem
 from .futures_contract import check_futures
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
+from .pagination import check_paginate
 from .params_check import (
     BINARY,
     check_argument_names,
@@ -63,7 +64,7 @@ GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models
 CLIENT_MEMBERS = frozenset(
     {
         "api", "close", "closed", "codecs", "config", "endpoints", "http_client", "paginate",
-        "poll_once", "request", "stream", "submit", "telemetry", "use_http_backend",
+        "paginate_pages", "poll_once", "request", "stream", "submit", "telemetry", "use_http_backend",
     }
 )  # fmt: skip
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # resources and endpoints: no leading underscore
@@ -517,16 +518,7 @@ class _Checker:
                 )
         check_param_locations(api, ep, path, self.add)
         check_argument_names(ep, request, path, self.add)
-        if ep.paginate is not None:
-            for key in ("limit", "offset"):
-                name = getattr(ep.paginate, key)
-                if name not in ep.query or ep.query[name].location != "query":
-                    self.add((*path, "paginate", key), f"`{name}` is not a query parameter")
-            if response is not None and ep.paginate.items not in properties_of(response):
-                self.add(
-                    (*path, "paginate", "items"),
-                    f"`{ep.paginate.items}` is not a field of `{ep.response}`",
-                )
+        check_paginate(self.m.schemas, ep, response, path, self.add)
 
 
 def _body_type(ep: Endpoint) -> str:

@@ -45,6 +45,7 @@ from ._loop import BackgroundLoop
 from ._metrics import EndpointMetrics, Metrics
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._otel import OpenTelemetryListener, inject_trace_context
+from ._pagination import PaginationLoopError
 from ._reporter import TelemetryReporter, telemetry_enabled
 from ._request import param_headers
 from ._resource import AsyncAPIResource, SyncAPIResource
@@ -106,6 +107,7 @@ __all__ = [
     "NotGiven",
     "OpenTelemetryListener",
     "PaginateSpec",
+    "PaginationLoopError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PoolSpec",

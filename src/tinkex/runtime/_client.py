@@ -26,7 +26,8 @@ from ._client_core import Call, ClientCore
 from ._config import HTTPBackend
 from ._errors import APIError, ResponseLostError, ResponseTooLargeError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
-from ._options import NotGiven, RequestOptions
+from ._options import RequestOptions
+from ._pagination import PageWalk
 from ._response import decode_response, recover_submission
 from ._spec import EndpointSpec
 from ._sse import AsyncStream, Stream
@@ -187,22 +188,23 @@ class SyncAPIClient(ClientCore):
             response.close()  # e.g. not an event stream: nobody else holds the response
             raise
 
+    def paginate_pages(
+        self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
+    ) -> Iterator[T]:
+        """Iterate over the decoded pages of a paginated listing (its style: ``spec.paginate``)."""
+        walk = PageWalk(spec, kwargs.pop("query", None))
+        while (query := walk.query()) is not None:
+            call = self._start(spec, **_call_kwargs({**kwargs, "query": query}))
+            response = self._send(call)
+            page = decode_response(self.api, self.config, spec, response, response_type, call.path)
+            walk.advance(page, response.headers)
+            yield page
+
     def paginate(self, spec: EndpointSpec, response_type: type[T], **kwargs: Any) -> Iterator[Any]:
-        """Iterate over every item of an offset-paginated listing, one page at a time."""
-        page_spec = spec.paginate
-        if page_spec is None:
-            raise ValueError(f"{spec.id} is not paginated")
-        query = dict(kwargs.pop("query", None) or {})
-        offset = int(_given(query.get(page_spec.offset), 0))
-        while True:
-            query[page_spec.offset] = offset
-            page = self.request(spec, response_type, query=query, **kwargs)
-            items = list(getattr(page, page_spec.items))
-            yield from items
-            offset += len(items)
-            total = _dotted(page, page_spec.total)
-            if not items or (total is not None and offset >= total):
-                return
+        """Iterate over every item of a paginated listing, one page at a time."""
+        walk = PageWalk(spec, None)  # only reads items: the pages' own walk sends the queries
+        for page in self.paginate_pages(spec, response_type, **kwargs):
+            yield from walk.items(page)
 
     def poll_once(
         self,
@@ -387,25 +389,26 @@ class AsyncAPIClient(ClientCore):
             await response.aclose()  # e.g. not an event stream: nobody else holds the response
             raise
 
+    async def paginate_pages(
+        self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
+    ) -> AsyncIterator[T]:
+        """Iterate over the decoded pages of a paginated listing (its style: ``spec.paginate``)."""
+        walk = PageWalk(spec, kwargs.pop("query", None))
+        while (query := walk.query()) is not None:
+            call = self._start(spec, **_call_kwargs({**kwargs, "query": query}))
+            response = await self._send(call)
+            page = decode_response(self.api, self.config, spec, response, response_type, call.path)
+            walk.advance(page, response.headers)
+            yield page
+
     async def paginate(
         self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
     ) -> AsyncIterator[Any]:
-        """Iterate over every item of an offset-paginated listing, one page at a time."""
-        page_spec = spec.paginate
-        if page_spec is None:
-            raise ValueError(f"{spec.id} is not paginated")
-        query = dict(kwargs.pop("query", None) or {})
-        offset = int(_given(query.get(page_spec.offset), 0))
-        while True:
-            query[page_spec.offset] = offset
-            page = await self.request(spec, response_type, query=query, **kwargs)
-            items = list(getattr(page, page_spec.items))
-            for item in items:
+        """Iterate over every item of a paginated listing, one page at a time."""
+        walk = PageWalk(spec, None)  # only reads items: the pages' own walk sends the queries
+        async for page in self.paginate_pages(spec, response_type, **kwargs):
+            for item in walk.items(page):
                 yield item
-            offset += len(items)
-            total = _dotted(page, page_spec.total)
-            if not items or (total is not None and offset >= total):
-                return
 
     async def poll_once(
         self,
@@ -456,15 +459,3 @@ def _call_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unexpected arguments: {sorted(unknown)}")
     return {name: kwargs.get(name) for name in names}
-
-
-def _given(value: Any, default: Any) -> Any:
-    return default if value is None or isinstance(value, NotGiven) else value
-
-
-def _dotted(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if obj is None:
-            return None
-        obj = getattr(obj, part, None) if not isinstance(obj, dict) else obj.get(part)
-    return obj

@@ -156,10 +156,17 @@ class APISpec:
 
 @dataclass(frozen=True, slots=True)
 class PaginateSpec:
+    """How a listing pages (see ``_pagination``): ``items`` and ``total``/``next`` are dotted
+    paths in the body; ``limit``, ``offset``, ``page`` and ``cursor`` name query parameters."""
+
     items: str
-    limit: str
-    offset: str
-    total: str
+    limit: str | None = None
+    offset: str | None = None
+    total: str | None = None
+    style: Literal["offset", "page", "cursor", "link"] = "offset"
+    page: str | None = None
+    cursor: str | None = None
+    next: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
