@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .futures_contract import futures_spec_source
-from .manifest import Endpoint, Manifest, Param
+from .manifest import Auth, Endpoint, Manifest, Param, auth_list
 from .pagination import field_at, paginate_spec_source
 from .params_check import BINARY
 from .protobuf import CompiledProto
@@ -99,6 +99,8 @@ class APIIR:
     endpoints: list[EndpointIR]
     spec_source: str
     protobuf_module: str | None = None
+    # The credentials besides api_key (their environment variables): the client's `credentials`.
+    credentials: tuple[str, ...] = ()
 
 
 def camel(name: str) -> str:
@@ -325,13 +327,8 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     add("title", repr(api.title))
     add("version", repr(api.version))
     add("base_url", repr(api.base_url))
-    if api.auth:
-        add(
-            "auth",
-            f"AuthSpec(header={api.auth.header!r}, env={api.auth.env!r}, scheme={api.auth.scheme!r})",
-        )
-    else:
-        add("auth", "None")
+    schemes = auth_list(api.auth)
+    add("auth", _auth_spec(schemes[0]) if schemes else "None")
     env = {k: v for k, v in api.env.model_dump().items() if v}
     add("env", repr(env))
     add("default_headers", repr(dict(api.default_headers)))
@@ -366,8 +363,20 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
         add("protobuf_module", f'__name__.rpartition(".")[0] + {"." + proto.module!r}')
     if "max_response_bytes" in api.model_fields_set:  # else the runtime's default (the same)
         add("max_response_bytes", repr(api.max_response_bytes))
+    if len(schemes) > 1:
+        add("extra_auth", "(" + "".join(_auth_spec(a) + ", " for a in schemes[1:]) + ")")
     lines.append(")")
     return "\n".join(lines)
+
+
+def _auth_spec(auth: Auth) -> str:
+    # The three keys every manifest had come first and always, so that a manifest using only
+    # them generates exactly what it always did; the newer keys only when set.
+    text = f"AuthSpec(header={auth.header!r}, env={auth.env!r}, scheme={auth.scheme!r}"
+    for key in ("query", "password_env"):
+        if getattr(auth, key) is not None:
+            text += f", {key}={getattr(auth, key)!r}"
+    return text + ")"
 
 
 def build_ir(manifest: Manifest, proto: CompiledProto | None = None) -> APIIR:
@@ -388,4 +397,14 @@ def build_ir(manifest: Manifest, proto: CompiledProto | None = None) -> APIIR:
         endpoints=endpoints,
         spec_source=_api_spec_source(manifest, proto),
         protobuf_module=proto.module if proto is not None else None,
+        credentials=_credential_names(manifest),
     )
+
+
+def _credential_names(manifest: Manifest) -> tuple[str, ...]:
+    # As the runtime's _auth.credential_names: every credential's but the first, and passwords.
+    names: list[str] = []
+    for index, auth in enumerate(auth_list(manifest.api.auth)):
+        names += [auth.env] if index else []
+        names += [auth.password_env] if auth.password_env else []
+    return tuple(names)

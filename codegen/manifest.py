@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["Endpoint", "Manifest", "Param", "Resource", "StatusPattern"]
 
@@ -33,9 +33,30 @@ def _check_statuses(values: list[StatusPattern]) -> list[StatusPattern]:
 
 
 class Auth(_Strict):
-    header: str
+    """One credential: where it travels (``scheme``) and the environment variable(s) it is read
+    from. ``raw``/``bearer`` need ``header``; ``basic`` needs ``password_env`` (``env`` holds the
+    user) and sends ``Authorization: Basic``; ``query`` needs ``query`` (the parameter name)."""
+
+    header: str | None = None
     env: str
-    scheme: Literal["raw", "bearer"] = "raw"
+    scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
+    query: str | None = None
+    password_env: str | None = None
+
+    @model_validator(mode="after")
+    def _fits_scheme(self) -> Auth:
+        if self.scheme in ("raw", "bearer") and not self.header:
+            raise ValueError(f"scheme `{self.scheme}` needs `header` (say, Authorization)")
+        if self.scheme in ("basic", "query") and self.header:
+            raise ValueError(
+                f"scheme `{self.scheme}` takes no `header` (basic always sends Authorization; "
+                "query sends a query parameter): remove it"
+            )
+        if (self.scheme == "basic") != (self.password_env is not None):
+            raise ValueError("`password_env` is for scheme `basic` only, and basic needs it")
+        if (self.scheme == "query") != (self.query is not None):
+            raise ValueError("`query` (the parameter name) is for scheme `query`, which needs it")
+        return self
 
 
 class EnvNames(_Strict):
@@ -178,6 +199,13 @@ class Protobuf(_Strict):
     file: str = Field(pattern=r"\.proto$")
 
 
+def auth_list(auth: Auth | list[Auth] | None) -> list[Auth]:
+    """``api.auth`` as a list, whichever form the manifest used."""
+    if auth is None:
+        return []
+    return auth if isinstance(auth, list) else [auth]
+
+
 class Api(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -185,7 +213,8 @@ class Api(_Strict):
     version: str
     base_url: str = Field(pattern=r"^https?://")
     user_agent: str | None = None
-    auth: Auth | None = None
+    # One credential, or several sent together (a key header plus a bearer token, say).
+    auth: Auth | list[Auth] | None = None
     env: EnvNames = Field(default_factory=EnvNames)
     default_headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(default=60.0, gt=0)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from .loader import Key
-from .manifest import Api, Endpoint, Param
+from .manifest import Api, Endpoint, Param, auth_list
 from .schema_walk import properties_of
 
 __all__ = [
@@ -65,7 +65,7 @@ def _reserved_headers(api: Api, ep: Endpoint) -> dict[str, str]:
     """Header names (lower case) a header parameter would collide with, and who sets them."""
     taken = dict.fromkeys(_RUNTIME_HEADERS, "the runtime sets it")
     for name, who in (
-        (api.auth.header if api.auth else None, "`api.auth.header`"),
+        *((a.header, "`api.auth.header`") for a in auth_list(api.auth)),
         (api.idempotency_header, "`api.idempotency_header`"),
         (api.retry_count_header, "`api.retry_count_header`"),
         (api.futures.iteration_header if api.futures else None, "`api.futures.iteration_header`"),

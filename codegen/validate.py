@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .auth_check import check_auth
 from .enums import check_open
 from .errors import ManifestError, Problem
 from .futures_contract import check_futures
@@ -134,8 +135,8 @@ class _Checker:
     def check_api(self) -> None:
         api = self.m.api
         self.check_headers(api.default_headers, ("api", "default_headers"))
-        names = {"auth.header": api.auth.header if api.auth else None}
-        names |= {key: getattr(api, key) for key in ("idempotency_header", "retry_count_header")}
+        check_auth(api.auth, self.add)
+        names = {key: getattr(api, key) for key in ("idempotency_header", "retry_count_header")}
         for key, name in names.items():
             if name is not None and not _TOKEN.match(name):
                 self.add(("api", *key.split(".")), f"header name `{name}` is not an HTTP token")

@@ -42,6 +42,8 @@ class TinkerAPI(SyncAPIClient):
     (only safe where the server deduplicates resent requests); by default such a request raises
     ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
+    ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
+    order relative to auth and retries); an exception they raise propagates, not retried.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -61,6 +63,8 @@ class TinkerAPI(SyncAPIClient):
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
         wire: WireMode = "auto",
+        request_hooks: Iterable[Callable[[httpx.Request], None]] = (),
+        response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -76,6 +80,8 @@ class TinkerAPI(SyncAPIClient):
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
             wire=wire,
+            request_hooks=request_hooks,
+            response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
         )
@@ -99,6 +105,8 @@ class AsyncTinkerAPI(AsyncAPIClient):
     (only safe where the server deduplicates resent requests); by default such a request raises
     ``AmbiguousOutcomeError`` instead of risking being applied twice. ``propagate_trace=True``
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
+    ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
+    order relative to auth and retries); an exception they raise propagates, not retried.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -118,6 +126,8 @@ class AsyncTinkerAPI(AsyncAPIClient):
         resend_ambiguous: bool = False,
         propagate_trace: bool = False,
         wire: WireMode = "auto",
+        request_hooks: Iterable[Callable[[httpx.Request], None]] = (),
+        response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -133,6 +143,8 @@ class AsyncTinkerAPI(AsyncAPIClient):
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
             wire=wire,
+            request_hooks=request_hooks,
+            response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
         )

@@ -15,10 +15,12 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel
 
+from ._auth import auth_header_names
 from ._body_limit import LimitedBody, limit_body
 from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
 from ._errors import APIError, ResponseTooLargeError
+from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
 from ._options import NotGiven, RequestOptions
 from ._otel import inject_trace_context
 from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
@@ -92,6 +94,9 @@ class ClientCore:
         propagate_trace: bool = False,
         wire: WireMode = "auto",
         config: ClientConfig | None = None,
+        credentials: Mapping[str, str] | None = None,
+        request_hooks: Iterable[RequestHook] = (),
+        response_hooks: Iterable[ResponseHook] = (),
     ) -> None:
         self.config = config or ClientConfig.resolve(
             self.api,
@@ -104,6 +109,9 @@ class ClientCore:
             resend_ambiguous=resend_ambiguous,
             propagate_trace=propagate_trace,
             wire=wire,
+            credentials=credentials,
+            request_hooks=request_hooks,
+            response_hooks=response_hooks,
         )
         self.codecs = WireCodecs(self.api, self.config.wire)
         self.telemetry = Telemetry(listeners)
@@ -170,6 +178,8 @@ class ClientCore:
             extra_headers=options.extra_headers,
             idempotency_key=key,
             compress=options.compress is not False,
+            request_hooks=checked_hooks(options.request_hooks, "request_hooks"),
+            response_hooks=checked_hooks(options.response_hooks, "response_hooks"),
         )
         policy = self._policy(spec, options)
         path = render_path(spec, args.path_params)
@@ -229,6 +239,7 @@ class ClientCore:
         )
         if self.config.propagate_trace:
             inject_trace_context(request.headers)
+        run_hooks(self.config.request_hooks, call.args.request_hooks, request)  # see _hooks
         self.telemetry.emit(
             Event(
                 "request_start",
@@ -244,7 +255,9 @@ class ClientCore:
 
     def _limit(self, call: Call, response: httpx.Response, stream: bool) -> LimitedBody:
         """Bound the body about to be read: its size (per event for a stream that opened),
-        and, unless it is a stream, the time it may take to arrive."""
+        and, unless it is a stream, the time it may take to arrive. The response hooks run
+        first: status and headers are in, the body is not (see _hooks)."""
+        run_hooks(self.config.response_hooks, call.args.response_hooks, response)
         spec = call.spec
         limit = spec.max_response_bytes or self.api.max_response_bytes
         opened = stream and response.status_code < 400
@@ -279,8 +292,7 @@ class ClientCore:
         )
 
     def _secret_names(self, spec: EndpointSpec) -> tuple[str, ...]:
-        auth = (self.api.auth.header,) if self.api.auth is not None else ()
-        return (*auth, *spec.secret_headers)
+        return (*auth_header_names(self.api), *spec.secret_headers)
 
     def _check(self, call: Call, response: httpx.Response) -> None:
         """Raise the typed error for an error status (the body must be read)."""

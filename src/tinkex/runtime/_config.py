@@ -6,11 +6,13 @@ The environment variable names come from the API spec (the manifest), never from
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from ._auth import credential_names
 from ._errors import SDKError
+from ._hooks import RequestHook, ResponseHook, checked_hooks
 from ._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from ._redact import register_secret
 from ._spec import APISpec
@@ -92,6 +94,11 @@ class ClientConfig:
     # How long a wait for a result (a polled future) goes on while the server cannot be
     # reached at all; a server that answers may keep it waiting up to its own timeout.
     unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT
+    # The credentials besides ``api_key`` (see _auth), by their environment variable's name.
+    credentials: Mapping[str, Secret] = field(default_factory=dict)
+    # Run once per attempt, in order, after auth and every other header (see _hooks).
+    request_hooks: tuple[RequestHook, ...] = ()
+    response_hooks: tuple[ResponseHook, ...] = ()
 
     @classmethod
     def resolve(
@@ -110,6 +117,9 @@ class ClientConfig:
         http_backend: HTTPBackend = "httpx",
         environ: Mapping[str, str] | None = None,
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
+        credentials: Mapping[str, str] | None = None,
+        request_hooks: Iterable[RequestHook] = (),
+        response_hooks: Iterable[ResponseHook] = (),
     ) -> ClientConfig:
         """Resolve settings for ``api``: kwargs > environment > the spec's defaults.
 
@@ -128,6 +138,7 @@ class ClientConfig:
         if api_key is None and api.auth is not None:
             raw = env.get(api.auth.env)
             key = None if raw is None else checked_key(raw, f"${api.auth.env}") or None
+        extra = _credentials(api, credentials or {}, env)
         resolved_timeout = timeout
         if resolved_timeout is None:
             resolved_timeout = _number(
@@ -169,7 +180,32 @@ class ClientConfig:
             wire=wire,
             http_backend=http_backend,
             unreachable_timeout=unreachable_timeout,
+            credentials=extra,
+            request_hooks=checked_hooks(request_hooks, "request_hooks"),
+            response_hooks=checked_hooks(response_hooks, "response_hooks"),
         )
+
+
+def _credentials(
+    api: APISpec, given: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, Secret]:
+    """The values besides ``api_key``: each from ``given`` (the ``credentials`` argument), else
+    from its environment variable; an unknown name in ``given`` is refused (a typo would
+    otherwise send nothing)."""
+    names = credential_names(api)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        known = ", ".join(names) or "none: this API has one credential, use api_key"
+        raise ConfigError(f"credentials: unknown name(s) {unknown}; this API reads {known}")
+    out: dict[str, Secret] = {}
+    for name in names:
+        if name in given:
+            value = checked_key(given[name], f"credentials[{name!r}]")
+        else:
+            value = checked_key(env.get(name, ""), f"${name}")
+        if value:
+            out[name] = Secret(value)
+    return out
 
 
 def check_unreachable_timeout(value: float) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar, final
+
+import httpx
 
 __all__ = ["NOT_GIVEN", "NotGiven", "RequestOptions"]
 
@@ -50,3 +52,6 @@ class RequestOptions:
     deadline: float | None | NotGiven = NOT_GIVEN
     compress: bool | NotGiven = NOT_GIVEN  # False: send an endpoint's body uncompressed
     pool: str | None = None  # send over this pool instead of the endpoint's
+    # Run on every attempt of this call, after the client's own hooks (see _hooks).
+    request_hooks: Sequence[Callable[[httpx.Request], None]] = ()
+    response_hooks: Sequence[Callable[[httpx.Response], None]] = ()

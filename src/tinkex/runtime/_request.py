@@ -11,16 +11,18 @@ import functools
 import json
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
+from ._auth import apply_auth, auth_header_names
 from ._call_context import current_call_headers
 from ._compression import compress
 from ._config import ClientConfig
+from ._hooks import RequestHook, ResponseHook
 from ._options import NotGiven
 from ._redirect import SECRETS_EXTENSION, origin_of
 from ._spec import APISpec, EndpointSpec
@@ -54,6 +56,8 @@ class CallArgs:
         "idempotency_key",
         "path_params",
         "query",
+        "request_hooks",
+        "response_hooks",
         "secret_headers",
     )
 
@@ -67,8 +71,12 @@ class CallArgs:
         extra_headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         compress: bool = True,
+        request_hooks: Sequence[RequestHook] = (),
+        response_hooks: Sequence[ResponseHook] = (),
     ) -> None:
         self.compress = compress
+        self.request_hooks = request_hooks  # this call's, run after the client's
+        self.response_hooks = response_hooks
         self.path_params = path_params or {}
         self.query = query or {}
         self.content = content
@@ -221,11 +229,8 @@ def build_request(
     headers: dict[str, str] = {"User-Agent": _user_agent(api.user_agent)}
     headers.update(config.default_headers)
     headers["Accept"] = spec.accept or "application/json"
-    if api.auth is not None and config.api_key is not None:
-        value = config.api_key.get_secret_value()
-        if api.auth.scheme == "bearer":
-            value = f"Bearer {value}"
-        headers[api.auth.header] = value
+    params: dict[str, Any] = {}
+    apply_auth(api, config.api_key, config.credentials, headers, params)
     headers.update(spec.headers)
     content = args.content
     if content is not None:
@@ -247,11 +252,11 @@ def build_request(
         "timeout": timeout.as_dict(),
         SECRETS_EXTENSION: (_origin(config.base_url), _secret_names(api, spec)),
     }
-    params = {
-        k: _query_value(v)
+    params.update(
+        (k, _query_value(v))
         for k, v in args.query.items()
         if v is not None and not isinstance(v, NotGiven)
-    }
+    )
     return httpx.Request(
         spec.method,
         url,
@@ -265,5 +270,4 @@ def build_request(
 def _secret_names(api: APISpec, spec: EndpointSpec) -> tuple[str, ...]:
     # What a redirect to another origin must not carry (a pool that follows redirects drops
     # them there: see _redirect); names the request lacks are skipped there, not looked up here.
-    auth = (api.auth.header,) if api.auth is not None else ()
-    return (*auth, "Authorization", "Cookie", *spec.secret_headers)
+    return (*auth_header_names(api), "Authorization", "Cookie", *spec.secret_headers)

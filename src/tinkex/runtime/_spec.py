@@ -72,9 +72,15 @@ class PoolSpec:
 
 @dataclass(frozen=True, slots=True)
 class AuthSpec:
-    header: str
+    """One credential, read from ``env`` (see ``_auth``). ``raw`` sends it as ``header``,
+    ``bearer`` as ``header: Bearer <it>``, ``basic`` as ``Authorization: Basic`` with the
+    password from ``password_env``, ``query`` as the query parameter ``query``."""
+
+    header: str | None
     env: str
-    scheme: Literal["raw", "bearer"] = "raw"
+    scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
+    query: str | None = None
+    password_env: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,8 @@ class APISpec:
     # The largest decoded response body read into memory (a streamed endpoint: per event);
     # an endpoint may set its own. Enforced while reading and while decompressing.
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # Credentials sent along with ``auth`` (a key header plus a bearer token, say).
+    extra_auth: tuple[AuthSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
