@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .form_body import FORM_CONTENT_TYPE
 from .futures_contract import futures_spec_source
 from .manifest import Auth, Endpoint, Manifest, Param, auth_list
 from .pagination import field_at, paginate_spec_source
@@ -277,6 +278,9 @@ class _Builder:
             kw["body"] = "'protobuf'"
             kw["content_type"] = repr(ep.content_type or "application/x-protobuf")
             kw["message"] = repr(self.message_name(ep.message))
+        elif ep.body == "form" and ep.request is not None:
+            kw["body"] = "'form'"
+            kw["content_type"] = repr(FORM_CONTENT_TYPE)
         elif ep.request is not None:
             kw["body"] = "'json'"
         if ep.accept:

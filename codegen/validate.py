@@ -18,6 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from .auth_check import check_auth
 from .enums import check_open
 from .errors import ManifestError, Problem
+from .form_body import FORM_CONTENT_TYPE, check_form_body
 from .futures_contract import check_futures
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
@@ -57,8 +58,11 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _CLASS = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PATH_PARAM = re.compile(r"\{([^}]*)\}")
 RESERVED_ARGS = frozenset(
-    {"self", "timeout", "extra_headers", "idempotency_key", "max_retries", "compress"}
-)
+    {
+        "self", "timeout", "extra_headers", "extra_query", "extra_body", "idempotency_key",
+        "max_retries", "compress",
+    }
+)  # fmt: skip
 # A resource becomes the module `<name>.py` next to these, and the attribute `client.<name>` of
 # a client that has these members (the runtime's; tests/codegen compare the list with it).
 GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models", "params"})
@@ -448,6 +452,7 @@ class _Checker:
                         (*path, "request"),
                         f"body field `{prop}` clashes with a parameter of the same name",
                     )
+        check_form_body(self.m.schemas, ep, request, path, self.add)
         if ep.body == "raw":
             if ep.request is not None:
                 self.add(
@@ -527,6 +532,8 @@ def _body_type(ep: Endpoint) -> str:
         return ep.content_type or "application/x-protobuf"
     if ep.body == "raw":
         return ep.content_type or "raw"
+    if ep.body == "form":
+        return FORM_CONTENT_TYPE
     return "application/json"
 
 

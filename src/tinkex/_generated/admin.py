@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from tinkex.runtime import (
     NOT_GIVEN,
@@ -29,6 +30,7 @@ class Admin(SyncAPIResource):
         event_type: models.AuditEventType = "all",
         day: date | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -56,6 +58,7 @@ class Admin(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -65,6 +68,7 @@ class Admin(SyncAPIResource):
         starting_on: datetime | None = None,
         ending_before: datetime | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -92,6 +96,7 @@ class Admin(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -100,6 +105,7 @@ class Admin(SyncAPIResource):
         *,
         project_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -124,6 +130,7 @@ class Admin(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -137,6 +144,7 @@ class AsyncAdmin(AsyncAPIResource):
         event_type: models.AuditEventType = "all",
         day: date | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -164,6 +172,7 @@ class AsyncAdmin(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -173,6 +182,7 @@ class AsyncAdmin(AsyncAPIResource):
         starting_on: datetime | None = None,
         ending_before: datetime | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -200,6 +210,7 @@ class AsyncAdmin(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -208,6 +219,7 @@ class AsyncAdmin(AsyncAPIResource):
         *,
         project_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -232,5 +244,6 @@ class AsyncAdmin(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )

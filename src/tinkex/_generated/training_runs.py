@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import cast
+from typing import Any, cast
 
 from tinkex.runtime import (
     NOT_GIVEN,
@@ -29,6 +29,7 @@ class TrainingRuns(SyncAPIResource):
         *,
         access_scope: models.AccessScope = "owned",
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -55,6 +56,7 @@ class TrainingRuns(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -66,6 +68,7 @@ class TrainingRuns(SyncAPIResource):
         access_scope: models.AccessScope = "owned",
         project_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -103,6 +106,7 @@ class TrainingRuns(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -154,6 +158,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
         *,
         access_scope: models.AccessScope = "owned",
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -180,6 +185,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -191,6 +197,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
         access_scope: models.AccessScope = "owned",
         project_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -228,6 +235,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 

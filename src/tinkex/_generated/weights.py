@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from tinkex.runtime import (
     NOT_GIVEN,
@@ -26,6 +27,8 @@ class Weights(SyncAPIResource):
         *,
         tinker_path: str,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -46,6 +49,8 @@ class Weights(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
             ),
         )
 
@@ -58,6 +63,8 @@ class AsyncWeights(AsyncAPIResource):
         *,
         tinker_path: str,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -78,5 +85,7 @@ class AsyncWeights(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
             ),
         )

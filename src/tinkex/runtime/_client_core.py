@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._auth import auth_header_names
+from ._body import encode_form_body, merge_extra_body, merge_extra_query
 from ._body_limit import LimitedBody, limit_body
 from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
@@ -165,8 +166,13 @@ class ClientCore:
             warnings.warn(
                 f"{spec.id} is deprecated: {spec.deprecated}", DeprecationWarning, stacklevel=4
             )
-        if content is None and body is not None:
+        if spec.body == "form" and content is None:
+            content = encode_form_body(spec.id, body, options.extra_body)
+        elif options.extra_body is not None:
+            content = merge_extra_body(spec.id, body, content, options.extra_body)
+        elif content is None and body is not None:
             content = encode_json_body(body)
+        query = merge_extra_query(query, options.extra_query)
         key = options.idempotency_key
         if key is None and spec.method != "GET":
             key = new_idempotency_key()

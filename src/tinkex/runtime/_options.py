@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar, final
+from typing import Any, Final, Literal, TypeVar, final
 
 import httpx
 
@@ -55,3 +55,7 @@ class RequestOptions:
     # Run on every attempt of this call, after the client's own hooks (see _hooks).
     request_hooks: Sequence[Callable[[httpx.Request], None]] = ()
     response_hooks: Sequence[Callable[[httpx.Response], None]] = ()
+    # Escape hatches for what the manifest does not (yet) describe: merged over the query and
+    # the JSON body object the generated method builds (their keys win; see _body).
+    extra_query: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None

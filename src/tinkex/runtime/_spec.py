@@ -186,7 +186,7 @@ class EndpointSpec:
     path: str
     path_params: tuple[str, ...] = ()
     slash_params: tuple[str, ...] = ()
-    body: Literal["json", "raw", "protobuf", "none"] = "none"
+    body: Literal["json", "form", "raw", "protobuf", "none"] = "none"
     content_type: str = "application/json"
     message: str | None = None  # the protobuf message of a ``protobuf`` body
     result_message: str | None = None  # the protobuf message a future's result may come as

@@ -37,6 +37,8 @@ class Notes(SyncAPIResource):
         tags: list[str] | None | NotGiven = NOT_GIVEN,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -63,6 +65,8 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
                 compress=compress,
             ),
         )
@@ -72,6 +76,7 @@ class Notes(SyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -94,6 +99,7 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -104,6 +110,7 @@ class Notes(SyncAPIResource):
         offset: int = 0,
         tag: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -126,6 +133,7 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -161,6 +169,7 @@ class Notes(SyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -182,6 +191,7 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -191,6 +201,8 @@ class Notes(SyncAPIResource):
         format: models.ExportFormat,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -216,6 +228,8 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
             ),
         )
 
@@ -224,6 +238,8 @@ class Notes(SyncAPIResource):
         *,
         export_id: str,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -243,6 +259,8 @@ class Notes(SyncAPIResource):
                     max_retries=max_retries,
                     idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
+                    extra_query=extra_query,
+                    extra_body=extra_body,
                 ),
             ),
         )
@@ -252,6 +270,7 @@ class Notes(SyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -273,6 +292,7 @@ class Notes(SyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -288,6 +308,8 @@ class AsyncNotes(AsyncAPIResource):
         tags: list[str] | None | NotGiven = NOT_GIVEN,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -314,6 +336,8 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
                 compress=compress,
             ),
         )
@@ -323,6 +347,7 @@ class AsyncNotes(AsyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -345,6 +370,7 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -355,6 +381,7 @@ class AsyncNotes(AsyncAPIResource):
         offset: int = 0,
         tag: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -377,6 +404,7 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -412,6 +440,7 @@ class AsyncNotes(AsyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -433,6 +462,7 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
 
@@ -442,6 +472,8 @@ class AsyncNotes(AsyncAPIResource):
         format: models.ExportFormat,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -467,6 +499,8 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
             ),
         )
 
@@ -475,6 +509,8 @@ class AsyncNotes(AsyncAPIResource):
         *,
         export_id: str,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -494,6 +530,8 @@ class AsyncNotes(AsyncAPIResource):
                     max_retries=max_retries,
                     idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
+                    extra_query=extra_query,
+                    extra_body=extra_body,
                 ),
             ),
         )
@@ -503,6 +541,7 @@ class AsyncNotes(AsyncAPIResource):
         note_id: str,
         *,
         extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
@@ -524,5 +563,6 @@ class AsyncNotes(AsyncAPIResource):
                 max_retries=max_retries,
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
+                extra_query=extra_query,
             ),
         )
