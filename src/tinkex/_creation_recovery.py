@@ -171,6 +171,30 @@ async def recover(
         raise
 
 
+async def _recover_claimed(
+    holder: Holder,
+    what: str,
+    create: Callable[[], Awaitable[str]],
+    lookup: Callable[[], Awaitable[Lookup]],
+) -> str:
+    """:func:`recover` for an object ``holder`` then holds (a run or a sampling session): while it
+    runs, lookups know another creation of this holder is in flight; the id found is the result."""
+    claims = _claims_of(holder)
+
+    async def adopt(object_id: str) -> str:
+        return object_id
+
+    with _lock:
+        claims.inflight += 1
+    try:
+        object_id = await recover(what, create, lookup, adopt)
+    finally:
+        with _lock:
+            claims.inflight -= 1
+    claim(holder, object_id)
+    return object_id
+
+
 async def _safe_lookup(lookup: Callable[[], Awaitable[Lookup]]) -> Lookup:
     try:
         return await lookup()
@@ -333,23 +357,8 @@ async def _new_run(
                 matches.append(run_id)
         return _single(matches, claims, "training runs")
 
-    async def adopt(model_id: str) -> str:
-        return model_id
-
-    with _lock:
-        claims.inflight += 1
-    try:
-        model_id = await recover(
-            f"training run (session {session_id}, model seq id {model_seq_id})",
-            create,
-            lookup,
-            adopt,
-        )
-    finally:
-        with _lock:
-            claims.inflight -= 1
-    claim(holder, model_id)
-    return model_id
+    what = f"training run (session {session_id}, model seq id {model_seq_id})"
+    return await _recover_claimed(holder, what, create, lookup)
 
 
 # ---------------------------------------------------------------------- sampling sessions
@@ -403,23 +412,8 @@ async def create_sampling_session_recovering(
         matches = [i for i in ids if same(await holder.api.sampling.get_sampler(i))]
         return _single(matches, claims, "sampling sessions")
 
-    async def adopt(sampler_id: str) -> str:
-        return sampler_id
-
-    with _lock:
-        claims.inflight += 1
-    try:
-        sampler_id = await recover(
-            f"sampling session (session {session_id}, sampling session seq id {seq_id})",
-            create,
-            lookup,
-            adopt,
-        )
-    finally:
-        with _lock:
-            claims.inflight -= 1
-    claim(holder, sampler_id)
-    return sampler_id
+    what = f"sampling session (session {session_id}, sampling session seq id {seq_id})"
+    return await _recover_claimed(holder, what, create, lookup)
 
 
 # ---------------------------------------------------------------------- sessions
