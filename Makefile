@@ -8,17 +8,18 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml packages/sdkgen/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The kit (generator + runtime, packages/sdkgen) and tinkex, editable, resolved together.
+	$(PY) -m pip install --quiet -e 'packages/sdkgen[codegen]' -e '.[dev]'
 	touch $(STAMP)
 
 codegen: $(STAMP)
-	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md
+	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md
 
 check-codegen: $(STAMP)
-	$(PY) -m codegen manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md --check
+	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md --check
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -31,8 +32,10 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
+# tinkex's tests, then the kit's (run from its own directory, as its own project).
 test: $(STAMP)
 	$(PY) -m pytest
+	cd packages/sdkgen && $(abspath $(PY)) -m pytest
 
 check: check-codegen lint typecheck test
 
@@ -43,17 +46,17 @@ BENCH_VENV  := .venv-bench
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): pyproject.toml
+$(BENCH_STAMP): pyproject.toml packages/sdkgen/pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
-	$(BENCH_PY) -m pip install --quiet 'tinker==0.38.0' -e .
+	$(BENCH_PY) -m pip install --quiet 'tinker==0.38.0' -e packages/sdkgen -e .
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	@# An editable install has no bytecode; a wheel install (as tinker's) compiles it at install
 	@# time. Compile tinkex's too, so that import rows compare like with like even where
 	@# PYTHONDONTWRITEBYTECODE is set (it is on these machines).
-	$(BENCH_PY) -m compileall -q src/tinkex > /dev/null
+	$(BENCH_PY) -m compileall -q src/tinkex packages/sdkgen/src/sdkgen > /dev/null
 	$(BENCH_PY) bench/run.py $(BENCH_ARGS)
 
 # The first command of a new user: a real LoRA run on a local skyrl-tx server (built and cached
@@ -68,6 +71,8 @@ e2e: $(STAMP)
 	@# Issue 10's full chaos loop: 30 s of dropped connections and cut answers on every path
 	@# (make test runs the same test for 12 s).
 	TINKEX_CHAOS_SECONDS=30 $(PY) -m pytest tests/integration/test_chaos_loop.py -q -p no:randomly
+	@# The kit alone: installed into a fresh venv without tinkex, it generates and runs a sibling SDK.
+	cd packages/sdkgen && SDKGEN_STANDALONE=1 $(abspath $(PY)) -m pytest tests/standalone -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import httpx
+from sdkgen.runtime import PaymentRequiredError, SDKError
 
 from ._rest_client import RestClient
-from .runtime import PaymentRequiredError, SDKError
 from .types import AdamParams, DimuonParams
 
 __all__ = [

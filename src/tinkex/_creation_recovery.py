@@ -24,9 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._generated import models
-from ._wire import omit
-from .runtime import (
+from sdkgen.runtime import (
     AmbiguousOutcomeError,
     APIError,
     APIResponseValidationError,
@@ -35,7 +33,10 @@ from .runtime import (
     ResponseLostError,
     SDKError,
 )
-from .runtime._request import new_idempotency_key
+from sdkgen.runtime._request import new_idempotency_key
+
+from ._generated import models
+from ._wire import omit
 
 if TYPE_CHECKING:
     from ._holder import Holder

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .runtime import SDKError
+from sdkgen.runtime import SDKError
 
 __all__ = [
     "CheckpointNotFoundError",

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from sdkgen.runtime import APIStatusError, NotFoundError
+
 from ._download_errors import CheckpointNotFoundError, DownloadError, UnsafeArchiveError
 from ._download_http import CLEANUP_TIMEOUT, fetch, route_absent, run
 from ._download_io import Transfer
 from ._download_members import safe_relative_path
 from ._generated import models
-from .runtime import APIStatusError, NotFoundError
 from .types import ParsedCheckpointTinkerPath
 
 if TYPE_CHECKING:

@@ -21,13 +21,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import ValidationError
+from sdkgen.runtime._request import CallArgs, build_request
+from sdkgen.runtime._response import excerpt, status_error
 
 from ._download_errors import DownloadError, UnsafeArchiveError
 from ._download_io import CHUNK_SIZE, Transfer, new_file
 from ._generated import models
 from ._generated.endpoints import ENDPOINTS
-from .runtime._request import CallArgs, build_request
-from .runtime._response import excerpt, status_error
 from .types import ParsedCheckpointTinkerPath
 
 if TYPE_CHECKING:

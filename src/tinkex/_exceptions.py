@@ -4,8 +4,7 @@ Code written for the official SDK imports errors from here
 (``from tinker._exceptions import RequestFailedError``); they are the classes ``tinkex`` exports.
 """
 
-from ._compat import BillingError, TinkerError
-from .runtime import (
+from sdkgen.runtime import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -21,6 +20,8 @@ from .runtime import (
     RequestFailedError,
     UnprocessableEntityError,
 )
+
+from ._compat import BillingError, TinkerError
 
 __all__ = [
     "APIConnectionError",

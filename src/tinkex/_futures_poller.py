@@ -41,8 +41,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ._generated import models
-from .runtime import (
+from sdkgen.runtime import (
     NOT_GIVEN,
     APIConnectionError,
     APIStatusError,
@@ -50,8 +49,10 @@ from .runtime import (
     SDKError,
     ServerUnreachableError,
 )
-from .runtime._call_context import detached_context, without_call_headers
-from .runtime._liveness import Reachability
+from sdkgen.runtime._call_context import detached_context, without_call_headers
+from sdkgen.runtime._liveness import Reachability
+
+from ._generated import models
 
 if TYPE_CHECKING:
     from ._holder import Holder

@@ -3,7 +3,7 @@
 Protobuf (``POST /forward_backward`` with a ``tinker_public.ForwardBackwardRequest``, zstd where
 the server's config sets ``proto_compress_fwdbwd``) is what current servers speak; JSON
 (``/forward_backward`` and ``/forward`` with pydantic bodies) is what skyrl-tx and older
-self-hosted servers speak. The client's :class:`~tinkex.runtime.WireCodecs` chooses: a server
+self-hosted servers speak. The client's :class:`~sdkgen.runtime.WireCodecs` chooses: a server
 without ``/client/config`` gets JSON; otherwise protobuf until the server refuses it (415 or
 422), after which the refused chunk is resent as JSON - a refused request was not applied, so
 this never applies anything twice - and every later one goes as JSON.
@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sdkgen.runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver, RequestOptions
+
 from ._generated import AsyncTinkerAPI, endpoints as _e, models
 from ._wire import compact
-from .runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver, RequestOptions
 from .types import Datum, ForwardBackwardOutput
 
 if TYPE_CHECKING:

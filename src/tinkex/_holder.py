@@ -19,12 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 import httpx
-
-from ._creation_recovery import create_session_recovering
-from ._generated import AsyncTinkerAPI, models
-from ._session_telemetry import SessionTelemetry
-from ._wire import omit, register_result_decoders
-from .runtime import (
+from sdkgen.runtime import (
     APIFuture,
     BackgroundLoop,
     ConfigError,
@@ -36,9 +31,14 @@ from .runtime import (
     RetryInfo,
     SDKError,
 )
-from .runtime._call_context import detached_context, without_call_headers
-from .runtime._config import HTTPBackend, WireMode, check_unreachable_timeout
-from .runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
+from sdkgen.runtime._call_context import detached_context, without_call_headers
+from sdkgen.runtime._config import HTTPBackend, WireMode, check_unreachable_timeout
+from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
+
+from ._creation_recovery import create_session_recovering
+from ._generated import AsyncTinkerAPI, models
+from ._session_telemetry import SessionTelemetry
+from ._wire import omit, register_result_decoders
 
 __all__ = ["Holder", "SessionStatus"]
 
@@ -221,7 +221,7 @@ class Holder:
         if self._forked:
             self._rebuild_in_child()
         if self.closed:
-            from .runtime import ClientClosedError
+            from sdkgen.runtime import ClientClosedError
 
             if coro is not None:
                 coro.close()  # never to run: no "coroutine was never awaited" warning
@@ -239,7 +239,7 @@ class Holder:
         ``self.forks`` when it was made): ``what`` numbers its requests with seq ids handed
         out by one process, which the parent goes on using."""
         if forks != self.forks:
-            from .runtime import ClientClosedError
+            from sdkgen.runtime import ClientClosedError
 
             raise ClientClosedError(
                 f"{what} was made in process {self._pid_made} and cannot be used in a child "

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from sdkgen.runtime._call_context import call_scope
+
 from ._generated.api import API_SPEC
-from .runtime._call_context import call_scope
 
 __all__ = ["SDK_METHOD_HEADER", "SDK_VERSION_HEADER", "public"]
 

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from sdkgen.runtime import APIFuture
+
 from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
 from ._generated import models
 from ._holder import Holder
 from ._public_call import public
 from ._validation import check_checkpoint_id
 from ._wire import omit
-from .runtime import APIFuture
 from .types import ParsedCheckpointTinkerPath
 
 __all__ = ["RestClient"]

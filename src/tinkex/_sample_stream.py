@@ -13,8 +13,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from sdkgen.runtime import AsyncStream
+
 from ._generated import models
-from .runtime import AsyncStream
 
 if TYPE_CHECKING:
     from ._holder import Holder

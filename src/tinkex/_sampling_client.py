@@ -27,6 +27,19 @@ import time
 import weakref
 from typing import Any
 
+from sdkgen.runtime import (
+    APIConnectionError,
+    APIFuture,
+    APIStatusError,
+    ClientFuture,
+    FutureExpiredError,
+    NotFoundError,
+    RateLimitError,
+    RetryInfo,
+)
+from sdkgen.runtime._call_context import current_call_headers, using_call_headers
+from sdkgen.runtime._liveness import Reachability
+
 from ._admission import Admission
 from ._creation_recovery import create_sampling_session_recovering
 from ._futures_poller import SessionFuturesPoller, poller_for
@@ -37,18 +50,6 @@ from ._public_call import public
 from ._sample_stream import SampleStream
 from ._validation import check_fits_context, check_prompt, check_sample_args
 from ._wire import compact
-from .runtime import (
-    APIConnectionError,
-    APIFuture,
-    APIStatusError,
-    ClientFuture,
-    FutureExpiredError,
-    NotFoundError,
-    RateLimitError,
-    RetryInfo,
-)
-from .runtime._call_context import current_call_headers, using_call_headers
-from .runtime._liveness import Reachability
 from .types import (
     ModelInput,
     ParsedCheckpointTinkerPath,

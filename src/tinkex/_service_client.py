@@ -12,17 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-
-from ._compat import LossHandle
-from ._creation_recovery import create_model_recovering, load_run_recovering
-from ._generated import models
-from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
-from ._public_call import public
-from ._rest_client import RestClient
-from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
-from ._training_client import TrainingClient, _check_tinker_path
-from ._validation import check_lora_rank
-from .runtime import (
+from sdkgen.runtime import (
     APIFuture,
     APIStatusError,
     BadRequestError,
@@ -34,8 +24,18 @@ from .runtime import (
     RetryInfo,
     UnprocessableEntityError,
 )
-from .runtime._config import HTTPBackend, WireMode
-from .runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
+from sdkgen.runtime._config import HTTPBackend, WireMode
+from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
+
+from ._compat import LossHandle
+from ._creation_recovery import create_model_recovering, load_run_recovering
+from ._generated import models
+from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
+from ._public_call import public
+from ._rest_client import RestClient
+from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
+from ._training_client import TrainingClient, _check_tinker_path
+from ._validation import check_lora_rank
 from .types import GetServerCapabilitiesResponse
 
 __all__ = ["ServiceClient", "TrainingClientFuture"]

@@ -13,7 +13,7 @@ import platform
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .runtime import Event, TelemetryReporter, telemetry_enabled
+from sdkgen.runtime import Event, TelemetryReporter, telemetry_enabled
 
 if TYPE_CHECKING:
     from ._holder import Holder
@@ -43,7 +43,9 @@ class SessionTelemetry:
     def __init__(self, holder: Holder, *, flush_interval: float = 10.0) -> None:
         self.holder = holder
         self.enabled = telemetry_enabled(holder.api.api, os.environ)
-        self.reporter = TelemetryReporter(self._send, flush_interval=flush_interval)
+        self.reporter = TelemetryReporter(
+            self._send, flush_interval=flush_interval, logger_name=holder.api.api.logger
+        )
         self._index = itertools.count()
         self._started_at: datetime.datetime | None = None
         self._sessionless = f"sessionless-{uuid.uuid4()}"

@@ -12,6 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
+from sdkgen.runtime import (
+    AmbiguousOutcomeError,
+    APIFuture,
+    APIResponseValidationError,
+    AsyncFutureHandle,
+)
 
 from ._chunking import chunk_data, merge_outputs
 from ._fwdbwd_wire import ForwardBackwardWire
@@ -29,7 +35,6 @@ from ._validation import (
     check_optim_params,
 )
 from ._wire import compact
-from .runtime import AmbiguousOutcomeError, APIFuture, APIResponseValidationError, AsyncFutureHandle
 from .types import (
     AdamParams,
     Datum,

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .runtime import APIConnectionError, APIError, SDKError
+from sdkgen.runtime import APIConnectionError, APIError, SDKError
 
 if TYPE_CHECKING:
     from ._holder import Holder

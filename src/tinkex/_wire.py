@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sdkgen.runtime import NOT_GIVEN, NotGiven, WireCodecs
 
 from ._generated import endpoints as _e
-from .runtime import NOT_GIVEN, NotGiven, WireCodecs
 
 __all__ = ["compact", "omit", "register_result_decoders"]
 

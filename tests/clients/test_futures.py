@@ -13,7 +13,7 @@ import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, datum, wait_for
 from tests.fake_tinker import FakeTinker, faults
 from tests.fake_tinker.plugin import FakeTinkerFactory
-from tests.fake_tinker.state import token_logprob
+from tests.fake_tinker.state import VOCAB, token_logprob
 from tinkex import types
 from tinkex.runtime import FutureCancelledError
 
@@ -267,23 +267,17 @@ def test_many_futures_in_flight(roomy_server: FakeTinker, make_service: ServiceF
     for i, out in enumerate(outs):  # each result is its own request's
         expected = [token_logprob(t, pos, 0) for pos, t in enumerate([i + 2, i + 3])]
         assert out.loss_fn_outputs[0]["logprobs"].data == expected
-    for i, sample in enumerate(sampled):
-        (request,) = [
-            r
-            for r in server.requests_to("asample")
-            if r.json["prompt"]["chunks"][0]["tokens"] == [i + 1]
-        ]
-        assert sample.sequences[0].sequence_id == f"{_rid_of(server, request.json['seq_id'])}:0"
+    for i, sample in enumerate(sampled):  # each result is its own request's
+        seq = sample.sequences[0]
+        # The fake's tokens follow from the prompt's sum (here i + 1): a swapped result shows.
+        assert seq.tokens == [1 + (i + 1 + 7 * j) % VOCAB for j in range(2)]
+        # Stamped with the id of a sampling future (which one: the fake's handler threads
+        # create futures and record requests in either order, so no index links the two).
+        rid, _, index = (seq.sequence_id or "").rpartition(":")
+        assert (server.futures[rid].endpoint, index) == ("asample", "0")
     assert server.seq_log[training.model_id] == list(range(31))
     assert sorted(server.seq_log[sampler.sampling_session_id]) == list(range(30))  # type: ignore[type-var]
     assert len(server.requests_to("retrieve_future")) >= 3 * 60  # 2 try_agains + the result, each
-
-
-def _rid_of(server: FakeTinker, seq_id: int) -> str:
-    """The request id the fake gave the asample request with ``seq_id``."""
-    asamples = [f for f in server.futures.values() if f.endpoint == "asample"]
-    seqs = [r.json["seq_id"] for r in server.requests_to("asample")]
-    return asamples[seqs.index(seq_id)].request_id
 
 
 def test_fake_server_accepts_a_burst_of_connections(server: FakeTinker) -> None:

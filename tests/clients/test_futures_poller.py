@@ -8,13 +8,13 @@ import asyncio
 import time
 
 import pytest
+from sdkgen.runtime import RequestFailedError, SDKError
 
 import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, wait_for
 from tests.fake_tinker import FakeTinker, faults
 from tinkex import types
 from tinkex._futures_poller import FuturesPollingError, FuturesWaitTimeoutError
-from tinkex.runtime import RequestFailedError, SDKError
 
 PARAMS = types.SamplingParams(max_tokens=2)
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sdkgen.runtime import ConfigError
+from sdkgen.runtime._pyqwest import PyqwestTransport
 
 import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory
 from tests.fake_tinker.plugin import FakeTinkerFactory
 from tinkex import types
-from tinkex.runtime import ConfigError
-from tinkex.runtime._pyqwest import PyqwestTransport
 
 
 def backends(service: tinker.ServiceClient) -> dict[str, str]:

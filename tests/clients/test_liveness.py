@@ -14,19 +14,19 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
-import tinkex as tinker
-from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, datum, wait_for
-from tests.fake_tinker import FakeTinker
-from tinkex import types
-from tinkex.runtime import (
+from sdkgen.runtime import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     ConfigError,
     ServerUnreachableError,
 )
-from tinkex.runtime._liveness import Reachability, is_unreachable
+from sdkgen.runtime._liveness import Reachability, is_unreachable
+
+import tinkex as tinker
+from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, datum, wait_for
+from tests.fake_tinker import FakeTinker
+from tinkex import types
 
 HELD = 10**9  # try_agains: the fake never completes the future on its own
 BUDGET = 2.0

@@ -9,13 +9,13 @@ import pickle
 import time
 
 import pytest
+from sdkgen.runtime import APIFuture
 
 import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory
 from tests.fake_tinker import FakeTinker, faults
 from tests.fake_tinker.state import token_logprob
 from tinkex import types
-from tinkex.runtime import APIFuture
 
 
 @pytest.fixture

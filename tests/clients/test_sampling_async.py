@@ -8,12 +8,12 @@ import threading
 import warnings
 
 import pytest
+from sdkgen.runtime import ClientClosedError, Event
 
 import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory
 from tests.fake_tinker import FakeTinker
 from tinkex import types
-from tinkex.runtime import ClientClosedError, Event
 
 PARAMS = types.SamplingParams(max_tokens=3)
 

@@ -2,9 +2,9 @@
 the create-then-load fallback keyed on it runs (before, the cut made it an
 ``AmbiguousOutcomeError`` and creating a training client from a checkpoint failed).
 
-The runtime's tests cut real sockets (tests/runtime/test_status_first.py); here a transport
-in front of the fake server cuts the body of every 422 answer to ``load_weights`` after its
-first bytes, the way httpcore reports a connection closed mid-body.
+The runtime's tests cut real sockets (packages/sdkgen/tests/runtime/test_status_first.py);
+here a transport in front of the fake server cuts the body of every 422 answer to
+``load_weights`` after its first bytes, the way httpcore reports a connection closed mid-body.
 """
 
 from __future__ import annotations

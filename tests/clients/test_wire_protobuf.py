@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from sdkgen.runtime import APIResponseValidationError, APIStatusError, ConfigError
 
 import tinkex
 from tests.fake_tinker.plugin import FakeTinkerFactory
@@ -28,7 +29,6 @@ from tinkex._proto import (
     encode_forward_backward,
 )
 from tinkex._wire import register_result_decoders
-from tinkex.runtime import APIResponseValidationError, APIStatusError, ConfigError
 
 KEY = "tml-wire-test-key"
 WAIT = 30

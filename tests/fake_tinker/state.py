@@ -32,7 +32,7 @@ __all__ = [
 
 #: Loss multiplier per applied optim step.
 DECAY = 0.85
-_VOCAB = 1000
+VOCAB = 1000
 _DEFAULT_MAX_TOKENS = 16  # used when sampling_params.max_tokens is None (ends with "stop")
 
 
@@ -232,7 +232,7 @@ def sample_outputs(req: m.SampleRequest, weights: int, sequence_ids: list[str]) 
         tokens: list[int] = []
         reason = "length" if params.max_tokens is not None else "stop"
         for j in range(limit):
-            tok = 1 + (start + 31 * s + 7 * j) % _VOCAB
+            tok = 1 + (start + 31 * s + 7 * j) % VOCAB
             tokens.append(tok)
             if tok in stop_tokens:
                 reason = "stop"
@@ -254,7 +254,7 @@ def sample_outputs(req: m.SampleRequest, weights: int, sequence_ids: list[str]) 
         out["topk_prompt_logprobs"] = [
             None
             if i == 0
-            else [[1 + (t + r) % _VOCAB, token_logprob(t + r, i, weights)] for r in range(k)]
+            else [[1 + (t + r) % VOCAB, token_logprob(t + r, i, weights)] for r in range(k)]
             for i, t in enumerate(prompt)
         ]
     return m.SampleResponse.model_validate(out).model_dump(mode="json", exclude_none=True)

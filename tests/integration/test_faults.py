@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sdkgen.runtime import RetryInfo, WireMode
 
 import tinkex
 from tests.fake_tinker import FakeTinker, Fault, faults
@@ -53,7 +54,6 @@ from tinkex import (
     RequestFailedError,
     types,
 )
-from tinkex.runtime import RetryInfo, WireMode
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 

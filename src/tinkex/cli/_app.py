@@ -85,7 +85,7 @@ class Context:
         if service is None:
             return
         self._base_url = service.holder.base_url
-        from ..runtime import APIConnectionError
+        from sdkgen.runtime import APIConnectionError
 
         holder = service.holder
         if isinstance(exc, APIConnectionError) and not holder.session_started:

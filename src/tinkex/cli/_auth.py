@@ -32,7 +32,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _status(ctx: Context) -> int:
-    from ..runtime import AuthenticationError, NotFoundError, PermissionDeniedError
+    from sdkgen.runtime import AuthenticationError, NotFoundError, PermissionDeniedError
 
     source = (
         "--api-key" if ctx.args.api_key else API_KEY_ENV if os.environ.get(API_KEY_ENV) else None

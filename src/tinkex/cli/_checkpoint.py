@@ -202,7 +202,7 @@ def _list(ctx: Context) -> int:
     args = ctx.args
     rest = ctx.rest()
     if args.run_id:
-        from ..runtime import NotFoundError
+        from sdkgen.runtime import NotFoundError
 
         try:
             listed = rest.list_checkpoints(args.run_id).result().checkpoints
@@ -238,7 +238,7 @@ def _list(ctx: Context) -> int:
 
 
 def find_checkpoint(ctx: Context, path: str) -> tuple[models.Checkpoint, models.TrainingRun]:
-    from ..runtime import NotFoundError
+    from sdkgen.runtime import NotFoundError
 
     parsed = parse_path(path)
     rest = ctx.rest()
@@ -300,7 +300,7 @@ def _download(ctx: Context) -> int:
     download = getattr(rest, "download_checkpoint", None)
     if download is None:
         raise CLIError("this version of tinkex cannot download checkpoints; upgrade tinkex")
-    from ..runtime import NotFoundError
+    from sdkgen.runtime import NotFoundError
 
     try:
         result = Path(
@@ -343,7 +343,7 @@ def _delete(ctx: Context) -> int:
         them = "it" if len(paths) == 1 else "them"
         if not ctx.out.confirm(f"about to delete {noun}:\n{listing}\ndelete {them}?"):
             raise CLIError("aborted: nothing was deleted")
-    from ..runtime import APIError, NotFoundError
+    from sdkgen.runtime import APIError, NotFoundError
 
     rest = ctx.rest()
     deleted: list[str] = []
@@ -370,7 +370,7 @@ def _delete(ctx: Context) -> int:
 
 
 def _simple(ctx: Context, verb: str, call: Any, document: dict[str, Any], done: str) -> int:
-    from ..runtime import NotFoundError
+    from sdkgen.runtime import NotFoundError
 
     path = ctx.args.path
     parse_path(path)

@@ -44,7 +44,7 @@ class UsageError(CLIError):
 
 def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
     """The exit code and the one-line message for ``exc``."""
-    from ..runtime import (
+    from sdkgen.runtime import (
         APIConnectionError,
         APIError,
         APIStatusError,

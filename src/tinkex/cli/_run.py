@@ -74,7 +74,7 @@ def _list(ctx: Context) -> int:
 
 
 def _info(ctx: Context) -> int:
-    from ..runtime import NotFoundError
+    from sdkgen.runtime import NotFoundError
 
     run_id: str = ctx.args.run_id
     try:

@@ -51,7 +51,7 @@ def _list(ctx: Context) -> int:
 
 
 def _info(ctx: Context) -> int:
-    from ..runtime import NotFoundError
+    from sdkgen.runtime import NotFoundError
 
     session_id: str = ctx.args.session_id
     try:

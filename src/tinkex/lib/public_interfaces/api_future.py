@@ -5,6 +5,6 @@ implementation over a ``concurrent.futures.Future``. tinkex's ``APIFuture`` is b
 ``concurrent.futures.Future`` (``APIFuture(future)``), so both names are that one class.
 """
 
-from ...runtime import APIFuture, APIFuture as AwaitableConcurrentFuture
+from sdkgen.runtime import APIFuture, APIFuture as AwaitableConcurrentFuture
 
 __all__ = ["APIFuture", "AwaitableConcurrentFuture"]

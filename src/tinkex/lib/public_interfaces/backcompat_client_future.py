@@ -4,6 +4,6 @@
 ``ClientFuture`` (a future whose client attributes can be used before it resolves).
 """
 
-from ...runtime import ClientFuture as BackcompatClientFuture
+from sdkgen.runtime import ClientFuture as BackcompatClientFuture
 
 __all__ = ["BackcompatClientFuture"]

@@ -1,0 +1,281 @@
+"""Pydantic models through datamodel-code-generator, plus type aliases for non-class schemas."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from typing import Any
+
+from datamodel_code_generator import (
+    DatetimeClassType,
+    GenerateConfig,
+    InputFileType,
+    LiteralType,
+    PythonVersion,
+    generate,
+)
+from datamodel_code_generator.enums import DataModelType
+
+from .enums import EnumTypes, discriminator_properties, is_enum_schema
+from .manifest import Manifest
+from .pytypes import TypeMapper, is_class_schema
+from .schema_walk import iter_refs, iter_subschemas, ref_name
+
+__all__ = ["OWN_NAMES", "emit_models"]
+
+# Classes of models.py that are no schema's (a schema of that name would be renamed).
+OWN_NAMES = frozenset({"BaseModel"})
+
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+_ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n")
+
+
+def _request_only(manifest: Manifest) -> set[str]:
+    """Schemas reachable from request bodies and from nothing the server sends."""
+
+    def closure(roots: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(roots)
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in manifest.schemas:
+                continue
+            seen.add(name)
+            todo += [ref_name(r) or "" for r, _ in iter_refs(manifest.schemas[name], ())]
+        return seen
+
+    requests: set[str] = set()
+    others: set[str] = set()
+    for resource in manifest.resources.values():
+        for ep in resource.endpoints.values():
+            if ep.request:
+                requests.add(ep.request)
+            for name in (
+                ep.response,
+                ep.future.result if ep.future else None,
+                *(ep.stream.schemas() if ep.stream else ()),
+            ):
+                if name:
+                    others.add(name)
+    return closure(requests) - closure(others)
+
+
+def _prepare(manifest: Manifest, enums: EnumTypes) -> dict[str, Any]:
+    """Manifest schemas as JSON Schema ``$defs`` for datamodel-code-generator.
+
+    Only object schemas become classes; references to other named schemas (unions) are inlined
+    so that the generator makes no wrapper classes for them. Enums become placeholders that
+    ``enums`` turns into the enum's name (open where the server's data is read: see enums.py).
+    """
+    schemas = manifest.schemas
+    strict = _request_only(manifest)
+    tags = discriminator_properties(schemas)
+
+    def inline(node: Any, open_: bool) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref_name(ref) or ""
+                if is_enum_schema(schemas[name]):
+                    return enums.named(name, node, open_=open_)
+                if not is_class_schema(schemas[name]):
+                    merged = {
+                        **inline(copy.deepcopy(schemas[name]), open_),
+                        **{k: v for k, v in node.items() if k != "$ref"},
+                    }
+                    return merged
+                return {**node, "$ref": f"#/$defs/{name}"}
+            if "enum" in node and (placeholder := enums.inline(node, open_=open_)) is not None:
+                return placeholder
+            # Values (an enum member, a default) are data: a `$ref` key there is no reference.
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                if key in _DATA_KEYWORDS:
+                    out[key] = value
+                elif key == "properties" and isinstance(value, dict):
+                    # A discriminator's tag stays a closed Literal: pydantic picks the member by it.
+                    out[key] = {p: inline(v, open_ and p not in tags) for p, v in value.items()}
+                else:
+                    out[key] = inline(value, open_)
+            return out
+        if isinstance(node, list):
+            return [inline(v, open_) for v in node]
+        return node
+
+    defs: dict[str, Any] = {}
+    for name, schema in schemas.items():
+        if not is_class_schema(schema):
+            continue
+        prepared = _nullable_as_type_list(inline(copy.deepcopy(schema), name not in strict))
+        for sub, _ in iter_subschemas(prepared, ()):
+            required = set(sub.get("required") or [])
+            for prop_name, prop in (sub.get("properties") or {}).items():
+                if "const" in prop and "default" not in prop and prop_name not in required:
+                    prop["default"] = prop["const"]
+        if name in strict and "additionalProperties" not in prepared:
+            prepared["additionalProperties"] = False
+        defs[name] = prepared
+    return {"$defs": defs}
+
+
+def _nullable_as_type_list(node: Any) -> Any:
+    """``anyOf: [X, null]`` with a plain typed X becomes ``type: [x, "null"]``.
+
+    datamodel-code-generator otherwise wraps a constrained X (``maxItems``, ``minLength``...) in
+    a RootModel class of its own, which then cannot take the ``None`` default.
+    """
+    if isinstance(node, list):
+        return [_nullable_as_type_list(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable_as_type_list(v) for k, v in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (other,) = [o for o in options if o != {"type": "null"}]
+        simple = isinstance(other, dict) and isinstance(other.get("type"), str)
+        if simple and not ({"$ref", "enum", "const", "anyOf", "oneOf"} & other.keys()):
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**other, **rest, "type": [other["type"], "null"]}
+    return node
+
+
+def _factory_defaults(code: str) -> str:
+    """Mutable defaults of model-typed fields become ``default_factory`` (typed, and not shared)."""
+    tree = ast.parse(code)
+    edits: list[tuple[int, int, int, int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            if not (
+                isinstance(stmt, ast.AnnAssign) and isinstance(stmt.value, ast.Dict | ast.List)
+            ):
+                continue
+            annotation = ast.unparse(stmt.annotation)
+            if annotation.startswith(("dict[", "list[")):
+                continue
+            value = stmt.value
+            literal = ast.unparse(value)
+            assert value.end_lineno is not None
+            assert value.end_col_offset is not None
+            edits.append(
+                (
+                    value.lineno,
+                    value.col_offset,
+                    value.end_lineno,
+                    value.end_col_offset,
+                    f"Field(default_factory=lambda: cast(Any, {literal}))",
+                )
+            )
+    lines = code.splitlines(keepends=True)
+    for line, col, end_line, end_col, text in sorted(edits, reverse=True):
+        start = lines[line - 1][:col]
+        end = lines[end_line - 1][end_col:]
+        lines[line - 1 : end_line] = [start + text + end]
+    return "".join(lines)
+
+
+def _aliases(manifest: Manifest, *, enums: bool) -> list[str]:
+    """The ``TypeAlias`` lines of the enum schemas (``enums``) or of every other non-class one.
+
+    Enum aliases come before the classes: a field that names one is then resolved when its
+    class is made, so a subclass in another module (a hand-written layer) inherits a finished
+    field instead of resolving ``Level`` in its own module, where it is not defined.
+    """
+    mapper = TypeMapper(manifest.schemas, prefix="")
+    names = [
+        n
+        for n, s in manifest.schemas.items()
+        if not is_class_schema(s) and is_enum_schema(s) == enums
+    ]
+    ordered: list[str] = []
+
+    def visit(name: str, stack: tuple[str, ...] = ()) -> None:
+        if name in ordered or name in stack:
+            return
+        for ref, _ in iter_refs(manifest.schemas[name], ()):
+            dep = ref_name(ref) or ""
+            if dep in names:
+                visit(dep, (*stack, name))
+        ordered.append(name)
+
+    for name in names:
+        visit(name)
+    lines = []
+    for name in ordered:
+        schema = manifest.schemas[name]
+        doc = schema.get("description")
+        lines.append(f"{name}: TypeAlias = {mapper.annotation(schema)}")
+        if doc:
+            lines.append(f'"""{_doc(doc)}"""')
+        lines.append("")
+    return lines
+
+
+def _doc(text: str) -> str:
+    return " ".join(str(text).split()).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def emit_models(manifest: Manifest, header: str) -> str:
+    """The source of ``models.py``: every class schema and an alias for every other schema."""
+    config = GenerateConfig(
+        input_file_type=InputFileType.JsonSchema,
+        output_model_type=DataModelType.PydanticV2BaseModel,
+        target_python_version=PythonVersion.PY_311,
+        use_annotated=True,
+        field_constraints=True,
+        collapse_root_models=True,
+        use_schema_description=True,
+        use_field_description=True,
+        disable_timestamp=True,
+        use_double_quotes=True,
+        enum_field_as_literal=LiteralType.All,
+        keep_model_order=True,
+        strict_nullable=True,
+        output_datetime_class=DatetimeClassType.Datetime,
+        formatters=[],
+        custom_file_header=header,
+    )
+    enums = EnumTypes(manifest.schemas)
+    code = generate(_prepare(manifest, enums), config=config)
+    if not isinstance(code, str):
+        raise TypeError("datamodel-code-generator returned several modules; expected one")
+    code = _factory_defaults(enums.substitute(_ROOT_MODEL.sub("\n", code)))
+    future = "from __future__ import annotations\n"
+    header_end = code.index(future) + len(future)
+    extra_imports = (
+        "from datetime import date, datetime\n"
+        "from typing import Annotated, Any, Literal, NoReturn, TypeAlias, cast\n"
+        "from pydantic import Field\n"
+    )
+    # BaseModel is the deferred base below, not pydantic's own.
+    code = _PYDANTIC_BASEMODEL.sub(_without_basemodel, code)
+    code = code[:header_end] + extra_imports + code[header_end:]
+    first_class = code.index("\nclass ")
+    enum_aliases = "\n".join(_aliases(manifest, enums=True))
+    code = code[:first_class] + _DEFERRED_BASE + enum_aliases + code[first_class:]
+    return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest, enums=False)) + "\n"
+
+
+_PYDANTIC_BASEMODEL = re.compile(r"^from pydantic import (.+)$", re.MULTILINE)
+
+
+def _without_basemodel(match: re.Match[str]) -> str:
+    names = [n.strip() for n in match.group(1).split(",") if n.strip() != "BaseModel"]
+    return f"from pydantic import {', '.join(names)}" if names else ""
+
+
+# Every model's validator is built when the model is first used, not at import: a program uses
+# a few of an API's schemas, and building all of them was most of the import time. pydantic
+# builds a deferred model once even when threads use it first at the same time (from 2.14).
+_DEFERRED_BASE = '''
+from pydantic import BaseModel as _PydanticModel, ConfigDict
+
+
+class BaseModel(_PydanticModel):
+    """The base of every schema: validators are built on first use, not at import."""
+
+    model_config = ConfigDict(defer_build=True)
+
+'''

@@ -1,0 +1,209 @@
+"""Static descriptions of an API and its endpoints, emitted by the generator from a manifest.
+
+These are plain frozen dataclasses: the generated package builds them once at import time and the
+runtime only reads them. Nothing here knows which API it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "APISpec",
+    "AuthSpec",
+    "EndpointSpec",
+    "FuturesSpec",
+    "PaginateSpec",
+    "PoolSpec",
+    "RetryPolicy",
+]
+
+
+# Far above any answer a JSON API sends (a training batch's results are a few MB), far below
+# what would exhaust a machine's memory.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+
+def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
+    """True when ``status`` is listed in ``patterns`` (ints, or families such as ``"5xx"``)."""
+    for pattern in patterns:
+        if isinstance(pattern, int):
+            if pattern == status:
+                return True
+        elif len(pattern) == 3 and pattern.endswith("xx") and str(status)[0] == pattern[0]:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one call is retried. ``max_retries + 1`` attempts at most, all within ``deadline``."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 10.0
+    jitter: float = 0.25
+    deadline: float | None = 300.0
+    retry_after_cap: float = 60.0
+    retry_statuses: tuple[int | str, ...] = (408, 409, 429, "5xx")
+    retry_connection_errors: bool = True
+
+    def should_retry_status(self, status: int) -> bool:
+        return status_matches(status, self.retry_statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """A connection pool: one shared httpx client per pool name."""
+
+    max_connections: int = 100
+    max_keepalive: int = 20
+    timeout: float | None = None
+    # Follow redirects (say, to signed storage URLs). Such a pool always sends with httpx's own
+    # transport, whatever the client's http_backend, as the reference SDK does for them.
+    follow_redirects: bool = False
+    # What http_backend="auto" picks for this pool: pyqwest's lower cost per request shows at
+    # high concurrency; httpx sends large bodies to few peers at least as fast.
+    auto_backend: Literal["pyqwest", "httpx"] = "pyqwest"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSpec:
+    """One credential, read from ``env`` (see ``_auth``). ``raw`` sends it as ``header``,
+    ``bearer`` as ``header: Bearer <it>``, ``basic`` as ``Authorization: Basic`` with the
+    password from ``password_env``, ``query`` as the query parameter ``query``."""
+
+    header: str | None
+    env: str
+    scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
+    query: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FuturesSpec:
+    """How a future-returning endpoint's handle is polled until its result is ready.
+
+    Field names (``pending_field``, ``failed_field``, ``message_field``, ``category_field``, the
+    queue-state, metadata and ``poll_after_field`` ones) are dotted paths into the reply:
+    ``status.state`` reads ``{"status": {"state": ...}}``.
+    """
+
+    poll_endpoint: str
+    request_id_field: str = "request_id"
+    pending_field: str = "type"
+    # One value, or several, that mean "not yet".
+    pending_value: str | tuple[str, ...] = "try_again"
+    failed_field: str = "error"
+    # The values of ``failed_field`` that mean "failed"; empty: any reply that has the field.
+    failed_values: tuple[str, ...] = ()
+    message_field: str = "error"
+    category_field: str = "category"
+    queue_state_field: str | None = None
+    queue_state_reason_field: str | None = None
+    queue_state_active: str | None = None
+    retry_statuses: tuple[int | str, ...] = (408, "5xx")
+    backoff_statuses: tuple[int | str, ...] = (429,)
+    expired_statuses: tuple[int | str, ...] = (410,)
+    bad_request_statuses: tuple[int | str, ...] = ()
+    bad_request_budget: int = 3
+    pause_statuses: tuple[int | str, ...] = ()
+    pause_interval: float = 5.0
+    pause_cap: float = 3600.0
+    # The wait after the first "not yet" reply; it doubles with each further one (the retry
+    # policy's backoff) up to ``max_poll_interval``.
+    poll_interval: float = 0.5
+    max_backoff: float = 30.0
+    poll_fields: Mapping[str, Any] = field(default_factory=dict)
+    metadata_field: str | None = None
+    metadata_value: Any = None
+    metadata_then: Mapping[str, Any] = field(default_factory=dict)
+    iteration_header: str | None = None
+    max_poll_interval: float = 5.0
+    # A "not yet" reply may say when to poll again: its Retry-After / retry-after-ms header
+    # (when ``retry_after_header``) or a body field in seconds or milliseconds. Such a hint
+    # replaces the interval, cut to ``poll_after_cap`` and to the wait's deadline.
+    retry_after_header: bool = True
+    poll_after_field: str | None = None
+    poll_after_unit: Literal["s", "ms"] = "s"
+    poll_after_cap: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class APISpec:
+    """Everything API-wide that the runtime needs: identity, auth, defaults and policies."""
+
+    name: str
+    title: str
+    version: str
+    base_url: str
+    auth: AuthSpec | None
+    env: Mapping[str, str] = field(default_factory=dict)
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+    connect_timeout: float = 5.0
+    idempotency_header: str | None = None
+    retry_count_header: str | None = None
+    request_id_headers: tuple[str, ...] = ()
+    retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
+    pools: Mapping[str, PoolSpec] = field(default_factory=dict)
+    futures: FuturesSpec | None = None
+    telemetry_endpoint: str | None = None
+    user_agent: str = "sdk"
+    # The module of compiled protobuf messages, imported on first use (not at import time).
+    protobuf_module: str | None = None
+    # The largest decoded response body read into memory (a streamed endpoint: per event);
+    # an endpoint may set its own. Enforced while reading and while decompressing.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # Credentials sent along with ``auth`` (a key header plus a bearer token, say).
+    extra_auth: tuple[AuthSpec, ...] = ()
+    # The logger the runtime writes to for this API (generated code passes its top-level
+    # package, so that an SDK's users configure one logger: the SDK's own).
+    logger: str = "sdkgen"
+
+
+@dataclass(frozen=True, slots=True)
+class PaginateSpec:
+    """How a listing pages (see ``_pagination``): ``items`` and ``total``/``next`` are dotted
+    paths in the body; ``limit``, ``offset``, ``page`` and ``cursor`` name query parameters."""
+
+    items: str
+    limit: str | None = None
+    offset: str | None = None
+    total: str | None = None
+    style: Literal["offset", "page", "cursor", "link"] = "offset"
+    page: str | None = None
+    cursor: str | None = None
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """One endpoint: its route and every flag the manifest gives it."""
+
+    id: str
+    method: str
+    path: str
+    path_params: tuple[str, ...] = ()
+    slash_params: tuple[str, ...] = ()
+    body: Literal["json", "form", "raw", "protobuf", "none"] = "none"
+    content_type: str = "application/json"
+    message: str | None = None  # the protobuf message of a ``protobuf`` body
+    result_message: str | None = None  # the protobuf message a future's result may come as
+    poll_pool: str | None = None  # the pool a future's polls use (None: the poll endpoint's)
+    accept: str | None = None
+    future: bool = False
+    stream: Literal["sse"] | None = None
+    compress: Literal["zstd", "gzip"] | None = None
+    idempotent: bool = False
+    retry: str = "default"
+    timeout: float | None = None
+    pool: str = "default"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret_headers: tuple[str, ...] = ()
+    deprecated: str | None = None
+    paginate: PaginateSpec | None = None
+    max_response_bytes: int | None = None  # None: the API's ``max_response_bytes``
