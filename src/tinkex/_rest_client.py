@@ -7,11 +7,12 @@ page (``iter_training_runs``, ``iter_user_checkpoints``, ``iter_sessions``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from sdkgen.runtime import APIFuture
+from sdkgen.runtime._call_context import current_call_headers, using_call_headers
 
 from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
 from ._generated import models
@@ -24,6 +25,7 @@ from .types import ParsedCheckpointTinkerPath
 __all__ = ["RestClient"]
 
 AccessScope = Literal["owned", "accessible"]
+T = TypeVar("T")
 
 
 class RestClient:
@@ -115,9 +117,10 @@ class RestClient:
         page_size: int = 100,
     ) -> Iterator[models.TrainingRun]:
         """Every training run, fetching ``page_size`` at a time."""
-        return self._iterate(
-            lambda offset: self.list_training_runs(page_size, offset, access_scope, project_id),
-            "training_runs",
+        return self._each(
+            self._api.training_runs.iter_list_training_runs(
+                limit=page_size, access_scope=access_scope, project_id=project_id
+            )
         )
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -140,9 +143,7 @@ class RestClient:
     @public
     def iter_user_checkpoints(self, page_size: int = 100) -> Iterator[models.Checkpoint]:
         """Every checkpoint you own, fetching ``page_size`` at a time."""
-        return self._iterate(
-            lambda offset: self.list_user_checkpoints(page_size, offset), "checkpoints"
-        )
+        return self._each(self._api.checkpoints.iter_list_user_checkpoints(limit=page_size))
 
     @public
     def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
@@ -311,14 +312,10 @@ class RestClient:
     def iter_sessions(
         self, access_scope: AccessScope = "owned", page_size: int = 100
     ) -> Iterator[str]:
-        """Every session id, fetching ``page_size`` at a time (stops at a short page)."""
-        offset = 0
-        while True:
-            page = self.list_sessions(page_size, offset, access_scope).result().sessions
-            yield from page
-            if len(page) < page_size:
-                return
-            offset += len(page)
+        """Every session id, fetching ``page_size`` at a time (until an empty page)."""
+        return self._each(
+            self._api.sessions.iter_list_sessions(limit=page_size, access_scope=access_scope)
+        )
 
     @public
     def assign_session_project(self, session_id: str, project_id: str) -> APIFuture[None]:
@@ -484,15 +481,32 @@ class RestClient:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _iterate(fetch: Any, field: str) -> Iterator[Any]:
-        offset = 0
+    def _each(self, items: AsyncIterator[T]) -> Iterator[T]:
+        """The items of a generated async iterator, one page fetched at a time on the client's
+        loop, under the headers of the public call that made the iterator (``@public``)."""
+        return _items_of(self.holder, items, current_call_headers())
+
+
+_END: Any = object()
+
+
+def _items_of(
+    holder: Holder, items: AsyncIterator[T], headers: Mapping[str, str] | None
+) -> Iterator[T]:
+    async def step() -> T:
+        try:
+            return await anext(items)
+        except StopAsyncIteration:
+            return cast(T, _END)
+
+    try:
         while True:
-            page = fetch(offset).result()
-            items = list(getattr(page, field))
-            yield from items
-            offset += len(items)
-            cursor = getattr(page, "cursor", None)
-            total = getattr(cursor, "total_count", None)
-            if not items or (total is not None and offset >= total):
+            with using_call_headers(headers):
+                item = holder.run(step())
+            if item is _END:
                 return
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None and not holder.closed:  # left early (a CLI --limit): end the walk
+            holder.run(close())

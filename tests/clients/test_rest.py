@@ -71,6 +71,24 @@ def test_list_and_iterate_training_runs(
     assert len(server.requests_to("list_training_runs")) - before == 3  # one page per run
 
 
+def test_iterating_names_the_iterator_and_stops_when_left(
+    server: FakeTinker, service: tinker.ServiceClient, rest: tinker.RestClient
+) -> None:
+    _runs(service, 3)
+    before = len(server.requests_to("list_training_runs"))
+    walk = rest.iter_training_runs(page_size=1)
+    assert server.requests_to("list_training_runs")[before:] == []  # nothing until iterated
+    first = next(walk)
+    assert first.training_run_id in server.models
+    walk.close()  # as `take(...)` in the CLI leaves a listing after --limit items
+    sent = server.requests_to("list_training_runs")[before:]
+    assert len(sent) == 1
+    assert sent[0].headers["x-sdk-method"] == "RestClient.iter_training_runs"
+    with pytest.raises(StopIteration):
+        next(walk)
+    assert len(server.requests_to("list_training_runs")) - before == 1
+
+
 # ---------------------------------------------------------------------- checkpoints
 
 
@@ -176,7 +194,8 @@ def test_sessions_list_get_and_iterate(server: FakeTinker, make_service: Service
     listed = rest.list_sessions(limit=10).result()
     assert sorted(listed.sessions) == sorted(ids)
     assert sorted(rest.iter_sessions(page_size=2)) == sorted(ids)
-    assert len(server.requests_to("list_sessions")) == 3  # one page, then pages of 2 and 1
+    # one page, then pages of 2 and 1 and an empty one (the reply carries no total)
+    assert len(server.requests_to("list_sessions")) == 4
 
     session = rest.get_session(ids[1]).result()
     assert session.training_run_ids == [runs[1].model_id]

@@ -89,6 +89,7 @@ LIST_SESSIONS = EndpointSpec(
     method="GET",
     path="/api/v1/sessions",
     idempotent=True,
+    paginate=PaginateSpec(items="sessions", limit="limit", offset="offset", total=None),
 )
 ASSIGN_SESSION_PROJECT = EndpointSpec(
     id="assign_session_project",

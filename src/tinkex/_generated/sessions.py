@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, cast
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -225,6 +225,37 @@ class Sessions(SyncAPIResource):
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
+            ),
+        )
+
+    def iter_list_sessions(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        access_scope: models.AccessScope = "owned",
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Iterator[str]:
+        """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListSessionsParams,
+            {"limit": limit, "offset": offset, "access_scope": access_scope},
+        )
+        return cast(
+            Iterator[str],
+            self._client.paginate(
+                _e.LIST_SESSIONS,
+                models.ListSessionsResponse,
+                query={
+                    "limit": _p["limit"],
+                    "offset": _p["offset"],
+                    "access_scope": _p["access_scope"],
+                },
+                options=RequestOptions(
+                    timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+                ),
             ),
         )
 
@@ -567,6 +598,37 @@ class AsyncSessions(AsyncAPIResource):
                 idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
+            ),
+        )
+
+    def iter_list_sessions(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        access_scope: models.AccessScope = "owned",
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncIterator[str]:
+        """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
+        _p = validate_params(
+            _params.ListSessionsParams,
+            {"limit": limit, "offset": offset, "access_scope": access_scope},
+        )
+        return cast(
+            AsyncIterator[str],
+            self._client.paginate(
+                _e.LIST_SESSIONS,
+                models.ListSessionsResponse,
+                query={
+                    "limit": _p["limit"],
+                    "offset": _p["offset"],
+                    "access_scope": _p["access_scope"],
+                },
+                options=RequestOptions(
+                    timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+                ),
             ),
         )
 
