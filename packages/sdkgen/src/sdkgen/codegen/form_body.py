@@ -14,7 +14,7 @@ from .loader import Key
 from .manifest import Endpoint
 from .schema_walk import properties_of, ref_name
 
-__all__ = ["FORM_CONTENT_TYPE", "check_form_body"]
+__all__ = ["FORM_CONTENT_TYPE", "check_form_body", "is_flat"]
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
@@ -45,7 +45,8 @@ def _is_scalar(schemas: Mapping[str, Any], schema: Any) -> bool:
     return bool(kinds) and all(k in _SCALARS for k in kinds)
 
 
-def _is_flat(schemas: Mapping[str, Any], schema: Any) -> bool:
+def is_flat(schemas: Mapping[str, Any], schema: Any) -> bool:
+    """One value (string, number, integer, boolean, enum; `$ref`s followed) or a list of them."""
     resolved = _resolve(schemas, schema)
     if isinstance(resolved, dict) and resolved.get("type") == "array":
         return _is_scalar(schemas, resolved.get("items"))
@@ -74,7 +75,7 @@ def check_form_body(
     if ep.content_type is not None:
         add((*path, "content_type"), f"a `body: form` endpoint is always `{FORM_CONTENT_TYPE}`")
     for name, prop in properties_of(request).items():
-        if not _is_flat(schemas, prop):
+        if not is_flat(schemas, prop):
             add(
                 (*path, "request"),
                 f"field `{name}` of `{ep.request}` cannot be form-encoded: a form field is one "

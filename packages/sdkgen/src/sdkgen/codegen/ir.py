@@ -10,6 +10,7 @@ from typing import Any
 from .form_body import FORM_CONTENT_TYPE
 from .futures_contract import futures_spec_source
 from .manifest import Auth, Endpoint, Manifest, Param, auth_list
+from .multipart_body import file_fields
 from .pagination import field_at, paginate_spec_source
 from .params_check import BINARY
 from .protobuf import CompiledProto
@@ -190,10 +191,13 @@ class _Builder:
             request_model = self.types.named(ep.request)
             schema = self.m.schemas[ep.request]
             required = set(schema.get("required") or [])
+            files = file_fields(schema) if ep.body == "multipart" else {}
             for wire, prop in (schema.get("properties") or {}).items():
                 if "const" in prop:
                     continue  # discriminator tags are fixed, not arguments
                 ann = self.types.annotation(prop)
+                if wire in files:  # bytes, a path, a file object or a (name, content) tuple
+                    ann = "list[FileInput]" if files[wire] else "FileInput"
                 default = None if wire in required else "NOT_GIVEN"
                 if default is not None:
                     ann = f"{ann} | NotGiven"
@@ -281,6 +285,11 @@ class _Builder:
         elif ep.body == "form" and ep.request is not None:
             kw["body"] = "'form'"
             kw["content_type"] = repr(FORM_CONTENT_TYPE)
+        elif ep.body == "multipart" and ep.request is not None:
+            kw["body"] = "'multipart'"  # the content type, with its boundary, is the runtime's
+            files = tuple(file_fields(self.m.schemas[ep.request]))
+            if files:
+                kw["file_fields"] = repr(files)
         elif ep.request is not None:
             kw["body"] = "'json'"
         if ep.accept:

@@ -309,7 +309,8 @@ class Endpoint(_Strict):
     path_params: dict[str, Param] = Field(default_factory=dict)
     query: dict[str, Param] = Field(default_factory=dict)
     request: str | None = None
-    body: Literal["json", "form", "raw", "protobuf"] = "json"  # form: x-www-form-urlencoded
+    # form: x-www-form-urlencoded; multipart: multipart/form-data (files streamed)
+    body: Literal["json", "form", "multipart", "raw", "protobuf"] = "json"
     message: str | None = None  # the protobuf message of a `body: protobuf` endpoint
     content_type: str | None = None
     accept: str | None = None

@@ -19,6 +19,7 @@ from datamodel_code_generator.enums import DataModelType
 
 from .enums import EnumTypes, discriminator_properties, is_enum_schema
 from .manifest import Manifest
+from .multipart_body import file_fields
 from .pytypes import TypeMapper, is_class_schema
 from .schema_walk import iter_refs, iter_subschemas, ref_name
 
@@ -104,10 +105,16 @@ def _prepare(manifest: Manifest, enums: EnumTypes) -> dict[str, Any]:
         return node
 
     defs: dict[str, Any] = {}
+    files = _multipart_files(manifest)
     for name, schema in schemas.items():
         if not is_class_schema(schema):
             continue
         prepared = _nullable_as_type_list(inline(copy.deepcopy(schema), name not in strict))
+        for prop, is_list in files.get(name, {}).items():
+            # A file is bytes, a path, a file object or a tuple: the runtime checks which when
+            # it plans the body (the method's argument is typed `FileInput`).
+            doc = {k: v for k, v in prepared["properties"][prop].items() if k == "description"}
+            prepared["properties"][prop] = {"type": "array", "items": {}, **doc} if is_list else doc
         for sub, _ in iter_subschemas(prepared, ()):
             required = set(sub.get("required") or [])
             for prop_name, prop in (sub.get("properties") or {}).items():
@@ -117,6 +124,16 @@ def _prepare(manifest: Manifest, enums: EnumTypes) -> dict[str, Any]:
             prepared["additionalProperties"] = False
         defs[name] = prepared
     return {"$defs": defs}
+
+
+def _multipart_files(manifest: Manifest) -> dict[str, dict[str, bool]]:
+    """The file fields of every multipart request schema: schema -> field -> is a list."""
+    out: dict[str, dict[str, bool]] = {}
+    for resource in manifest.resources.values():
+        for ep in resource.endpoints.values():
+            if ep.body == "multipart" and ep.request in manifest.schemas:
+                out[ep.request] = file_fields(manifest.schemas[ep.request])
+    return out
 
 
 def _nullable_as_type_list(node: Any) -> Any:

@@ -35,8 +35,8 @@ def _flags(ep: Endpoint) -> list[str]:
         flags.append(f"compress: {ep.compress}")
     if ep.body == "raw":
         flags.append(f"body: {ep.content_type}")
-    elif ep.body == "form":
-        flags.append("body: form")  # the reader must know it is not JSON
+    elif ep.body in ("form", "multipart"):
+        flags.append(f"body: {ep.body}")  # the reader must know it is not JSON
     flags.append("idempotent" if ep.idempotent else "not idempotent")
     flags.append(f"retry: {ep.retry}")
     if ep.timeout:

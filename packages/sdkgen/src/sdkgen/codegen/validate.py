@@ -22,6 +22,7 @@ from .form_body import FORM_CONTENT_TYPE, check_form_body
 from .futures_contract import check_futures
 from .loader import Key, Loaded
 from .manifest import Endpoint, Manifest
+from .multipart_body import MULTIPART_CONTENT_TYPE, check_multipart_body
 from .pagination import check_paginate
 from .params_check import (
     BINARY,
@@ -452,6 +453,7 @@ class _Checker:
                         f"body field `{prop}` clashes with a parameter of the same name",
                     )
         check_form_body(self.m.schemas, ep, request, path, self.add)
+        check_multipart_body(self.m.schemas, ep, request, path, self.add)
         if ep.body == "raw":
             if ep.request is not None:
                 self.add(
@@ -533,6 +535,8 @@ def _body_type(ep: Endpoint) -> str:
         return ep.content_type or "raw"
     if ep.body == "form":
         return FORM_CONTENT_TYPE
+    if ep.body == "multipart":
+        return MULTIPART_CONTENT_TYPE
     return "application/json"
 
 

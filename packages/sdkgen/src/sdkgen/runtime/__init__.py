@@ -43,6 +43,7 @@ from ._futures import (
 )
 from ._loop import BackgroundLoop
 from ._metrics import EndpointMetrics, Metrics
+from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_body
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._otel import OpenTelemetryListener, inject_trace_context
 from ._pagination import PaginationLoopError
@@ -94,6 +95,8 @@ __all__ = [
     "Event",
     "EventKind",
     "EventRoutes",
+    "FileContent",
+    "FileInput",
     "FutureCancelledError",
     "FutureExpiredError",
     "FutureHandle",
@@ -103,6 +106,7 @@ __all__ = [
     "InternalServerError",
     "Listener",
     "Metrics",
+    "MultipartBody",
     "NotFoundError",
     "NotGiven",
     "OpenTelemetryListener",
@@ -134,6 +138,7 @@ __all__ = [
     "WireMode",
     "backoff_delay",
     "build_body",
+    "encode_multipart_body",
     "inject_trace_context",
     "open_binary",
     "param_headers",

@@ -22,6 +22,7 @@ from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
 from ._errors import APIError, ResponseTooLargeError
 from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
+from ._multipart import MultipartBody, encode_multipart_body
 from ._options import NotGiven, RequestOptions
 from ._otel import inject_trace_context
 from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
@@ -166,12 +167,17 @@ class ClientCore:
             warnings.warn(
                 f"{spec.id} is deprecated: {spec.deprecated}", DeprecationWarning, stacklevel=4
             )
-        if spec.body == "form" and content is None:
-            content = encode_form_body(spec.id, body, options.extra_body)
+        payload: bytes | MultipartBody | None = content
+        if spec.body == "multipart" and content is None:
+            payload = encode_multipart_body(
+                spec.id, body, options.extra_body, file_fields=spec.file_fields
+            )
+        elif spec.body == "form" and content is None:
+            payload = encode_form_body(spec.id, body, options.extra_body)
         elif options.extra_body is not None:
-            content = merge_extra_body(spec.id, body, content, options.extra_body)
+            payload = merge_extra_body(spec.id, body, content, options.extra_body)
         elif content is None and body is not None:
-            content = encode_json_body(body)
+            payload = encode_json_body(body)
         query = merge_extra_query(query, options.extra_query)
         key = options.idempotency_key
         if key is None and spec.method != "GET":
@@ -179,7 +185,7 @@ class ClientCore:
         args = CallArgs(
             path_params=path_params,
             query=query,
-            content=content,
+            content=payload,
             secret_headers=secret_headers,
             extra_headers=options.extra_headers,
             idempotency_key=key,

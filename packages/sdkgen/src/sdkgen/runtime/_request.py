@@ -23,6 +23,7 @@ from ._call_context import current_call_headers
 from ._compression import compress
 from ._config import ClientConfig
 from ._hooks import RequestHook, ResponseHook
+from ._multipart import MultipartBody
 from ._options import NotGiven
 from ._redirect import SECRETS_EXTENSION, origin_of
 from ._spec import APISpec, EndpointSpec
@@ -66,7 +67,7 @@ class CallArgs:
         *,
         path_params: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | MultipartBody | None = None,
         secret_headers: Mapping[str, str | None] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -233,7 +234,14 @@ def build_request(
     apply_auth(api, config.api_key, config.credentials, headers, params)
     headers.update(spec.headers)
     content = args.content
-    if content is not None:
+    stream: MultipartBody | None = None
+    if isinstance(content, MultipartBody):
+        # Streamed, and sent whole by every attempt (it starts over on each iteration); its
+        # length is known, so servers that refuse chunked uploads take it too.
+        headers["Content-Type"] = content.content_type
+        headers["Content-Length"] = str(content.length)
+        stream, content = content, None
+    elif content is not None:
         headers["Content-Type"] = spec.content_type
         if spec.compress is not None and args.compress:
             content = compress(content, spec.compress)
@@ -248,6 +256,9 @@ def build_request(
     headers.update(args.secret_headers)
     headers.update(args.extra_headers)
     url = _url(config.base_url + render_path(spec, args.path_params))
+    if stream is not None:
+        # httpx adds Host itself only to a request built from `content`, not from a stream.
+        headers["Host"] = url.netloc.decode("ascii")
     extensions = {
         "timeout": timeout.as_dict(),
         SECRETS_EXTENSION: (_origin(config.base_url), _secret_names(api, spec)),
@@ -263,6 +274,7 @@ def build_request(
         params=params or None,  # an empty mapping would cost a second URL parse
         headers=headers,
         content=content,
+        stream=stream,
         extensions=extensions,
     )
 

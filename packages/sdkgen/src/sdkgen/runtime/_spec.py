@@ -189,7 +189,7 @@ class EndpointSpec:
     path: str
     path_params: tuple[str, ...] = ()
     slash_params: tuple[str, ...] = ()
-    body: Literal["json", "form", "raw", "protobuf", "none"] = "none"
+    body: Literal["json", "form", "multipart", "raw", "protobuf", "none"] = "none"
     content_type: str = "application/json"
     message: str | None = None  # the protobuf message of a ``protobuf`` body
     result_message: str | None = None  # the protobuf message a future's result may come as
@@ -207,3 +207,5 @@ class EndpointSpec:
     deprecated: str | None = None
     paginate: PaginateSpec | None = None
     max_response_bytes: int | None = None  # None: the API's ``max_response_bytes``
+    # A ``multipart`` body's fields (wire names) that are files, not text parts.
+    file_fields: tuple[str, ...] = ()
