@@ -30,6 +30,7 @@ from tests.runtime._support import (
     sync_client_class,
 )
 from sdkgen.runtime import (
+    ClientConfig,
     EndpointSpec,
     RequestOptions,
     RetryPolicy,
@@ -267,12 +268,15 @@ def test_a_retry_sends_the_file_again_from_its_start(
     assert len(_FlakyUpload.bodies) == 4
 
 
+@pytest.mark.parametrize("backend", ["httpx", "pyqwest"])
 async def test_the_async_client_sends_the_file_again_too(
-    make_async_client: AsyncFactory, http_server: StartHTTPServer, tmp_path: Path
+    make_async_client: AsyncFactory, http_server: StartHTTPServer, tmp_path: Path, backend: str
 ) -> None:
+    pytest.importorskip(backend)
     _FlakyUpload.bodies = []
     server = http_server(_FlakyUpload)
-    client = make_async_client(async_client_class(_RETRY_API), base_url=server.base_url)
+    config = ClientConfig.resolve(_RETRY_API, base_url=server.base_url, http_backend=backend)
+    client = make_async_client(async_client_class(_RETRY_API), config=config)
     for _, value, expected in _file_args(tmp_path):
         await client.request(UPLOAD, dict, body=Upload(file=value))
         first, second = _FlakyUpload.bodies[-2:]
