@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .error_shapes import error_schemas_source, inherited_message_field
 from .form_body import FORM_CONTENT_TYPE
 from .futures_contract import futures_spec_source
 from .manifest import Auth, Endpoint, Manifest, Param, auth_list
@@ -326,6 +327,9 @@ class _Builder:
             kw["deprecated"] = repr(deprecated)
         if ep.paginate:
             kw["paginate"] = paginate_spec_source(ep.paginate)
+        errors = error_schemas_source(ep.errors, inherited_message_field(self.m.api.errors))
+        if errors is not None:
+            kw["errors"] = errors
         return kw
 
 
@@ -380,6 +384,9 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
         add("max_response_bytes", repr(api.max_response_bytes))
     if len(schemes) > 1:
         add("extra_auth", "(" + "".join(_auth_spec(a) + ", " for a in schemes[1:]) + ")")
+    errors = error_schemas_source(api.errors, None)
+    if errors is not None:
+        add("errors", errors)
     lines.append(")")
     return "\n".join(lines)
 

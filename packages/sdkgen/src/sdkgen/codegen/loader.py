@@ -11,6 +11,7 @@ nodes, files larger than :data:`MAX_MANIFEST_BYTES` and files that are not UTF-8
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +277,12 @@ class _Builder:
     def key(self, node: yaml.Node, path: Key) -> str | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == _CORE + "str":
             return str(node.value)
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == _CORE + "int"
+            and _STATUS_KEY.match(node.value)
+        ):
+            return str(node.value)  # an HTTP status (`404:` under `errors`), kept as its text
         if node.tag == _CORE + "merge":
             self.add(
                 node, (*path, "<<"), "YAML merge keys (`<<`) are not allowed: write the keys out"
@@ -307,6 +314,7 @@ class _Builder:
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STATUS_KEY = re.compile(r"^[1-9][0-9]{2}$")
 
 
 def load_yaml(path: Path) -> Loaded:

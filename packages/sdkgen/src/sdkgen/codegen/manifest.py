@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Endpoint", "Manifest", "Param", "Resource", "StatusPattern"]
+__all__ = ["Endpoint", "ErrorEntry", "ErrorMap", "Manifest", "Param", "Resource", "StatusPattern"]
 
 StatusPattern = int | str
 
@@ -198,6 +198,21 @@ class Futures(_Strict):
     )(_check_path)
 
 
+class ErrorEntry(_Strict):
+    """One declared error body: its schema and, optionally, where its message is."""
+
+    schema_: str = Field(alias="schema")
+    message_field: str | None = None
+
+    _path = field_validator("message_field")(_check_path)
+
+
+# `errors:` of the API or an endpoint: `default`, a status (`404`) or a family (`4xx`) -> a
+# schema name or an ErrorEntry; and `message_field` -> the entries' message path (see
+# error_shapes.py, which checks the keys and names with file:line).
+ErrorMap = dict[str, str | ErrorEntry]
+
+
 class Telemetry(_Strict):
     endpoint: str
 
@@ -238,6 +253,7 @@ class Api(_Strict):
     protobuf: Protobuf | None = None
     # The largest decoded response body (a streamed endpoint: per event), in bytes.
     max_response_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    errors: ErrorMap = Field(default_factory=dict)  # error body shapes of every endpoint
 
 
 class Param(_Strict):
@@ -327,6 +343,7 @@ class Endpoint(_Strict):
     deprecated: bool | str = False
     paginate: Paginate | None = None
     max_response_bytes: int | None = Field(default=None, ge=1)
+    errors: ErrorMap = Field(default_factory=dict)  # this endpoint's, before the API's
 
 
 class Resource(_Strict):

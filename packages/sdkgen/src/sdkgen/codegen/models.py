@@ -18,6 +18,7 @@ from datamodel_code_generator import (
 from datamodel_code_generator.enums import DataModelType
 
 from .enums import EnumTypes, discriminator_properties, is_enum_schema
+from .error_shapes import schema_names
 from .manifest import Manifest
 from .multipart_body import file_fields
 from .pytypes import TypeMapper, is_class_schema
@@ -56,9 +57,11 @@ def _request_only(manifest: Manifest) -> set[str]:
                 ep.response,
                 ep.future.result if ep.future else None,
                 *(ep.stream.schemas() if ep.stream else ()),
+                *schema_names(ep.errors),
             ):
                 if name:
                     others.add(name)
+    others.update(schema_names(manifest.api.errors))  # error bodies come from the server too
     return closure(requests) - closure(others)
 
 

@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from .auth_check import check_auth
 from .enums import check_open
+from .error_shapes import check_errors, inherited_message_field
 from .errors import ManifestError, Problem
 from .form_body import FORM_CONTENT_TYPE, check_form_body
 from .futures_contract import check_futures
@@ -156,6 +157,7 @@ class _Checker:
             self.check_poll_endpoint(api.futures.poll_endpoint, api.futures.request_id_field)
         if api.futures:
             check_futures(api.futures, self.add)
+        check_errors(self.m.schemas, api.errors, ("api", "errors"), self.add, None)
         if api.telemetry and api.telemetry.endpoint not in ids:
             self.add(
                 ("api", "telemetry", "endpoint"), f"unknown endpoint `{api.telemetry.endpoint}`"
@@ -526,6 +528,8 @@ class _Checker:
         check_param_locations(api, ep, path, self.add)
         check_argument_names(ep, request, path, self.add)
         check_paginate(self.m.schemas, ep, response, path, self.add)
+        inherited = inherited_message_field(api.errors)
+        check_errors(self.m.schemas, ep.errors, (*path, "errors"), self.add, inherited)
 
 
 def _body_type(ep: Endpoint) -> str:

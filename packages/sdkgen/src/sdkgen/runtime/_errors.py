@@ -28,7 +28,11 @@
 
 Every ``APIError`` carries ``endpoint``, ``method``, ``path``, ``status_code`` (or ``None``),
 ``request_id`` (when the server sent one), ``attempts`` and ``elapsed`` (seconds over all attempts),
-and ``retryable``. When retries run out, the raised error says how many attempts over how long and
+``retryable``, ``body`` (the decoded JSON of an error status's body, else ``None``) and
+``parsed``: that body validated against the error schema the manifest declares for the status
+(``errors:``, the endpoint's before the API's), or ``None`` when none is declared or the body
+does not match it (the message is then found as without a declaration). With a declared
+``message_field``, the message is the text at that field. When retries run out, the raised error says how many attempts over how long and
 chains the last cause with ``raise ... from``.
 
 No credential ever shows in an error: messages, ``str``, ``repr``, ``args``, ``body`` and
@@ -90,6 +94,7 @@ class APIError(SDKError):
     """A call to the API failed. The message names the endpoint, status and request id."""
 
     retryable: bool = False
+    parsed: Any = None  # the declared error schema's view of the body (set per instance)
 
     def __init__(
         self,
@@ -102,6 +107,7 @@ class APIError(SDKError):
         request_id: str | None = None,
         request: httpx.Request | None = None,
         body: Any = None,
+        parsed: Any = None,
     ) -> None:
         message = redact(message)
         self.detail = message
@@ -113,6 +119,8 @@ class APIError(SDKError):
         self.request_id = None if request_id is None else redact(request_id)
         self.request = request
         self.body = redact_value(body)
+        # The body as the declared error schema (validated from the redacted body), or None.
+        self.parsed = parsed
         self.attempts = 1
         self.elapsed = 0.0
         super().__init__(message)

@@ -24,7 +24,9 @@ from ._errors import (
     ResponseTooLargeError,
     status_error_class,
 )
-from ._spec import APISpec, EndpointSpec
+from ._poll_contract import MISSING, lookup
+from ._redact import redact_value
+from ._spec import APISpec, EndpointSpec, ErrorShape
 
 __all__ = [
     "cut_off_error",
@@ -84,15 +86,55 @@ def _server_message(body: Any) -> str | None:
     return None
 
 
+def _error_shape(api: APISpec, spec: EndpointSpec, status: int) -> ErrorShape | None:
+    for schemas in (spec.errors, api.errors):  # the endpoint's own first
+        shape = schemas.find(status) if schemas is not None else None
+        if shape is not None:
+            return shape
+    return None
+
+
+def _declared(api: APISpec, spec: EndpointSpec, status: int, body: Any) -> tuple[Any, str | None]:
+    """The body validated against its declared error schema, and the text at the declared
+    message field (None, None when nothing is declared or the body does not match: the
+    caller then falls back to what it does without a declaration)."""
+    shape = _error_shape(api, spec, status)
+    if shape is None or body is None:
+        return None, None
+    try:
+        parsed = type_adapter(cast(Hashable, shape.type)).validate_python(body)
+    except ValidationError as err:
+        logging.getLogger(api.logger).debug(
+            "%s: the %s body does not match its error schema: %s", spec.id, status, err
+        )
+        return None, None
+    if shape.message_field is None:
+        return parsed, None
+    value = lookup(body, tuple(shape.message_field.split(".")))
+    if value is MISSING or value is None or value == "":
+        return parsed, None
+    if isinstance(value, str):
+        return parsed, value
+    return parsed, json.dumps(value, default=str)[:_EXCERPT]
+
+
 def status_error(
     api: APISpec, config: ClientConfig, spec: EndpointSpec, response: httpx.Response, path: str
 ) -> APIStatusError:
-    """The typed exception for an error status; the body must already be read."""
+    """The typed exception for an error status; the body must already be read.
+
+    When the manifest declares an error schema for the status (the endpoint's, else the
+    API's), the body is validated against it into the error's ``parsed`` and its declared
+    message field is the message; a body that does not match is reported as without one.
+    """
     try:
         body: Any = response.json()
     except ValueError:
         body = None
-    server_message = _server_message(body)
+    # Validated after redaction: a key the server echoes is not kept in `parsed` either.
+    parsed, server_message = _declared(api, spec, response.status_code, redact_value(body))
+    if server_message is None:
+        server_message = _server_message(body)
     if server_message is not None:
         # A server may echo the credential back (e.g. "unknown key sk-..."): never show it.
         server_message = _redact(server_message, config)
@@ -113,6 +155,7 @@ def status_error(
         request_id=request_id_of(api, response),
         request=response.request,
         body=body,
+        parsed=parsed,
     )
 
 

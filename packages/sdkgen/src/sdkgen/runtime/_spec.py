@@ -15,6 +15,8 @@ __all__ = [
     "APISpec",
     "AuthSpec",
     "EndpointSpec",
+    "ErrorSchemas",
+    "ErrorShape",
     "FuturesSpec",
     "PaginateSpec",
     "PoolSpec",
@@ -81,6 +83,33 @@ class AuthSpec:
     scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
     query: str | None = None
     password_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    """The declared shape of an error body: the type it is validated into (a model class, or
+    any type pydantic validates) and the dotted path of the field holding its message."""
+
+    type: Any
+    message_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSchemas:
+    """Error body shapes by status: an exact status (``404``), a family (``"4xx"``) or
+    ``"default"``; :meth:`find` tries them in that order."""
+
+    by_status: Mapping[int | str, ErrorShape] = field(default_factory=dict)
+
+    def find(self, status: int) -> ErrorShape | None:
+        """The shape declared for ``status``, or None.
+
+        Example: ``ErrorSchemas({404: missing, "default": other}).find(404) is missing``
+        """
+        for key in (status, f"{status // 100}xx", "default"):
+            if key in self.by_status:
+                return self.by_status[key]
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +192,8 @@ class APISpec:
     # The logger the runtime writes to for this API (generated code passes its top-level
     # package, so that an SDK's users configure one logger: the SDK's own).
     logger: str = "sdkgen"
+    # The shapes of error bodies, for every endpoint (an endpoint's own are looked at first).
+    errors: ErrorSchemas | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +240,5 @@ class EndpointSpec:
     max_response_bytes: int | None = None  # None: the API's ``max_response_bytes``
     # A ``multipart`` body's fields (wire names) that are files, not text parts.
     file_fields: tuple[str, ...] = ()
+    # This endpoint's error body shapes, looked at before the API's.
+    errors: ErrorSchemas | None = None
