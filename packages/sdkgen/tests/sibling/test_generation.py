@@ -154,6 +154,7 @@ def test_generated_names_come_from_the_manifest(sdk: ModuleType) -> None:
         "get_job",
         "upload_asset",
         "import_scene_graph",
+        "upload_texture",
     }
     farm = sdk.RenderFarm(base_url="https://farm.test", api_key="k")
     try:
