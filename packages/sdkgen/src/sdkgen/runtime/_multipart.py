@@ -167,6 +167,9 @@ def _text(endpoint: str, key: str, value: Any) -> str:
 
 
 class _Planner:
+    """Turns field values into parts, checking each (errors name the field) and fixing the
+    size of every file, so that nothing is found wrong once bytes are on the wire."""
+
     def __init__(self, endpoint: str, boundary: str, file_fields: frozenset[str]) -> None:
         self.endpoint = endpoint
         self.boundary = boundary
@@ -226,7 +229,7 @@ class _Planner:
             path = os.fspath(content)
             if not isinstance(path, str):
                 raise self.refuse(key, f"path {path!r} is not text")
-            if not os.path.isfile(path):
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
                 raise self.refuse(key, f"{path!r} is not a readable regular file")
             return _Part(head(os.path.basename(path)), path=path, size=os.stat(path).st_size)
         if hasattr(content, "read"):
