@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from pytest_httpx import HTTPXMock
-
 from sdkgen.codegen import generate
 from sdkgen.codegen.errors import ManifestError
 from tests.codegen.conftest import BASE

@@ -13,18 +13,6 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 from pytest_httpx import HTTPXMock
-
-from tests.runtime._support import (
-    API_KEY,
-    API_SPEC,
-    ENDPOINTS,
-    StartHTTPServer,
-    SyncFactory,
-    SyncTestClient,
-    endpoint,
-    sync_client_class,
-    url,
-)
 from sdkgen.runtime import (
     APIStatusError,
     BadRequestError,
@@ -35,6 +23,17 @@ from sdkgen.runtime import (
     InternalServerError,
     NotFoundError,
     UnprocessableEntityError,
+)
+from tests.runtime._support import (
+    API_KEY,
+    API_SPEC,
+    ENDPOINTS,
+    StartHTTPServer,
+    SyncFactory,
+    SyncTestClient,
+    endpoint,
+    sync_client_class,
+    url,
 )
 
 

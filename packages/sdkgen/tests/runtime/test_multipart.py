@@ -19,7 +19,13 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 from pytest_httpx import HTTPXMock
-
+from sdkgen.runtime import (
+    ClientConfig,
+    EndpointSpec,
+    RequestOptions,
+    RetryPolicy,
+    encode_multipart_body,
+)
 from tests.runtime._multipart_support import split_parts
 from tests.runtime._support import (
     API_SPEC,
@@ -28,13 +34,6 @@ from tests.runtime._support import (
     SyncFactory,
     async_client_class,
     sync_client_class,
-)
-from sdkgen.runtime import (
-    ClientConfig,
-    EndpointSpec,
-    RequestOptions,
-    RetryPolicy,
-    encode_multipart_body,
 )
 
 UPLOAD = EndpointSpec(
