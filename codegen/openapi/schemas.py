@@ -136,7 +136,7 @@ class SchemaTranslator:
                 rest = {k: v for k, v in node.items() if k not in _OUTER and k != "type"}
                 outer = {k: node[k] for k in _OUTER if k in node}
                 members = [{**rest, "type": k} for k in kinds] + ([{"type": "null"}] * nullable)
-                node = {"anyOf": members, **outer}
+                node, nullable = {"anyOf": members, **outer}, False
             else:
                 node["type"] = kinds[0] if kinds else "null"
                 nullable = nullable and bool(kinds)
@@ -307,6 +307,9 @@ class SchemaTranslator:
         for key in node:
             if key not in _HANDLED and key not in _SILENT and not key.startswith("x-"):
                 self.ctx.drop(key, (*src, key))
+        for key in result:
+            if key in node:  # a problem with the value points at the document's key
+                self.ctx.mark((*out, key), (*src, key))
         return result
 
     def values(self, result: dict[str, Any], src: Key) -> None:
