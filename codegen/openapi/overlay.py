@@ -77,6 +77,12 @@ class _Merge:
         for key in [k for k in files if k[:n] == old]:
             files[(*new, *key[n:])] = files.pop(key)
 
+    def pin(self, source: Key, target: Key) -> None:
+        """The merged key ``target`` is reported at the overlay's ``source``."""
+        if source in self.overlay.positions:
+            self.merged.positions[target] = self.overlay.positions[source]
+            self.merged.files[target] = self.overlay.file
+
     def operation(self, key: Any, path: Key) -> Operation | None:
         op = self.by_key.get(key) if isinstance(key, str) else None
         if op is None:
@@ -141,6 +147,10 @@ class _Merge:
             ids.add(new_id)
             self.relocate(op, str(override.get("resource", resource)), str(new_id))
             resource, eid = self.at[op]
+            # A name or resource the overlay gave is reported at the overlay's line.
+            for item, target in (("name", ("endpoints", eid)), ("resource", ())):
+                if item in override:
+                    self.pin((*path, item), ("resources", resource, *target))
             ep = self.m["resources"][resource]["endpoints"][eid]
             for item, setting in override.items():
                 if item in ENDPOINT_KEYS and item not in ("name", "resource", "skip"):
@@ -165,6 +175,7 @@ class _Merge:
                         f"unknown resource key `{item}` (allowed: description, endpoints)",
                     )
             listed = spec.get("endpoints")
+            self.pin(path, path)
             if listed is None and name not in self.m["resources"]:
                 self.add(
                     path,

@@ -97,6 +97,22 @@ def test_validator_problems_point_at_the_file_that_said_it(tmp_path: Path) -> No
     assert "unknown retry policy `patient`" in problem.message
 
 
+def test_names_the_overlay_gives_are_checked_at_its_lines(tmp_path: Path) -> None:
+    path = _overlay(
+        tmp_path,
+        HEAD
+        + """\
+endpoints:
+  POST /api/v1/memos: {name: Create-Memo}
+resources:
+  client: {endpoints: [GET /api/v1/memos]}
+""",
+    )
+    found = {p.line: p.message for p in _problems(path)}
+    assert "must be snake_case" in found[_line_of(path, "name: Create-Memo")]
+    assert "resource name `client` is taken" in found[_line_of(path, "client:")]
+
+
 def test_a_problem_in_the_document_points_into_the_document(tmp_path: Path) -> None:
     doc = json.loads((DOCS / "memo-3.1.json").read_text())
     doc["components"]["schemas"]["NewMemo"]["properties"]["title"]["default"] = ""
