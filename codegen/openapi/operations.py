@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..loader import Key, Loaded
-from ..params_check import _RUNTIME_HEADERS
+from ..params_check import RUNTIME_HEADERS
 from ..validate import CLIENT_MEMBERS, GENERATED_MODULES, RESERVED_ARGS
 from .context import Context
 from .names import camel, snake, unique
@@ -239,7 +239,7 @@ class _Document:
                 self.ctx.fail((*psrc, "in"), f"unknown parameter location {where!r}")
                 continue
             low = wire.lower()
-            if where == "header" and (low in _IGNORED_HEADERS | _RUNTIME_HEADERS | auth_headers):
+            if where == "header" and (low in _IGNORED_HEADERS | RUNTIME_HEADERS | auth_headers):
                 self.ctx.note(psrc, f"header parameter `{wire}` left out: set by the SDK itself")
                 continue
             group = "path_params" if where == "path" else "query"
