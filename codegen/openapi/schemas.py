@@ -11,6 +11,7 @@ reference; 3.0's boolean ``exclusiveMinimum`` becomes 2020-12's number; ``exampl
 
 from __future__ import annotations
 
+import copy
 import keyword
 import re
 from typing import Any
@@ -227,7 +228,8 @@ class SchemaTranslator:
         merged: dict[str, Any] = {"type": "object", "properties": {}}
         required: list[str] = []
         for part in objects:
-            merged["properties"].update(part.get("properties", {}))
+            # Copies: a later change to one schema (an overlay's) must not reach the other.
+            merged["properties"].update(copy.deepcopy(part.get("properties", {})))
             required += [r for r in part.get("required", []) if r not in required]
         if required:
             merged["required"] = required
