@@ -19,8 +19,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sdkgen.codegen import generate
 
-import codegen
 from tests.e2e.conftest import LEARNING_RATE, LORA_RANK, PROMPT, RESULT_TIMEOUT, TRAIN_LINES
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "skyrl_openapi"
@@ -44,7 +44,7 @@ def sdk(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modu
     work = tmp_path_factory.mktemp("openapi_sdk")
     (work / "openapi.json").write_text(json.dumps(live), encoding="utf-8")
     shutil.copy(EXAMPLE / "skyrl.yaml", work / "skyrl.yaml")
-    codegen.generate(work / "skyrl.yaml", work / PACKAGE)
+    generate(work / "skyrl.yaml", work / PACKAGE)
     sys.path.insert(0, str(work))
     importlib.invalidate_caches()
     try:

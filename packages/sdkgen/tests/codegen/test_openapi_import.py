@@ -1,5 +1,5 @@
 """OpenAPI 3.0 / 3.1 documents in: the manifest data they become, the notes on what was left
-out, located problems, and the bootstrap YAML (``python -m codegen import``) that loads,
+out, located problems, and the bootstrap YAML (``python -m sdkgen import``) that loads,
 validates and generates."""
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from codegen.__main__ import main
-from codegen.errors import ManifestError
-from codegen.generate import generate
-from codegen.loader import load_yaml
-from codegen.openapi.operations import Translation, translate_document
-from codegen.openapi.source import read_document
-from codegen.validate import validate
+from sdkgen.codegen.__main__ import main
+from sdkgen.codegen.errors import ManifestError
+from sdkgen.codegen.generate import generate
+from sdkgen.codegen.loader import load_yaml
+from sdkgen.codegen.openapi.operations import Translation, translate_document
+from sdkgen.codegen.openapi.source import read_document
+from sdkgen.codegen.validate import validate
 
 DOCS = Path(__file__).resolve().with_name("openapi_docs")
 PANTRY = DOCS / "pantry-3.0.yaml"

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 from pytest_httpx import HTTPXMock
-
-from codegen.errors import ManifestError, Problem
-from codegen.generate import generate
-from codegen.openapi.overlay import load_manifest
-from codegen.validate import validate
+from sdkgen.codegen.errors import ManifestError, Problem
+from sdkgen.codegen.generate import generate
+from sdkgen.codegen.openapi.overlay import load_manifest
+from sdkgen.codegen.validate import validate
 
 DOCS = Path(__file__).resolve().with_name("openapi_docs")
 OVERLAY = DOCS / "memo-overlay.yaml"

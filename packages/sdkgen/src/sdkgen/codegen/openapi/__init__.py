@@ -1,4 +1,4 @@
-"""OpenAPI 3.0 / 3.1 documents in: imported as a manifest (``python -m codegen import``), or
+"""OpenAPI 3.0 / 3.1 documents in: imported as a manifest (``python -m sdkgen import``), or
 merged with an overlay manifest that names them (``openapi: file``).
 
     read (JSON or YAML, positions kept) -> translate (operations, schemas, security)

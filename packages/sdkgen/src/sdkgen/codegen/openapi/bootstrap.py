@@ -1,4 +1,4 @@
-"""``python -m codegen import OPENAPI --out MANIFEST``: write a manifest from an OpenAPI 3.0 /
+"""``python -m sdkgen import OPENAPI --out MANIFEST``: write a manifest from an OpenAPI 3.0 /
 3.1 document (JSON or YAML), to edit by hand from then on. To keep the document as the source
 instead, write an overlay that names it (docs/manifest-format.md, "OpenAPI documents")."""
 
@@ -39,7 +39,7 @@ def bootstrap(document: Path, out: Path) -> list[str]:
 
 def import_main(argv: list[str]) -> int:
     """The ``import`` subcommand; the process's exit status."""
-    parser = argparse.ArgumentParser(prog="python -m codegen import", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sdkgen import", description=__doc__)
     parser.add_argument("document", type=Path, help="the OpenAPI document (.json, .yaml)")
     parser.add_argument("--out", type=Path, required=True, help="the manifest YAML to write")
     args = parser.parse_args(argv)
