@@ -1,6 +1,9 @@
-"""``python -m sdkgen generate MANIFEST --out DIR [--check] [--templates DIR] [--runtime MODULE]``.
+"""``python -m sdkgen generate MANIFEST --out DIR [--check] [--templates DIR] [--runtime MODULE]``
+and ``python -m sdkgen import OPENAPI --out MANIFEST``.
 
-``generate`` writes (or with ``--check`` only verifies) a typed package from a manifest.
+``generate`` writes (or with ``--check`` only verifies) a typed package from a manifest (which
+may be an overlay on an OpenAPI document, or the document itself); ``import`` writes a manifest
+from an OpenAPI 3.0 / 3.1 document.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ from pathlib import Path
 
 from .errors import ManifestError
 from .generate import DEFAULT_RUNTIME, check, generate
+from .openapi.bootstrap import import_main
 
-_USAGE = "usage: python -m sdkgen generate MANIFEST --out DIR [--check] [--reference FILE]"
+_USAGE = (
+    "usage: python -m sdkgen generate MANIFEST --out DIR [--check] [--reference FILE]\n"
+    "       python -m sdkgen import OPENAPI --out MANIFEST"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command == "generate":
         return _generate(rest)
+    if command == "import":
+        return import_main(rest)
     print(f"error: unknown command {command!r}\n{_USAGE}", file=sys.stderr)
     return 2
 

@@ -14,9 +14,9 @@ import jinja2
 
 from .errors import ManifestError
 from .ir import APIIR, build_ir
-from .loader import load_yaml
 from .manifest import Manifest
 from .models import emit_models
+from .openapi.overlay import load_manifest
 from .output import check_sources
 from .protobuf import CompiledProto, compile_proto
 from .reference import render_reference
@@ -109,7 +109,7 @@ def _build(
     manifest_path: Path, runtime: str, template_dir: Path | None, target: Path
 ) -> tuple[list[str], str]:
     """Write the package into ``target``; the names written and the reference document."""
-    loaded = load_yaml(manifest_path)
+    loaded = load_manifest(manifest_path)
     manifest = validate(loaded)
     files = render(manifest, manifest_path, runtime=runtime, template_dir=template_dir)
     problems = check_sources(files, manifest, loaded)

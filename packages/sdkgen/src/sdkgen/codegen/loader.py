@@ -67,19 +67,27 @@ class Loaded:
     file: str
     data: Any
     positions: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    # The file a key came from where it is not ``file``: a manifest merged from an OpenAPI
+    # document and an overlay points each key at the file that said it.
+    files: dict[Key, str] = field(default_factory=dict)
 
     def position(self, path: Key) -> tuple[int, int]:
         """The position of ``path``, or of its nearest ancestor present in the file."""
+        return self.locate(path)[1:]
+
+    def locate(self, path: Key) -> tuple[str, int, int]:
+        """File, line and column of ``path``, or of its nearest ancestor that has one."""
         key = tuple(path)
         while key:
             if key in self.positions:
-                return self.positions[key]
+                line, col = self.positions[key]
+                return self.files.get(key, self.file), line, col
             key = key[:-1]
-        return (1, 1)
+        return self.file, 1, 1
 
     def problem(self, path: Key, message: str) -> Problem:
-        line, col = self.position(path)
-        return Problem(self.file, line, col, dotted(path), message)
+        file, line, col = self.locate(path)
+        return Problem(file, line, col, dotted(path), message)
 
 
 class _AliasNode(yaml.ScalarNode):

@@ -13,6 +13,7 @@ from .schema_walk import properties_of
 
 __all__ = [
     "BINARY",
+    "RUNTIME_HEADERS",
     "check_argument_names",
     "check_binary",
     "check_param_locations",
@@ -28,7 +29,7 @@ BINARY = "binary"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name, RFC 6265 cookie name
 # Headers the runtime or the HTTP library sets itself: a parameter may not replace them.
-_RUNTIME_HEADERS = frozenset(
+RUNTIME_HEADERS = frozenset(
     {
         "accept", "connection", "content-encoding", "content-length", "content-type", "cookie",
         "host", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "traceparent",
@@ -63,7 +64,7 @@ def param_problem(wire: str, param: Param, reserved: frozenset[str]) -> str | No
 
 def _reserved_headers(api: Api, ep: Endpoint) -> dict[str, str]:
     """Header names (lower case) a header parameter would collide with, and who sets them."""
-    taken = dict.fromkeys(_RUNTIME_HEADERS, "the runtime sets it")
+    taken = dict.fromkeys(RUNTIME_HEADERS, "the runtime sets it")
     for name, who in (
         *((a.header, "`api.auth.header`") for a in auth_list(api.auth)),
         (api.idempotency_header, "`api.idempotency_header`"),

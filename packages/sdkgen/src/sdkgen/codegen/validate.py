@@ -358,11 +358,11 @@ class _Checker:
                 for other, other_path, _ in same:
                     if other_path == path:
                         continue
-                    line, col = self.loaded.position(other_path)
+                    file, line, col = self.loaded.locate(other_path)
                     self.add(
                         path,
                         f"{ep.method} {ep.path} with a {_body_type(ep)} body is also endpoint "
-                        f"`{other}` ({self.loaded.file}:{line}:{col}); two endpoints cannot share "
+                        f"`{other}` ({file}:{line}:{col}); two endpoints cannot share "
                         "a method, path and body type: change one's path or remove it",
                     )
 
