@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml packages/sdkgen/pyproject.toml
 codegen: $(STAMP)
 	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md
 	$(PY) -m sdkgen generate examples/skyrl_openapi/skyrl.yaml --out examples/skyrl_openapi/skyrl_sdk
+	$(PY) -m sdkgen generate packages/sdkgen/examples/kvstore/kvstore.yaml --out packages/sdkgen/examples/kvstore/kvstore_sdk
 
 check-codegen: $(STAMP)
 	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md --check
 	$(PY) -m sdkgen generate examples/skyrl_openapi/skyrl.yaml --out examples/skyrl_openapi/skyrl_sdk --check
+	$(PY) -m sdkgen generate packages/sdkgen/examples/kvstore/kvstore.yaml --out packages/sdkgen/examples/kvstore/kvstore_sdk --check
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -37,6 +37,24 @@ def test_generation_is_byte_identical_across_runs(tmp_path: Path) -> None:
     assert _files(first)  # something was generated
 
 
+def test_generation_does_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A project with src/sdkgen (the kit's own checkout) made ruff sort the runtime's import
+    # as first-party there and as third-party elsewhere.
+    kit_like, plain = tmp_path / "kit", tmp_path / "plain"
+    (kit_like / "src" / "sdkgen" / "runtime").mkdir(parents=True)
+    (kit_like / "src" / "sdkgen" / "runtime" / "__init__.py").write_text("")
+    plain.mkdir()
+    outputs = []
+    for cwd in (kit_like, plain):
+        monkeypatch.chdir(cwd)
+        generate(MINI, tmp_path / cwd.name / "pkg")
+        outputs.append(_files(tmp_path / cwd.name / "pkg"))
+    assert outputs[0] == outputs[1]
+    assert "import httpx\nfrom sdkgen.runtime import (" in outputs[0]["client.py"]
+
+
 def test_no_timestamps_and_a_do_not_edit_header(tmp_path: Path) -> None:
     out = tmp_path / "pkg"
     generate(MINI, out)

@@ -87,7 +87,20 @@ def render(
 def _format(directory: Path) -> None:
     """ruff: fix imports and unused names, then format; the same input always gives the same bytes."""
     ruff = [sys.executable, "-m", "ruff"]
-    common = ["--no-cache", "--isolated", "--line-length", "100", "--target-version", "py311"]
+    # `src = []`: without it ruff takes `.` and `src/` of the working directory as first-party
+    # code, so `from sdkgen.runtime import ...` was sorted into a section of its own when run
+    # from the kit's directory (which has src/sdkgen) and not from elsewhere: the bytes written
+    # depended on where the command ran, and `--check` failed from the other directory.
+    common = [
+        "--no-cache",
+        "--isolated",
+        "--config",
+        "src = []",
+        "--line-length",
+        "100",
+        "--target-version",
+        "py311",
+    ]
     subprocess.run(
         [
             *ruff,

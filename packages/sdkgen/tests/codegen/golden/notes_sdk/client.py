@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar
 
 import httpx
-
 from sdkgen.runtime import (
     APISpec,
     AsyncAPIClient,
