@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -21,9 +23,12 @@ from typing import Any
 import pytest
 from sdkgen.codegen import generate
 
-from tests.e2e.conftest import LEARNING_RATE, LORA_RANK, PROMPT, RESULT_TIMEOUT, TRAIN_LINES
+from tests.e2e.conftest import PROMPT, TRAIN_LINES
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "skyrl_openapi"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "skyrl_openapi"
+KIT = ROOT / "packages" / "sdkgen"
+train_and_sample = importlib.import_module("examples.skyrl_openapi.train_and_sample")
 PACKAGE = "skyrl_live_sdk"
 
 
@@ -55,79 +60,62 @@ def sdk(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modu
             del sys.modules[name]
 
 
-@pytest.fixture(scope="module")
-def client(sdk: ModuleType, backend: Any) -> Iterator[Any]:
-    with sdk.SkyRL(base_url=backend.base_url, api_key="e2e-openapi") as api:
-        yield api
-
-
-def _datum(ids: list[int]) -> dict[str, Any]:
+def _job(backend: Any, tokens: dict[str, list[int]]) -> dict[str, Any]:
     return {
-        "model_input": {"chunks": [{"tokens": ids[:-1]}]},
-        "loss_fn_inputs": {
-            "target_tokens": {"data": ids[1:]},
-            "weights": {"data": [1.0] * (len(ids) - 1)},
-        },
+        "base_url": backend.base_url,
+        "base_model": backend.base_model,
+        "train": [tokens[line] for line in TRAIN_LINES],
+        "prompt": tokens[PROMPT],
     }
 
 
-def _nll(output: Any, data: list[dict[str, Any]]) -> float:
-    total = count = 0.0
-    for item, datum in zip(output.loss_fn_outputs, data, strict=True):
-        weights = datum["loss_fn_inputs"]["weights"]["data"]
-        total -= sum(lp * w for lp, w in zip(item["logprobs"].data, weights, strict=True))
-        count += sum(weights)
-    return total / count
+def _check(report: dict[str, Any]) -> None:
+    assert report["health"] == "ok"
+    assert report["model_class"] == "ModelCreated"
+    assert report["outputs"] == len(TRAIN_LINES)
+    assert report["losses"][-1] < report["losses"][0], report["losses"]
+    assert len(report["sampled_lengths"]) == 2
+    assert all(0 < n <= 8 for n in report["sampled_lengths"])
+    assert report["model_id"] in report["listed"]
+    assert report["model_id"] in report["iterated"]
+    assert len(report["iterated"]) == report["total"]
+    assert report["lora_rank"] == train_and_sample.LORA_RANK
+    assert report["info_model_id"] == report["model_id"]
 
 
 def test_generated_sdk_trains_samples_and_lists(
-    sdk: ModuleType, client: Any, backend: Any, tokens: dict[str, list[int]]
+    sdk: ModuleType, backend: Any, tokens: dict[str, list[int]]
 ) -> None:
-    assert client.service.healthz().status == "ok"
-    session = client.service.create_session(tags=["openapi-e2e"], sdk_version=sdk.__name__)
-    handle = client.training.create_model(
-        session_id=session.session_id,
-        base_model=backend.base_model,
-        lora_config={"rank": LORA_RANK},
+    _check(train_and_sample.run(sdk, _job(backend, tokens)))
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 840) -> str:
+    done = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-    model = handle.result(timeout=RESULT_TIMEOUT)
-    assert isinstance(model, sdk.models.ModelCreated)
-    try:
-        data = [_datum(tokens[line]) for line in TRAIN_LINES]
-        batch = {"data": data, "loss_fn": "cross_entropy"}
-        losses = []
-        for _ in range(3):
-            fb = client.training.forward_backward(
-                model_id=model.model_id, forward_backward_input=batch
-            )
-            opt = client.training.optim_step(
-                model_id=model.model_id, adam_params={"learning_rate": LEARNING_RATE}
-            )
-            output = fb.result(timeout=RESULT_TIMEOUT)
-            assert isinstance(output, sdk.models.ForwardBackwardOutput)
-            assert len(output.loss_fn_outputs) == len(data)
-            losses.append(_nll(output, data))
-            assert isinstance(opt.result(timeout=RESULT_TIMEOUT), sdk.models.OptimStepOutput)
-        assert losses[-1] < losses[0], losses
+    assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
 
-        sample = client.sampling.sample(
-            base_model=backend.base_model,
-            prompt={"chunks": [{"tokens": tokens[PROMPT]}]},
-            sampling_params={"max_tokens": 8, "temperature": 0.8, "seed": 3},
-            num_samples=2,
-        ).result(timeout=RESULT_TIMEOUT)
-        assert len(sample.sequences) == 2
-        assert all(0 < len(s.tokens) <= 8 for s in sample.sequences)
 
-        page = client.runs.list_training_runs(limit=50)
-        assert model.model_id in {run.training_run_id for run in page.training_runs}
-        every = [run.training_run_id for run in client.runs.iter_list_training_runs(limit=1)]
-        assert model.model_id in every
-        assert len(every) == page.cursor.total_count
-        run = client.runs.get_training_run(model_id=model.model_id)
-        assert run.lora_rank == LORA_RANK
-        info = client.training.get_model_info(model_id=model.model_id)
-        assert info.model_id == model.model_id
-    finally:
-        unloaded = client.training.unload_model(model_id=model.model_id)
-        assert unloaded.result(timeout=RESULT_TIMEOUT).model_id == model.model_id
+def test_the_kit_alone_generates_and_runs_it_in_a_fresh_venv(
+    backend: Any, tokens: dict[str, list[int]], tmp_path: Path
+) -> None:
+    """Issue 11's "done when": a venv with the sdkgen kit and nothing of tinkex generates the
+    SDK from the live document plus the overlay and trains with it."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
+    python = str(venv / "bin" / "python")
+    _run([python, "-m", "pip", "install", "--quiet", f"{KIT}[codegen]"], tmp_path, env)
+    probe = "import importlib.util as u; print(u.find_spec('tinkex') is None)"
+    assert _run([python, "-c", probe], tmp_path, env).strip() == "True"
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "openapi.json").write_text(json.dumps(_live_document(backend.base_url)))
+    shutil.copy(EXAMPLE / "skyrl.yaml", work / "skyrl.yaml")
+    _run([python, "-m", "sdkgen", "generate", "skyrl.yaml", "--out", "skyrl_sdk"], work, env)
+    script = str(EXAMPLE / "train_and_sample.py")
+    job = json.dumps(_job(backend, tokens))
+    out = _run([python, script, job], work, {**env, "PYTHONPATH": str(work)})
+    _check(json.loads(out.strip().splitlines()[-1]))
