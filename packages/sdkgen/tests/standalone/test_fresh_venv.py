@@ -1,5 +1,6 @@
 """The kit on its own: installed (not editable) into a fresh virtual environment that has no
-tinkex, it generates the sibling SDK from any directory, and that SDK calls a local server.
+tinkex, it generates the sibling SDK and the key-value example's SDK from any directory, and
+each calls a local server.
 
 Slow (a venv and a pip install of the kit with its generator's tools: about a minute when the
 wheels are cached), so it runs only with ``SDKGEN_STANDALONE=1`` (``make e2e`` sets it).
@@ -8,6 +9,7 @@ wheels are cached), so it runs only with ``SDKGEN_STANDALONE=1`` (``make e2e`` s
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +22,7 @@ import pytest
 
 KIT = Path(__file__).resolve().parents[2]
 MANIFEST = KIT / "tests" / "sibling" / "renderfarm.yaml"
+KVSTORE = KIT / "examples" / "kvstore"
 
 pytestmark = [
     pytest.mark.standalone,
@@ -38,6 +41,21 @@ from renderfarm_sdk import RenderFarm
 with RenderFarm(base_url=sys.argv[1], api_key="farm-key") as farm:
     result = farm.jobs.cancel_job("j-1")
 print(json.dumps({"result": repr(result), "sdk": renderfarm_sdk.__file__}))
+"""
+
+KV_CALLER = """
+import json, sys
+import kvstore_sdk
+
+base_url, token, tenant = sys.argv[1:4]
+with kvstore_sdk.KVStore(
+    base_url=base_url, api_key=token, credentials={"KV_TENANT": tenant}, timeout=20
+) as kv:
+    for key in ("a", "b", "c"):
+        kv.keys.put_key(key, value=key.upper())
+    got = kv.keys.get_key("b").value
+    listed = [entry.key for entry in kv.keys.iter_list_keys(limit=2)]
+print(json.dumps({"got": got, "listed": listed, "sdk": kvstore_sdk.__file__}))
 """
 
 
@@ -79,14 +97,15 @@ def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
     return done
 
 
-def test_the_kit_generates_and_runs_a_sibling_sdk_without_tinkex(
-    tmp_path: Path, farm_server: str
-) -> None:
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
+@pytest.fixture(scope="module")
+def kit_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The python of a fresh venv holding the kit (installed from this directory, not editable)
+    and nothing of tinkex."""
+    root = tmp_path_factory.mktemp("standalone")
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
     python = str(venv / "bin" / "python")
-    _run([python, "-m", "pip", "install", "--quiet", f"{KIT}[codegen]"], cwd=tmp_path, timeout=840)
-
+    _run([python, "-m", "pip", "install", "--quiet", f"{KIT}[codegen]"], cwd=root, timeout=840)
     probe = _run(
         [
             python,
@@ -94,12 +113,27 @@ def test_the_kit_generates_and_runs_a_sibling_sdk_without_tinkex(
             "import importlib.util as u, sdkgen; "
             "print(u.find_spec('tinkex') is None, sdkgen.__file__)",
         ],
-        cwd=tmp_path,
+        cwd=root,
     )
     no_tinkex, location = probe.stdout.split()
     assert no_tinkex == "True"
     assert Path(location).is_relative_to(venv), location  # the installed copy, not this checkout
+    return python
 
+
+def _imports_of(package: Path) -> set[str]:
+    return {
+        line.split()[1].split(".")[0]
+        for path in package.glob("*.py")
+        for line in path.read_text().splitlines()
+        if line.startswith(("import ", "from ")) and not line.startswith("from .")
+    }
+
+
+def test_the_kit_generates_and_runs_a_sibling_sdk_without_tinkex(
+    kit_python: str, tmp_path: Path, farm_server: str
+) -> None:
+    python = kit_python
     work = tmp_path / "elsewhere"
     work.mkdir()
     out = work / "renderfarm_sdk"
@@ -107,12 +141,7 @@ def test_the_kit_generates_and_runs_a_sibling_sdk_without_tinkex(
     _run(
         [python, "-m", "sdkgen", "generate", str(MANIFEST), "--out", str(out), "--check"], cwd=work
     )
-    imported = {
-        line.split()[1].split(".")[0]
-        for path in out.glob("*.py")
-        for line in path.read_text().splitlines()
-        if line.startswith(("import ", "from ")) and not line.startswith("from .")
-    }
+    imported = _imports_of(out)
     assert "sdkgen" in imported
     assert not imported & {"tinkex", "codegen"}, imported
 
@@ -124,3 +153,31 @@ def test_the_kit_generates_and_runs_a_sibling_sdk_without_tinkex(
     assert request["path"] == "/v2/jobs/j-1"
     assert request["x-farm-token"] == "farm-key"
     assert request["x-farm-client"] == "sibling-sdk"
+
+
+def test_the_kit_generates_and_runs_the_key_value_example(kit_python: str, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "kvstore_standalone_server", KVSTORE / "server.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    server_module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = server_module  # dataclasses look their module up while being built
+    spec.loader.exec_module(server_module)
+    out = tmp_path / "kvstore_sdk"
+    _run(
+        [kit_python, "-m", "sdkgen", "generate", str(KVSTORE / "kvstore.yaml"), "--out", str(out)],
+        cwd=tmp_path,
+    )
+    assert not _imports_of(out) & {"tinkex", "codegen"}
+    server = server_module.KVServer(lifetime=300, max_requests=500)
+    try:
+        args = [server.base_url, str(server_module.TOKEN), "t-standalone"]
+        done = _run([kit_python, "-c", KV_CALLER, *args], cwd=tmp_path)
+    finally:
+        server.stop()
+        del sys.modules[spec.name]
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reply["got"] == "B"
+    assert reply["listed"] == ["a", "b", "c"]
+    assert Path(reply["sdk"]).is_relative_to(out)
