@@ -119,4 +119,6 @@ def test_named_enums_are_referred_to_by_name_never_copied_inline() -> None:
     assert copies == []
     runs = (ROOT / "src" / "tinkex" / "_generated" / "training_runs.py").read_text()
     assert "access_scope: models.AccessScope" in runs
-    assert "loss_fn: LossFnType" in (ROOT / "src" / "tinkex" / "_generated" / "models.py").read_text()
+    assert (
+        "loss_fn: LossFnType" in (ROOT / "src" / "tinkex" / "_generated" / "models.py").read_text()
+    )

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from sdkgen.codegen import ManifestError, generate
 from sdkgen.codegen.enums import is_enum_schema, literal
 from sdkgen.codegen.validate import RESOURCE_MEMBERS

@@ -19,7 +19,6 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-
 import sdkgen.codegen as codegen
 from sdkgen.runtime import (
     APIResponseValidationError,

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import zstandard
 from pytest_httpx import HTTPXMock, IteratorStream
-
 from sdkgen.runtime import APIResponse, AsyncAPIResponse, FutureHandle, Stream
 
 BASE_URL = "https://farm.test/v2"
