@@ -7,11 +7,14 @@ manifest is checked here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 from sdkgen.codegen import check
+from sdkgen.codegen.enums import is_enum_schema, literal
 from sdkgen.codegen.loader import load_yaml
 from sdkgen.codegen.validate import CLIENT_MEMBERS, validate
 from sdkgen.runtime import DEFAULT_MAX_RESPONSE_BYTES, AsyncAPIClient, ConfigError, SDKError
@@ -96,3 +99,26 @@ def test_a_non_ascii_key_is_refused_without_a_unicode_error() -> None:
     assert isinstance(info.value, ValueError)
     for text in (repr(info.value), str(info.value)):
         assert canary[:8].lower() not in text.lower()
+
+
+def test_named_enums_are_referred_to_by_name_never_copied_inline() -> None:
+    # Issue 11, point 4: hand-written code imports `models.AccessScope`, say, and the generated
+    # signatures and models use that name; its values appear once, in its alias.
+    schemas = yaml.safe_load(MANIFEST.read_text())["schemas"]
+    enums = {name: s for name, s in schemas.items() if is_enum_schema(s)}
+    assert len(enums) > 5
+    copies = []
+    for path in sorted((ROOT / "src" / "tinkex" / "_generated").glob("*.py")):
+        # One line per statement, so that a Literal wrapped over lines is found too.
+        flat = re.sub(r"\s+", " ", path.read_text()).replace("[ ", "[").replace(", ]", "]")
+        for name, schema in enums.items():
+            text = literal(list(schema["enum"]))
+            extra = flat.count(text) - flat.count(f"{name}: TypeAlias = {text}")
+            if extra:
+                copies.append(f"{path.name}: {name} x{extra}")
+    assert copies == []
+    runs = (ROOT / "src" / "tinkex" / "_generated" / "training_runs.py").read_text()
+    assert "access_scope: models.AccessScope" in runs
+    assert (
+        "loss_fn: LossFnType" in (ROOT / "src" / "tinkex" / "_generated" / "models.py").read_text()
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from sdkgen.runtime import (
@@ -13,6 +14,10 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -24,6 +29,16 @@ from . import params as _params
 class Admin(SyncAPIResource):
     """Organisation administration - audit log and billing (needs admin rights)."""
 
+    @cached_property
+    def with_raw_response(self) -> AdminWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AdminWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AdminWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return AdminWithStreamingResponse(self)
+
     def get_audit_log(
         self,
         *,
@@ -33,7 +48,6 @@ class Admin(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.AuditLogResponse:
         """Read the audit log of one day.
 
@@ -56,7 +70,6 @@ class Admin(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -71,7 +84,6 @@ class Admin(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.BillingUsageResponse:
         """Get billed usage (tokens, checkpoints, storage) bucketed over a time window.
 
@@ -94,7 +106,6 @@ class Admin(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -108,7 +119,6 @@ class Admin(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CurrentCheckpointStorageUsageResponse:
         """Get current checkpoint storage per project and user, with estimated monthly cost.
 
@@ -128,15 +138,50 @@ class Admin(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class AdminWithRawResponse:
+    """The methods of ``Admin``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Admin) -> None:
+        self.get_audit_log = to_raw_response_wrapper(resource.get_audit_log)
+        self.get_billing_usage = to_raw_response_wrapper(resource.get_billing_usage)
+        self.get_current_checkpoint_storage_usage = to_raw_response_wrapper(
+            resource.get_current_checkpoint_storage_usage
+        )
+
+
+class AdminWithStreamingResponse:
+    """The methods of ``Admin``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Admin) -> None:
+        self.get_audit_log = to_streamed_response_wrapper(resource.get_audit_log)
+        self.get_billing_usage = to_streamed_response_wrapper(resource.get_billing_usage)
+        self.get_current_checkpoint_storage_usage = to_streamed_response_wrapper(
+            resource.get_current_checkpoint_storage_usage
+        )
+
+
 class AsyncAdmin(AsyncAPIResource):
     """Organisation administration - audit log and billing (needs admin rights)."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncAdminWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncAdminWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncAdminWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncAdminWithStreamingResponse(self)
 
     async def get_audit_log(
         self,
@@ -147,7 +192,6 @@ class AsyncAdmin(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.AuditLogResponse:
         """Read the audit log of one day.
 
@@ -170,7 +214,6 @@ class AsyncAdmin(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -185,7 +228,6 @@ class AsyncAdmin(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.BillingUsageResponse:
         """Get billed usage (tokens, checkpoints, storage) bucketed over a time window.
 
@@ -208,7 +250,6 @@ class AsyncAdmin(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -222,7 +263,6 @@ class AsyncAdmin(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CurrentCheckpointStorageUsageResponse:
         """Get current checkpoint storage per project and user, with estimated monthly cost.
 
@@ -242,8 +282,33 @@ class AsyncAdmin(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
+        )
+
+
+class AsyncAdminWithRawResponse:
+    """The methods of ``AsyncAdmin``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncAdmin) -> None:
+        self.get_audit_log = async_to_raw_response_wrapper(resource.get_audit_log)
+        self.get_billing_usage = async_to_raw_response_wrapper(resource.get_billing_usage)
+        self.get_current_checkpoint_storage_usage = async_to_raw_response_wrapper(
+            resource.get_current_checkpoint_storage_usage
+        )
+
+
+class AsyncAdminWithStreamingResponse:
+    """The methods of ``AsyncAdmin``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncAdmin) -> None:
+        self.get_audit_log = async_to_streamed_response_wrapper(resource.get_audit_log)
+        self.get_billing_usage = async_to_streamed_response_wrapper(resource.get_billing_usage)
+        self.get_current_checkpoint_storage_usage = async_to_streamed_response_wrapper(
+            resource.get_current_checkpoint_storage_usage
         )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from sdkgen.runtime import (
@@ -12,6 +13,10 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -21,6 +26,16 @@ from . import models
 class Auth(SyncAPIResource):
     """The API key itself (used by the command-line tool)."""
 
+    @cached_property
+    def with_raw_response(self) -> AuthWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AuthWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AuthWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return AuthWithStreamingResponse(self)
+
     def get_current_api_key(
         self,
         *,
@@ -28,7 +43,6 @@ class Auth(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.SelfApiKeyResponse:
         """Describe the API key used for this request (id, name, organisation, user).
 
@@ -40,7 +54,6 @@ class Auth(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -74,8 +87,38 @@ class Auth(SyncAPIResource):
         )
 
 
+class AuthWithRawResponse:
+    """The methods of ``Auth``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Auth) -> None:
+        self.get_current_api_key = to_raw_response_wrapper(resource.get_current_api_key)
+        self.revoke_current_api_key = to_raw_response_wrapper(resource.revoke_current_api_key)
+
+
+class AuthWithStreamingResponse:
+    """The methods of ``Auth``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Auth) -> None:
+        self.get_current_api_key = to_streamed_response_wrapper(resource.get_current_api_key)
+        self.revoke_current_api_key = to_streamed_response_wrapper(resource.revoke_current_api_key)
+
+
 class AsyncAuth(AsyncAPIResource):
     """The API key itself (used by the command-line tool)."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncAuthWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncAuthWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncAuthWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncAuthWithStreamingResponse(self)
 
     async def get_current_api_key(
         self,
@@ -84,7 +127,6 @@ class AsyncAuth(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.SelfApiKeyResponse:
         """Describe the API key used for this request (id, name, organisation, user).
 
@@ -96,7 +138,6 @@ class AsyncAuth(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -127,4 +168,26 @@ class AsyncAuth(AsyncAPIResource):
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
+        )
+
+
+class AsyncAuthWithRawResponse:
+    """The methods of ``AsyncAuth``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncAuth) -> None:
+        self.get_current_api_key = async_to_raw_response_wrapper(resource.get_current_api_key)
+        self.revoke_current_api_key = async_to_raw_response_wrapper(resource.revoke_current_api_key)
+
+
+class AsyncAuthWithStreamingResponse:
+    """The methods of ``AsyncAuth``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncAuth) -> None:
+        self.get_current_api_key = async_to_streamed_response_wrapper(resource.get_current_api_key)
+        self.revoke_current_api_key = async_to_streamed_response_wrapper(
+            resource.revoke_current_api_key
         )

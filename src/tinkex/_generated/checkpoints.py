@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -24,6 +29,16 @@ from . import params as _params
 class Checkpoints(SyncAPIResource):
     """Listing, deleting, publishing and downloading saved checkpoints."""
 
+    @cached_property
+    def with_raw_response(self) -> CheckpointsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return CheckpointsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CheckpointsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return CheckpointsWithStreamingResponse(self)
+
     def list_checkpoints(
         self,
         training_run_id: str,
@@ -32,7 +47,6 @@ class Checkpoints(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointsListResponse:
         """List every checkpoint of one training run.
 
@@ -52,7 +66,6 @@ class Checkpoints(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -67,7 +80,6 @@ class Checkpoints(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointsListResponse:
         """List the caller's checkpoints across all training runs, one page at a time.
 
@@ -88,7 +100,6 @@ class Checkpoints(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -241,12 +252,43 @@ class Checkpoints(SyncAPIResource):
             ),
         )
 
+    @overload
     def set_checkpoint_ttl(
         self,
         training_run_id: str,
         checkpoint_id: str,
         *,
         ttl_seconds: int | None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def set_checkpoint_ttl(
+        self,
+        training_run_id: str,
+        checkpoint_id: str,
+        *,
+        request: models.SetCheckpointTtlRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    def set_checkpoint_ttl(
+        self,
+        training_run_id: str,
+        checkpoint_id: str,
+        *,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        request: models.SetCheckpointTtlRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -262,6 +304,7 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
             ttl_seconds: Seconds from now until the checkpoint expires; null removes the expiry (always sent).
+            request: The body as a prebuilt ``models.SetCheckpointTtlRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.SetCheckpointTtlParams,
@@ -274,9 +317,12 @@ class Checkpoints(SyncAPIResource):
                 "training_run_id": _p["training_run_id"],
                 "checkpoint_id": _p["checkpoint_id"],
             },
-            body=build_body(
+            body=request_body(
                 models.SetCheckpointTtlRequest,
+                request,
                 {"ttl_seconds": ttl_seconds},
+                method="set_checkpoint_ttl",
+                required=("ttl_seconds",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -297,7 +343,6 @@ class Checkpoints(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ExternalWeightsUrlsResponse:
         """Get signed download URLs for the files of an exported (external_weights) checkpoint.
 
@@ -323,7 +368,6 @@ class Checkpoints(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -338,7 +382,6 @@ class Checkpoints(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointArchiveUrlResponse:
         """Get a signed URL to an archive of a checkpoint (legacy).
 
@@ -365,15 +408,62 @@ class Checkpoints(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class CheckpointsWithRawResponse:
+    """The methods of ``Checkpoints``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Checkpoints) -> None:
+        self.list_checkpoints = to_raw_response_wrapper(resource.list_checkpoints)
+        self.list_user_checkpoints = to_raw_response_wrapper(resource.list_user_checkpoints)
+        self.delete_checkpoint = to_raw_response_wrapper(resource.delete_checkpoint)
+        self.publish_checkpoint = to_raw_response_wrapper(resource.publish_checkpoint)
+        self.unpublish_checkpoint = to_raw_response_wrapper(resource.unpublish_checkpoint)
+        self.set_checkpoint_ttl = to_raw_response_wrapper(resource.set_checkpoint_ttl)
+        self.get_external_weights_urls = to_raw_response_wrapper(resource.get_external_weights_urls)
+        self.get_checkpoint_archive_url = to_raw_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+
+
+class CheckpointsWithStreamingResponse:
+    """The methods of ``Checkpoints``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Checkpoints) -> None:
+        self.list_checkpoints = to_streamed_response_wrapper(resource.list_checkpoints)
+        self.list_user_checkpoints = to_streamed_response_wrapper(resource.list_user_checkpoints)
+        self.delete_checkpoint = to_streamed_response_wrapper(resource.delete_checkpoint)
+        self.publish_checkpoint = to_streamed_response_wrapper(resource.publish_checkpoint)
+        self.unpublish_checkpoint = to_streamed_response_wrapper(resource.unpublish_checkpoint)
+        self.set_checkpoint_ttl = to_streamed_response_wrapper(resource.set_checkpoint_ttl)
+        self.get_external_weights_urls = to_streamed_response_wrapper(
+            resource.get_external_weights_urls
+        )
+        self.get_checkpoint_archive_url = to_streamed_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+
+
 class AsyncCheckpoints(AsyncAPIResource):
     """Listing, deleting, publishing and downloading saved checkpoints."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCheckpointsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncCheckpointsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCheckpointsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncCheckpointsWithStreamingResponse(self)
 
     async def list_checkpoints(
         self,
@@ -383,7 +473,6 @@ class AsyncCheckpoints(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointsListResponse:
         """List every checkpoint of one training run.
 
@@ -403,7 +492,6 @@ class AsyncCheckpoints(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -418,7 +506,6 @@ class AsyncCheckpoints(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointsListResponse:
         """List the caller's checkpoints across all training runs, one page at a time.
 
@@ -439,7 +526,6 @@ class AsyncCheckpoints(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -592,12 +678,43 @@ class AsyncCheckpoints(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def set_checkpoint_ttl(
         self,
         training_run_id: str,
         checkpoint_id: str,
         *,
         ttl_seconds: int | None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def set_checkpoint_ttl(
+        self,
+        training_run_id: str,
+        checkpoint_id: str,
+        *,
+        request: models.SetCheckpointTtlRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    async def set_checkpoint_ttl(
+        self,
+        training_run_id: str,
+        checkpoint_id: str,
+        *,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        request: models.SetCheckpointTtlRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -613,6 +730,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run that owns the checkpoint.
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
             ttl_seconds: Seconds from now until the checkpoint expires; null removes the expiry (always sent).
+            request: The body as a prebuilt ``models.SetCheckpointTtlRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.SetCheckpointTtlParams,
@@ -625,9 +743,12 @@ class AsyncCheckpoints(AsyncAPIResource):
                 "training_run_id": _p["training_run_id"],
                 "checkpoint_id": _p["checkpoint_id"],
             },
-            body=build_body(
+            body=request_body(
                 models.SetCheckpointTtlRequest,
+                request,
                 {"ttl_seconds": ttl_seconds},
+                method="set_checkpoint_ttl",
+                required=("ttl_seconds",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -648,7 +769,6 @@ class AsyncCheckpoints(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ExternalWeightsUrlsResponse:
         """Get signed download URLs for the files of an exported (external_weights) checkpoint.
 
@@ -674,7 +794,6 @@ class AsyncCheckpoints(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -689,7 +808,6 @@ class AsyncCheckpoints(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.CheckpointArchiveUrlResponse:
         """Get a signed URL to an archive of a checkpoint (legacy).
 
@@ -716,8 +834,51 @@ class AsyncCheckpoints(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
+        )
+
+
+class AsyncCheckpointsWithRawResponse:
+    """The methods of ``AsyncCheckpoints``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncCheckpoints) -> None:
+        self.list_checkpoints = async_to_raw_response_wrapper(resource.list_checkpoints)
+        self.list_user_checkpoints = async_to_raw_response_wrapper(resource.list_user_checkpoints)
+        self.delete_checkpoint = async_to_raw_response_wrapper(resource.delete_checkpoint)
+        self.publish_checkpoint = async_to_raw_response_wrapper(resource.publish_checkpoint)
+        self.unpublish_checkpoint = async_to_raw_response_wrapper(resource.unpublish_checkpoint)
+        self.set_checkpoint_ttl = async_to_raw_response_wrapper(resource.set_checkpoint_ttl)
+        self.get_external_weights_urls = async_to_raw_response_wrapper(
+            resource.get_external_weights_urls
+        )
+        self.get_checkpoint_archive_url = async_to_raw_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+
+
+class AsyncCheckpointsWithStreamingResponse:
+    """The methods of ``AsyncCheckpoints``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncCheckpoints) -> None:
+        self.list_checkpoints = async_to_streamed_response_wrapper(resource.list_checkpoints)
+        self.list_user_checkpoints = async_to_streamed_response_wrapper(
+            resource.list_user_checkpoints
+        )
+        self.delete_checkpoint = async_to_streamed_response_wrapper(resource.delete_checkpoint)
+        self.publish_checkpoint = async_to_streamed_response_wrapper(resource.publish_checkpoint)
+        self.unpublish_checkpoint = async_to_streamed_response_wrapper(
+            resource.unpublish_checkpoint
+        )
+        self.set_checkpoint_ttl = async_to_streamed_response_wrapper(resource.set_checkpoint_ttl)
+        self.get_external_weights_urls = async_to_streamed_response_wrapper(
+            resource.get_external_weights_urls
+        )
+        self.get_checkpoint_archive_url = async_to_streamed_response_wrapper(
+            resource.get_checkpoint_archive_url
         )

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,11 +27,49 @@ from . import models
 class Futures(SyncAPIResource):
     """Polling and cancelling the results of long-running requests."""
 
+    @cached_property
+    def with_raw_response(self) -> FuturesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return FuturesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> FuturesWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return FuturesWithStreamingResponse(self)
+
+    @overload
     def retrieve_future(
         self,
         *,
         request_id: str,
         allow_metadata_only: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    @overload
+    def retrieve_future(
+        self,
+        *,
+        request: models.FutureRetrieveRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    def retrieve_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        allow_metadata_only: bool | NotGiven = NOT_GIVEN,
+        request: models.FutureRetrieveRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -43,15 +86,19 @@ class Futures(SyncAPIResource):
 
         Args:
             allow_metadata_only: Let the server answer first with only the payload size, so the client can reserve memory.
+            request: The body as a prebuilt ``models.FutureRetrieveRequest``, instead of its fields as keywords.
         """
         return cast(
             models.RetrieveFutureResponse,
             self._client.request(
                 _e.RETRIEVE_FUTURE,
                 cast(Any, models.RetrieveFutureResponse),
-                body=build_body(
+                body=request_body(
                     models.FutureRetrieveRequest,
+                    request,
                     {"request_id": request_id, "allow_metadata_only": allow_metadata_only},
+                    method="retrieve_future",
+                    required=("request_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
@@ -64,6 +111,7 @@ class Futures(SyncAPIResource):
             ),
         )
 
+    @overload
     def retrieve_futures(
         self,
         *,
@@ -77,6 +125,35 @@ class Futures(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> models.FuturesRetrieveResponse: ...
+
+    @overload
+    def retrieve_futures(
+        self,
+        *,
+        request: models.FuturesRetrieveRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.FuturesRetrieveResponse: ...
+
+    def retrieve_futures(
+        self,
+        *,
+        target: models.SamplingSessionFuturesTarget | NotGiven = NOT_GIVEN,
+        prev_cursor: int | NotGiven = NOT_GIVEN,
+        timeout_: float | None | NotGiven = NOT_GIVEN,
+        retrieved_request_ids: list[str] | NotGiven = NOT_GIVEN,
+        request: models.FuturesRetrieveRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> models.FuturesRetrieveResponse:
         """Long-poll the completions of every future of one sampling session.
 
@@ -90,18 +167,23 @@ class Futures(SyncAPIResource):
             prev_cursor: The cursor of the previous reply.
             timeout_: Seconds to wait for completions; 0 = answer at once, null = server default.
             retrieved_request_ids: Futures whose results the client has fetched since the last poll.
+            request: The body as a prebuilt ``models.FuturesRetrieveRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.RETRIEVE_FUTURES,
             models.FuturesRetrieveResponse,
-            body=build_body(
+            body=request_body(
                 models.FuturesRetrieveRequest,
+                request,
                 {
                     "target": target,
                     "prev_cursor": prev_cursor,
-                    "timeout": timeout_,
+                    "timeout_": timeout_,
                     "retrieved_request_ids": retrieved_request_ids,
                 },
+                method="retrieve_futures",
+                required=("target",),
+                wire={"timeout_": "timeout"},
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -113,10 +195,37 @@ class Futures(SyncAPIResource):
             ),
         )
 
+    @overload
     def cancel_future(
         self,
         *,
         request_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def cancel_future(
+        self,
+        *,
+        request: models.CancelFutureRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    def cancel_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        request: models.CancelFutureRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -130,13 +239,19 @@ class Futures(SyncAPIResource):
         sample_cancel_enabled.
 
         ``POST /api/v1/cancel_future``
+
+        Args:
+            request: The body as a prebuilt ``models.CancelFutureRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.CANCEL_FUTURE,
             type(None),
-            body=build_body(
+            body=request_body(
                 models.CancelFutureRequest,
+                request,
                 {"request_id": request_id},
+                method="cancel_future",
+                required=("request_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -149,14 +264,74 @@ class Futures(SyncAPIResource):
         )
 
 
+class FuturesWithRawResponse:
+    """The methods of ``Futures``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Futures) -> None:
+        self.retrieve_future = to_raw_response_wrapper(resource.retrieve_future)
+        self.retrieve_futures = to_raw_response_wrapper(resource.retrieve_futures)
+        self.cancel_future = to_raw_response_wrapper(resource.cancel_future)
+
+
+class FuturesWithStreamingResponse:
+    """The methods of ``Futures``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Futures) -> None:
+        self.retrieve_future = to_streamed_response_wrapper(resource.retrieve_future)
+        self.retrieve_futures = to_streamed_response_wrapper(resource.retrieve_futures)
+        self.cancel_future = to_streamed_response_wrapper(resource.cancel_future)
+
+
 class AsyncFutures(AsyncAPIResource):
     """Polling and cancelling the results of long-running requests."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncFuturesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncFuturesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncFuturesWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncFuturesWithStreamingResponse(self)
+
+    @overload
     async def retrieve_future(
         self,
         *,
         request_id: str,
         allow_metadata_only: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    @overload
+    async def retrieve_future(
+        self,
+        *,
+        request: models.FutureRetrieveRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    async def retrieve_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        allow_metadata_only: bool | NotGiven = NOT_GIVEN,
+        request: models.FutureRetrieveRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -173,15 +348,19 @@ class AsyncFutures(AsyncAPIResource):
 
         Args:
             allow_metadata_only: Let the server answer first with only the payload size, so the client can reserve memory.
+            request: The body as a prebuilt ``models.FutureRetrieveRequest``, instead of its fields as keywords.
         """
         return cast(
             models.RetrieveFutureResponse,
             await self._client.request(
                 _e.RETRIEVE_FUTURE,
                 cast(Any, models.RetrieveFutureResponse),
-                body=build_body(
+                body=request_body(
                     models.FutureRetrieveRequest,
+                    request,
                     {"request_id": request_id, "allow_metadata_only": allow_metadata_only},
+                    method="retrieve_future",
+                    required=("request_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
@@ -194,6 +373,7 @@ class AsyncFutures(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def retrieve_futures(
         self,
         *,
@@ -201,6 +381,35 @@ class AsyncFutures(AsyncAPIResource):
         prev_cursor: int | NotGiven = NOT_GIVEN,
         timeout_: float | None | NotGiven = NOT_GIVEN,
         retrieved_request_ids: list[str] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.FuturesRetrieveResponse: ...
+
+    @overload
+    async def retrieve_futures(
+        self,
+        *,
+        request: models.FuturesRetrieveRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.FuturesRetrieveResponse: ...
+
+    async def retrieve_futures(
+        self,
+        *,
+        target: models.SamplingSessionFuturesTarget | NotGiven = NOT_GIVEN,
+        prev_cursor: int | NotGiven = NOT_GIVEN,
+        timeout_: float | None | NotGiven = NOT_GIVEN,
+        retrieved_request_ids: list[str] | NotGiven = NOT_GIVEN,
+        request: models.FuturesRetrieveRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -220,18 +429,23 @@ class AsyncFutures(AsyncAPIResource):
             prev_cursor: The cursor of the previous reply.
             timeout_: Seconds to wait for completions; 0 = answer at once, null = server default.
             retrieved_request_ids: Futures whose results the client has fetched since the last poll.
+            request: The body as a prebuilt ``models.FuturesRetrieveRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.RETRIEVE_FUTURES,
             models.FuturesRetrieveResponse,
-            body=build_body(
+            body=request_body(
                 models.FuturesRetrieveRequest,
+                request,
                 {
                     "target": target,
                     "prev_cursor": prev_cursor,
-                    "timeout": timeout_,
+                    "timeout_": timeout_,
                     "retrieved_request_ids": retrieved_request_ids,
                 },
+                method="retrieve_futures",
+                required=("target",),
+                wire={"timeout_": "timeout"},
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -243,10 +457,37 @@ class AsyncFutures(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def cancel_future(
         self,
         *,
         request_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def cancel_future(
+        self,
+        *,
+        request: models.CancelFutureRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    async def cancel_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        request: models.CancelFutureRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -260,13 +501,19 @@ class AsyncFutures(AsyncAPIResource):
         sample_cancel_enabled.
 
         ``POST /api/v1/cancel_future``
+
+        Args:
+            request: The body as a prebuilt ``models.CancelFutureRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.CANCEL_FUTURE,
             type(None),
-            body=build_body(
+            body=request_body(
                 models.CancelFutureRequest,
+                request,
                 {"request_id": request_id},
+                method="cancel_future",
+                required=("request_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -277,3 +524,25 @@ class AsyncFutures(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncFuturesWithRawResponse:
+    """The methods of ``AsyncFutures``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncFutures) -> None:
+        self.retrieve_future = async_to_raw_response_wrapper(resource.retrieve_future)
+        self.retrieve_futures = async_to_raw_response_wrapper(resource.retrieve_futures)
+        self.cancel_future = async_to_raw_response_wrapper(resource.cancel_future)
+
+
+class AsyncFuturesWithStreamingResponse:
+    """The methods of ``AsyncFutures``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncFutures) -> None:
+        self.retrieve_future = async_to_streamed_response_wrapper(resource.retrieve_future)
+        self.retrieve_futures = async_to_streamed_response_wrapper(resource.retrieve_futures)
+        self.cancel_future = async_to_streamed_response_wrapper(resource.cancel_future)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -17,7 +18,11 @@ from sdkgen.runtime import (
     RequestOptions,
     Stream,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -29,6 +34,17 @@ from . import params as _params
 class Sampling(SyncAPIResource):
     """Sampling sessions and text generation."""
 
+    @cached_property
+    def with_raw_response(self) -> SamplingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return SamplingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SamplingWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return SamplingWithStreamingResponse(self)
+
+    @overload
     def create_sampling_session(
         self,
         *,
@@ -36,6 +52,35 @@ class Sampling(SyncAPIResource):
         sampling_session_seq_id: int,
         base_model: str | None | NotGiven = NOT_GIVEN,
         model_path: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    @overload
+    def create_sampling_session(
+        self,
+        *,
+        request: models.CreateSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    def create_sampling_session(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSamplingSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -52,18 +97,25 @@ class Sampling(SyncAPIResource):
         Args:
             sampling_session_seq_id: Per-session counter of sampling sessions: 0, 1, 2, ...
             model_path: A tinker:// sampler checkpoint path.
+            request: The body as a prebuilt ``models.CreateSamplingSessionRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.CREATE_SAMPLING_SESSION,
             models.CreateSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSamplingSessionRequest,
+                request,
                 {
                     "session_id": session_id,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "base_model": base_model,
                     "model_path": model_path,
                 },
+                method="create_sampling_session",
+                required=(
+                    "session_id",
+                    "sampling_session_seq_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -75,10 +127,37 @@ class Sampling(SyncAPIResource):
             ),
         )
 
+    @overload
     def join_sampling_session(
         self,
         *,
         sampling_session_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.JoinSamplingSessionResponse: ...
+
+    @overload
+    def join_sampling_session(
+        self,
+        *,
+        request: models.JoinSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.JoinSamplingSessionResponse: ...
+
+    def join_sampling_session(
+        self,
+        *,
+        sampling_session_id: str | NotGiven = NOT_GIVEN,
+        request: models.JoinSamplingSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -92,13 +171,19 @@ class Sampling(SyncAPIResource):
         sample_join_sampling_session.
 
         ``POST /api/v1/join_sampling_session``
+
+        Args:
+            request: The body as a prebuilt ``models.JoinSamplingSessionRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.JOIN_SAMPLING_SESSION,
             models.JoinSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.JoinSamplingSessionRequest,
+                request,
                 {"sampling_session_id": sampling_session_id},
+                method="join_sampling_session",
+                required=("sampling_session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -110,6 +195,7 @@ class Sampling(SyncAPIResource):
             ),
         )
 
+    @overload
     def asample(
         self,
         *,
@@ -127,6 +213,47 @@ class Sampling(SyncAPIResource):
         prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
         prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
         record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SampleResponse]: ...
+
+    @overload
+    def asample(
+        self,
+        *,
+        request: models.SampleRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SampleResponse]: ...
+
+    def asample(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -152,14 +279,16 @@ class Sampling(SyncAPIResource):
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.ASAMPLE,
             models.UntypedAPIFuture,
             models.SampleResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -176,6 +305,11 @@ class Sampling(SyncAPIResource):
                     "prompt_logprobs_last_n": prompt_logprobs_last_n,
                     "record_stability_info": record_stability_info,
                 },
+                method="asample",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -187,6 +321,7 @@ class Sampling(SyncAPIResource):
             ),
         )
 
+    @overload
     def sample_stream(
         self,
         *,
@@ -210,6 +345,45 @@ class Sampling(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> Stream[models.SampleStreamChunk]: ...
+
+    @overload
+    def sample_stream(
+        self,
+        *,
+        request: models.SampleRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Stream[models.SampleStreamChunk]: ...
+
+    def sample_stream(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> Stream[models.SampleStreamChunk]:
         """Sample with the tokens streamed as they are generated, as server-sent events.
 
@@ -227,12 +401,14 @@ class Sampling(SyncAPIResource):
             topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return self._client.stream(
             _e.SAMPLE_STREAM,
             cast(Any, models.SampleStreamChunk),
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -249,6 +425,11 @@ class Sampling(SyncAPIResource):
                     "prompt_logprobs_last_n": prompt_logprobs_last_n,
                     "record_stability_info": record_stability_info,
                 },
+                method="sample_stream",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -268,7 +449,6 @@ class Sampling(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetSamplerResponse:
         """Look up a sampler (sampling session) and the model it serves.
 
@@ -288,16 +468,54 @@ class Sampling(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class SamplingWithRawResponse:
+    """The methods of ``Sampling``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Sampling) -> None:
+        self.create_sampling_session = to_raw_response_wrapper(resource.create_sampling_session)
+        self.join_sampling_session = to_raw_response_wrapper(resource.join_sampling_session)
+        self.asample = to_raw_response_wrapper(resource.asample)
+        self.sample_stream = to_raw_response_wrapper(resource.sample_stream)
+        self.get_sampler = to_raw_response_wrapper(resource.get_sampler)
+
+
+class SamplingWithStreamingResponse:
+    """The methods of ``Sampling``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Sampling) -> None:
+        self.create_sampling_session = to_streamed_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.join_sampling_session = to_streamed_response_wrapper(resource.join_sampling_session)
+        self.asample = to_streamed_response_wrapper(resource.asample)
+        self.sample_stream = to_streamed_response_wrapper(resource.sample_stream)
+        self.get_sampler = to_streamed_response_wrapper(resource.get_sampler)
+
+
 class AsyncSampling(AsyncAPIResource):
     """Sampling sessions and text generation."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSamplingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncSamplingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSamplingWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncSamplingWithStreamingResponse(self)
+
+    @overload
     async def create_sampling_session(
         self,
         *,
@@ -305,6 +523,35 @@ class AsyncSampling(AsyncAPIResource):
         sampling_session_seq_id: int,
         base_model: str | None | NotGiven = NOT_GIVEN,
         model_path: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    @overload
+    async def create_sampling_session(
+        self,
+        *,
+        request: models.CreateSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    async def create_sampling_session(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSamplingSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -321,18 +568,25 @@ class AsyncSampling(AsyncAPIResource):
         Args:
             sampling_session_seq_id: Per-session counter of sampling sessions: 0, 1, 2, ...
             model_path: A tinker:// sampler checkpoint path.
+            request: The body as a prebuilt ``models.CreateSamplingSessionRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.CREATE_SAMPLING_SESSION,
             models.CreateSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSamplingSessionRequest,
+                request,
                 {
                     "session_id": session_id,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "base_model": base_model,
                     "model_path": model_path,
                 },
+                method="create_sampling_session",
+                required=(
+                    "session_id",
+                    "sampling_session_seq_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -344,10 +598,37 @@ class AsyncSampling(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def join_sampling_session(
         self,
         *,
         sampling_session_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.JoinSamplingSessionResponse: ...
+
+    @overload
+    async def join_sampling_session(
+        self,
+        *,
+        request: models.JoinSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.JoinSamplingSessionResponse: ...
+
+    async def join_sampling_session(
+        self,
+        *,
+        sampling_session_id: str | NotGiven = NOT_GIVEN,
+        request: models.JoinSamplingSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -361,13 +642,19 @@ class AsyncSampling(AsyncAPIResource):
         sample_join_sampling_session.
 
         ``POST /api/v1/join_sampling_session``
+
+        Args:
+            request: The body as a prebuilt ``models.JoinSamplingSessionRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.JOIN_SAMPLING_SESSION,
             models.JoinSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.JoinSamplingSessionRequest,
+                request,
                 {"sampling_session_id": sampling_session_id},
+                method="join_sampling_session",
+                required=("sampling_session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -379,6 +666,7 @@ class AsyncSampling(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def asample(
         self,
         *,
@@ -396,6 +684,47 @@ class AsyncSampling(AsyncAPIResource):
         prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
         prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
         record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SampleResponse]: ...
+
+    @overload
+    async def asample(
+        self,
+        *,
+        request: models.SampleRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SampleResponse]: ...
+
+    async def asample(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -421,14 +750,16 @@ class AsyncSampling(AsyncAPIResource):
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.ASAMPLE,
             models.UntypedAPIFuture,
             models.SampleResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -445,6 +776,11 @@ class AsyncSampling(AsyncAPIResource):
                     "prompt_logprobs_last_n": prompt_logprobs_last_n,
                     "record_stability_info": record_stability_info,
                 },
+                method="asample",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -456,6 +792,7 @@ class AsyncSampling(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def sample_stream(
         self,
         *,
@@ -479,6 +816,45 @@ class AsyncSampling(AsyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> AsyncStream[models.SampleStreamChunk]: ...
+
+    @overload
+    async def sample_stream(
+        self,
+        *,
+        request: models.SampleRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncStream[models.SampleStreamChunk]: ...
+
+    async def sample_stream(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        topk_sample_logprobs: int | NotGiven = NOT_GIVEN,
+        target_prompt_logprobs: models.TensorData | None | NotGiven = NOT_GIVEN,
+        prompt_alt_tokens_k: int | NotGiven = NOT_GIVEN,
+        prompt_logprobs_last_n: int | None | NotGiven = NOT_GIVEN,
+        record_stability_info: bool | None | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> AsyncStream[models.SampleStreamChunk]:
         """Sample with the tokens streamed as they are generated, as server-sent events.
 
@@ -496,12 +872,14 @@ class AsyncSampling(AsyncAPIResource):
             topk_sample_logprobs: Top-k alternatives per sampled token (0 = none).
             target_prompt_logprobs: int64 [len(prompt)-1, K] token ids whose prompt logprobs are wanted; -1 = no request.
             prompt_logprobs_last_n: Only compute prompt logprobs for the last n (at least 1) positions; needs prompt_logprobs.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return await self._client.stream(
             _e.SAMPLE_STREAM,
             cast(Any, models.SampleStreamChunk),
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -518,6 +896,11 @@ class AsyncSampling(AsyncAPIResource):
                     "prompt_logprobs_last_n": prompt_logprobs_last_n,
                     "record_stability_info": record_stability_info,
                 },
+                method="sample_stream",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -537,7 +920,6 @@ class AsyncSampling(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetSamplerResponse:
         """Look up a sampler (sampling session) and the model it serves.
 
@@ -557,8 +939,39 @@ class AsyncSampling(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+
+class AsyncSamplingWithRawResponse:
+    """The methods of ``AsyncSampling``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncSampling) -> None:
+        self.create_sampling_session = async_to_raw_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.join_sampling_session = async_to_raw_response_wrapper(resource.join_sampling_session)
+        self.asample = async_to_raw_response_wrapper(resource.asample)
+        self.sample_stream = async_to_raw_response_wrapper(resource.sample_stream)
+        self.get_sampler = async_to_raw_response_wrapper(resource.get_sampler)
+
+
+class AsyncSamplingWithStreamingResponse:
+    """The methods of ``AsyncSampling``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncSampling) -> None:
+        self.create_sampling_session = async_to_streamed_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.join_sampling_session = async_to_streamed_response_wrapper(
+            resource.join_sampling_session
+        )
+        self.asample = async_to_streamed_response_wrapper(resource.asample)
+        self.sample_stream = async_to_streamed_response_wrapper(resource.sample_stream)
+        self.get_sampler = async_to_streamed_response_wrapper(resource.get_sampler)

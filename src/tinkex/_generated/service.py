@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,10 +27,47 @@ from . import models
 class Service(SyncAPIResource):
     """Client bootstrap (server configuration, credentials), health and telemetry."""
 
+    @cached_property
+    def with_raw_response(self) -> ServiceWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return ServiceWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ServiceWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return ServiceWithStreamingResponse(self)
+
+    @overload
     def get_client_config(
         self,
         *,
         sdk_version: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientConfigResponse: ...
+
+    @overload
+    def get_client_config(
+        self,
+        *,
+        request: models.ClientConfigRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientConfigResponse: ...
+
+    def get_client_config(
+        self,
+        *,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        request: models.ClientConfigRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -39,13 +81,19 @@ class Service(SyncAPIResource):
         other behaviour the server controls.
 
         ``POST /api/v1/client/config``
+
+        Args:
+            request: The body as a prebuilt ``models.ClientConfigRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_CLIENT_CONFIG,
             models.ClientConfigResponse,
-            body=build_body(
+            body=request_body(
                 models.ClientConfigRequest,
+                request,
                 {"sdk_version": sdk_version},
+                method="get_client_config",
+                required=("sdk_version",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -57,9 +105,35 @@ class Service(SyncAPIResource):
             ),
         )
 
+    @overload
     def get_auth_token(
         self,
         *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.AuthTokenResponse: ...
+
+    @overload
+    def get_auth_token(
+        self,
+        *,
+        request: models.AuthTokenRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.AuthTokenResponse: ...
+
+    def get_auth_token(
+        self,
+        *,
+        request: models.AuthTokenRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -73,13 +147,18 @@ class Service(SyncAPIResource):
         JSON object and the request authenticates with the raw API key.
 
         ``POST /api/v1/auth/token``
+
+        Args:
+            request: The body as a prebuilt ``models.AuthTokenRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_AUTH_TOKEN,
             models.AuthTokenResponse,
-            body=build_body(
+            body=request_body(
                 models.AuthTokenRequest,
+                request,
                 {},
+                method="get_auth_token",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -91,10 +170,37 @@ class Service(SyncAPIResource):
             ),
         )
 
+    @overload
     def get_dynamic_config(
         self,
         *,
         sdk_version: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientDynamicConfigResponse: ...
+
+    @overload
+    def get_dynamic_config(
+        self,
+        *,
+        request: models.ClientConfigRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientDynamicConfigResponse: ...
+
+    def get_dynamic_config(
+        self,
+        *,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        request: models.ClientConfigRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -108,13 +214,19 @@ class Service(SyncAPIResource):
         dynamic config and the defaults apply.
 
         ``POST /api/v1/client/dynamic_config``
+
+        Args:
+            request: The body as a prebuilt ``models.ClientConfigRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_DYNAMIC_CONFIG,
             models.ClientDynamicConfigResponse,
-            body=build_body(
+            body=request_body(
                 models.ClientConfigRequest,
+                request,
                 {"sdk_version": sdk_version},
+                method="get_dynamic_config",
+                required=("sdk_version",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -133,7 +245,6 @@ class Service(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.HealthResponse:
         """Check that the service is up; a healthy server answers {"status": "ok"}.
 
@@ -145,7 +256,6 @@ class Service(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -158,7 +268,6 @@ class Service(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetServerCapabilitiesResponse:
         """List the base models the server supports and whether each can be trained or sampled.
 
@@ -172,12 +281,12 @@ class Service(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
+    @overload
     def telemetry(
         self,
         *,
@@ -186,6 +295,36 @@ class Service(SyncAPIResource):
         sdk_version: str,
         session_id: str,
         process_uuid: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    @overload
+    def telemetry(
+        self,
+        *,
+        request: models.TelemetrySendRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    def telemetry(
+        self,
+        *,
+        events: list[models.TelemetryEvent] | NotGiven = NOT_GIVEN,
+        platform: str | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        session_id: str | NotGiven = NOT_GIVEN,
+        process_uuid: str | NotGiven = NOT_GIVEN,
+        request: models.TelemetrySendRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -203,12 +342,14 @@ class Service(SyncAPIResource):
             platform: Operating system name.
             session_id: The session, or "sessionless-<uuid>" outside one.
             process_uuid: Identifies the sending process.
+            request: The body as a prebuilt ``models.TelemetrySendRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.TELEMETRY,
             models.TelemetryResponse,
-            body=build_body(
+            body=request_body(
                 models.TelemetrySendRequest,
+                request,
                 {
                     "events": events,
                     "platform": platform,
@@ -216,6 +357,14 @@ class Service(SyncAPIResource):
                     "session_id": session_id,
                     "process_uuid": process_uuid,
                 },
+                method="telemetry",
+                required=(
+                    "events",
+                    "platform",
+                    "sdk_version",
+                    "session_id",
+                    "process_uuid",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -228,13 +377,80 @@ class Service(SyncAPIResource):
         )
 
 
+class ServiceWithRawResponse:
+    """The methods of ``Service``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Service) -> None:
+        self.get_client_config = to_raw_response_wrapper(resource.get_client_config)
+        self.get_auth_token = to_raw_response_wrapper(resource.get_auth_token)
+        self.get_dynamic_config = to_raw_response_wrapper(resource.get_dynamic_config)
+        self.health_check = to_raw_response_wrapper(resource.health_check)
+        self.get_server_capabilities = to_raw_response_wrapper(resource.get_server_capabilities)
+        self.telemetry = to_raw_response_wrapper(resource.telemetry)
+
+
+class ServiceWithStreamingResponse:
+    """The methods of ``Service``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Service) -> None:
+        self.get_client_config = to_streamed_response_wrapper(resource.get_client_config)
+        self.get_auth_token = to_streamed_response_wrapper(resource.get_auth_token)
+        self.get_dynamic_config = to_streamed_response_wrapper(resource.get_dynamic_config)
+        self.health_check = to_streamed_response_wrapper(resource.health_check)
+        self.get_server_capabilities = to_streamed_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.telemetry = to_streamed_response_wrapper(resource.telemetry)
+
+
 class AsyncService(AsyncAPIResource):
     """Client bootstrap (server configuration, credentials), health and telemetry."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncServiceWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncServiceWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncServiceWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncServiceWithStreamingResponse(self)
+
+    @overload
     async def get_client_config(
         self,
         *,
         sdk_version: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientConfigResponse: ...
+
+    @overload
+    async def get_client_config(
+        self,
+        *,
+        request: models.ClientConfigRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientConfigResponse: ...
+
+    async def get_client_config(
+        self,
+        *,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        request: models.ClientConfigRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -248,13 +464,19 @@ class AsyncService(AsyncAPIResource):
         other behaviour the server controls.
 
         ``POST /api/v1/client/config``
+
+        Args:
+            request: The body as a prebuilt ``models.ClientConfigRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_CLIENT_CONFIG,
             models.ClientConfigResponse,
-            body=build_body(
+            body=request_body(
                 models.ClientConfigRequest,
+                request,
                 {"sdk_version": sdk_version},
+                method="get_client_config",
+                required=("sdk_version",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -266,9 +488,35 @@ class AsyncService(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def get_auth_token(
         self,
         *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.AuthTokenResponse: ...
+
+    @overload
+    async def get_auth_token(
+        self,
+        *,
+        request: models.AuthTokenRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.AuthTokenResponse: ...
+
+    async def get_auth_token(
+        self,
+        *,
+        request: models.AuthTokenRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -282,13 +530,18 @@ class AsyncService(AsyncAPIResource):
         JSON object and the request authenticates with the raw API key.
 
         ``POST /api/v1/auth/token``
+
+        Args:
+            request: The body as a prebuilt ``models.AuthTokenRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_AUTH_TOKEN,
             models.AuthTokenResponse,
-            body=build_body(
+            body=request_body(
                 models.AuthTokenRequest,
+                request,
                 {},
+                method="get_auth_token",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -300,10 +553,37 @@ class AsyncService(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def get_dynamic_config(
         self,
         *,
         sdk_version: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientDynamicConfigResponse: ...
+
+    @overload
+    async def get_dynamic_config(
+        self,
+        *,
+        request: models.ClientConfigRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ClientDynamicConfigResponse: ...
+
+    async def get_dynamic_config(
+        self,
+        *,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        request: models.ClientConfigRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -317,13 +597,19 @@ class AsyncService(AsyncAPIResource):
         dynamic config and the defaults apply.
 
         ``POST /api/v1/client/dynamic_config``
+
+        Args:
+            request: The body as a prebuilt ``models.ClientConfigRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_DYNAMIC_CONFIG,
             models.ClientDynamicConfigResponse,
-            body=build_body(
+            body=request_body(
                 models.ClientConfigRequest,
+                request,
                 {"sdk_version": sdk_version},
+                method="get_dynamic_config",
+                required=("sdk_version",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -342,7 +628,6 @@ class AsyncService(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.HealthResponse:
         """Check that the service is up; a healthy server answers {"status": "ok"}.
 
@@ -354,7 +639,6 @@ class AsyncService(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -367,7 +651,6 @@ class AsyncService(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetServerCapabilitiesResponse:
         """List the base models the server supports and whether each can be trained or sampled.
 
@@ -381,12 +664,12 @@ class AsyncService(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
+    @overload
     async def telemetry(
         self,
         *,
@@ -395,6 +678,36 @@ class AsyncService(AsyncAPIResource):
         sdk_version: str,
         session_id: str,
         process_uuid: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    @overload
+    async def telemetry(
+        self,
+        *,
+        request: models.TelemetrySendRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    async def telemetry(
+        self,
+        *,
+        events: list[models.TelemetryEvent] | NotGiven = NOT_GIVEN,
+        platform: str | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        session_id: str | NotGiven = NOT_GIVEN,
+        process_uuid: str | NotGiven = NOT_GIVEN,
+        request: models.TelemetrySendRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -412,12 +725,14 @@ class AsyncService(AsyncAPIResource):
             platform: Operating system name.
             session_id: The session, or "sessionless-<uuid>" outside one.
             process_uuid: Identifies the sending process.
+            request: The body as a prebuilt ``models.TelemetrySendRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.TELEMETRY,
             models.TelemetryResponse,
-            body=build_body(
+            body=request_body(
                 models.TelemetrySendRequest,
+                request,
                 {
                     "events": events,
                     "platform": platform,
@@ -425,6 +740,14 @@ class AsyncService(AsyncAPIResource):
                     "session_id": session_id,
                     "process_uuid": process_uuid,
                 },
+                method="telemetry",
+                required=(
+                    "events",
+                    "platform",
+                    "sdk_version",
+                    "session_id",
+                    "process_uuid",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -435,3 +758,35 @@ class AsyncService(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncServiceWithRawResponse:
+    """The methods of ``AsyncService``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncService) -> None:
+        self.get_client_config = async_to_raw_response_wrapper(resource.get_client_config)
+        self.get_auth_token = async_to_raw_response_wrapper(resource.get_auth_token)
+        self.get_dynamic_config = async_to_raw_response_wrapper(resource.get_dynamic_config)
+        self.health_check = async_to_raw_response_wrapper(resource.health_check)
+        self.get_server_capabilities = async_to_raw_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.telemetry = async_to_raw_response_wrapper(resource.telemetry)
+
+
+class AsyncServiceWithStreamingResponse:
+    """The methods of ``AsyncService``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncService) -> None:
+        self.get_client_config = async_to_streamed_response_wrapper(resource.get_client_config)
+        self.get_auth_token = async_to_streamed_response_wrapper(resource.get_auth_token)
+        self.get_dynamic_config = async_to_streamed_response_wrapper(resource.get_dynamic_config)
+        self.health_check = async_to_streamed_response_wrapper(resource.health_check)
+        self.get_server_capabilities = async_to_streamed_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.telemetry = async_to_streamed_response_wrapper(resource.telemetry)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -24,6 +29,17 @@ from . import params as _params
 class Sessions(SyncAPIResource):
     """Client sessions, their lifecycle, metadata and search."""
 
+    @cached_property
+    def with_raw_response(self) -> SessionsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return SessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SessionsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return SessionsWithStreamingResponse(self)
+
+    @overload
     def create_session(
         self,
         *,
@@ -32,6 +48,36 @@ class Sessions(SyncAPIResource):
         sdk_version: str,
         project_id: str | None | NotGiven = NOT_GIVEN,
         display_name: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    @overload
+    def create_session(
+        self,
+        *,
+        request: models.CreateSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    def create_session(
+        self,
+        *,
+        tags: list[str] | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        project_id: str | None | NotGiven = NOT_GIVEN,
+        display_name: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -47,12 +93,14 @@ class Sessions(SyncAPIResource):
 
         Args:
             user_metadata: Always sent; clients send {} when there is none.
+            request: The body as a prebuilt ``models.CreateSessionRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.CREATE_SESSION,
             models.CreateSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSessionRequest,
+                request,
                 {
                     "tags": tags,
                     "user_metadata": user_metadata,
@@ -60,6 +108,12 @@ class Sessions(SyncAPIResource):
                     "project_id": project_id,
                     "display_name": display_name,
                 },
+                method="create_session",
+                required=(
+                    "tags",
+                    "user_metadata",
+                    "sdk_version",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -71,10 +125,37 @@ class Sessions(SyncAPIResource):
             ),
         )
 
+    @overload
     def session_heartbeat(
         self,
         *,
         session_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    @overload
+    def session_heartbeat(
+        self,
+        *,
+        request: models.SessionHeartbeatRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    def session_heartbeat(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.SessionHeartbeatRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -87,13 +168,19 @@ class Sessions(SyncAPIResource):
         HTTP 410 means the session has finished and heartbeats should stop.
 
         ``POST /api/v1/session_heartbeat``
+
+        Args:
+            request: The body as a prebuilt ``models.SessionHeartbeatRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.SESSION_HEARTBEAT,
             models.SessionHeartbeatResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionHeartbeatRequest,
+                request,
                 {"session_id": session_id},
+                method="session_heartbeat",
+                required=("session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -105,12 +192,42 @@ class Sessions(SyncAPIResource):
             ),
         )
 
+    @overload
     def finish_session(
         self,
         session_id: str,
         *,
         reason: models.ClientSessionFinishReason,
         detail: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def finish_session(
+        self,
+        session_id: str,
+        *,
+        request: models.FinishSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    def finish_session(
+        self,
+        session_id: str,
+        *,
+        reason: models.ClientSessionFinishReason | NotGiven = NOT_GIVEN,
+        detail: str | None | NotGiven = NOT_GIVEN,
+        request: models.FinishSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -126,6 +243,7 @@ class Sessions(SyncAPIResource):
 
         Args:
             session_id: The session to finish.
+            request: The body as a prebuilt ``models.FinishSessionRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.FinishSessionParams,
@@ -135,9 +253,12 @@ class Sessions(SyncAPIResource):
             _e.FINISH_SESSION,
             type(None),
             path_params={"session_id": _p["session_id"]},
-            body=build_body(
+            body=request_body(
                 models.FinishSessionRequest,
+                request,
                 {"reason": reason, "detail": detail},
+                method="finish_session",
+                required=("reason",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -158,7 +279,6 @@ class Sessions(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetSessionResponse:
         """Get the training runs, samplers and metadata of one session.
 
@@ -180,7 +300,6 @@ class Sessions(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -196,7 +315,6 @@ class Sessions(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListSessionsResponse:
         """List session ids, newest first, one page at a time.
 
@@ -222,7 +340,6 @@ class Sessions(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -259,11 +376,40 @@ class Sessions(SyncAPIResource):
             ),
         )
 
+    @overload
     def assign_session_project(
         self,
         session_id: str,
         *,
         project_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    def assign_session_project(
+        self,
+        session_id: str,
+        *,
+        request: models.AssignSessionProjectRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    def assign_session_project(
+        self,
+        session_id: str,
+        *,
+        project_id: str | NotGiven = NOT_GIVEN,
+        request: models.AssignSessionProjectRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -277,6 +423,7 @@ class Sessions(SyncAPIResource):
 
         Args:
             session_id: The session to move.
+            request: The body as a prebuilt ``models.AssignSessionProjectRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.AssignSessionProjectParams,
@@ -286,9 +433,12 @@ class Sessions(SyncAPIResource):
             _e.ASSIGN_SESSION_PROJECT,
             type(None),
             path_params={"session_id": _p["session_id"]},
-            body=build_body(
+            body=request_body(
                 models.AssignSessionProjectRequest,
+                request,
                 {"project_id": project_id},
+                method="assign_session_project",
+                required=("project_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -308,7 +458,6 @@ class Sessions(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TraceExportResponse:
         """Request (or poll) a Perfetto trace export of a session.
 
@@ -331,11 +480,43 @@ class Sessions(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+    @overload
+    def search_sessions(
+        self,
+        *,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        project_ids: list[str] | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | NotGiven = NOT_GIVEN,
+        display_name: str | None | NotGiven = NOT_GIVEN,
+        owner: models.SearchOwner | NotGiven = NOT_GIVEN,
+        statuses: list[models.SessionStatusQuery] | None | NotGiven = NOT_GIVEN,
+        limit: int | NotGiven = NOT_GIVEN,
+        cursor: models.SessionSearchCursor | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionSearchResponse: ...
+
+    @overload
+    def search_sessions(
+        self,
+        *,
+        request: models.SessionSearchRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionSearchResponse: ...
 
     def search_sessions(
         self,
@@ -348,6 +529,7 @@ class Sessions(SyncAPIResource):
         statuses: list[models.SessionStatusQuery] | None | NotGiven = NOT_GIVEN,
         limit: int | NotGiven = NOT_GIVEN,
         cursor: models.SessionSearchCursor | None | NotGiven = NOT_GIVEN,
+        request: models.SessionSearchRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -366,12 +548,14 @@ class Sessions(SyncAPIResource):
             display_name: Non-empty if given.
             statuses: Only sessions in one of these states (non-empty if given); null = any.
             cursor: next_cursor of the previous page.
+            request: The body as a prebuilt ``models.SessionSearchRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.SEARCH_SESSIONS,
             models.SessionSearchResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionSearchRequest,
+                request,
                 {
                     "session_id": session_id,
                     "project_ids": project_ids,
@@ -382,6 +566,7 @@ class Sessions(SyncAPIResource):
                     "limit": limit,
                     "cursor": cursor,
                 },
+                method="search_sessions",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -394,9 +579,52 @@ class Sessions(SyncAPIResource):
         )
 
 
+class SessionsWithRawResponse:
+    """The methods of ``Sessions``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Sessions) -> None:
+        self.create_session = to_raw_response_wrapper(resource.create_session)
+        self.session_heartbeat = to_raw_response_wrapper(resource.session_heartbeat)
+        self.finish_session = to_raw_response_wrapper(resource.finish_session)
+        self.get_session = to_raw_response_wrapper(resource.get_session)
+        self.list_sessions = to_raw_response_wrapper(resource.list_sessions)
+        self.assign_session_project = to_raw_response_wrapper(resource.assign_session_project)
+        self.export_session_trace = to_raw_response_wrapper(resource.export_session_trace)
+        self.search_sessions = to_raw_response_wrapper(resource.search_sessions)
+
+
+class SessionsWithStreamingResponse:
+    """The methods of ``Sessions``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Sessions) -> None:
+        self.create_session = to_streamed_response_wrapper(resource.create_session)
+        self.session_heartbeat = to_streamed_response_wrapper(resource.session_heartbeat)
+        self.finish_session = to_streamed_response_wrapper(resource.finish_session)
+        self.get_session = to_streamed_response_wrapper(resource.get_session)
+        self.list_sessions = to_streamed_response_wrapper(resource.list_sessions)
+        self.assign_session_project = to_streamed_response_wrapper(resource.assign_session_project)
+        self.export_session_trace = to_streamed_response_wrapper(resource.export_session_trace)
+        self.search_sessions = to_streamed_response_wrapper(resource.search_sessions)
+
+
 class AsyncSessions(AsyncAPIResource):
     """Client sessions, their lifecycle, metadata and search."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSessionsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncSessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSessionsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncSessionsWithStreamingResponse(self)
+
+    @overload
     async def create_session(
         self,
         *,
@@ -405,6 +633,36 @@ class AsyncSessions(AsyncAPIResource):
         sdk_version: str,
         project_id: str | None | NotGiven = NOT_GIVEN,
         display_name: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    @overload
+    async def create_session(
+        self,
+        *,
+        request: models.CreateSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    async def create_session(
+        self,
+        *,
+        tags: list[str] | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        project_id: str | None | NotGiven = NOT_GIVEN,
+        display_name: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -420,12 +678,14 @@ class AsyncSessions(AsyncAPIResource):
 
         Args:
             user_metadata: Always sent; clients send {} when there is none.
+            request: The body as a prebuilt ``models.CreateSessionRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.CREATE_SESSION,
             models.CreateSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSessionRequest,
+                request,
                 {
                     "tags": tags,
                     "user_metadata": user_metadata,
@@ -433,6 +693,12 @@ class AsyncSessions(AsyncAPIResource):
                     "project_id": project_id,
                     "display_name": display_name,
                 },
+                method="create_session",
+                required=(
+                    "tags",
+                    "user_metadata",
+                    "sdk_version",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -444,10 +710,37 @@ class AsyncSessions(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def session_heartbeat(
         self,
         *,
         session_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    @overload
+    async def session_heartbeat(
+        self,
+        *,
+        request: models.SessionHeartbeatRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    async def session_heartbeat(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.SessionHeartbeatRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -460,13 +753,19 @@ class AsyncSessions(AsyncAPIResource):
         HTTP 410 means the session has finished and heartbeats should stop.
 
         ``POST /api/v1/session_heartbeat``
+
+        Args:
+            request: The body as a prebuilt ``models.SessionHeartbeatRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.SESSION_HEARTBEAT,
             models.SessionHeartbeatResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionHeartbeatRequest,
+                request,
                 {"session_id": session_id},
+                method="session_heartbeat",
+                required=("session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -478,12 +777,42 @@ class AsyncSessions(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def finish_session(
         self,
         session_id: str,
         *,
         reason: models.ClientSessionFinishReason,
         detail: str | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def finish_session(
+        self,
+        session_id: str,
+        *,
+        request: models.FinishSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    async def finish_session(
+        self,
+        session_id: str,
+        *,
+        reason: models.ClientSessionFinishReason | NotGiven = NOT_GIVEN,
+        detail: str | None | NotGiven = NOT_GIVEN,
+        request: models.FinishSessionRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -499,6 +828,7 @@ class AsyncSessions(AsyncAPIResource):
 
         Args:
             session_id: The session to finish.
+            request: The body as a prebuilt ``models.FinishSessionRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.FinishSessionParams,
@@ -508,9 +838,12 @@ class AsyncSessions(AsyncAPIResource):
             _e.FINISH_SESSION,
             type(None),
             path_params={"session_id": _p["session_id"]},
-            body=build_body(
+            body=request_body(
                 models.FinishSessionRequest,
+                request,
                 {"reason": reason, "detail": detail},
+                method="finish_session",
+                required=("reason",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -531,7 +864,6 @@ class AsyncSessions(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetSessionResponse:
         """Get the training runs, samplers and metadata of one session.
 
@@ -553,7 +885,6 @@ class AsyncSessions(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -569,7 +900,6 @@ class AsyncSessions(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListSessionsResponse:
         """List session ids, newest first, one page at a time.
 
@@ -595,7 +925,6 @@ class AsyncSessions(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -632,11 +961,40 @@ class AsyncSessions(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def assign_session_project(
         self,
         session_id: str,
         *,
         project_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def assign_session_project(
+        self,
+        session_id: str,
+        *,
+        request: models.AssignSessionProjectRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    async def assign_session_project(
+        self,
+        session_id: str,
+        *,
+        project_id: str | NotGiven = NOT_GIVEN,
+        request: models.AssignSessionProjectRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -650,6 +1008,7 @@ class AsyncSessions(AsyncAPIResource):
 
         Args:
             session_id: The session to move.
+            request: The body as a prebuilt ``models.AssignSessionProjectRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.AssignSessionProjectParams,
@@ -659,9 +1018,12 @@ class AsyncSessions(AsyncAPIResource):
             _e.ASSIGN_SESSION_PROJECT,
             type(None),
             path_params={"session_id": _p["session_id"]},
-            body=build_body(
+            body=request_body(
                 models.AssignSessionProjectRequest,
+                request,
                 {"project_id": project_id},
+                method="assign_session_project",
+                required=("project_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -681,7 +1043,6 @@ class AsyncSessions(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TraceExportResponse:
         """Request (or poll) a Perfetto trace export of a session.
 
@@ -704,11 +1065,43 @@ class AsyncSessions(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+    @overload
+    async def search_sessions(
+        self,
+        *,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        project_ids: list[str] | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | NotGiven = NOT_GIVEN,
+        display_name: str | None | NotGiven = NOT_GIVEN,
+        owner: models.SearchOwner | NotGiven = NOT_GIVEN,
+        statuses: list[models.SessionStatusQuery] | None | NotGiven = NOT_GIVEN,
+        limit: int | NotGiven = NOT_GIVEN,
+        cursor: models.SessionSearchCursor | None | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionSearchResponse: ...
+
+    @overload
+    async def search_sessions(
+        self,
+        *,
+        request: models.SessionSearchRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.SessionSearchResponse: ...
 
     async def search_sessions(
         self,
@@ -721,6 +1114,7 @@ class AsyncSessions(AsyncAPIResource):
         statuses: list[models.SessionStatusQuery] | None | NotGiven = NOT_GIVEN,
         limit: int | NotGiven = NOT_GIVEN,
         cursor: models.SessionSearchCursor | None | NotGiven = NOT_GIVEN,
+        request: models.SessionSearchRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -739,12 +1133,14 @@ class AsyncSessions(AsyncAPIResource):
             display_name: Non-empty if given.
             statuses: Only sessions in one of these states (non-empty if given); null = any.
             cursor: next_cursor of the previous page.
+            request: The body as a prebuilt ``models.SessionSearchRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.SEARCH_SESSIONS,
             models.SessionSearchResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionSearchRequest,
+                request,
                 {
                     "session_id": session_id,
                     "project_ids": project_ids,
@@ -755,6 +1151,7 @@ class AsyncSessions(AsyncAPIResource):
                     "limit": limit,
                     "cursor": cursor,
                 },
+                method="search_sessions",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -765,3 +1162,39 @@ class AsyncSessions(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncSessionsWithRawResponse:
+    """The methods of ``AsyncSessions``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncSessions) -> None:
+        self.create_session = async_to_raw_response_wrapper(resource.create_session)
+        self.session_heartbeat = async_to_raw_response_wrapper(resource.session_heartbeat)
+        self.finish_session = async_to_raw_response_wrapper(resource.finish_session)
+        self.get_session = async_to_raw_response_wrapper(resource.get_session)
+        self.list_sessions = async_to_raw_response_wrapper(resource.list_sessions)
+        self.assign_session_project = async_to_raw_response_wrapper(resource.assign_session_project)
+        self.export_session_trace = async_to_raw_response_wrapper(resource.export_session_trace)
+        self.search_sessions = async_to_raw_response_wrapper(resource.search_sessions)
+
+
+class AsyncSessionsWithStreamingResponse:
+    """The methods of ``AsyncSessions``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncSessions) -> None:
+        self.create_session = async_to_streamed_response_wrapper(resource.create_session)
+        self.session_heartbeat = async_to_streamed_response_wrapper(resource.session_heartbeat)
+        self.finish_session = async_to_streamed_response_wrapper(resource.finish_session)
+        self.get_session = async_to_streamed_response_wrapper(resource.get_session)
+        self.list_sessions = async_to_streamed_response_wrapper(resource.list_sessions)
+        self.assign_session_project = async_to_streamed_response_wrapper(
+            resource.assign_session_project
+        )
+        self.export_session_trace = async_to_streamed_response_wrapper(
+            resource.export_session_trace
+        )
+        self.search_sessions = async_to_streamed_response_wrapper(resource.search_sessions)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -15,7 +16,11 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -28,6 +33,17 @@ if TYPE_CHECKING:
 class Training(SyncAPIResource):
     """Create LoRA training runs, run forward/backward passes and optimizer steps."""
 
+    @cached_property
+    def with_raw_response(self) -> TrainingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return TrainingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TrainingWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return TrainingWithStreamingResponse(self)
+
+    @overload
     def create_model(
         self,
         *,
@@ -37,6 +53,39 @@ class Training(SyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.CreateModelResponse]: ...
+
+    @overload
+    def create_model(
+        self,
+        *,
+        request: models.CreateModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.CreateModelResponse]: ...
+
+    def create_model(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        model_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
+        optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        request: models.CreateModelRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -56,14 +105,16 @@ class Training(SyncAPIResource):
         Args:
             model_seq_id: Per-session counter of training runs: 0, 1, 2, ...
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateModelRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.CREATE_MODEL,
             models.UntypedAPIFuture,
             models.CreateModelResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateModelRequest,
+                request,
                 {
                     "session_id": session_id,
                     "model_seq_id": model_seq_id,
@@ -72,6 +123,12 @@ class Training(SyncAPIResource):
                     "lora_config": lora_config,
                     "optimizer_config": optimizer_config,
                 },
+                method="create_model",
+                required=(
+                    "session_id",
+                    "model_seq_id",
+                    "base_model",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -83,10 +140,37 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def get_info(
         self,
         *,
         model_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.GetInfoResponse: ...
+
+    @overload
+    def get_info(
+        self,
+        *,
+        request: models.GetInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.GetInfoResponse: ...
+
+    def get_info(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        request: models.GetInfoRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -99,13 +183,19 @@ class Training(SyncAPIResource):
         Note that model_data.tokenizer_id may carry a ":"-separated suffix that clients drop.
 
         ``POST /api/v1/get_info``
+
+        Args:
+            request: The body as a prebuilt ``models.GetInfoRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_INFO,
             models.GetInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.GetInfoRequest,
+                request,
                 {"model_id": model_id},
+                method="get_info",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -161,12 +251,43 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def forward_backward_json(
         self,
         *,
         forward_backward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    @overload
+    def forward_backward_json(
+        self,
+        *,
+        request: models.ForwardBackwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    def forward_backward_json(
+        self,
+        *,
+        forward_backward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.ForwardBackwardRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -186,19 +307,26 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardBackwardRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.FORWARD_BACKWARD_JSON,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardBackwardRequest,
+                request,
                 {
                     "forward_backward_input": forward_backward_input,
                     "model_id": model_id,
                     "seq_id": seq_id,
                 },
+                method="forward_backward_json",
+                required=(
+                    "forward_backward_input",
+                    "model_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -210,12 +338,43 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def forward(
         self,
         *,
         forward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    @overload
+    def forward(
+        self,
+        *,
+        request: models.ForwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    def forward(
+        self,
+        *,
+        forward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.ForwardRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -234,15 +393,22 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.FORWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardRequest,
+                request,
                 {"forward_input": forward_input, "model_id": model_id, "seq_id": seq_id},
+                method="forward",
+                required=(
+                    "forward_input",
+                    "model_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -254,6 +420,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def optim_step(
         self,
         *,
@@ -261,6 +428,37 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
         optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.OptimStepResponse]: ...
+
+    @overload
+    def optim_step(
+        self,
+        *,
+        request: models.OptimStepRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.OptimStepResponse]: ...
+
+    def optim_step(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
+        optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        request: models.OptimStepRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -279,20 +477,24 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.OptimStepRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.OPTIM_STEP,
             models.UntypedAPIFuture,
             models.OptimStepResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.OptimStepRequest,
+                request,
                 {
                     "model_id": model_id,
                     "seq_id": seq_id,
                     "adam_params": adam_params,
                     "optimizer_params": optimizer_params,
                 },
+                method="optim_step",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -304,6 +506,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def save_weights(
         self,
         *,
@@ -313,6 +516,39 @@ class Training(SyncAPIResource):
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         overwrite: bool | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsResponse]: ...
+
+    @overload
+    def save_weights(
+        self,
+        *,
+        request: models.SaveWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsResponse]: ...
+
+    def save_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        overwrite: bool | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -335,14 +571,16 @@ class Training(SyncAPIResource):
             ttl_seconds: Expire the checkpoint after this many seconds (one hour to ten years); null = keep.
             overwrite: Replace an existing checkpoint of the same name.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS,
             models.UntypedAPIFuture,
             models.SaveWeightsResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -351,6 +589,8 @@ class Training(SyncAPIResource):
                     "overwrite": overwrite,
                     "user_metadata": user_metadata,
                 },
+                method="save_weights",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -362,6 +602,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def save_weights_for_sampler(
         self,
         *,
@@ -372,6 +613,40 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsForSamplerResponseInternal]: ...
+
+    @overload
+    def save_weights_for_sampler(
+        self,
+        *,
+        request: models.SaveWeightsForSamplerRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsForSamplerResponseInternal]: ...
+
+    def save_weights_for_sampler(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | None | NotGiven = NOT_GIVEN,
+        kind: models.SamplingClientKind | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsForSamplerRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -394,14 +669,16 @@ class Training(SyncAPIResource):
             path: Checkpoint name.
             sampling_session_seq_id: Per-session sampling-session counter, for an ephemeral save.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsForSamplerRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.UntypedAPIFuture,
             models.SaveWeightsForSamplerResponseInternal,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsForSamplerRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -411,6 +688,8 @@ class Training(SyncAPIResource):
                     "ttl_seconds": ttl_seconds,
                     "user_metadata": user_metadata,
                 },
+                method="save_weights_for_sampler",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -422,6 +701,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def save_weights_external(
         self,
         *,
@@ -430,6 +710,38 @@ class Training(SyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsExternalResponseInternal]: ...
+
+    @overload
+    def save_weights_external(
+        self,
+        *,
+        request: models.SaveWeightsExternalRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.SaveWeightsExternalResponseInternal]: ...
+
+    def save_weights_external(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsExternalRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -451,14 +763,16 @@ class Training(SyncAPIResource):
             path: Export name.
             age_encryption_recipients: At most 10 age public keys; when given, every exported file is encrypted (".age" suffix).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsExternalRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS_EXTERNAL,
             models.UntypedAPIFuture,
             models.SaveWeightsExternalResponseInternal,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsExternalRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -466,6 +780,11 @@ class Training(SyncAPIResource):
                     "ttl_seconds": ttl_seconds,
                     "age_encryption_recipients": age_encryption_recipients,
                 },
+                method="save_weights_external",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -477,6 +796,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def load_weights(
         self,
         *,
@@ -490,6 +810,43 @@ class Training(SyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.LoadWeightsResponse]: ...
+
+    @overload
+    def load_weights(
+        self,
+        *,
+        request: models.LoadWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.LoadWeightsResponse]: ...
+
+    def load_weights(
+        self,
+        *,
+        path: str | NotGiven = NOT_GIVEN,
+        optimizer: bool | NotGiven = NOT_GIVEN,
+        model_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        model_seq_id: int | None | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
+        weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        request: models.LoadWeightsRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -513,14 +870,16 @@ class Training(SyncAPIResource):
             base_model: Load onto this (compatible) base model instead of the checkpoint's own.
             weights_access_token: Token for weights shared with you.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.LoadWeightsRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.LOAD_WEIGHTS,
             models.UntypedAPIFuture,
             models.LoadWeightsResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.LoadWeightsRequest,
+                request,
                 {
                     "path": path,
                     "optimizer": optimizer,
@@ -533,6 +892,11 @@ class Training(SyncAPIResource):
                     "optimizer_config": optimizer_config,
                     "weights_access_token": weights_access_token,
                 },
+                method="load_weights",
+                required=(
+                    "path",
+                    "optimizer",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -544,10 +908,39 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def unload_model(
         self,
         *,
         model_id: str,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.UnloadModelResponse]: ...
+
+    @overload
+    def unload_model(
+        self,
+        *,
+        request: models.UnloadModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.UnloadModelResponse]: ...
+
+    def unload_model(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        request: models.UnloadModelRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -567,15 +960,19 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.UnloadModelRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.UNLOAD_MODEL,
             models.UntypedAPIFuture,
             models.UnloadModelResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.UnloadModelRequest,
+                request,
                 {"model_id": model_id},
+                method="unload_model",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -587,6 +984,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def create_custom_loss(
         self,
         *,
@@ -595,6 +993,38 @@ class Training(SyncAPIResource):
         name: str,
         inputs: list[models.CustomLossInput],
         graph: models.CustomLossGraph,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.CreateCustomLossResponse]: ...
+
+    @overload
+    def create_custom_loss(
+        self,
+        *,
+        request: models.CreateCustomLossRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UntypedAPIFuture, models.CreateCustomLossResponse]: ...
+
+    def create_custom_loss(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        custom_loss_seq_id: int | NotGiven = NOT_GIVEN,
+        name: str | NotGiven = NOT_GIVEN,
+        inputs: list[models.CustomLossInput] | NotGiven = NOT_GIVEN,
+        graph: models.CustomLossGraph | NotGiven = NOT_GIVEN,
+        request: models.CreateCustomLossRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -616,14 +1046,16 @@ class Training(SyncAPIResource):
             custom_loss_seq_id: Per-session counter: 0, 1, 2, ...
             inputs: The loss inputs; logprobs comes first.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateCustomLossRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.CREATE_CUSTOM_LOSS,
             models.UntypedAPIFuture,
             models.CreateCustomLossResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateCustomLossRequest,
+                request,
                 {
                     "session_id": session_id,
                     "custom_loss_seq_id": custom_loss_seq_id,
@@ -631,6 +1063,14 @@ class Training(SyncAPIResource):
                     "inputs": inputs,
                     "graph": graph,
                 },
+                method="create_custom_loss",
+                required=(
+                    "session_id",
+                    "custom_loss_seq_id",
+                    "name",
+                    "inputs",
+                    "graph",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -642,6 +1082,7 @@ class Training(SyncAPIResource):
             ),
         )
 
+    @overload
     def copy_weights(
         self,
         *,
@@ -651,6 +1092,38 @@ class Training(SyncAPIResource):
         destination_project_id: str | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CopyWeightsResponse: ...
+
+    @overload
+    def copy_weights(
+        self,
+        *,
+        weights_access_token: str | None = None,
+        request: models.CopyWeightsRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CopyWeightsResponse: ...
+
+    def copy_weights(
+        self,
+        *,
+        source_path: str | NotGiven = NOT_GIVEN,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        model_seq_id: int | None | NotGiven = NOT_GIVEN,
+        destination_project_id: str | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        weights_access_token: str | None = None,
+        request: models.CopyWeightsRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -668,12 +1141,14 @@ class Training(SyncAPIResource):
         Args:
             source_path: tinker:// path of the checkpoint to copy.
             weights_access_token: Sent as the `X-Tinker-Weights-Access-Token` header; never logged.
+            request: The body as a prebuilt ``models.CopyWeightsRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.COPY_WEIGHTS,
             models.CopyWeightsResponse,
-            body=build_body(
+            body=request_body(
                 models.CopyWeightsRequest,
+                request,
                 {
                     "source_path": source_path,
                     "session_id": session_id,
@@ -681,6 +1156,8 @@ class Training(SyncAPIResource):
                     "destination_project_id": destination_project_id,
                     "ttl_seconds": ttl_seconds,
                 },
+                method="copy_weights",
+                required=("source_path",),
             ),
             secret_headers={"X-Tinker-Weights-Access-Token": weights_access_token},
             options=RequestOptions(
@@ -694,9 +1171,64 @@ class Training(SyncAPIResource):
         )
 
 
+class TrainingWithRawResponse:
+    """The methods of ``Training``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Training) -> None:
+        self.create_model = to_raw_response_wrapper(resource.create_model)
+        self.get_info = to_raw_response_wrapper(resource.get_info)
+        self.forward_backward = to_raw_response_wrapper(resource.forward_backward)
+        self.forward_backward_json = to_raw_response_wrapper(resource.forward_backward_json)
+        self.forward = to_raw_response_wrapper(resource.forward)
+        self.optim_step = to_raw_response_wrapper(resource.optim_step)
+        self.save_weights = to_raw_response_wrapper(resource.save_weights)
+        self.save_weights_for_sampler = to_raw_response_wrapper(resource.save_weights_for_sampler)
+        self.save_weights_external = to_raw_response_wrapper(resource.save_weights_external)
+        self.load_weights = to_raw_response_wrapper(resource.load_weights)
+        self.unload_model = to_raw_response_wrapper(resource.unload_model)
+        self.create_custom_loss = to_raw_response_wrapper(resource.create_custom_loss)
+        self.copy_weights = to_raw_response_wrapper(resource.copy_weights)
+
+
+class TrainingWithStreamingResponse:
+    """The methods of ``Training``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Training) -> None:
+        self.create_model = to_streamed_response_wrapper(resource.create_model)
+        self.get_info = to_streamed_response_wrapper(resource.get_info)
+        self.forward_backward = to_streamed_response_wrapper(resource.forward_backward)
+        self.forward_backward_json = to_streamed_response_wrapper(resource.forward_backward_json)
+        self.forward = to_streamed_response_wrapper(resource.forward)
+        self.optim_step = to_streamed_response_wrapper(resource.optim_step)
+        self.save_weights = to_streamed_response_wrapper(resource.save_weights)
+        self.save_weights_for_sampler = to_streamed_response_wrapper(
+            resource.save_weights_for_sampler
+        )
+        self.save_weights_external = to_streamed_response_wrapper(resource.save_weights_external)
+        self.load_weights = to_streamed_response_wrapper(resource.load_weights)
+        self.unload_model = to_streamed_response_wrapper(resource.unload_model)
+        self.create_custom_loss = to_streamed_response_wrapper(resource.create_custom_loss)
+        self.copy_weights = to_streamed_response_wrapper(resource.copy_weights)
+
+
 class AsyncTraining(AsyncAPIResource):
     """Create LoRA training runs, run forward/backward passes and optimizer steps."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncTrainingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncTrainingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTrainingWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncTrainingWithStreamingResponse(self)
+
+    @overload
     async def create_model(
         self,
         *,
@@ -706,6 +1238,39 @@ class AsyncTraining(AsyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.CreateModelResponse]: ...
+
+    @overload
+    async def create_model(
+        self,
+        *,
+        request: models.CreateModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.CreateModelResponse]: ...
+
+    async def create_model(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        model_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        lora_config: models.LoraConfig | None | NotGiven = NOT_GIVEN,
+        optimizer_config: models.OptimizerConfig | NotGiven = NOT_GIVEN,
+        request: models.CreateModelRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -725,14 +1290,16 @@ class AsyncTraining(AsyncAPIResource):
         Args:
             model_seq_id: Per-session counter of training runs: 0, 1, 2, ...
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateModelRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.CREATE_MODEL,
             models.UntypedAPIFuture,
             models.CreateModelResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateModelRequest,
+                request,
                 {
                     "session_id": session_id,
                     "model_seq_id": model_seq_id,
@@ -741,6 +1308,12 @@ class AsyncTraining(AsyncAPIResource):
                     "lora_config": lora_config,
                     "optimizer_config": optimizer_config,
                 },
+                method="create_model",
+                required=(
+                    "session_id",
+                    "model_seq_id",
+                    "base_model",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -752,10 +1325,37 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def get_info(
         self,
         *,
         model_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.GetInfoResponse: ...
+
+    @overload
+    async def get_info(
+        self,
+        *,
+        request: models.GetInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.GetInfoResponse: ...
+
+    async def get_info(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        request: models.GetInfoRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -768,13 +1368,19 @@ class AsyncTraining(AsyncAPIResource):
         Note that model_data.tokenizer_id may carry a ":"-separated suffix that clients drop.
 
         ``POST /api/v1/get_info``
+
+        Args:
+            request: The body as a prebuilt ``models.GetInfoRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_INFO,
             models.GetInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.GetInfoRequest,
+                request,
                 {"model_id": model_id},
+                method="get_info",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -830,12 +1436,43 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def forward_backward_json(
         self,
         *,
         forward_backward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    @overload
+    async def forward_backward_json(
+        self,
+        *,
+        request: models.ForwardBackwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    async def forward_backward_json(
+        self,
+        *,
+        forward_backward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.ForwardBackwardRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -855,19 +1492,26 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardBackwardRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.FORWARD_BACKWARD_JSON,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardBackwardRequest,
+                request,
                 {
                     "forward_backward_input": forward_backward_input,
                     "model_id": model_id,
                     "seq_id": seq_id,
                 },
+                method="forward_backward_json",
+                required=(
+                    "forward_backward_input",
+                    "model_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -879,12 +1523,43 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def forward(
         self,
         *,
         forward_input: models.ForwardBackwardInput,
         model_id: str,
         seq_id: int | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    @overload
+    async def forward(
+        self,
+        *,
+        request: models.ForwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.ForwardBackwardOutput]: ...
+
+    async def forward(
+        self,
+        *,
+        forward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.ForwardRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -903,15 +1578,22 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.FORWARD,
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardRequest,
+                request,
                 {"forward_input": forward_input, "model_id": model_id, "seq_id": seq_id},
+                method="forward",
+                required=(
+                    "forward_input",
+                    "model_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -923,6 +1605,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def optim_step(
         self,
         *,
@@ -930,6 +1613,37 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
         optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.OptimStepResponse]: ...
+
+    @overload
+    async def optim_step(
+        self,
+        *,
+        request: models.OptimStepRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.OptimStepResponse]: ...
+
+    async def optim_step(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        adam_params: models.AdamParams | None | NotGiven = NOT_GIVEN,
+        optimizer_params: models.DimuonParams | None | NotGiven = NOT_GIVEN,
+        request: models.OptimStepRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -948,20 +1662,24 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.OptimStepRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.OPTIM_STEP,
             models.UntypedAPIFuture,
             models.OptimStepResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.OptimStepRequest,
+                request,
                 {
                     "model_id": model_id,
                     "seq_id": seq_id,
                     "adam_params": adam_params,
                     "optimizer_params": optimizer_params,
                 },
+                method="optim_step",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -973,6 +1691,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def save_weights(
         self,
         *,
@@ -982,6 +1701,39 @@ class AsyncTraining(AsyncAPIResource):
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         overwrite: bool | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SaveWeightsResponse]: ...
+
+    @overload
+    async def save_weights(
+        self,
+        *,
+        request: models.SaveWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SaveWeightsResponse]: ...
+
+    async def save_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        overwrite: bool | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1004,14 +1756,16 @@ class AsyncTraining(AsyncAPIResource):
             ttl_seconds: Expire the checkpoint after this many seconds (one hour to ten years); null = keep.
             overwrite: Replace an existing checkpoint of the same name.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS,
             models.UntypedAPIFuture,
             models.SaveWeightsResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -1020,6 +1774,8 @@ class AsyncTraining(AsyncAPIResource):
                     "overwrite": overwrite,
                     "user_metadata": user_metadata,
                 },
+                method="save_weights",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1031,6 +1787,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def save_weights_for_sampler(
         self,
         *,
@@ -1041,6 +1798,44 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[
+        models.UntypedAPIFuture, models.SaveWeightsForSamplerResponseInternal
+    ]: ...
+
+    @overload
+    async def save_weights_for_sampler(
+        self,
+        *,
+        request: models.SaveWeightsForSamplerRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[
+        models.UntypedAPIFuture, models.SaveWeightsForSamplerResponseInternal
+    ]: ...
+
+    async def save_weights_for_sampler(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | None | NotGiven = NOT_GIVEN,
+        kind: models.SamplingClientKind | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsForSamplerRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1063,14 +1858,16 @@ class AsyncTraining(AsyncAPIResource):
             path: Checkpoint name.
             sampling_session_seq_id: Per-session sampling-session counter, for an ephemeral save.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsForSamplerRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.UntypedAPIFuture,
             models.SaveWeightsForSamplerResponseInternal,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsForSamplerRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -1080,6 +1877,8 @@ class AsyncTraining(AsyncAPIResource):
                     "ttl_seconds": ttl_seconds,
                     "user_metadata": user_metadata,
                 },
+                method="save_weights_for_sampler",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1091,6 +1890,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def save_weights_external(
         self,
         *,
@@ -1099,6 +1899,38 @@ class AsyncTraining(AsyncAPIResource):
         seq_id: int | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SaveWeightsExternalResponseInternal]: ...
+
+    @overload
+    async def save_weights_external(
+        self,
+        *,
+        request: models.SaveWeightsExternalRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.SaveWeightsExternalResponseInternal]: ...
+
+    async def save_weights_external(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        age_encryption_recipients: list[str] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsExternalRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1120,14 +1952,16 @@ class AsyncTraining(AsyncAPIResource):
             path: Export name.
             age_encryption_recipients: At most 10 age public keys; when given, every exported file is encrypted (".age" suffix).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsExternalRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS_EXTERNAL,
             models.UntypedAPIFuture,
             models.SaveWeightsExternalResponseInternal,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsExternalRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
@@ -1135,6 +1969,11 @@ class AsyncTraining(AsyncAPIResource):
                     "ttl_seconds": ttl_seconds,
                     "age_encryption_recipients": age_encryption_recipients,
                 },
+                method="save_weights_external",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1146,6 +1985,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def load_weights(
         self,
         *,
@@ -1159,6 +1999,43 @@ class AsyncTraining(AsyncAPIResource):
         user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
         optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.LoadWeightsResponse]: ...
+
+    @overload
+    async def load_weights(
+        self,
+        *,
+        request: models.LoadWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.LoadWeightsResponse]: ...
+
+    async def load_weights(
+        self,
+        *,
+        path: str | NotGiven = NOT_GIVEN,
+        optimizer: bool | NotGiven = NOT_GIVEN,
+        model_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        model_seq_id: int | None | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        optimizer_config: models.OptimizerConfig | None | NotGiven = NOT_GIVEN,
+        weights_access_token: str | None | NotGiven = NOT_GIVEN,
+        request: models.LoadWeightsRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1182,14 +2059,16 @@ class AsyncTraining(AsyncAPIResource):
             base_model: Load onto this (compatible) base model instead of the checkpoint's own.
             weights_access_token: Token for weights shared with you.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.LoadWeightsRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.LOAD_WEIGHTS,
             models.UntypedAPIFuture,
             models.LoadWeightsResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.LoadWeightsRequest,
+                request,
                 {
                     "path": path,
                     "optimizer": optimizer,
@@ -1202,6 +2081,11 @@ class AsyncTraining(AsyncAPIResource):
                     "optimizer_config": optimizer_config,
                     "weights_access_token": weights_access_token,
                 },
+                method="load_weights",
+                required=(
+                    "path",
+                    "optimizer",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1213,10 +2097,39 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def unload_model(
         self,
         *,
         model_id: str,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.UnloadModelResponse]: ...
+
+    @overload
+    async def unload_model(
+        self,
+        *,
+        request: models.UnloadModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.UnloadModelResponse]: ...
+
+    async def unload_model(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        request: models.UnloadModelRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1236,15 +2149,19 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.UnloadModelRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.UNLOAD_MODEL,
             models.UntypedAPIFuture,
             models.UnloadModelResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.UnloadModelRequest,
+                request,
                 {"model_id": model_id},
+                method="unload_model",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1256,6 +2173,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def create_custom_loss(
         self,
         *,
@@ -1264,6 +2182,38 @@ class AsyncTraining(AsyncAPIResource):
         name: str,
         inputs: list[models.CustomLossInput],
         graph: models.CustomLossGraph,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.CreateCustomLossResponse]: ...
+
+    @overload
+    async def create_custom_loss(
+        self,
+        *,
+        request: models.CreateCustomLossRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UntypedAPIFuture, models.CreateCustomLossResponse]: ...
+
+    async def create_custom_loss(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        custom_loss_seq_id: int | NotGiven = NOT_GIVEN,
+        name: str | NotGiven = NOT_GIVEN,
+        inputs: list[models.CustomLossInput] | NotGiven = NOT_GIVEN,
+        graph: models.CustomLossGraph | NotGiven = NOT_GIVEN,
+        request: models.CreateCustomLossRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -1285,14 +2235,16 @@ class AsyncTraining(AsyncAPIResource):
             custom_loss_seq_id: Per-session counter: 0, 1, 2, ...
             inputs: The loss inputs; logprobs comes first.
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateCustomLossRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.CREATE_CUSTOM_LOSS,
             models.UntypedAPIFuture,
             models.CreateCustomLossResponse,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateCustomLossRequest,
+                request,
                 {
                     "session_id": session_id,
                     "custom_loss_seq_id": custom_loss_seq_id,
@@ -1300,6 +2252,14 @@ class AsyncTraining(AsyncAPIResource):
                     "inputs": inputs,
                     "graph": graph,
                 },
+                method="create_custom_loss",
+                required=(
+                    "session_id",
+                    "custom_loss_seq_id",
+                    "name",
+                    "inputs",
+                    "graph",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -1311,6 +2271,7 @@ class AsyncTraining(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def copy_weights(
         self,
         *,
@@ -1320,6 +2281,38 @@ class AsyncTraining(AsyncAPIResource):
         destination_project_id: str | None | NotGiven = NOT_GIVEN,
         ttl_seconds: int | None | NotGiven = NOT_GIVEN,
         weights_access_token: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CopyWeightsResponse: ...
+
+    @overload
+    async def copy_weights(
+        self,
+        *,
+        weights_access_token: str | None = None,
+        request: models.CopyWeightsRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.CopyWeightsResponse: ...
+
+    async def copy_weights(
+        self,
+        *,
+        source_path: str | NotGiven = NOT_GIVEN,
+        session_id: str | None | NotGiven = NOT_GIVEN,
+        model_seq_id: int | None | NotGiven = NOT_GIVEN,
+        destination_project_id: str | None | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | None | NotGiven = NOT_GIVEN,
+        weights_access_token: str | None = None,
+        request: models.CopyWeightsRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -1337,12 +2330,14 @@ class AsyncTraining(AsyncAPIResource):
         Args:
             source_path: tinker:// path of the checkpoint to copy.
             weights_access_token: Sent as the `X-Tinker-Weights-Access-Token` header; never logged.
+            request: The body as a prebuilt ``models.CopyWeightsRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.COPY_WEIGHTS,
             models.CopyWeightsResponse,
-            body=build_body(
+            body=request_body(
                 models.CopyWeightsRequest,
+                request,
                 {
                     "source_path": source_path,
                     "session_id": session_id,
@@ -1350,6 +2345,8 @@ class AsyncTraining(AsyncAPIResource):
                     "destination_project_id": destination_project_id,
                     "ttl_seconds": ttl_seconds,
                 },
+                method="copy_weights",
+                required=("source_path",),
             ),
             secret_headers={"X-Tinker-Weights-Access-Token": weights_access_token},
             options=RequestOptions(
@@ -1361,3 +2358,53 @@ class AsyncTraining(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncTrainingWithRawResponse:
+    """The methods of ``AsyncTraining``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncTraining) -> None:
+        self.create_model = async_to_raw_response_wrapper(resource.create_model)
+        self.get_info = async_to_raw_response_wrapper(resource.get_info)
+        self.forward_backward = async_to_raw_response_wrapper(resource.forward_backward)
+        self.forward_backward_json = async_to_raw_response_wrapper(resource.forward_backward_json)
+        self.forward = async_to_raw_response_wrapper(resource.forward)
+        self.optim_step = async_to_raw_response_wrapper(resource.optim_step)
+        self.save_weights = async_to_raw_response_wrapper(resource.save_weights)
+        self.save_weights_for_sampler = async_to_raw_response_wrapper(
+            resource.save_weights_for_sampler
+        )
+        self.save_weights_external = async_to_raw_response_wrapper(resource.save_weights_external)
+        self.load_weights = async_to_raw_response_wrapper(resource.load_weights)
+        self.unload_model = async_to_raw_response_wrapper(resource.unload_model)
+        self.create_custom_loss = async_to_raw_response_wrapper(resource.create_custom_loss)
+        self.copy_weights = async_to_raw_response_wrapper(resource.copy_weights)
+
+
+class AsyncTrainingWithStreamingResponse:
+    """The methods of ``AsyncTraining``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncTraining) -> None:
+        self.create_model = async_to_streamed_response_wrapper(resource.create_model)
+        self.get_info = async_to_streamed_response_wrapper(resource.get_info)
+        self.forward_backward = async_to_streamed_response_wrapper(resource.forward_backward)
+        self.forward_backward_json = async_to_streamed_response_wrapper(
+            resource.forward_backward_json
+        )
+        self.forward = async_to_streamed_response_wrapper(resource.forward)
+        self.optim_step = async_to_streamed_response_wrapper(resource.optim_step)
+        self.save_weights = async_to_streamed_response_wrapper(resource.save_weights)
+        self.save_weights_for_sampler = async_to_streamed_response_wrapper(
+            resource.save_weights_for_sampler
+        )
+        self.save_weights_external = async_to_streamed_response_wrapper(
+            resource.save_weights_external
+        )
+        self.load_weights = async_to_streamed_response_wrapper(resource.load_weights)
+        self.unload_model = async_to_streamed_response_wrapper(resource.unload_model)
+        self.create_custom_loss = async_to_streamed_response_wrapper(resource.create_custom_loss)
+        self.copy_weights = async_to_streamed_response_wrapper(resource.copy_weights)

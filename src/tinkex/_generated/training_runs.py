@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import cached_property
 from typing import Any, cast
 
 from sdkgen.runtime import (
@@ -12,6 +13,10 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -23,6 +28,16 @@ from . import params as _params
 class TrainingRuns(SyncAPIResource):
     """Looking up training runs."""
 
+    @cached_property
+    def with_raw_response(self) -> TrainingRunsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return TrainingRunsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TrainingRunsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return TrainingRunsWithStreamingResponse(self)
+
     def get_training_run(
         self,
         training_run_id: str,
@@ -32,7 +47,6 @@ class TrainingRuns(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRun:
         """Get one training run with its latest checkpoints.
 
@@ -54,7 +68,6 @@ class TrainingRuns(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -71,7 +84,6 @@ class TrainingRuns(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRunsResponse:
         """List training runs, one page at a time.
 
@@ -104,7 +116,6 @@ class TrainingRuns(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -149,8 +160,38 @@ class TrainingRuns(SyncAPIResource):
         )
 
 
+class TrainingRunsWithRawResponse:
+    """The methods of ``TrainingRuns``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: TrainingRuns) -> None:
+        self.get_training_run = to_raw_response_wrapper(resource.get_training_run)
+        self.list_training_runs = to_raw_response_wrapper(resource.list_training_runs)
+
+
+class TrainingRunsWithStreamingResponse:
+    """The methods of ``TrainingRuns``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: TrainingRuns) -> None:
+        self.get_training_run = to_streamed_response_wrapper(resource.get_training_run)
+        self.list_training_runs = to_streamed_response_wrapper(resource.list_training_runs)
+
+
 class AsyncTrainingRuns(AsyncAPIResource):
     """Looking up training runs."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncTrainingRunsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncTrainingRunsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTrainingRunsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncTrainingRunsWithStreamingResponse(self)
 
     async def get_training_run(
         self,
@@ -161,7 +202,6 @@ class AsyncTrainingRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRun:
         """Get one training run with its latest checkpoints.
 
@@ -183,7 +223,6 @@ class AsyncTrainingRuns(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -200,7 +239,6 @@ class AsyncTrainingRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRunsResponse:
         """List training runs, one page at a time.
 
@@ -233,7 +271,6 @@ class AsyncTrainingRuns(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -276,3 +313,23 @@ class AsyncTrainingRuns(AsyncAPIResource):
                 ),
             ),
         )
+
+
+class AsyncTrainingRunsWithRawResponse:
+    """The methods of ``AsyncTrainingRuns``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncTrainingRuns) -> None:
+        self.get_training_run = async_to_raw_response_wrapper(resource.get_training_run)
+        self.list_training_runs = async_to_raw_response_wrapper(resource.list_training_runs)
+
+
+class AsyncTrainingRunsWithStreamingResponse:
+    """The methods of ``AsyncTrainingRuns``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncTrainingRuns) -> None:
+        self.get_training_run = async_to_streamed_response_wrapper(resource.get_training_run)
+        self.list_training_runs = async_to_streamed_response_wrapper(resource.list_training_runs)

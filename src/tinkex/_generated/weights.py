@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,6 +27,17 @@ from . import models
 class Weights(SyncAPIResource):
     """Information about saved weights."""
 
+    @cached_property
+    def with_raw_response(self) -> WeightsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return WeightsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> WeightsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return WeightsWithStreamingResponse(self)
+
+    @overload
     def get_weights_info(
         self,
         *,
@@ -32,36 +48,26 @@ class Weights(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
-    ) -> models.WeightsInfoResponse:
-        """Describe the model a tinker:// checkpoint path was trained from (base model, LoRA settings, optimizer).
+    ) -> models.WeightsInfoResponse: ...
 
-        ``POST /api/v1/weights_info``
-        """
-        return self._client.request(
-            _e.GET_WEIGHTS_INFO,
-            models.WeightsInfoResponse,
-            body=build_body(
-                models.WeightsInfoRequest,
-                {"tinker_path": tinker_path},
-            ),
-            options=RequestOptions(
-                timeout=timeout,
-                max_retries=max_retries,
-                idempotency_key=idempotency_key,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-            ),
-        )
-
-
-class AsyncWeights(AsyncAPIResource):
-    """Information about saved weights."""
-
-    async def get_weights_info(
+    @overload
+    def get_weights_info(
         self,
         *,
-        tinker_path: str,
+        request: models.WeightsInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse: ...
+
+    def get_weights_info(
+        self,
+        *,
+        tinker_path: str | NotGiven = NOT_GIVEN,
+        request: models.WeightsInfoRequest | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -72,13 +78,19 @@ class AsyncWeights(AsyncAPIResource):
         """Describe the model a tinker:// checkpoint path was trained from (base model, LoRA settings, optimizer).
 
         ``POST /api/v1/weights_info``
+
+        Args:
+            request: The body as a prebuilt ``models.WeightsInfoRequest``, instead of its fields as keywords.
         """
-        return await self._client.request(
+        return self._client.request(
             _e.GET_WEIGHTS_INFO,
             models.WeightsInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.WeightsInfoRequest,
+                request,
                 {"tinker_path": tinker_path},
+                method="get_weights_info",
+                required=("tinker_path",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -89,3 +101,118 @@ class AsyncWeights(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class WeightsWithRawResponse:
+    """The methods of ``Weights``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Weights) -> None:
+        self.get_weights_info = to_raw_response_wrapper(resource.get_weights_info)
+
+
+class WeightsWithStreamingResponse:
+    """The methods of ``Weights``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Weights) -> None:
+        self.get_weights_info = to_streamed_response_wrapper(resource.get_weights_info)
+
+
+class AsyncWeights(AsyncAPIResource):
+    """Information about saved weights."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncWeightsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncWeightsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncWeightsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncWeightsWithStreamingResponse(self)
+
+    @overload
+    async def get_weights_info(
+        self,
+        *,
+        tinker_path: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse: ...
+
+    @overload
+    async def get_weights_info(
+        self,
+        *,
+        request: models.WeightsInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse: ...
+
+    async def get_weights_info(
+        self,
+        *,
+        tinker_path: str | NotGiven = NOT_GIVEN,
+        request: models.WeightsInfoRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse:
+        """Describe the model a tinker:// checkpoint path was trained from (base model, LoRA settings, optimizer).
+
+        ``POST /api/v1/weights_info``
+
+        Args:
+            request: The body as a prebuilt ``models.WeightsInfoRequest``, instead of its fields as keywords.
+        """
+        return await self._client.request(
+            _e.GET_WEIGHTS_INFO,
+            models.WeightsInfoResponse,
+            body=request_body(
+                models.WeightsInfoRequest,
+                request,
+                {"tinker_path": tinker_path},
+                method="get_weights_info",
+                required=("tinker_path",),
+            ),
+            options=RequestOptions(
+                timeout=timeout,
+                max_retries=max_retries,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            ),
+        )
+
+
+class AsyncWeightsWithRawResponse:
+    """The methods of ``AsyncWeights``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncWeights) -> None:
+        self.get_weights_info = async_to_raw_response_wrapper(resource.get_weights_info)
+
+
+class AsyncWeightsWithStreamingResponse:
+    """The methods of ``AsyncWeights``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncWeights) -> None:
+        self.get_weights_info = async_to_streamed_response_wrapper(resource.get_weights_info)

@@ -22,6 +22,9 @@ from .validate import RESERVED_ARGS
 __all__ = ["APIIR", "Arg", "EndpointIR", "ResourceIR", "build_ir"]
 
 PARAM_KINDS = ("path", "query", "header", "cookie")  # validated by the endpoint's params model
+# Methods that change nothing: the runtime sends no idempotency key with them (its
+# SAFE_METHODS), so their generated methods take no `idempotency_key` argument.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -64,6 +67,7 @@ class EndpointIR:
     deprecated: str | None = None
     params_model: str | None = None  # validates path and query arguments before sending
     compress: bool = False  # the call takes `compress` (the manifest compresses its body)
+    keyed: bool = False  # the call sends an idempotency key, so it takes `idempotency_key`
 
     @property
     def protobuf(self) -> bool:
@@ -77,6 +81,11 @@ class EndpointIR:
     def sent_as_headers(self) -> bool:
         """Some parameters travel as headers or cookies (merged into ``extra_headers``)."""
         return bool(self.args_of("header") or self.args_of("cookie"))
+
+    @property
+    def renamed_body(self) -> list[Arg]:
+        """Body fields whose argument is not their wire name (a keyword, a reserved name)."""
+        return [a for a in self.args_of("body") if a.name != a.wire]
 
     def args_of(self, kind: str) -> list[Arg]:
         return [a for a in self.args if a.kind == kind]
@@ -245,6 +254,7 @@ class _Builder:
             response_is_class=response_is_class,
             deprecated=self.deprecation(ep),
             compress=ep.compress is not None,
+            keyed=bool(self.m.api.idempotency_header) and ep.method not in SAFE_METHODS,
         )
         if ep.path_params or ep.query:
             ir.params_model = f"{camel(eid)}Params"

@@ -62,9 +62,11 @@ _PATH_PARAM = re.compile(r"\{([^}]*)\}")
 RESERVED_ARGS = frozenset(
     {
         "self", "timeout", "extra_headers", "extra_query", "extra_body", "idempotency_key",
-        "max_retries", "compress",
+        "max_retries", "compress", "request",
     }
 )  # fmt: skip
+# Members every generated resource has besides its endpoint methods (the raw-response views).
+RESOURCE_MEMBERS = frozenset({"with_raw_response", "with_streaming_response"})
 # A resource becomes the module `<name>.py` next to these, and the attribute `client.<name>` of
 # a client that has these members (the runtime's; tests/codegen compare the list with it).
 GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models", "params"})
@@ -381,6 +383,12 @@ class _Checker:
                 if not _NAME.match(eid) or keyword.iskeyword(eid):
                     self.add(
                         path, f"endpoint id `{eid}` must be snake_case, starting with a letter"
+                    )
+                elif eid in RESOURCE_MEMBERS:
+                    self.add(
+                        path,
+                        f"endpoint id `{eid}` is taken: every resource has `{eid}` (the same "
+                        "methods returning the raw response); rename the endpoint",
                     )
                 self.check_endpoint(ep, path)
                 check_binary(ep, eid, set(resource.endpoints), path, self.add)

@@ -4,7 +4,7 @@ compression, telemetry and errors. It knows nothing of any particular API; a man
 
 from ._api_future import APIFuture, ClientFuture
 from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
-from ._body import build_body, validate_params
+from ._body import build_body, request_body, validate_params
 from ._client import AsyncAPIClient, SyncAPIClient
 from ._codec import WireCodecs
 from ._config import ClientConfig, ConfigError, Secret, WireMode
@@ -47,6 +47,16 @@ from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_
 from ._options import NOT_GIVEN, NotGiven, RequestOptions
 from ._otel import OpenTelemetryListener, inject_trace_context
 from ._pagination import PaginationLoopError
+from ._raw_response import (
+    APIResponse,
+    AsyncAPIResponse,
+    AsyncResponseContextManager,
+    ResponseContextManager,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from ._reporter import TelemetryReporter, telemetry_enabled
 from ._request import param_headers
 from ._resource import AsyncAPIResource, SyncAPIResource
@@ -72,6 +82,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APIFuture",
+    "APIResponse",
     "APIResponseValidationError",
     "APISpec",
     "APIStatusError",
@@ -79,8 +90,10 @@ __all__ = [
     "AmbiguousOutcomeError",
     "AsyncAPIClient",
     "AsyncAPIResource",
+    "AsyncAPIResponse",
     "AsyncBinaryStream",
     "AsyncFutureHandle",
+    "AsyncResponseContextManager",
     "AsyncStream",
     "AuthSpec",
     "AuthenticationError",
@@ -124,6 +137,7 @@ __all__ = [
     "RequestFailedError",
     "RequestOptions",
     "RequestTimeoutError",
+    "ResponseContextManager",
     "ResponseLostError",
     "ResponseTooLargeError",
     "RetryInfo",
@@ -140,6 +154,8 @@ __all__ = [
     "UnprocessableEntityError",
     "WireCodecs",
     "WireMode",
+    "async_to_raw_response_wrapper",
+    "async_to_streamed_response_wrapper",
     "backoff_delay",
     "build_body",
     "encode_multipart_body",
@@ -148,7 +164,10 @@ __all__ = [
     "param_headers",
     "read_binary",
     "redact_headers",
+    "request_body",
     "retry_after_seconds",
     "telemetry_enabled",
+    "to_raw_response_wrapper",
+    "to_streamed_response_wrapper",
     "validate_params",
 ]

@@ -16,12 +16,13 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
-from typing import IO, Any, Self, overload
+from typing import IO, Any, Self, cast, overload
 
 import httpx
 
 from ._client import AsyncAPIClient, SyncAPIClient, _call_kwargs
 from ._errors import APIError, ResponseTooLargeError
+from ._raw_response import claim_capture
 from ._response import transport_error
 from ._spec import EndpointSpec
 
@@ -192,13 +193,21 @@ def read_binary(
 
         data = read_binary(api, api.endpoints["download"], path_params={"file_id": "f1"})
     """
+    capture = claim_capture()  # a with_raw_response / with_streaming_response wrapper's
+    streaming = capture is not None and capture.streaming
     call = client._start(spec, **_call_kwargs(kwargs))
     if isinstance(client, SyncAPIClient):
-        return client._send(call).content
+        response = client._send(call, stream=streaming)
+        if capture is None:
+            return response.content
+        return cast(bytes, capture.hold(call, response, lambda: response.content))
     aclient = client
 
     async def read() -> bytes:
-        return (await aclient._send(call)).content
+        response = await aclient._send(call, stream=streaming)
+        if capture is None:
+            return response.content
+        return cast(bytes, capture.hold(call, response, lambda: response.content))
 
     return read()
 

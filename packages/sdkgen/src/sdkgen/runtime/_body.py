@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ __all__ = [
     "encode_form_body",
     "merge_extra_body",
     "merge_extra_query",
+    "request_body",
     "validate_params",
 ]
 
@@ -30,6 +31,59 @@ def build_body(model: type[M], values: Mapping[str, Any]) -> M:
     A bad argument raises ``pydantic.ValidationError`` naming the field.
     """
     return model.model_validate({k: v for k, v in values.items() if not isinstance(v, NotGiven)})
+
+
+def request_body(
+    model: type[M],
+    request: M | None,
+    fields: Mapping[str, Any],
+    *,
+    method: str,
+    required: Sequence[str] = (),
+    wire: Mapping[str, str] | None = None,
+) -> M:
+    """A generated method's request body: the prebuilt ``request``, or a ``model`` validated
+    from the field keywords (``NOT_GIVEN`` ones left out), never both.
+
+    Args:
+        model: The endpoint's request model.
+        request: The caller's prebuilt model, or None.
+        fields: Every field keyword, by argument name (``NOT_GIVEN`` when not passed).
+        method: The method's name, for error messages.
+        required: The arguments the keyword form requires.
+        wire: Argument name -> field name, where they differ (a keyword, a reserved name).
+
+    Raises:
+        TypeError: ``request`` together with a field keyword, ``request`` of another type, or
+            a required field keyword missing (the form Python itself raises for one).
+        pydantic.ValidationError: a field keyword's value, naming the field.
+
+    Example::
+
+        request_body(NewNote, None, {"text": "hi"}, method="create_note", required=("text",))
+    """
+    given = [name for name, value in fields.items() if not isinstance(value, NotGiven)]
+    if request is not None:
+        if given:
+            passed = ", ".join(f"`{name}`" for name in given)
+            raise TypeError(
+                f"{method}() takes either `request` (a prebuilt {model.__name__}) or the field "
+                f"keywords, not both: it got `request` and {passed}"
+            )
+        if not isinstance(request, model):
+            raise TypeError(
+                f"{method}(): `request` must be a {model.__name__}, not {type(request).__name__}"
+            )
+        return request
+    missing = [name for name in required if isinstance(fields.get(name), NotGiven)]
+    if missing:
+        listed = ", ".join(f"`{name}`" for name in missing)
+        raise TypeError(
+            f"{method}() missing required keyword argument(s) {listed} "
+            f"(or pass request={model.__name__}(...))"
+        )
+    renamed = wire or {}
+    return build_body(model, {renamed.get(k, k): v for k, v in fields.items()})
 
 
 def validate_params(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:

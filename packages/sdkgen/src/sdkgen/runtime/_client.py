@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import httpx
 import stamina
@@ -28,6 +28,7 @@ from ._errors import APIError, ResponseLostError, ResponseTooLargeError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import RequestOptions
 from ._pagination import PageWalk
+from ._raw_response import claim_capture
 from ._response import decode_response, recover_submission
 from ._spec import EndpointSpec
 from ._sse import AsyncStream, Stream
@@ -147,6 +148,7 @@ class SyncAPIClient(ClientCore):
         options: RequestOptions | None = None,
     ) -> T:
         """Send one call with retries and return its decoded response."""
+        capture = claim_capture()  # a with_raw_response / with_streaming_response wrapper's
         call = self._start(
             spec,
             path_params=path_params,
@@ -156,8 +158,12 @@ class SyncAPIClient(ClientCore):
             secret_headers=secret_headers,
             options=options,
         )
-        response = self._send(call)
-        return decode_response(self.api, self.config, spec, response, response_type, call.path)
+        response = self._send(call, stream=capture is not None and capture.streaming)
+
+        def parse() -> T:
+            return decode_response(self.api, self.config, spec, response, response_type, call.path)
+
+        return parse() if capture is None else capture.hold(call, response, parse)
 
     def submit(
         self,
@@ -172,6 +178,18 @@ class SyncAPIClient(ClientCore):
 
         When the answer was cut off after a success status but the future's id arrived, the
         handle is built from that id (the result is then polled for as usual)."""
+        capture = claim_capture()
+        if capture is not None:  # the raw answer, whose parse() builds the handle
+            call = self._start(spec, **_call_kwargs(kwargs))
+            response = self._send(call, stream=capture.streaming)
+
+            def handle() -> FutureHandle[T, R]:
+                sub = decode_response(
+                    self.api, self.config, spec, response, response_type, call.path
+                )
+                return FutureHandle(self, spec, sub, result_type, on_queue_state=on_queue_state)
+
+            return cast(FutureHandle[T, R], capture.hold(call, response, handle))
         try:
             submission = self.request(spec, response_type, **kwargs)
         except ResponseLostError as err:
@@ -180,8 +198,15 @@ class SyncAPIClient(ClientCore):
 
     def stream(self, spec: EndpointSpec, event_type: type[E], **kwargs: Any) -> Stream[E]:
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        capture = claim_capture()
         call = self._start(spec, **_call_kwargs(kwargs))
         response = self._send(call, stream=True)
+        if capture is not None:  # parse() opens the stream on the unread body
+
+            def open_stream() -> Stream[E]:
+                return Stream(response, event_type, spec=spec, path=call.path)
+
+            return cast(Stream[E], capture.hold(call, response, open_stream, reads_body=False))
         try:
             return Stream(response, event_type, spec=spec, path=call.path)
         except BaseException:
@@ -346,6 +371,7 @@ class AsyncAPIClient(ClientCore):
         options: RequestOptions | None = None,
     ) -> T:
         """Send one call with retries and return its decoded response."""
+        capture = claim_capture()  # a with_raw_response / with_streaming_response wrapper's
         call = self._start(
             spec,
             path_params=path_params,
@@ -355,8 +381,12 @@ class AsyncAPIClient(ClientCore):
             secret_headers=secret_headers,
             options=options,
         )
-        response = await self._send(call)
-        return decode_response(self.api, self.config, spec, response, response_type, call.path)
+        response = await self._send(call, stream=capture is not None and capture.streaming)
+
+        def parse() -> T:
+            return decode_response(self.api, self.config, spec, response, response_type, call.path)
+
+        return parse() if capture is None else capture.hold(call, response, parse)
 
     async def submit(
         self,
@@ -371,6 +401,20 @@ class AsyncAPIClient(ClientCore):
 
         When the answer was cut off after a success status but the future's id arrived, the
         handle is built from that id (the result is then polled for as usual)."""
+        capture = claim_capture()
+        if capture is not None:  # the raw answer, whose parse() builds the handle
+            call = self._start(spec, **_call_kwargs(kwargs))
+            response = await self._send(call, stream=capture.streaming)
+
+            def handle() -> AsyncFutureHandle[T, R]:
+                sub = decode_response(
+                    self.api, self.config, spec, response, response_type, call.path
+                )
+                return AsyncFutureHandle(
+                    self, spec, sub, result_type, on_queue_state=on_queue_state
+                )
+
+            return cast(AsyncFutureHandle[T, R], capture.hold(call, response, handle))
         try:
             submission = await self.request(spec, response_type, **kwargs)
         except ResponseLostError as err:
@@ -381,8 +425,15 @@ class AsyncAPIClient(ClientCore):
         self, spec: EndpointSpec, event_type: type[E], **kwargs: Any
     ) -> AsyncStream[E]:
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        capture = claim_capture()
         call = self._start(spec, **_call_kwargs(kwargs))
         response = await self._send(call, stream=True)
+        if capture is not None:  # parse() opens the stream on the unread body
+
+            def open_stream() -> AsyncStream[E]:
+                return AsyncStream(response, event_type, spec=spec, path=call.path)
+
+            return cast(AsyncStream[E], capture.hold(call, response, open_stream, reads_body=False))
         try:
             return AsyncStream(response, event_type, spec=spec, path=call.path)
         except BaseException:

@@ -25,7 +25,14 @@ from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
 from ._multipart import MultipartBody, encode_multipart_body
 from ._options import NotGiven, RequestOptions
 from ._otel import inject_trace_context
-from ._request import CallArgs, build_request, encode_json_body, new_idempotency_key, render_path
+from ._request import (
+    CallArgs,
+    build_request,
+    encode_json_body,
+    new_idempotency_key,
+    render_path,
+    sends_idempotency_key,
+)
 from ._response import cut_off_error, request_id_of, status_error, too_large_error, transport_error
 from ._retry import RetryInfo, RetryState
 from ._spec import APISpec, EndpointSpec, RetryPolicy
@@ -180,7 +187,7 @@ class ClientCore:
             payload = encode_json_body(body)
         query = merge_extra_query(query, options.extra_query)
         key = options.idempotency_key
-        if key is None and spec.method != "GET":
+        if key is None and sends_idempotency_key(self.api, spec):
             key = new_idempotency_key()
         args = CallArgs(
             path_params=path_params,

@@ -29,11 +29,13 @@ from ._redirect import SECRETS_EXTENSION, origin_of
 from ._spec import APISpec, EndpointSpec
 
 __all__ = [
+    "SAFE_METHODS",
     "CallArgs",
     "build_request",
     "encode_json_body",
     "new_idempotency_key",
     "param_headers",
+    "sends_idempotency_key",
 ]
 
 # RFC 6265 cookie-octet: printable ASCII but space, `"`, `,`, `;` and `\\`.
@@ -41,10 +43,21 @@ _COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 
 
+# Methods that change nothing on the server: no idempotency key is sent with them (and the
+# generator gives their methods no `idempotency_key` argument; codegen keeps the same set).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def new_idempotency_key() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+def sends_idempotency_key(api: APISpec, spec: EndpointSpec) -> bool:
+    """Whether calls of ``spec`` carry an idempotency key: the API names a header for it and
+    the method may change state (not one of ``SAFE_METHODS``)."""
+    return bool(api.idempotency_header) and spec.method not in SAFE_METHODS
 
 
 class CallArgs:
@@ -246,7 +259,7 @@ def build_request(
         if spec.compress is not None and args.compress:
             content = compress(content, spec.compress)
             headers["Content-Encoding"] = spec.compress
-    if api.idempotency_header and spec.method != "GET" and args.idempotency_key:
+    if api.idempotency_header and args.idempotency_key and sends_idempotency_key(api, spec):
         headers[api.idempotency_header] = args.idempotency_key
     if api.retry_count_header:
         headers[api.retry_count_header] = str(retries_taken)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -17,7 +18,11 @@ from sdkgen.runtime import (
     RequestOptions,
     Stream,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -29,12 +34,53 @@ from . import params as _params
 class Notes(SyncAPIResource):
     """Notes and their exports."""
 
+    @cached_property
+    def with_raw_response(self) -> NotesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return NotesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> NotesWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return NotesWithStreamingResponse(self)
+
+    @overload
     def create_note(
         self,
         *,
         text: str,
         color: models.Color | NotGiven = NOT_GIVEN,
         tags: list[str] | None | NotGiven = NOT_GIVEN,
+        compress: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.Note: ...
+
+    @overload
+    def create_note(
+        self,
+        *,
+        request: models.NewNote,
+        compress: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.Note: ...
+
+    def create_note(
+        self,
+        *,
+        text: str | NotGiven = NOT_GIVEN,
+        color: models.Color | NotGiven = NOT_GIVEN,
+        tags: list[str] | None | NotGiven = NOT_GIVEN,
+        request: models.NewNote | None = None,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -51,14 +97,18 @@ class Notes(SyncAPIResource):
 
         Args:
             text: The note's text.
+            request: The body as a prebuilt ``models.NewNote``, instead of its fields as keywords.
             compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return self._client.request(
             _e.CREATE_NOTE,
             models.Note,
-            body=build_body(
+            body=request_body(
                 models.NewNote,
+                request,
                 {"text": text, "color": color, "tags": tags},
+                method="create_note",
+                required=("text",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -79,7 +129,6 @@ class Notes(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.Note:
         """``GET /notes/{note_id}``
 
@@ -97,7 +146,6 @@ class Notes(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -113,7 +161,6 @@ class Notes(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.NotePage:
         """``GET /notes``
 
@@ -131,7 +178,6 @@ class Notes(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -195,10 +241,39 @@ class Notes(SyncAPIResource):
             ),
         )
 
+    @overload
     def start_export(
         self,
         *,
         format: models.ExportFormat,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.ExportHandle, models.Export]: ...
+
+    @overload
+    def start_export(
+        self,
+        *,
+        request: models.ExportRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.ExportHandle, models.Export]: ...
+
+    def start_export(
+        self,
+        *,
+        format: models.ExportFormat | NotGiven = NOT_GIVEN,
+        request: models.ExportRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -213,15 +288,19 @@ class Notes(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ExportRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.START_EXPORT,
             models.ExportHandle,
             models.Export,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ExportRequest,
+                request,
                 {"format": format},
+                method="start_export",
+                required=("format",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -233,6 +312,7 @@ class Notes(SyncAPIResource):
             ),
         )
 
+    @overload
     def get_export(
         self,
         *,
@@ -243,16 +323,49 @@ class Notes(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> models.ExportStatus: ...
+
+    @overload
+    def get_export(
+        self,
+        *,
+        request: models.ExportPoll,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ExportStatus: ...
+
+    def get_export(
+        self,
+        *,
+        export_id: str | NotGiven = NOT_GIVEN,
+        request: models.ExportPoll | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> models.ExportStatus:
-        """``POST /exports/poll``"""
+        """``POST /exports/poll``
+
+        Args:
+            request: The body as a prebuilt ``models.ExportPoll``, instead of its fields as keywords.
+        """
         return cast(
             models.ExportStatus,
             self._client.request(
                 _e.GET_EXPORT,
                 cast(Any, models.ExportStatus),
-                body=build_body(
+                body=request_body(
                     models.ExportPoll,
+                    request,
                     {"export_id": export_id},
+                    method="get_export",
+                    required=("export_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
@@ -273,7 +386,6 @@ class Notes(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> Stream[models.NoteEvent]:
         """``GET /notes/{note_id}/events``
 
@@ -290,22 +402,92 @@ class Notes(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class NotesWithRawResponse:
+    """The methods of ``Notes``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Notes) -> None:
+        self.create_note = to_raw_response_wrapper(resource.create_note)
+        self.get_note = to_raw_response_wrapper(resource.get_note)
+        self.list_notes = to_raw_response_wrapper(resource.list_notes)
+        self.delete_note = to_raw_response_wrapper(resource.delete_note)
+        self.start_export = to_raw_response_wrapper(resource.start_export)
+        self.get_export = to_raw_response_wrapper(resource.get_export)
+        self.watch = to_raw_response_wrapper(resource.watch)
+
+
+class NotesWithStreamingResponse:
+    """The methods of ``Notes``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Notes) -> None:
+        self.create_note = to_streamed_response_wrapper(resource.create_note)
+        self.get_note = to_streamed_response_wrapper(resource.get_note)
+        self.list_notes = to_streamed_response_wrapper(resource.list_notes)
+        self.delete_note = to_streamed_response_wrapper(resource.delete_note)
+        self.start_export = to_streamed_response_wrapper(resource.start_export)
+        self.get_export = to_streamed_response_wrapper(resource.get_export)
+        self.watch = to_streamed_response_wrapper(resource.watch)
+
+
 class AsyncNotes(AsyncAPIResource):
     """Notes and their exports."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncNotesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncNotesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncNotesWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncNotesWithStreamingResponse(self)
+
+    @overload
     async def create_note(
         self,
         *,
         text: str,
         color: models.Color | NotGiven = NOT_GIVEN,
         tags: list[str] | None | NotGiven = NOT_GIVEN,
+        compress: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.Note: ...
+
+    @overload
+    async def create_note(
+        self,
+        *,
+        request: models.NewNote,
+        compress: bool | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.Note: ...
+
+    async def create_note(
+        self,
+        *,
+        text: str | NotGiven = NOT_GIVEN,
+        color: models.Color | NotGiven = NOT_GIVEN,
+        tags: list[str] | None | NotGiven = NOT_GIVEN,
+        request: models.NewNote | None = None,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -322,14 +504,18 @@ class AsyncNotes(AsyncAPIResource):
 
         Args:
             text: The note's text.
+            request: The body as a prebuilt ``models.NewNote``, instead of its fields as keywords.
             compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
         return await self._client.request(
             _e.CREATE_NOTE,
             models.Note,
-            body=build_body(
+            body=request_body(
                 models.NewNote,
+                request,
                 {"text": text, "color": color, "tags": tags},
+                method="create_note",
+                required=("text",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -350,7 +536,6 @@ class AsyncNotes(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.Note:
         """``GET /notes/{note_id}``
 
@@ -368,7 +553,6 @@ class AsyncNotes(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -384,7 +568,6 @@ class AsyncNotes(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.NotePage:
         """``GET /notes``
 
@@ -402,7 +585,6 @@ class AsyncNotes(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -466,10 +648,39 @@ class AsyncNotes(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def start_export(
         self,
         *,
         format: models.ExportFormat,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.ExportHandle, models.Export]: ...
+
+    @overload
+    async def start_export(
+        self,
+        *,
+        request: models.ExportRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.ExportHandle, models.Export]: ...
+
+    async def start_export(
+        self,
+        *,
+        format: models.ExportFormat | NotGiven = NOT_GIVEN,
+        request: models.ExportRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -484,15 +695,19 @@ class AsyncNotes(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ExportRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.START_EXPORT,
             models.ExportHandle,
             models.Export,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ExportRequest,
+                request,
                 {"format": format},
+                method="start_export",
+                required=("format",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -504,6 +719,7 @@ class AsyncNotes(AsyncAPIResource):
             ),
         )
 
+    @overload
     async def get_export(
         self,
         *,
@@ -514,16 +730,49 @@ class AsyncNotes(AsyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> models.ExportStatus: ...
+
+    @overload
+    async def get_export(
+        self,
+        *,
+        request: models.ExportPoll,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ExportStatus: ...
+
+    async def get_export(
+        self,
+        *,
+        export_id: str | NotGiven = NOT_GIVEN,
+        request: models.ExportPoll | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> models.ExportStatus:
-        """``POST /exports/poll``"""
+        """``POST /exports/poll``
+
+        Args:
+            request: The body as a prebuilt ``models.ExportPoll``, instead of its fields as keywords.
+        """
         return cast(
             models.ExportStatus,
             await self._client.request(
                 _e.GET_EXPORT,
                 cast(Any, models.ExportStatus),
-                body=build_body(
+                body=request_body(
                     models.ExportPoll,
+                    request,
                     {"export_id": export_id},
+                    method="get_export",
+                    required=("export_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
@@ -544,7 +793,6 @@ class AsyncNotes(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> AsyncStream[models.NoteEvent]:
         """``GET /notes/{note_id}/events``
 
@@ -561,8 +809,37 @@ class AsyncNotes(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+
+class AsyncNotesWithRawResponse:
+    """The methods of ``AsyncNotes``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncNotes) -> None:
+        self.create_note = async_to_raw_response_wrapper(resource.create_note)
+        self.get_note = async_to_raw_response_wrapper(resource.get_note)
+        self.list_notes = async_to_raw_response_wrapper(resource.list_notes)
+        self.delete_note = async_to_raw_response_wrapper(resource.delete_note)
+        self.start_export = async_to_raw_response_wrapper(resource.start_export)
+        self.get_export = async_to_raw_response_wrapper(resource.get_export)
+        self.watch = async_to_raw_response_wrapper(resource.watch)
+
+
+class AsyncNotesWithStreamingResponse:
+    """The methods of ``AsyncNotes``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncNotes) -> None:
+        self.create_note = async_to_streamed_response_wrapper(resource.create_note)
+        self.get_note = async_to_streamed_response_wrapper(resource.get_note)
+        self.list_notes = async_to_streamed_response_wrapper(resource.list_notes)
+        self.delete_note = async_to_streamed_response_wrapper(resource.delete_note)
+        self.start_export = async_to_streamed_response_wrapper(resource.start_export)
+        self.get_export = async_to_streamed_response_wrapper(resource.get_export)
+        self.watch = async_to_streamed_response_wrapper(resource.watch)
