@@ -29,7 +29,7 @@ OVERLAY_KEYS = (
 ENDPOINT_KEYS = (
     "name", "resource", "skip", "description", "future", "stream", "paginate", "idempotent",
     "retry", "timeout", "pool", "compress", "headers", "secret_headers", "max_response_bytes",
-    "deprecated", "accept", "request", "response",
+    "deprecated", "accept", "request", "response", "body", "content_type", "errors",
 )  # fmt: skip
 RESOURCE_KEYS = ("description", "endpoints")
 
