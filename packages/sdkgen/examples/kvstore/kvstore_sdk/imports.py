@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -13,7 +14,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -23,6 +28,17 @@ from . import models
 class Imports(SyncAPIResource):
     """Bulk import of entries from a file."""
 
+    @cached_property
+    def with_raw_response(self) -> ImportsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return ImportsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ImportsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return ImportsWithStreamingResponse(self)
+
+    @overload
     def import_values(
         self,
         *,
@@ -36,48 +52,29 @@ class Imports(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
-    ) -> models.ImportReport:
-        """Import entries from a JSON-lines file (one {"key", "value"} object a line, as
+    ) -> models.ImportReport: ...
 
-        export_snapshot writes them), sent as multipart/form-data with text fields.
-        A line that is not an entry rejects the whole file (422, its own error shape).
-
-        ``POST /v1/import``
-
-        Args:
-            file: JSON lines, one {"key", "value"} object a line.
-            prefix: Put before every imported key.
-            overwrite: Replace keys that exist (else skip them).
-            labels: Free-form labels, echoed in the report.
-        """
-        return self._client.request(
-            _e.IMPORT_VALUES,
-            models.ImportReport,
-            body=build_body(
-                models.ImportForm,
-                {"file": file, "prefix": prefix, "overwrite": overwrite, "labels": labels},
-            ),
-            options=RequestOptions(
-                timeout=timeout,
-                max_retries=max_retries,
-                idempotency_key=idempotency_key,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-            ),
-        )
-
-
-class AsyncImports(AsyncAPIResource):
-    """Bulk import of entries from a file."""
-
-    async def import_values(
+    @overload
+    def import_values(
         self,
         *,
-        file: FileInput,
+        request: models.ImportForm,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ImportReport: ...
+
+    def import_values(
+        self,
+        *,
+        file: FileInput | NotGiven = NOT_GIVEN,
         prefix: str | NotGiven = NOT_GIVEN,
         overwrite: bool | NotGiven = NOT_GIVEN,
         labels: list[str] | NotGiven = NOT_GIVEN,
+        request: models.ImportForm | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -97,13 +94,17 @@ class AsyncImports(AsyncAPIResource):
             prefix: Put before every imported key.
             overwrite: Replace keys that exist (else skip them).
             labels: Free-form labels, echoed in the report.
+            request: The body as a prebuilt ``models.ImportForm``, instead of its fields as keywords.
         """
-        return await self._client.request(
+        return self._client.request(
             _e.IMPORT_VALUES,
             models.ImportReport,
-            body=build_body(
+            body=request_body(
                 models.ImportForm,
+                request,
                 {"file": file, "prefix": prefix, "overwrite": overwrite, "labels": labels},
+                method="import_values",
+                required=("file",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -114,3 +115,131 @@ class AsyncImports(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class ImportsWithRawResponse:
+    """The methods of ``Imports``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Imports) -> None:
+        self.import_values = to_raw_response_wrapper(resource.import_values)
+
+
+class ImportsWithStreamingResponse:
+    """The methods of ``Imports``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Imports) -> None:
+        self.import_values = to_streamed_response_wrapper(resource.import_values)
+
+
+class AsyncImports(AsyncAPIResource):
+    """Bulk import of entries from a file."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncImportsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncImportsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncImportsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncImportsWithStreamingResponse(self)
+
+    @overload
+    async def import_values(
+        self,
+        *,
+        file: FileInput,
+        prefix: str | NotGiven = NOT_GIVEN,
+        overwrite: bool | NotGiven = NOT_GIVEN,
+        labels: list[str] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ImportReport: ...
+
+    @overload
+    async def import_values(
+        self,
+        *,
+        request: models.ImportForm,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ImportReport: ...
+
+    async def import_values(
+        self,
+        *,
+        file: FileInput | NotGiven = NOT_GIVEN,
+        prefix: str | NotGiven = NOT_GIVEN,
+        overwrite: bool | NotGiven = NOT_GIVEN,
+        labels: list[str] | NotGiven = NOT_GIVEN,
+        request: models.ImportForm | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.ImportReport:
+        """Import entries from a JSON-lines file (one {"key", "value"} object a line, as
+
+        export_snapshot writes them), sent as multipart/form-data with text fields.
+        A line that is not an entry rejects the whole file (422, its own error shape).
+
+        ``POST /v1/import``
+
+        Args:
+            file: JSON lines, one {"key", "value"} object a line.
+            prefix: Put before every imported key.
+            overwrite: Replace keys that exist (else skip them).
+            labels: Free-form labels, echoed in the report.
+            request: The body as a prebuilt ``models.ImportForm``, instead of its fields as keywords.
+        """
+        return await self._client.request(
+            _e.IMPORT_VALUES,
+            models.ImportReport,
+            body=request_body(
+                models.ImportForm,
+                request,
+                {"file": file, "prefix": prefix, "overwrite": overwrite, "labels": labels},
+                method="import_values",
+                required=("file",),
+            ),
+            options=RequestOptions(
+                timeout=timeout,
+                max_retries=max_retries,
+                idempotency_key=idempotency_key,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            ),
+        )
+
+
+class AsyncImportsWithRawResponse:
+    """The methods of ``AsyncImports``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncImports) -> None:
+        self.import_values = async_to_raw_response_wrapper(resource.import_values)
+
+
+class AsyncImportsWithStreamingResponse:
+    """The methods of ``AsyncImports``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncImports) -> None:
+        self.import_values = async_to_streamed_response_wrapper(resource.import_values)

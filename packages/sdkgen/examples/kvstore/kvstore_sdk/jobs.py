@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -15,7 +16,11 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -27,6 +32,17 @@ from . import params as _params
 class Jobs(SyncAPIResource):
     """Background jobs - compaction, polled as a future."""
 
+    @cached_property
+    def with_raw_response(self) -> JobsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return JobsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> JobsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return JobsWithStreamingResponse(self)
+
+    @overload
     def start_compaction(
         self,
         *,
@@ -34,6 +50,37 @@ class Jobs(SyncAPIResource):
         steps: int | NotGiven = NOT_GIVEN,
         outcome: Literal["done", "failed", "cancelled"] | NotGiven = NOT_GIVEN,
         poll_after_ms: int | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.JobTicket, models.CompactionResult]: ...
+
+    @overload
+    def start_compaction(
+        self,
+        *,
+        request: models.CompactionRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.JobTicket, models.CompactionResult]: ...
+
+    def start_compaction(
+        self,
+        *,
+        prefix: str | NotGiven = NOT_GIVEN,
+        steps: int | NotGiven = NOT_GIVEN,
+        outcome: Literal["done", "failed", "cancelled"] | NotGiven = NOT_GIVEN,
+        poll_after_ms: int | NotGiven = NOT_GIVEN,
+        request: models.CompactionRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -54,20 +101,23 @@ class Jobs(SyncAPIResource):
             steps: Polls that find the job pending.
             poll_after_ms: The hint the server sends while pending (else a Retry-After header).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CompactionRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.START_COMPACTION,
             models.JobTicket,
             models.CompactionResult,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CompactionRequest,
+                request,
                 {
                     "prefix": prefix,
                     "steps": steps,
                     "outcome": outcome,
                     "poll_after_ms": poll_after_ms,
                 },
+                method="start_compaction",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -87,7 +137,6 @@ class Jobs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.JobStatus:
         """Poll a job once; the reply is pending, failed, or the result.
 
@@ -104,15 +153,75 @@ class Jobs(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class JobsWithRawResponse:
+    """The methods of ``Jobs``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Jobs) -> None:
+        self.start_compaction = to_raw_response_wrapper(resource.start_compaction)
+        self.get_job = to_raw_response_wrapper(resource.get_job)
+
+
+class JobsWithStreamingResponse:
+    """The methods of ``Jobs``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Jobs) -> None:
+        self.start_compaction = to_streamed_response_wrapper(resource.start_compaction)
+        self.get_job = to_streamed_response_wrapper(resource.get_job)
+
+
 class AsyncJobs(AsyncAPIResource):
     """Background jobs - compaction, polled as a future."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncJobsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncJobsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncJobsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncJobsWithStreamingResponse(self)
+
+    @overload
+    async def start_compaction(
+        self,
+        *,
+        prefix: str | NotGiven = NOT_GIVEN,
+        steps: int | NotGiven = NOT_GIVEN,
+        outcome: Literal["done", "failed", "cancelled"] | NotGiven = NOT_GIVEN,
+        poll_after_ms: int | NotGiven = NOT_GIVEN,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.JobTicket, models.CompactionResult]: ...
+
+    @overload
+    async def start_compaction(
+        self,
+        *,
+        request: models.CompactionRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.JobTicket, models.CompactionResult]: ...
 
     async def start_compaction(
         self,
@@ -121,6 +230,7 @@ class AsyncJobs(AsyncAPIResource):
         steps: int | NotGiven = NOT_GIVEN,
         outcome: Literal["done", "failed", "cancelled"] | NotGiven = NOT_GIVEN,
         poll_after_ms: int | NotGiven = NOT_GIVEN,
+        request: models.CompactionRequest | None = None,
         on_queue_state: QueueStateObserver | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -141,20 +251,23 @@ class AsyncJobs(AsyncAPIResource):
             steps: Polls that find the job pending.
             poll_after_ms: The hint the server sends while pending (else a Retry-After header).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CompactionRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.START_COMPACTION,
             models.JobTicket,
             models.CompactionResult,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CompactionRequest,
+                request,
                 {
                     "prefix": prefix,
                     "steps": steps,
                     "outcome": outcome,
                     "poll_after_ms": poll_after_ms,
                 },
+                method="start_compaction",
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -174,7 +287,6 @@ class AsyncJobs(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.JobStatus:
         """Poll a job once; the reply is pending, failed, or the result.
 
@@ -191,8 +303,27 @@ class AsyncJobs(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+
+class AsyncJobsWithRawResponse:
+    """The methods of ``AsyncJobs``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncJobs) -> None:
+        self.start_compaction = async_to_raw_response_wrapper(resource.start_compaction)
+        self.get_job = async_to_raw_response_wrapper(resource.get_job)
+
+
+class AsyncJobsWithStreamingResponse:
+    """The methods of ``AsyncJobs``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncJobs) -> None:
+        self.start_compaction = async_to_streamed_response_wrapper(resource.start_compaction)
+        self.get_job = async_to_streamed_response_wrapper(resource.get_job)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,8 +13,12 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
     param_headers,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -25,6 +30,17 @@ from . import params as _params
 class Keys(SyncAPIResource):
     """Keys and their values - put, get, delete, and four ways of listing them."""
 
+    @cached_property
+    def with_raw_response(self) -> KeysWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return KeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> KeysWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return KeysWithStreamingResponse(self)
+
+    @overload
     def put_key(
         self,
         key: str,
@@ -33,6 +49,39 @@ class Keys(SyncAPIResource):
         ttl_seconds: int | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.KeyEntry: ...
+
+    @overload
+    def put_key(
+        self,
+        key: str,
+        *,
+        if_version: int | None = None,
+        kv_session: str | None = None,
+        request: models.PutValue,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.KeyEntry: ...
+
+    def put_key(
+        self,
+        key: str,
+        *,
+        value: str | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | NotGiven = NOT_GIVEN,
+        if_version: int | None = None,
+        kv_session: str | None = None,
+        request: models.PutValue | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -52,6 +101,7 @@ class Keys(SyncAPIResource):
             ttl_seconds: Expire the key after this long.
             if_version: Only write if the key is at this version (0 = the key must not exist).
             kv_session: A session cookie the server echoes in the entry it returns.
+            request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.PutKeyParams,
@@ -61,9 +111,12 @@ class Keys(SyncAPIResource):
             _e.PUT_KEY,
             models.KeyEntry,
             path_params={"key": _p["key"]},
-            body=build_body(
+            body=request_body(
                 models.PutValue,
+                request,
                 {"value": value, "ttl_seconds": ttl_seconds},
+                method="put_key",
+                required=("value",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -87,7 +140,6 @@ class Keys(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyEntry:
         """Read a key's entry (its value, version and kind).
 
@@ -104,7 +156,6 @@ class Keys(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -159,7 +210,6 @@ class Keys(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyOffsetPage:
         """List entries by offset, with the total count.
 
@@ -179,7 +229,6 @@ class Keys(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -249,7 +298,6 @@ class Keys(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyNumberPage:
         """List entries by page number (no total; an empty page ends the listing).
 
@@ -266,7 +314,6 @@ class Keys(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -336,7 +383,6 @@ class Keys(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyScanPage:
         """Scan key names with an opaque cursor carried in the body.
 
@@ -356,7 +402,6 @@ class Keys(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -425,7 +470,6 @@ class Keys(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyFeedPage:
         """List entries page by page, following the Link header's rel="next".
 
@@ -442,7 +486,6 @@ class Keys(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -501,9 +544,50 @@ class Keys(SyncAPIResource):
         )
 
 
+class KeysWithRawResponse:
+    """The methods of ``Keys``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Keys) -> None:
+        self.put_key = to_raw_response_wrapper(resource.put_key)
+        self.get_key = to_raw_response_wrapper(resource.get_key)
+        self.delete_key = to_raw_response_wrapper(resource.delete_key)
+        self.list_keys = to_raw_response_wrapper(resource.list_keys)
+        self.list_key_pages = to_raw_response_wrapper(resource.list_key_pages)
+        self.scan_keys = to_raw_response_wrapper(resource.scan_keys)
+        self.feed_keys = to_raw_response_wrapper(resource.feed_keys)
+
+
+class KeysWithStreamingResponse:
+    """The methods of ``Keys``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Keys) -> None:
+        self.put_key = to_streamed_response_wrapper(resource.put_key)
+        self.get_key = to_streamed_response_wrapper(resource.get_key)
+        self.delete_key = to_streamed_response_wrapper(resource.delete_key)
+        self.list_keys = to_streamed_response_wrapper(resource.list_keys)
+        self.list_key_pages = to_streamed_response_wrapper(resource.list_key_pages)
+        self.scan_keys = to_streamed_response_wrapper(resource.scan_keys)
+        self.feed_keys = to_streamed_response_wrapper(resource.feed_keys)
+
+
 class AsyncKeys(AsyncAPIResource):
     """Keys and their values - put, get, delete, and four ways of listing them."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncKeysWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncKeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncKeysWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncKeysWithStreamingResponse(self)
+
+    @overload
     async def put_key(
         self,
         key: str,
@@ -512,6 +596,39 @@ class AsyncKeys(AsyncAPIResource):
         ttl_seconds: int | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.KeyEntry: ...
+
+    @overload
+    async def put_key(
+        self,
+        key: str,
+        *,
+        if_version: int | None = None,
+        kv_session: str | None = None,
+        request: models.PutValue,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.KeyEntry: ...
+
+    async def put_key(
+        self,
+        key: str,
+        *,
+        value: str | NotGiven = NOT_GIVEN,
+        ttl_seconds: int | NotGiven = NOT_GIVEN,
+        if_version: int | None = None,
+        kv_session: str | None = None,
+        request: models.PutValue | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -531,6 +648,7 @@ class AsyncKeys(AsyncAPIResource):
             ttl_seconds: Expire the key after this long.
             if_version: Only write if the key is at this version (0 = the key must not exist).
             kv_session: A session cookie the server echoes in the entry it returns.
+            request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
             _params.PutKeyParams,
@@ -540,9 +658,12 @@ class AsyncKeys(AsyncAPIResource):
             _e.PUT_KEY,
             models.KeyEntry,
             path_params={"key": _p["key"]},
-            body=build_body(
+            body=request_body(
                 models.PutValue,
+                request,
                 {"value": value, "ttl_seconds": ttl_seconds},
+                method="put_key",
+                required=("value",),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -566,7 +687,6 @@ class AsyncKeys(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyEntry:
         """Read a key's entry (its value, version and kind).
 
@@ -583,7 +703,6 @@ class AsyncKeys(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -638,7 +757,6 @@ class AsyncKeys(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyOffsetPage:
         """List entries by offset, with the total count.
 
@@ -658,7 +776,6 @@ class AsyncKeys(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -728,7 +845,6 @@ class AsyncKeys(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyNumberPage:
         """List entries by page number (no total; an empty page ends the listing).
 
@@ -745,7 +861,6 @@ class AsyncKeys(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -815,7 +930,6 @@ class AsyncKeys(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyScanPage:
         """Scan key names with an opaque cursor carried in the body.
 
@@ -835,7 +949,6 @@ class AsyncKeys(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -904,7 +1017,6 @@ class AsyncKeys(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.KeyFeedPage:
         """List entries page by page, following the Link header's rel="next".
 
@@ -921,7 +1033,6 @@ class AsyncKeys(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -978,3 +1089,33 @@ class AsyncKeys(AsyncAPIResource):
                 ),
             ),
         )
+
+
+class AsyncKeysWithRawResponse:
+    """The methods of ``AsyncKeys``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncKeys) -> None:
+        self.put_key = async_to_raw_response_wrapper(resource.put_key)
+        self.get_key = async_to_raw_response_wrapper(resource.get_key)
+        self.delete_key = async_to_raw_response_wrapper(resource.delete_key)
+        self.list_keys = async_to_raw_response_wrapper(resource.list_keys)
+        self.list_key_pages = async_to_raw_response_wrapper(resource.list_key_pages)
+        self.scan_keys = async_to_raw_response_wrapper(resource.scan_keys)
+        self.feed_keys = async_to_raw_response_wrapper(resource.feed_keys)
+
+
+class AsyncKeysWithStreamingResponse:
+    """The methods of ``AsyncKeys``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncKeys) -> None:
+        self.put_key = async_to_streamed_response_wrapper(resource.put_key)
+        self.get_key = async_to_streamed_response_wrapper(resource.get_key)
+        self.delete_key = async_to_streamed_response_wrapper(resource.delete_key)
+        self.list_keys = async_to_streamed_response_wrapper(resource.list_keys)
+        self.list_key_pages = async_to_streamed_response_wrapper(resource.list_key_pages)
+        self.scan_keys = async_to_streamed_response_wrapper(resource.scan_keys)
+        self.feed_keys = async_to_streamed_response_wrapper(resource.feed_keys)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,6 +27,17 @@ from . import models
 class Tokens(SyncAPIResource):
     """Exchange a user's password for a bearer token."""
 
+    @cached_property
+    def with_raw_response(self) -> TokensWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return TokensWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TokensWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return TokensWithStreamingResponse(self)
+
+    @overload
     def exchange_token(
         self,
         *,
@@ -34,17 +50,54 @@ class Tokens(SyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> models.TokenReply: ...
+
+    @overload
+    def exchange_token(
+        self,
+        *,
+        request: models.TokenRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TokenReply: ...
+
+    def exchange_token(
+        self,
+        *,
+        username: str | NotGiven = NOT_GIVEN,
+        password: str | NotGiven = NOT_GIVEN,
+        scope: list[Literal["read", "write", "admin"]] | NotGiven = NOT_GIVEN,
+        request: models.TokenRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> models.TokenReply:
         """The OAuth 2 password grant, sent as a form (application/x-www-form-urlencoded).
 
         ``POST /v1/oauth/token``
+
+        Args:
+            request: The body as a prebuilt ``models.TokenRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.EXCHANGE_TOKEN,
             models.TokenReply,
-            body=build_body(
+            body=request_body(
                 models.TokenRequest,
+                request,
                 {"username": username, "password": password, "scope": scope},
+                method="exchange_token",
+                required=(
+                    "username",
+                    "password",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -57,9 +110,38 @@ class Tokens(SyncAPIResource):
         )
 
 
+class TokensWithRawResponse:
+    """The methods of ``Tokens``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Tokens) -> None:
+        self.exchange_token = to_raw_response_wrapper(resource.exchange_token)
+
+
+class TokensWithStreamingResponse:
+    """The methods of ``Tokens``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Tokens) -> None:
+        self.exchange_token = to_streamed_response_wrapper(resource.exchange_token)
+
+
 class AsyncTokens(AsyncAPIResource):
     """Exchange a user's password for a bearer token."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncTokensWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncTokensWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTokensWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncTokensWithStreamingResponse(self)
+
+    @overload
     async def exchange_token(
         self,
         *,
@@ -72,17 +154,54 @@ class AsyncTokens(AsyncAPIResource):
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+    ) -> models.TokenReply: ...
+
+    @overload
+    async def exchange_token(
+        self,
+        *,
+        request: models.TokenRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> models.TokenReply: ...
+
+    async def exchange_token(
+        self,
+        *,
+        username: str | NotGiven = NOT_GIVEN,
+        password: str | NotGiven = NOT_GIVEN,
+        scope: list[Literal["read", "write", "admin"]] | NotGiven = NOT_GIVEN,
+        request: models.TokenRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
     ) -> models.TokenReply:
         """The OAuth 2 password grant, sent as a form (application/x-www-form-urlencoded).
 
         ``POST /v1/oauth/token``
+
+        Args:
+            request: The body as a prebuilt ``models.TokenRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.EXCHANGE_TOKEN,
             models.TokenReply,
-            body=build_body(
+            body=request_body(
                 models.TokenRequest,
+                request,
                 {"username": username, "password": password, "scope": scope},
+                method="exchange_token",
+                required=(
+                    "username",
+                    "password",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -93,3 +212,21 @@ class AsyncTokens(AsyncAPIResource):
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncTokensWithRawResponse:
+    """The methods of ``AsyncTokens``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncTokens) -> None:
+        self.exchange_token = async_to_raw_response_wrapper(resource.exchange_token)
+
+
+class AsyncTokensWithStreamingResponse:
+    """The methods of ``AsyncTokens``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncTokens) -> None:
+        self.exchange_token = async_to_streamed_response_wrapper(resource.exchange_token)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from sdkgen.runtime import (
@@ -14,8 +15,12 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
     open_binary,
     read_binary,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -26,6 +31,16 @@ from . import params as _params
 class Values(SyncAPIResource):
     """Raw values as bytes, and snapshots served from signed URLs."""
 
+    @cached_property
+    def with_raw_response(self) -> ValuesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return ValuesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ValuesWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return ValuesWithStreamingResponse(self)
+
     def download_value(
         self,
         key: str,
@@ -34,7 +49,6 @@ class Values(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> bytes:
         """The value's bytes as stored (also stream_download_value for large ones).
 
@@ -54,7 +68,6 @@ class Values(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -68,7 +81,6 @@ class Values(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> BinaryStream:
         """The value's bytes as stored (also stream_download_value for large ones).
 
@@ -88,7 +100,6 @@ class Values(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -102,7 +113,6 @@ class Values(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> bytes:
         """Every entry of the tenant as JSON lines.
 
@@ -125,7 +135,6 @@ class Values(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -139,7 +148,6 @@ class Values(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> BinaryStream:
         """Every entry of the tenant as JSON lines.
 
@@ -162,15 +170,44 @@ class Values(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class ValuesWithRawResponse:
+    """The methods of ``Values``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Values) -> None:
+        self.download_value = to_raw_response_wrapper(resource.download_value)
+        self.export_snapshot = to_raw_response_wrapper(resource.export_snapshot)
+
+
+class ValuesWithStreamingResponse:
+    """The methods of ``Values``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Values) -> None:
+        self.download_value = to_streamed_response_wrapper(resource.download_value)
+        self.export_snapshot = to_streamed_response_wrapper(resource.export_snapshot)
+
+
 class AsyncValues(AsyncAPIResource):
     """Raw values as bytes, and snapshots served from signed URLs."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncValuesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncValuesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncValuesWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncValuesWithStreamingResponse(self)
 
     async def download_value(
         self,
@@ -180,7 +217,6 @@ class AsyncValues(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> bytes:
         """The value's bytes as stored (also stream_download_value for large ones).
 
@@ -200,7 +236,6 @@ class AsyncValues(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -214,7 +249,6 @@ class AsyncValues(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> AsyncBinaryStream:
         """The value's bytes as stored (also stream_download_value for large ones).
 
@@ -234,7 +268,6 @@ class AsyncValues(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -248,7 +281,6 @@ class AsyncValues(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> bytes:
         """Every entry of the tenant as JSON lines.
 
@@ -271,7 +303,6 @@ class AsyncValues(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -285,7 +316,6 @@ class AsyncValues(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> AsyncBinaryStream:
         """Every entry of the tenant as JSON lines.
 
@@ -308,8 +338,27 @@ class AsyncValues(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+
+class AsyncValuesWithRawResponse:
+    """The methods of ``AsyncValues``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncValues) -> None:
+        self.download_value = async_to_raw_response_wrapper(resource.download_value)
+        self.export_snapshot = async_to_raw_response_wrapper(resource.export_snapshot)
+
+
+class AsyncValuesWithStreamingResponse:
+    """The methods of ``AsyncValues``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncValues) -> None:
+        self.download_value = async_to_streamed_response_wrapper(resource.download_value)
+        self.export_snapshot = async_to_streamed_response_wrapper(resource.export_snapshot)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, cast
 
 from sdkgen.runtime import (
@@ -15,6 +16,10 @@ from sdkgen.runtime import (
     RequestOptions,
     Stream,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -34,6 +39,16 @@ _WATCH_KEYS_EVENTS = EventRoutes(
 class Watch(SyncAPIResource):
     """Changes to keys as server-sent events."""
 
+    @cached_property
+    def with_raw_response(self) -> WatchWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return WatchWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> WatchWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return WatchWithStreamingResponse(self)
+
     def watch_keys(
         self,
         *,
@@ -42,7 +57,6 @@ class Watch(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> Stream[models.PutEvent | models.DeleteEvent]:
         """Follow the tenant's changes as server-sent events.
 
@@ -64,15 +78,42 @@ class Watch(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
 
+class WatchWithRawResponse:
+    """The methods of ``Watch``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Watch) -> None:
+        self.watch_keys = to_raw_response_wrapper(resource.watch_keys)
+
+
+class WatchWithStreamingResponse:
+    """The methods of ``Watch``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Watch) -> None:
+        self.watch_keys = to_streamed_response_wrapper(resource.watch_keys)
+
+
 class AsyncWatch(AsyncAPIResource):
     """Changes to keys as server-sent events."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncWatchWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncWatchWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncWatchWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncWatchWithStreamingResponse(self)
 
     async def watch_keys(
         self,
@@ -82,7 +123,6 @@ class AsyncWatch(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> AsyncStream[models.PutEvent | models.DeleteEvent]:
         """Follow the tenant's changes as server-sent events.
 
@@ -104,8 +144,25 @@ class AsyncWatch(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
+
+
+class AsyncWatchWithRawResponse:
+    """The methods of ``AsyncWatch``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncWatch) -> None:
+        self.watch_keys = async_to_raw_response_wrapper(resource.watch_keys)
+
+
+class AsyncWatchWithStreamingResponse:
+    """The methods of ``AsyncWatch``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncWatch) -> None:
+        self.watch_keys = async_to_streamed_response_wrapper(resource.watch_keys)
