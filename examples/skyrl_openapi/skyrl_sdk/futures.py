@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from functools import cached_property
+from typing import Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,6 +27,17 @@ from . import models
 class Futures(SyncAPIResource):
     """Polling the results of long-running requests."""
 
+    @cached_property
+    def with_raw_response(self) -> FuturesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return FuturesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> FuturesWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return FuturesWithStreamingResponse(self)
+
+    @overload
     def retrieve_future(
         self,
         *,
@@ -31,27 +47,55 @@ class Futures(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    @overload
+    def retrieve_future(
+        self,
+        *,
+        request: models.RetrieveFutureRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.RetrieveFutureResponse: ...
+
+    def retrieve_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        request: models.RetrieveFutureRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.RetrieveFutureResponse:
         """Retrieve Future
 
         Retrieve the result of an async operation, waiting until it's available.
 
         ``POST /api/v1/retrieve_future``
+
+        Args:
+            request: The body as a prebuilt ``models.RetrieveFutureRequest``, instead of its fields as keywords.
         """
         return cast(
             models.RetrieveFutureResponse,
             self._client.request(
                 _e.RETRIEVE_FUTURE,
                 cast(Any, models.RetrieveFutureResponse),
-                body=build_body(
+                body=request_body(
                     models.RetrieveFutureRequest,
+                    request,
                     {"request_id": request_id},
+                    method="retrieve_future",
+                    required=("request_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                     extra_body=extra_body,
@@ -60,9 +104,38 @@ class Futures(SyncAPIResource):
         )
 
 
+class FuturesWithRawResponse:
+    """The methods of ``Futures``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Futures) -> None:
+        self.retrieve_future = to_raw_response_wrapper(resource.retrieve_future)
+
+
+class FuturesWithStreamingResponse:
+    """The methods of ``Futures``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Futures) -> None:
+        self.retrieve_future = to_streamed_response_wrapper(resource.retrieve_future)
+
+
 class AsyncFutures(AsyncAPIResource):
     """Polling the results of long-running requests."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncFuturesWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncFuturesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncFuturesWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncFuturesWithStreamingResponse(self)
+
+    @overload
     async def retrieve_future(
         self,
         *,
@@ -72,30 +145,76 @@ class AsyncFutures(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.RetrieveFutureResponse: ...
+
+    @overload
+    async def retrieve_future(
+        self,
+        *,
+        request: models.RetrieveFutureRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.RetrieveFutureResponse: ...
+
+    async def retrieve_future(
+        self,
+        *,
+        request_id: str | NotGiven = NOT_GIVEN,
+        request: models.RetrieveFutureRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.RetrieveFutureResponse:
         """Retrieve Future
 
         Retrieve the result of an async operation, waiting until it's available.
 
         ``POST /api/v1/retrieve_future``
+
+        Args:
+            request: The body as a prebuilt ``models.RetrieveFutureRequest``, instead of its fields as keywords.
         """
         return cast(
             models.RetrieveFutureResponse,
             await self._client.request(
                 _e.RETRIEVE_FUTURE,
                 cast(Any, models.RetrieveFutureResponse),
-                body=build_body(
+                body=request_body(
                     models.RetrieveFutureRequest,
+                    request,
                     {"request_id": request_id},
+                    method="retrieve_future",
+                    required=("request_id",),
                 ),
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                     extra_body=extra_body,
                 ),
             ),
         )
+
+
+class AsyncFuturesWithRawResponse:
+    """The methods of ``AsyncFutures``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncFutures) -> None:
+        self.retrieve_future = async_to_raw_response_wrapper(resource.retrieve_future)
+
+
+class AsyncFuturesWithStreamingResponse:
+    """The methods of ``AsyncFutures``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncFutures) -> None:
+        self.retrieve_future = async_to_streamed_response_wrapper(resource.retrieve_future)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import cached_property
 from typing import Any, cast
 
 from sdkgen.runtime import (
@@ -12,6 +13,10 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -23,6 +28,16 @@ from . import params as _params
 class Runs(SyncAPIResource):
     """Training runs and their checkpoints."""
 
+    @cached_property
+    def with_raw_response(self) -> RunsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return RunsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> RunsWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return RunsWithStreamingResponse(self)
+
     def list_training_runs(
         self,
         *,
@@ -32,7 +47,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRunsResponse:
         """List Training Runs
 
@@ -51,7 +65,6 @@ class Runs(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -117,7 +130,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRun:
         """Get Training Run
 
@@ -136,7 +148,6 @@ class Runs(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -150,7 +161,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListCheckpointsResponse:
         """List Checkpoints
 
@@ -171,7 +181,6 @@ class Runs(SyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -186,7 +195,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListCheckpointsModelsResponse:
         """List Checkpoints Models
 
@@ -207,7 +215,6 @@ class Runs(SyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -223,7 +230,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetCheckpointArchiveUrlResponse:
         """Get Checkpoint Archive Url
 
@@ -244,7 +250,6 @@ class Runs(SyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -260,7 +265,6 @@ class Runs(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.DownloadCheckpointArchiveResponse:
         """Download Checkpoint Archive
 
@@ -281,7 +285,6 @@ class Runs(SyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -289,8 +292,54 @@ class Runs(SyncAPIResource):
         )
 
 
+class RunsWithRawResponse:
+    """The methods of ``Runs``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Runs) -> None:
+        self.list_training_runs = to_raw_response_wrapper(resource.list_training_runs)
+        self.get_training_run = to_raw_response_wrapper(resource.get_training_run)
+        self.list_checkpoints = to_raw_response_wrapper(resource.list_checkpoints)
+        self.list_model_checkpoints = to_raw_response_wrapper(resource.list_model_checkpoints)
+        self.get_checkpoint_archive_url = to_raw_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+        self.download_checkpoint_archive = to_raw_response_wrapper(
+            resource.download_checkpoint_archive
+        )
+
+
+class RunsWithStreamingResponse:
+    """The methods of ``Runs``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Runs) -> None:
+        self.list_training_runs = to_streamed_response_wrapper(resource.list_training_runs)
+        self.get_training_run = to_streamed_response_wrapper(resource.get_training_run)
+        self.list_checkpoints = to_streamed_response_wrapper(resource.list_checkpoints)
+        self.list_model_checkpoints = to_streamed_response_wrapper(resource.list_model_checkpoints)
+        self.get_checkpoint_archive_url = to_streamed_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+        self.download_checkpoint_archive = to_streamed_response_wrapper(
+            resource.download_checkpoint_archive
+        )
+
+
 class AsyncRuns(AsyncAPIResource):
     """Training runs and their checkpoints."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncRunsWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncRunsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncRunsWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncRunsWithStreamingResponse(self)
 
     async def list_training_runs(
         self,
@@ -301,7 +350,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRunsResponse:
         """List Training Runs
 
@@ -320,7 +368,6 @@ class AsyncRuns(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -386,7 +433,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.TrainingRun:
         """Get Training Run
 
@@ -405,7 +451,6 @@ class AsyncRuns(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -419,7 +464,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListCheckpointsResponse:
         """List Checkpoints
 
@@ -440,7 +484,6 @@ class AsyncRuns(AsyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -455,7 +498,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.ListCheckpointsModelsResponse:
         """List Checkpoints Models
 
@@ -476,7 +518,6 @@ class AsyncRuns(AsyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -492,7 +533,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetCheckpointArchiveUrlResponse:
         """Get Checkpoint Archive Url
 
@@ -513,7 +553,6 @@ class AsyncRuns(AsyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
@@ -529,7 +568,6 @@ class AsyncRuns(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.DownloadCheckpointArchiveResponse:
         """Download Checkpoint Archive
 
@@ -550,9 +588,46 @@ class AsyncRuns(AsyncAPIResource):
                 options=RequestOptions(
                     timeout=timeout,
                     max_retries=max_retries,
-                    idempotency_key=idempotency_key,
                     extra_headers=extra_headers,
                     extra_query=extra_query,
                 ),
             ),
+        )
+
+
+class AsyncRunsWithRawResponse:
+    """The methods of ``AsyncRuns``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncRuns) -> None:
+        self.list_training_runs = async_to_raw_response_wrapper(resource.list_training_runs)
+        self.get_training_run = async_to_raw_response_wrapper(resource.get_training_run)
+        self.list_checkpoints = async_to_raw_response_wrapper(resource.list_checkpoints)
+        self.list_model_checkpoints = async_to_raw_response_wrapper(resource.list_model_checkpoints)
+        self.get_checkpoint_archive_url = async_to_raw_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+        self.download_checkpoint_archive = async_to_raw_response_wrapper(
+            resource.download_checkpoint_archive
+        )
+
+
+class AsyncRunsWithStreamingResponse:
+    """The methods of ``AsyncRuns``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncRuns) -> None:
+        self.list_training_runs = async_to_streamed_response_wrapper(resource.list_training_runs)
+        self.get_training_run = async_to_streamed_response_wrapper(resource.get_training_run)
+        self.list_checkpoints = async_to_streamed_response_wrapper(resource.list_checkpoints)
+        self.list_model_checkpoints = async_to_streamed_response_wrapper(
+            resource.list_model_checkpoints
+        )
+        self.get_checkpoint_archive_url = async_to_streamed_response_wrapper(
+            resource.get_checkpoint_archive_url
+        )
+        self.download_checkpoint_archive = async_to_streamed_response_wrapper(
+            resource.download_checkpoint_archive
         )

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -15,7 +16,11 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -25,6 +30,17 @@ from . import models
 class Sampling(SyncAPIResource):
     """Sampling from a base model or saved weights."""
 
+    @cached_property
+    def with_raw_response(self) -> SamplingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return SamplingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SamplingWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return SamplingWithStreamingResponse(self)
+
+    @overload
     def create_sampling_session(
         self,
         *,
@@ -37,36 +53,71 @@ class Sampling(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    @overload
+    def create_sampling_session(
+        self,
+        *,
+        request: models.CreateSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    def create_sampling_session(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSamplingSessionRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.CreateSamplingSessionResponse:
         """Create Sampling Session
 
         Create a new sampling session within an existing session.
 
         ``POST /api/v1/create_sampling_session``
+
+        Args:
+            request: The body as a prebuilt ``models.CreateSamplingSessionRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.CREATE_SAMPLING_SESSION,
             models.CreateSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSamplingSessionRequest,
+                request,
                 {
                     "session_id": session_id,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "base_model": base_model,
                     "model_path": model_path,
                 },
+                method="create_sampling_session",
+                required=(
+                    "session_id",
+                    "sampling_session_seq_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def sample(
         self,
         *,
@@ -85,7 +136,40 @@ class Sampling(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.SampleOutput]: ...
+
+    @overload
+    def sample(
+        self,
+        *,
+        request: models.SampleRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.SampleOutput]: ...
+
+    def sample(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.SampleOutput]:
         """Asample
 
@@ -97,14 +181,16 @@ class Sampling(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAMPLE,
             models.FutureResponse,
             models.SampleOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -116,17 +202,22 @@ class Sampling(SyncAPIResource):
                     "prompt_logprobs": prompt_logprobs,
                     "topk_prompt_logprobs": topk_prompt_logprobs,
                 },
+                method="sample",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def save_weights_for_sampler(
         self,
         *,
@@ -140,7 +231,35 @@ class Sampling(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    @overload
+    def save_weights_for_sampler(
+        self,
+        *,
+        request: models.SaveWeightsForSamplerRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    def save_weights_for_sampler(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsForSamplerRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]:
         """Save Weights For Sampler
 
@@ -152,25 +271,28 @@ class Sampling(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsForSamplerRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.FutureResponse,
             models.WeightsSaved,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsForSamplerRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "seq_id": seq_id,
                 },
+                method="save_weights_for_sampler",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
@@ -178,9 +300,46 @@ class Sampling(SyncAPIResource):
         )
 
 
+class SamplingWithRawResponse:
+    """The methods of ``Sampling``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Sampling) -> None:
+        self.create_sampling_session = to_raw_response_wrapper(resource.create_sampling_session)
+        self.sample = to_raw_response_wrapper(resource.sample)
+        self.save_weights_for_sampler = to_raw_response_wrapper(resource.save_weights_for_sampler)
+
+
+class SamplingWithStreamingResponse:
+    """The methods of ``Sampling``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Sampling) -> None:
+        self.create_sampling_session = to_streamed_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.sample = to_streamed_response_wrapper(resource.sample)
+        self.save_weights_for_sampler = to_streamed_response_wrapper(
+            resource.save_weights_for_sampler
+        )
+
+
 class AsyncSampling(AsyncAPIResource):
     """Sampling from a base model or saved weights."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSamplingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncSamplingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSamplingWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncSamplingWithStreamingResponse(self)
+
+    @overload
     async def create_sampling_session(
         self,
         *,
@@ -193,36 +352,71 @@ class AsyncSampling(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    @overload
+    async def create_sampling_session(
+        self,
+        *,
+        request: models.CreateSamplingSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.CreateSamplingSessionResponse: ...
+
+    async def create_sampling_session(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSamplingSessionRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.CreateSamplingSessionResponse:
         """Create Sampling Session
 
         Create a new sampling session within an existing session.
 
         ``POST /api/v1/create_sampling_session``
+
+        Args:
+            request: The body as a prebuilt ``models.CreateSamplingSessionRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.CREATE_SAMPLING_SESSION,
             models.CreateSamplingSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSamplingSessionRequest,
+                request,
                 {
                     "session_id": session_id,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "base_model": base_model,
                     "model_path": model_path,
                 },
+                method="create_sampling_session",
+                required=(
+                    "session_id",
+                    "sampling_session_seq_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def sample(
         self,
         *,
@@ -241,7 +435,40 @@ class AsyncSampling(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.SampleOutput]: ...
+
+    @overload
+    async def sample(
+        self,
+        *,
+        request: models.SampleRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.SampleOutput]: ...
+
+    async def sample(
+        self,
+        *,
+        prompt: models.ModelInput | NotGiven = NOT_GIVEN,
+        sampling_params: models.SamplingParams | NotGiven = NOT_GIVEN,
+        num_samples: int | NotGiven = NOT_GIVEN,
+        base_model: str | None | NotGiven = NOT_GIVEN,
+        model_path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_id: str | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        prompt_logprobs: bool | None | NotGiven = NOT_GIVEN,
+        topk_prompt_logprobs: int | NotGiven = NOT_GIVEN,
+        request: models.SampleRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.SampleOutput]:
         """Asample
 
@@ -253,14 +480,16 @@ class AsyncSampling(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SampleRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAMPLE,
             models.FutureResponse,
             models.SampleOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SampleRequest,
+                request,
                 {
                     "prompt": prompt,
                     "sampling_params": sampling_params,
@@ -272,17 +501,22 @@ class AsyncSampling(AsyncAPIResource):
                     "prompt_logprobs": prompt_logprobs,
                     "topk_prompt_logprobs": topk_prompt_logprobs,
                 },
+                method="sample",
+                required=(
+                    "prompt",
+                    "sampling_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def save_weights_for_sampler(
         self,
         *,
@@ -296,7 +530,35 @@ class AsyncSampling(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    @overload
+    async def save_weights_for_sampler(
+        self,
+        *,
+        request: models.SaveWeightsForSamplerRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    async def save_weights_for_sampler(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | None | NotGiven = NOT_GIVEN,
+        sampling_session_seq_id: int | None | NotGiven = NOT_GIVEN,
+        seq_id: int | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsForSamplerRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]:
         """Save Weights For Sampler
 
@@ -308,27 +570,60 @@ class AsyncSampling(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsForSamplerRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS_FOR_SAMPLER,
             models.FutureResponse,
             models.WeightsSaved,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsForSamplerRequest,
+                request,
                 {
                     "model_id": model_id,
                     "path": path,
                     "sampling_session_seq_id": sampling_session_seq_id,
                     "seq_id": seq_id,
                 },
+                method="save_weights_for_sampler",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
+        )
+
+
+class AsyncSamplingWithRawResponse:
+    """The methods of ``AsyncSampling``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncSampling) -> None:
+        self.create_sampling_session = async_to_raw_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.sample = async_to_raw_response_wrapper(resource.sample)
+        self.save_weights_for_sampler = async_to_raw_response_wrapper(
+            resource.save_weights_for_sampler
+        )
+
+
+class AsyncSamplingWithStreamingResponse:
+    """The methods of ``AsyncSampling``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncSampling) -> None:
+        self.create_sampling_session = async_to_streamed_response_wrapper(
+            resource.create_sampling_session
+        )
+        self.sample = async_to_streamed_response_wrapper(resource.sample)
+        self.save_weights_for_sampler = async_to_streamed_response_wrapper(
+            resource.save_weights_for_sampler
         )

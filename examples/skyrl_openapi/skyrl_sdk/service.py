@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -12,7 +13,11 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -22,6 +27,16 @@ from . import models
 class Service(SyncAPIResource):
     """Health, capabilities, sessions and telemetry."""
 
+    @cached_property
+    def with_raw_response(self) -> ServiceWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return ServiceWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ServiceWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return ServiceWithStreamingResponse(self)
+
     def healthz(
         self,
         *,
@@ -29,7 +44,6 @@ class Service(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.HealthResponse:
         """Healthz
 
@@ -43,7 +57,6 @@ class Service(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -56,7 +69,6 @@ class Service(SyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetServerCapabilitiesResponse:
         """Get Server Capabilities
 
@@ -70,12 +82,12 @@ class Service(SyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
+    @overload
     def create_session(
         self,
         *,
@@ -87,31 +99,65 @@ class Service(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    @overload
+    def create_session(
+        self,
+        *,
+        request: models.CreateSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.CreateSessionResponse: ...
+
+    def create_session(
+        self,
+        *,
+        tags: list[str] | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSessionRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.CreateSessionResponse:
         """Create Session
 
         Create a new session + persist in DB
 
         ``POST /api/v1/create_session``
+
+        Args:
+            request: The body as a prebuilt ``models.CreateSessionRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.CREATE_SESSION,
             models.CreateSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSessionRequest,
+                request,
                 {"tags": tags, "sdk_version": sdk_version, "user_metadata": user_metadata},
+                method="create_session",
+                required=(
+                    "tags",
+                    "sdk_version",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def session_heartbeat(
         self,
         *,
@@ -121,31 +167,60 @@ class Service(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    @overload
+    def session_heartbeat(
+        self,
+        *,
+        request: models.SessionHeartbeatRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    def session_heartbeat(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.SessionHeartbeatRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.SessionHeartbeatResponse:
         """Session Heartbeat
 
         Heartbeat for an active session to keep it alive.
 
         ``POST /api/v1/session_heartbeat``
+
+        Args:
+            request: The body as a prebuilt ``models.SessionHeartbeatRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.SESSION_HEARTBEAT,
             models.SessionHeartbeatResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionHeartbeatRequest,
+                request,
                 {"session_id": session_id},
+                method="session_heartbeat",
+                required=("session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def send_telemetry(
         self,
         *,
@@ -158,30 +233,66 @@ class Service(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    @overload
+    def send_telemetry(
+        self,
+        *,
+        request: models.TelemetryRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.TelemetryResponse: ...
+
+    def send_telemetry(
+        self,
+        *,
+        events: list[models.TelemetryEvent] | NotGiven = NOT_GIVEN,
+        platform: str | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.TelemetryRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.TelemetryResponse:
         """Send Telemetry
 
         Accept batches of SDK telemetry events for analytics and diagnostics.
 
         ``POST /api/v1/telemetry``
+
+        Args:
+            request: The body as a prebuilt ``models.TelemetryRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.SEND_TELEMETRY,
             models.TelemetryResponse,
-            body=build_body(
+            body=request_body(
                 models.TelemetryRequest,
+                request,
                 {
                     "events": events,
                     "platform": platform,
                     "sdk_version": sdk_version,
                     "session_id": session_id,
                 },
+                method="send_telemetry",
+                required=(
+                    "events",
+                    "platform",
+                    "sdk_version",
+                    "session_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
@@ -189,8 +300,46 @@ class Service(SyncAPIResource):
         )
 
 
+class ServiceWithRawResponse:
+    """The methods of ``Service``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Service) -> None:
+        self.healthz = to_raw_response_wrapper(resource.healthz)
+        self.get_server_capabilities = to_raw_response_wrapper(resource.get_server_capabilities)
+        self.create_session = to_raw_response_wrapper(resource.create_session)
+        self.session_heartbeat = to_raw_response_wrapper(resource.session_heartbeat)
+        self.send_telemetry = to_raw_response_wrapper(resource.send_telemetry)
+
+
+class ServiceWithStreamingResponse:
+    """The methods of ``Service``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Service) -> None:
+        self.healthz = to_streamed_response_wrapper(resource.healthz)
+        self.get_server_capabilities = to_streamed_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.create_session = to_streamed_response_wrapper(resource.create_session)
+        self.session_heartbeat = to_streamed_response_wrapper(resource.session_heartbeat)
+        self.send_telemetry = to_streamed_response_wrapper(resource.send_telemetry)
+
+
 class AsyncService(AsyncAPIResource):
     """Health, capabilities, sessions and telemetry."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncServiceWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncServiceWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncServiceWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncServiceWithStreamingResponse(self)
 
     async def healthz(
         self,
@@ -199,7 +348,6 @@ class AsyncService(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.HealthResponse:
         """Healthz
 
@@ -213,7 +361,6 @@ class AsyncService(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
@@ -226,7 +373,6 @@ class AsyncService(AsyncAPIResource):
         extra_query: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
     ) -> models.GetServerCapabilitiesResponse:
         """Get Server Capabilities
 
@@ -240,12 +386,12 @@ class AsyncService(AsyncAPIResource):
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
             ),
         )
 
+    @overload
     async def create_session(
         self,
         *,
@@ -257,31 +403,65 @@ class AsyncService(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.CreateSessionResponse: ...
+
+    @overload
+    async def create_session(
+        self,
+        *,
+        request: models.CreateSessionRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.CreateSessionResponse: ...
+
+    async def create_session(
+        self,
+        *,
+        tags: list[str] | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        user_metadata: dict[str, Any] | None | NotGiven = NOT_GIVEN,
+        request: models.CreateSessionRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.CreateSessionResponse:
         """Create Session
 
         Create a new session + persist in DB
 
         ``POST /api/v1/create_session``
+
+        Args:
+            request: The body as a prebuilt ``models.CreateSessionRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.CREATE_SESSION,
             models.CreateSessionResponse,
-            body=build_body(
+            body=request_body(
                 models.CreateSessionRequest,
+                request,
                 {"tags": tags, "sdk_version": sdk_version, "user_metadata": user_metadata},
+                method="create_session",
+                required=(
+                    "tags",
+                    "sdk_version",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def session_heartbeat(
         self,
         *,
@@ -291,31 +471,60 @@ class AsyncService(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    @overload
+    async def session_heartbeat(
+        self,
+        *,
+        request: models.SessionHeartbeatRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.SessionHeartbeatResponse: ...
+
+    async def session_heartbeat(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.SessionHeartbeatRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.SessionHeartbeatResponse:
         """Session Heartbeat
 
         Heartbeat for an active session to keep it alive.
 
         ``POST /api/v1/session_heartbeat``
+
+        Args:
+            request: The body as a prebuilt ``models.SessionHeartbeatRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.SESSION_HEARTBEAT,
             models.SessionHeartbeatResponse,
-            body=build_body(
+            body=request_body(
                 models.SessionHeartbeatRequest,
+                request,
                 {"session_id": session_id},
+                method="session_heartbeat",
+                required=("session_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def send_telemetry(
         self,
         *,
@@ -328,32 +537,98 @@ class AsyncService(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.TelemetryResponse: ...
+
+    @overload
+    async def send_telemetry(
+        self,
+        *,
+        request: models.TelemetryRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.TelemetryResponse: ...
+
+    async def send_telemetry(
+        self,
+        *,
+        events: list[models.TelemetryEvent] | NotGiven = NOT_GIVEN,
+        platform: str | NotGiven = NOT_GIVEN,
+        sdk_version: str | NotGiven = NOT_GIVEN,
+        session_id: str | NotGiven = NOT_GIVEN,
+        request: models.TelemetryRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.TelemetryResponse:
         """Send Telemetry
 
         Accept batches of SDK telemetry events for analytics and diagnostics.
 
         ``POST /api/v1/telemetry``
+
+        Args:
+            request: The body as a prebuilt ``models.TelemetryRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.SEND_TELEMETRY,
             models.TelemetryResponse,
-            body=build_body(
+            body=request_body(
                 models.TelemetryRequest,
+                request,
                 {
                     "events": events,
                     "platform": platform,
                     "sdk_version": sdk_version,
                     "session_id": session_id,
                 },
+                method="send_telemetry",
+                required=(
+                    "events",
+                    "platform",
+                    "sdk_version",
+                    "session_id",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncServiceWithRawResponse:
+    """The methods of ``AsyncService``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncService) -> None:
+        self.healthz = async_to_raw_response_wrapper(resource.healthz)
+        self.get_server_capabilities = async_to_raw_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.create_session = async_to_raw_response_wrapper(resource.create_session)
+        self.session_heartbeat = async_to_raw_response_wrapper(resource.session_heartbeat)
+        self.send_telemetry = async_to_raw_response_wrapper(resource.send_telemetry)
+
+
+class AsyncServiceWithStreamingResponse:
+    """The methods of ``AsyncService``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncService) -> None:
+        self.healthz = async_to_streamed_response_wrapper(resource.healthz)
+        self.get_server_capabilities = async_to_streamed_response_wrapper(
+            resource.get_server_capabilities
+        )
+        self.create_session = async_to_streamed_response_wrapper(resource.create_session)
+        self.session_heartbeat = async_to_streamed_response_wrapper(resource.session_heartbeat)
+        self.send_telemetry = async_to_streamed_response_wrapper(resource.send_telemetry)

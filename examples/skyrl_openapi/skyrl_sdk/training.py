@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
@@ -15,7 +16,11 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    build_body,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    request_body,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -25,6 +30,17 @@ from . import models
 class Training(SyncAPIResource):
     """LoRA training runs - create, train, save, load, unload."""
 
+    @cached_property
+    def with_raw_response(self) -> TrainingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return TrainingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TrainingWithStreamingResponse:
+        """These methods as ``with`` blocks giving the answer before its body is read."""
+        return TrainingWithStreamingResponse(self)
+
+    @overload
     def create_model(
         self,
         *,
@@ -37,7 +53,34 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.CreateModelResponse, models.ModelCreated]: ...
+
+    @overload
+    def create_model(
+        self,
+        *,
+        request: models.CreateModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.CreateModelResponse, models.ModelCreated]: ...
+
+    def create_model(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        base_model: str | NotGiven = NOT_GIVEN,
+        lora_config: models.LoRAConfig | NotGiven = NOT_GIVEN,
+        request: models.CreateModelRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.CreateModelResponse, models.ModelCreated]:
         """Create Model
 
@@ -49,26 +92,34 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateModelRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.CREATE_MODEL,
             models.CreateModelResponse,
             models.ModelCreated,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateModelRequest,
+                request,
                 {"session_id": session_id, "base_model": base_model, "lora_config": lora_config},
+                method="create_model",
+                required=(
+                    "session_id",
+                    "base_model",
+                    "lora_config",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def get_model_info(
         self,
         *,
@@ -79,31 +130,61 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.ModelInfoResponse: ...
+
+    @overload
+    def get_model_info(
+        self,
+        *,
+        request: models.GetInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.ModelInfoResponse: ...
+
+    def get_model_info(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        type: str | None | NotGiven = NOT_GIVEN,
+        request: models.GetInfoRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.ModelInfoResponse:
         """Get Model Info
 
         Retrieve information about the current model.
 
         ``POST /api/v1/get_info``
+
+        Args:
+            request: The body as a prebuilt ``models.GetInfoRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_MODEL_INFO,
             models.ModelInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.GetInfoRequest,
+                request,
                 {"model_id": model_id, "type": type},
+                method="get_model_info",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def forward_backward(
         self,
         *,
@@ -115,7 +196,33 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    @overload
+    def forward_backward(
+        self,
+        *,
+        request: models.ForwardBackwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    def forward_backward(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        forward_backward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        request: models.ForwardBackwardRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]:
         """Forward Backward
 
@@ -127,26 +234,33 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardBackwardRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.FORWARD_BACKWARD,
             models.FutureResponse,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardBackwardRequest,
+                request,
                 {"model_id": model_id, "forward_backward_input": forward_backward_input},
+                method="forward_backward",
+                required=(
+                    "model_id",
+                    "forward_backward_input",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def forward(
         self,
         *,
@@ -158,7 +272,33 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    @overload
+    def forward(
+        self,
+        *,
+        request: models.ForwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    def forward(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        forward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        request: models.ForwardRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.ForwardBackwardOutput]:
         """Forward
 
@@ -170,26 +310,33 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.FORWARD,
             models.FutureResponse,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardRequest,
+                request,
                 {"model_id": model_id, "forward_input": forward_input},
+                method="forward",
+                required=(
+                    "model_id",
+                    "forward_input",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def optim_step(
         self,
         *,
@@ -201,7 +348,33 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.OptimStepOutput]: ...
+
+    @overload
+    def optim_step(
+        self,
+        *,
+        request: models.OptimStepRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.OptimStepOutput]: ...
+
+    def optim_step(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        adam_params: models.AdamParams | NotGiven = NOT_GIVEN,
+        request: models.OptimStepRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.OptimStepOutput]:
         """Optim Step
 
@@ -213,26 +386,33 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.OptimStepRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.OPTIM_STEP,
             models.FutureResponse,
             models.OptimStepOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.OptimStepRequest,
+                request,
                 {"model_id": model_id, "adam_params": adam_params},
+                method="optim_step",
+                required=(
+                    "model_id",
+                    "adam_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def save_weights(
         self,
         *,
@@ -245,7 +425,34 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    @overload
+    def save_weights(
+        self,
+        *,
+        request: models.SaveWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    def save_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        type: Literal["save_weights"] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.WeightsSaved]:
         """Save Weights
 
@@ -257,26 +464,33 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.SAVE_WEIGHTS,
             models.FutureResponse,
             models.WeightsSaved,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsRequest,
+                request,
                 {"model_id": model_id, "path": path, "type": type},
+                method="save_weights",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def load_weights(
         self,
         *,
@@ -289,7 +503,34 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsLoaded]: ...
+
+    @overload
+    def load_weights(
+        self,
+        *,
+        request: models.LoadWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.FutureResponse, models.WeightsLoaded]: ...
+
+    def load_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        type: Literal["load_weights"] | None | NotGiven = NOT_GIVEN,
+        request: models.LoadWeightsRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.FutureResponse, models.WeightsLoaded]:
         """Load Weights
 
@@ -301,26 +542,33 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.LoadWeightsRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.LOAD_WEIGHTS,
             models.FutureResponse,
             models.WeightsLoaded,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.LoadWeightsRequest,
+                request,
                 {"model_id": model_id, "path": path, "type": type},
+                method="load_weights",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def unload_model(
         self,
         *,
@@ -332,7 +580,33 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> FutureHandle[models.UnloadModelResponse, models.ModelUnloaded]: ...
+
+    @overload
+    def unload_model(
+        self,
+        *,
+        request: models.UnloadModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> FutureHandle[models.UnloadModelResponse, models.ModelUnloaded]: ...
+
+    def unload_model(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        type: str | None | NotGiven = NOT_GIVEN,
+        request: models.UnloadModelRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> FutureHandle[models.UnloadModelResponse, models.ModelUnloaded]:
         """Unload Model
 
@@ -344,26 +618,30 @@ class Training(SyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.UnloadModelRequest``, instead of its fields as keywords.
         """
         return self._client.submit(
             _e.UNLOAD_MODEL,
             models.UnloadModelResponse,
             models.ModelUnloaded,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.UnloadModelRequest,
+                request,
                 {"model_id": model_id, "type": type},
+                method="unload_model",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     def get_weights_info(
         self,
         *,
@@ -373,25 +651,53 @@ class Training(SyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse: ...
+
+    @overload
+    def get_weights_info(
+        self,
+        *,
+        request: models.WeightsInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.WeightsInfoResponse: ...
+
+    def get_weights_info(
+        self,
+        *,
+        tinker_path: str | NotGiven = NOT_GIVEN,
+        request: models.WeightsInfoRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.WeightsInfoResponse:
         """Get Weights Info
 
         Get information about weights/checkpoint from a tinker path.
 
         ``POST /api/v1/weights_info``
+
+        Args:
+            request: The body as a prebuilt ``models.WeightsInfoRequest``, instead of its fields as keywords.
         """
         return self._client.request(
             _e.GET_WEIGHTS_INFO,
             models.WeightsInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.WeightsInfoRequest,
+                request,
                 {"tinker_path": tinker_path},
+                method="get_weights_info",
+                required=("tinker_path",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
@@ -399,9 +705,54 @@ class Training(SyncAPIResource):
         )
 
 
+class TrainingWithRawResponse:
+    """The methods of ``Training``, each returning the raw answer: an ``APIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: Training) -> None:
+        self.create_model = to_raw_response_wrapper(resource.create_model)
+        self.get_model_info = to_raw_response_wrapper(resource.get_model_info)
+        self.forward_backward = to_raw_response_wrapper(resource.forward_backward)
+        self.forward = to_raw_response_wrapper(resource.forward)
+        self.optim_step = to_raw_response_wrapper(resource.optim_step)
+        self.save_weights = to_raw_response_wrapper(resource.save_weights)
+        self.load_weights = to_raw_response_wrapper(resource.load_weights)
+        self.unload_model = to_raw_response_wrapper(resource.unload_model)
+        self.get_weights_info = to_raw_response_wrapper(resource.get_weights_info)
+
+
+class TrainingWithStreamingResponse:
+    """The methods of ``Training``, each a ``with`` block giving the answer
+    (an ``APIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: Training) -> None:
+        self.create_model = to_streamed_response_wrapper(resource.create_model)
+        self.get_model_info = to_streamed_response_wrapper(resource.get_model_info)
+        self.forward_backward = to_streamed_response_wrapper(resource.forward_backward)
+        self.forward = to_streamed_response_wrapper(resource.forward)
+        self.optim_step = to_streamed_response_wrapper(resource.optim_step)
+        self.save_weights = to_streamed_response_wrapper(resource.save_weights)
+        self.load_weights = to_streamed_response_wrapper(resource.load_weights)
+        self.unload_model = to_streamed_response_wrapper(resource.unload_model)
+        self.get_weights_info = to_streamed_response_wrapper(resource.get_weights_info)
+
+
 class AsyncTraining(AsyncAPIResource):
     """LoRA training runs - create, train, save, load, unload."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncTrainingWithRawResponse:
+        """These methods, each returning the raw answer (status, headers, ``parse()``)."""
+        return AsyncTrainingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTrainingWithStreamingResponse:
+        """These methods as ``async with`` blocks giving the answer before its body is read."""
+        return AsyncTrainingWithStreamingResponse(self)
+
+    @overload
     async def create_model(
         self,
         *,
@@ -414,7 +765,34 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.CreateModelResponse, models.ModelCreated]: ...
+
+    @overload
+    async def create_model(
+        self,
+        *,
+        request: models.CreateModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.CreateModelResponse, models.ModelCreated]: ...
+
+    async def create_model(
+        self,
+        *,
+        session_id: str | NotGiven = NOT_GIVEN,
+        base_model: str | NotGiven = NOT_GIVEN,
+        lora_config: models.LoRAConfig | NotGiven = NOT_GIVEN,
+        request: models.CreateModelRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.CreateModelResponse, models.ModelCreated]:
         """Create Model
 
@@ -426,26 +804,34 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.CreateModelRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.CREATE_MODEL,
             models.CreateModelResponse,
             models.ModelCreated,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.CreateModelRequest,
+                request,
                 {"session_id": session_id, "base_model": base_model, "lora_config": lora_config},
+                method="create_model",
+                required=(
+                    "session_id",
+                    "base_model",
+                    "lora_config",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def get_model_info(
         self,
         *,
@@ -456,31 +842,61 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.ModelInfoResponse: ...
+
+    @overload
+    async def get_model_info(
+        self,
+        *,
+        request: models.GetInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.ModelInfoResponse: ...
+
+    async def get_model_info(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        type: str | None | NotGiven = NOT_GIVEN,
+        request: models.GetInfoRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.ModelInfoResponse:
         """Get Model Info
 
         Retrieve information about the current model.
 
         ``POST /api/v1/get_info``
+
+        Args:
+            request: The body as a prebuilt ``models.GetInfoRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_MODEL_INFO,
             models.ModelInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.GetInfoRequest,
+                request,
                 {"model_id": model_id, "type": type},
+                method="get_model_info",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def forward_backward(
         self,
         *,
@@ -492,7 +908,33 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    @overload
+    async def forward_backward(
+        self,
+        *,
+        request: models.ForwardBackwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    async def forward_backward(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        forward_backward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        request: models.ForwardBackwardRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]:
         """Forward Backward
 
@@ -504,26 +946,33 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardBackwardRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.FORWARD_BACKWARD,
             models.FutureResponse,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardBackwardRequest,
+                request,
                 {"model_id": model_id, "forward_backward_input": forward_backward_input},
+                method="forward_backward",
+                required=(
+                    "model_id",
+                    "forward_backward_input",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def forward(
         self,
         *,
@@ -535,7 +984,33 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    @overload
+    async def forward(
+        self,
+        *,
+        request: models.ForwardRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]: ...
+
+    async def forward(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        forward_input: models.ForwardBackwardInput | NotGiven = NOT_GIVEN,
+        request: models.ForwardRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.ForwardBackwardOutput]:
         """Forward
 
@@ -547,26 +1022,33 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.ForwardRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.FORWARD,
             models.FutureResponse,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.ForwardRequest,
+                request,
                 {"model_id": model_id, "forward_input": forward_input},
+                method="forward",
+                required=(
+                    "model_id",
+                    "forward_input",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def optim_step(
         self,
         *,
@@ -578,7 +1060,33 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.OptimStepOutput]: ...
+
+    @overload
+    async def optim_step(
+        self,
+        *,
+        request: models.OptimStepRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.OptimStepOutput]: ...
+
+    async def optim_step(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        adam_params: models.AdamParams | NotGiven = NOT_GIVEN,
+        request: models.OptimStepRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.OptimStepOutput]:
         """Optim Step
 
@@ -590,26 +1098,33 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.OptimStepRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.OPTIM_STEP,
             models.FutureResponse,
             models.OptimStepOutput,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.OptimStepRequest,
+                request,
                 {"model_id": model_id, "adam_params": adam_params},
+                method="optim_step",
+                required=(
+                    "model_id",
+                    "adam_params",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def save_weights(
         self,
         *,
@@ -622,7 +1137,34 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    @overload
+    async def save_weights(
+        self,
+        *,
+        request: models.SaveWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]: ...
+
+    async def save_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        type: Literal["save_weights"] | None | NotGiven = NOT_GIVEN,
+        request: models.SaveWeightsRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsSaved]:
         """Save Weights
 
@@ -634,26 +1176,33 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.SaveWeightsRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.SAVE_WEIGHTS,
             models.FutureResponse,
             models.WeightsSaved,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.SaveWeightsRequest,
+                request,
                 {"model_id": model_id, "path": path, "type": type},
+                method="save_weights",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def load_weights(
         self,
         *,
@@ -666,7 +1215,34 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsLoaded]: ...
+
+    @overload
+    async def load_weights(
+        self,
+        *,
+        request: models.LoadWeightsRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsLoaded]: ...
+
+    async def load_weights(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        path: str | NotGiven = NOT_GIVEN,
+        type: Literal["load_weights"] | None | NotGiven = NOT_GIVEN,
+        request: models.LoadWeightsRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.FutureResponse, models.WeightsLoaded]:
         """Load Weights
 
@@ -678,26 +1254,33 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.LoadWeightsRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.LOAD_WEIGHTS,
             models.FutureResponse,
             models.WeightsLoaded,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.LoadWeightsRequest,
+                request,
                 {"model_id": model_id, "path": path, "type": type},
+                method="load_weights",
+                required=(
+                    "model_id",
+                    "path",
+                ),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def unload_model(
         self,
         *,
@@ -709,7 +1292,33 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> AsyncFutureHandle[models.UnloadModelResponse, models.ModelUnloaded]: ...
+
+    @overload
+    async def unload_model(
+        self,
+        *,
+        request: models.UnloadModelRequest,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> AsyncFutureHandle[models.UnloadModelResponse, models.ModelUnloaded]: ...
+
+    async def unload_model(
+        self,
+        *,
+        model_id: str | NotGiven = NOT_GIVEN,
+        type: str | None | NotGiven = NOT_GIVEN,
+        request: models.UnloadModelRequest | None = None,
+        on_queue_state: QueueStateObserver | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncFutureHandle[models.UnloadModelResponse, models.ModelUnloaded]:
         """Unload Model
 
@@ -721,26 +1330,30 @@ class AsyncTraining(AsyncAPIResource):
 
         Args:
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
+            request: The body as a prebuilt ``models.UnloadModelRequest``, instead of its fields as keywords.
         """
         return await self._client.submit(
             _e.UNLOAD_MODEL,
             models.UnloadModelResponse,
             models.ModelUnloaded,
             on_queue_state=on_queue_state,
-            body=build_body(
+            body=request_body(
                 models.UnloadModelRequest,
+                request,
                 {"model_id": model_id, "type": type},
+                method="unload_model",
+                required=("model_id",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
 
+    @overload
     async def get_weights_info(
         self,
         *,
@@ -750,27 +1363,89 @@ class AsyncTraining(AsyncAPIResource):
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | None | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-        idempotency_key: str | None = None,
+    ) -> models.WeightsInfoResponse: ...
+
+    @overload
+    async def get_weights_info(
+        self,
+        *,
+        request: models.WeightsInfoRequest,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> models.WeightsInfoResponse: ...
+
+    async def get_weights_info(
+        self,
+        *,
+        tinker_path: str | NotGiven = NOT_GIVEN,
+        request: models.WeightsInfoRequest | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> models.WeightsInfoResponse:
         """Get Weights Info
 
         Get information about weights/checkpoint from a tinker path.
 
         ``POST /api/v1/weights_info``
+
+        Args:
+            request: The body as a prebuilt ``models.WeightsInfoRequest``, instead of its fields as keywords.
         """
         return await self._client.request(
             _e.GET_WEIGHTS_INFO,
             models.WeightsInfoResponse,
-            body=build_body(
+            body=request_body(
                 models.WeightsInfoRequest,
+                request,
                 {"tinker_path": tinker_path},
+                method="get_weights_info",
+                required=("tinker_path",),
             ),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
-                idempotency_key=idempotency_key,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
             ),
         )
+
+
+class AsyncTrainingWithRawResponse:
+    """The methods of ``AsyncTraining``, each returning the raw answer: an ``AsyncAPIResponse``
+    with the status, headers, request, ``elapsed`` and ``retries_taken``; its ``parse()`` gives what
+    the method returns."""
+
+    def __init__(self, resource: AsyncTraining) -> None:
+        self.create_model = async_to_raw_response_wrapper(resource.create_model)
+        self.get_model_info = async_to_raw_response_wrapper(resource.get_model_info)
+        self.forward_backward = async_to_raw_response_wrapper(resource.forward_backward)
+        self.forward = async_to_raw_response_wrapper(resource.forward)
+        self.optim_step = async_to_raw_response_wrapper(resource.optim_step)
+        self.save_weights = async_to_raw_response_wrapper(resource.save_weights)
+        self.load_weights = async_to_raw_response_wrapper(resource.load_weights)
+        self.unload_model = async_to_raw_response_wrapper(resource.unload_model)
+        self.get_weights_info = async_to_raw_response_wrapper(resource.get_weights_info)
+
+
+class AsyncTrainingWithStreamingResponse:
+    """The methods of ``AsyncTraining``, each an ``async with`` block giving the answer
+    (an ``AsyncAPIResponse``) once its status and headers arrived; the body is read only when
+    asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
+
+    def __init__(self, resource: AsyncTraining) -> None:
+        self.create_model = async_to_streamed_response_wrapper(resource.create_model)
+        self.get_model_info = async_to_streamed_response_wrapper(resource.get_model_info)
+        self.forward_backward = async_to_streamed_response_wrapper(resource.forward_backward)
+        self.forward = async_to_streamed_response_wrapper(resource.forward)
+        self.optim_step = async_to_streamed_response_wrapper(resource.optim_step)
+        self.save_weights = async_to_streamed_response_wrapper(resource.save_weights)
+        self.load_weights = async_to_streamed_response_wrapper(resource.load_weights)
+        self.unload_model = async_to_streamed_response_wrapper(resource.unload_model)
+        self.get_weights_info = async_to_streamed_response_wrapper(resource.get_weights_info)
