@@ -13,21 +13,25 @@ Run it by hand: ``python server.py`` prints the base URL and a token, and serves
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-__all__ = ["TOKEN", "USERS", "KVServer", "Seen"]
+__all__ = ["TOKEN", "USERS", "KVServer", "Part", "Seen", "parse_multipart"]
 
 TOKEN = "kv-test-token"  # accepted from the start; exchange_token issues more
 USERS = {"ada": "lovelace"}  # the password grant's only user
 SNAPSHOT_PAGE = 64 * 1024  # the snapshot is written in pieces of this size
+IMPORT_LIMIT = 1024 * 1024  # a larger import is refused with a plain-text 413 (as a proxy would)
 
 
 @dataclass
@@ -68,6 +72,36 @@ class _State:
     signed: dict[str, bytes] = field(default_factory=dict)  # signature -> snapshot
     seen: list[Seen] = field(default_factory=list)
     next_event: int = 1
+
+
+@dataclass
+class Part:
+    """One part of a multipart/form-data body."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[Part]:
+    """The parts of a ``multipart/form-data`` body, in order (the stdlib's MIME parser)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("not a multipart body")
+    parts = []
+    for item in message.iter_parts():
+        payload = item.get_payload(decode=True)
+        parts.append(
+            Part(
+                name=str(item.get_param("name", header="content-disposition")),
+                filename=item.get_filename(),
+                content_type=item["content-type"],
+                data=payload if isinstance(payload, bytes) else b"",
+            )
+        )
+    return parts
 
 
 def kind_of(value: str) -> str:
@@ -126,9 +160,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, code: str, message: str, **headers: str) -> None:
-        # The error shape a declared error schema will describe (TODO(error-schemas) in the
-        # manifest): the message is at error.message.
+        # The API's error shape (`ErrorReply`, declared in the manifest's api.errors): the
+        # message is at error.message.
         self._send(status, {"error": {"code": code, "message": message}}, headers)
+
+    def _text(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _bytes(self, status: int, data: bytes) -> None:
         self.send_response(status)
@@ -166,6 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.state.faults.add(fault)
             if first:
                 return self._error(503, "unavailable", "injected fault, try again")
+        if seen.headers.get("x-kv-odd-error"):  # a test's error body of another shape
+            return self._send(404, {"detail": "odd error shape"})
         return self._route(seen, tenant)
 
     def _tenant(self, seen: Seen) -> str | None:
@@ -207,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._poll_job(tenant, path.removeprefix("/v1/jobs/"))
         if (method, path) == ("GET", "/v1/watch"):
             return self._watch(seen, tenant)
+        if (method, path) == ("POST", "/v1/import"):
+            return self._import(seen, tenant)
         return self._error(404, "no_route", f"no route {method} {path}")
 
     # -- keys ----------------------------------------------------------------------------
@@ -351,6 +397,58 @@ class _Handler(BaseHTTPRequestHandler):
         scope = form.get("scope", ["read"])
         reply = {"access_token": token, "token_type": "bearer", "expires_in": 3600, "scope": scope}
         return self._send(200, reply)
+
+    # -- multipart: a bulk import ---------------------------------------------------------------
+
+    def _import(self, seen: Seen, tenant: str) -> None:
+        if len(seen.body) > IMPORT_LIMIT:  # not the API's error shape: a front proxy's text
+            return self._text(413, f"413 Request Entity Too Large: {len(seen.body)} bytes\n")
+        content_type = seen.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return self._error(415, "unsupported", "send the import as multipart/form-data")
+        try:
+            parts = parse_multipart(content_type, seen.body)
+        except ValueError:
+            return self._error(400, "bad_multipart", "the body is not multipart/form-data")
+        files = [p for p in parts if p.name == "file" and p.filename is not None]
+        if len(files) != 1:
+            return self._error(422, "invalid", "exactly one `file` part is required")
+        fields = {p.name: p.data.decode() for p in parts if p.filename is None}
+        labels = [p.data.decode() for p in parts if p.name == "labels"]
+        prefix, overwrite = fields.get("prefix", ""), fields.get("overwrite", "true") == "true"
+        rows = []
+        for number, line in enumerate(files[0].data.decode().splitlines(), 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not (isinstance(row, dict) and isinstance(row.get("key"), str)) or not isinstance(
+                row.get("value"), str
+            ):
+                reply = {"rejected": {"line": number, "reason": f"line {number} is not an entry"}}
+                return self._send(422, reply)  # this endpoint's own error shape
+            rows.append((prefix + row["key"], row["value"]))
+        imported = skipped = 0
+        state = self.server.state
+        with state.lock:
+            keys = state.keys.setdefault(tenant, {})
+            for key, value in rows:
+                if key in keys and not overwrite:
+                    skipped += 1
+                    continue
+                version = keys.get(key, {}).get("version", 0) + 1
+                keys[key] = {"key": key, "value": value, "version": version, "kind": kind_of(value)}
+                self._event(tenant, "put", {"key": key, "version": version, "kind": kind_of(value)})
+                imported += 1
+        report = {
+            "filename": files[0].filename,
+            "size_bytes": len(files[0].data),
+            "sha256": hashlib.sha256(files[0].data).hexdigest(),
+            "imported": imported,
+            "skipped": skipped,
+            "labels": labels,
+        }
+        return self._send(200, report)
 
     # -- a 202-and-poll job ------------------------------------------------------------------
 

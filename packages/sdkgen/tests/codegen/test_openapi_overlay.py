@@ -96,6 +96,41 @@ def test_validator_problems_point_at_the_file_that_said_it(tmp_path: Path) -> No
     assert "unknown retry policy `patient`" in problem.message
 
 
+def test_an_endpoint_override_declares_its_errors_and_path_params(tmp_path: Path) -> None:
+    path = _overlay(
+        tmp_path,
+        HEAD
+        + """\
+api:
+  errors: {default: Memo, message_field: title}
+endpoints:
+  POST /api/v1/memos:
+    errors: {422: {schema: NewMemo, message_field: body}}
+  get_memo_api_v1_memos__memo_id__get:
+    path_params: {memo_id: {schema: {type: string}, allow_slash: true}}
+""",
+    )
+    manifest = validate(load_manifest(path))
+    get = next(
+        ep
+        for r in manifest.resources.values()
+        for ep in r.endpoints.values()
+        if ep.path == "/api/v1/memos/{memo_id}" and ep.method == "GET"
+    )
+    assert get.path_params["memo_id"].allow_slash is True
+    create = next(
+        ep
+        for r in manifest.resources.values()
+        for ep in r.endpoints.values()
+        if ep.path == "/api/v1/memos" and ep.method == "POST"
+    )
+    assert create.errors is not None
+    # A bad declaration is reported at the overlay's line.
+    path.write_text(path.read_text().replace("schema: NewMemo", "schema: NoSuchMemo"))
+    (problem,) = _problems(path)
+    assert (problem.file, problem.line) == (str(path), _line_of(path, "NoSuchMemo"))
+
+
 def test_names_the_overlay_gives_are_checked_at_its_lines(tmp_path: Path) -> None:
     path = _overlay(
         tmp_path,

@@ -3,7 +3,17 @@
 
 from __future__ import annotations
 
-from sdkgen.runtime import APISpec, AuthSpec, FuturesSpec, PoolSpec, RetryPolicy
+from sdkgen.runtime import (
+    APISpec,
+    AuthSpec,
+    ErrorSchemas,
+    ErrorShape,
+    FuturesSpec,
+    PoolSpec,
+    RetryPolicy,
+)
+
+from . import models  # the error schemas
 
 __all__ = ["API_SPEC"]
 
@@ -88,4 +98,5 @@ API_SPEC = APISpec(
     user_agent="kvstore-sdk/1.0.0",
     logger=__name__.partition(".")[0],
     extra_auth=(AuthSpec(header="X-KV-Tenant", env="KV_TENANT", scheme="raw"),),
+    errors=ErrorSchemas({"default": ErrorShape(models.ErrorReply, "error.message")}),
 )

@@ -19,6 +19,7 @@ from sdkgen.runtime import (
 
 from .api import API_SPEC
 from .endpoints import ENDPOINTS
+from .imports import AsyncImports, Imports
 from .jobs import AsyncJobs, Jobs
 from .keys import AsyncKeys, Keys
 from .tokens import AsyncTokens, Tokens
@@ -88,6 +89,7 @@ class KVStore(SyncAPIClient):
         self.tokens = Tokens(self)
         self.jobs = Jobs(self)
         self.watch = Watch(self)
+        self.imports = Imports(self)
 
 
 class AsyncKVStore(AsyncAPIClient):
@@ -150,3 +152,4 @@ class AsyncKVStore(AsyncAPIClient):
         self.tokens = AsyncTokens(self)
         self.jobs = AsyncJobs(self)
         self.watch = AsyncWatch(self)
+        self.imports = AsyncImports(self)

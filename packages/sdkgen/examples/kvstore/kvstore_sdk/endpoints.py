@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sdkgen.runtime import EndpointSpec, PaginateSpec
+from sdkgen.runtime import EndpointSpec, ErrorSchemas, ErrorShape, PaginateSpec
+
+from . import models  # the error schemas
 
 __all__ = ["ENDPOINTS"]
 
@@ -115,6 +117,14 @@ WATCH_KEYS = EndpointSpec(
     accept="text/event-stream",
     idempotent=True,
 )
+IMPORT_VALUES = EndpointSpec(
+    id="import_values",
+    method="POST",
+    path="/v1/import",
+    body="multipart",
+    file_fields=("file",),
+    errors=ErrorSchemas({422: ErrorShape(models.ImportRejected, "rejected.reason")}),
+)
 
 ENDPOINTS: Mapping[str, EndpointSpec] = {
     PUT_KEY.id: PUT_KEY,
@@ -130,4 +140,5 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
     START_COMPACTION.id: START_COMPACTION,
     GET_JOB.id: GET_JOB,
     WATCH_KEYS.id: WATCH_KEYS,
+    IMPORT_VALUES.id: IMPORT_VALUES,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel as _PydanticModel
 from pydantic import ConfigDict, Field
@@ -44,6 +44,53 @@ class CompactionResult(BaseModel):
 
 class DeleteEvent(BaseModel):
     key: str
+
+
+class Error(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorReply(BaseModel):
+    error: Error
+
+
+class ImportForm(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    file: Any
+    """
+    JSON lines, one {"key", "value"} object a line.
+    """
+    prefix: str = ""
+    """
+    Put before every imported key.
+    """
+    overwrite: bool = True
+    """
+    Replace keys that exist (else skip them).
+    """
+    labels: list[str] | None = None
+    """
+    Free-form labels, echoed in the report.
+    """
+
+
+class ImportRejected(BaseModel):
+    rejected: Rejected
+
+
+class ImportReport(BaseModel):
+    filename: str
+    size_bytes: int
+    sha256: str
+    """
+    The digest of the file as received.
+    """
+    imported: int
+    skipped: int
+    labels: list[str] | None = None
 
 
 class JobError(BaseModel):
@@ -130,6 +177,11 @@ class PutValue(BaseModel):
     """
     Expire the key after this long.
     """
+
+
+class Rejected(BaseModel):
+    line: int
+    reason: str
 
 
 class ScanMeta(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..loader import Key, Loaded
+from ..multipart_body import is_file_schema
 from ..params_check import RUNTIME_HEADERS
 from ..validate import CLIENT_MEMBERS, GENERATED_MODULES, RESERVED_ARGS
 from .context import Context
@@ -30,6 +31,7 @@ _IDEMPOTENT = frozenset({"get", "put", "delete"})  # RFC 9110 section 9.2.2
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PREFIX = re.compile(r"^(api|v\d+[a-z0-9.]*)$", re.IGNORECASE)
 _FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
 _SCALARS = frozenset({"string", "integer", "number", "boolean"})
 # Header parameters OpenAPI itself says to ignore (they are described elsewhere).
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
@@ -303,25 +305,30 @@ class _Document:
         if not isinstance(content, dict) or not content:
             return
         media = next((m for m in content if _is_json(m)), None) or (
-            _FORM if _FORM in content else next(iter(content))
+            _FORM
+            if _FORM in content
+            else _MULTIPART
+            if _MULTIPART in content
+            else next(iter(content))
         )
         node = content[media].get("schema") if isinstance(content[media], dict) else None
         msrc = (*bsrc, "content", media, "schema")
         self.ctx.mark((*out, "request"), msrc)
-        if node is not None and (_is_json(media) or media == _FORM):
+        encoded = {_FORM: "form", _MULTIPART: "multipart"}.get(media, "json")
+        if node is not None and (_is_json(media) or encoded != "json"):
             name = self.body_schema(node, msrc, (*out, "request"), f"{eid}_request")
-            problem = self.body_problem(name, ep, media == _FORM)
+            problem = self.body_problem(name, ep, encoded)
             if problem is None:
                 ep["request"] = name
-                if media == _FORM:
-                    ep["body"] = "form"
+                if encoded != "json":
+                    ep["body"] = encoded
                 return
             self.ctx.note(msrc, f"the body is taken as bytes (`body: raw`): {problem}")
         elif media.startswith("multipart/"):
             self.ctx.note(
                 msrc,
-                "multipart bodies are sent as bytes the caller encodes (`body: raw`); pass "
-                "the boundary's Content-Type in extra_headers",
+                f"{media.split(';')[0]} bodies are sent as bytes the caller encodes (`body: raw`); "
+                "pass the boundary's Content-Type in extra_headers",
             )
         ep["body"] = "raw"
         ep["content_type"] = media
@@ -337,7 +344,7 @@ class _Document:
         self.inline[name] = self.schemas.translate(node, src, ("schemas", name))
         return name
 
-    def body_problem(self, name: str, ep: dict[str, Any], form: bool) -> str | None:
+    def body_problem(self, name: str, ep: dict[str, Any], encoded: str) -> str | None:
         schema = self.inline.get(name) or self.schemas.resolve({"$ref": f"#/schemas/{name}"})
         if not schema or schema.get("type") != "object" or not schema.get("properties"):
             self.inline.pop(name, None)
@@ -346,13 +353,19 @@ class _Document:
         clash = sorted(params & set(schema["properties"]))
         if clash:
             return f"body field `{clash[0]}` has the name of a parameter"
-        if form:
-            for prop, sub in schema["properties"].items():
-                kind = self.schema_kind(sub)
-                if kind == "array":
-                    kind = self.schema_kind(self.schemas.resolve(sub).get("items") or {})  # type: ignore[union-attr]
-                if kind not in _SCALARS | {"enum"}:
-                    return f"form field `{prop}` is not a single value or a list of them"
+        if encoded == "json":
+            return None
+        for prop, sub in schema["properties"].items():
+            kind = self.schema_kind(sub)
+            item = sub
+            if kind == "array":
+                item = self.schemas.resolve(sub).get("items") or {}  # type: ignore[union-attr]
+                kind = self.schema_kind(item)
+            if encoded == "multipart" and is_file_schema(self.schemas.resolve(item)):
+                continue  # a file part (`format: binary`), or several under one name
+            if kind not in _SCALARS | {"enum"}:
+                what = "a file, a single value" if encoded == "multipart" else "a single value"
+                return f"{encoded} field `{prop}` is not {what} or a list of them"
         return None
 
     def response(

@@ -29,7 +29,8 @@ OVERLAY_KEYS = (
 ENDPOINT_KEYS = (
     "name", "resource", "skip", "description", "future", "stream", "paginate", "idempotent",
     "retry", "timeout", "pool", "compress", "headers", "secret_headers", "max_response_bytes",
-    "deprecated", "accept", "request", "response",
+    "deprecated", "accept", "request", "response", "body", "content_type", "errors",
+    "path_params",
 )  # fmt: skip
 RESOURCE_KEYS = ("description", "endpoints")
 

@@ -38,7 +38,8 @@ _COPY = (
 # Kept outside the `anyOf` a nullable schema becomes: they describe the whole value.
 _OUTER = ("title", "description", "default", "deprecated", "examples")
 _TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
-_FORMATS = frozenset({"date-time", "date"})  # the formats the models give a type of their own
+# The formats the manifest gives a meaning of their own (`binary`: a multipart file field).
+_FORMATS = frozenset({"date-time", "date", "binary"})
 # Documentation only: left out without a note.
 _SILENT = frozenset(
     {
