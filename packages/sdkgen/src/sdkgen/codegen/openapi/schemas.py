@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 from ..loader import Key
 from ..patterns import pattern_problem
+from ..property_names import PY_NAME, attribute_problem, suggest_python_name
+from ..schema_walk import is_class_schema, iter_subschemas
 from .context import Context
 from .names import camel, unique
 
@@ -83,6 +85,8 @@ class SchemaTranslator:
         self.done: dict[str, dict[str, Any]] = {}
         self.busy: set[str] = set()  # components being translated (a cycle is not flattened)
         self.pointers: set[str] = set()  # local references being inlined
+        # Properties given an `x-py-name` (by identity) -> where the document has them.
+        self.renamed: dict[int, Key] = {}
 
     def new_name(self, name: str) -> str:
         """A fresh schema name for an inline schema (``CreateNoteRequest``)."""
@@ -275,16 +279,16 @@ class SchemaTranslator:
         props = node.get("properties")
         if isinstance(props, dict):
             kept: dict[str, Any] = {}
+            taken = {str(n) for n in props if attribute_problem(str(n)) is None}
             for name, sub in props.items():
-                if not _PROPERTY.match(name):
-                    self.ctx.note(
-                        (*src, "properties", name),
-                        f"property `{name}` left out: it is not a Python identifier",
-                    )
-                    continue
-                kept[name] = self.translate(
-                    sub, (*src, "properties", name), (*out, "properties", name)
-                )
+                prop = self.translate(sub, (*src, "properties", name), (*out, "properties", name))
+                if attribute_problem(name) is not None:
+                    # Written out, so that the manifest shows (and may change) the Python name.
+                    py = suggest_python_name(name, taken)
+                    taken.add(py)
+                    prop = {**prop, PY_NAME: py}
+                    self.renamed[id(prop)] = (*src, "properties", name)
+                kept[name] = prop
             result["properties"] = kept
             result.setdefault("type", "object")
             req = node.get("required")
@@ -335,3 +339,30 @@ class SchemaTranslator:
                     rewritten[tag] = f"#/schemas/{self.ctx.schema_names[raw]}"
             out["mapping"] = rewritten
         return out
+
+    def settle_names(self, schemas: dict[str, dict[str, Any]]) -> None:
+        """``x-py-name`` stays only on the properties of named object schemas (the manifest
+        has it nowhere else): elsewhere a property that needs one is left out, with a note,
+        and one that only would have had one (``class``) keeps its generated name."""
+        for name, schema in schemas.items():
+            for sub, _ in list(iter_subschemas(schema, ())):
+                if sub is schema and is_class_schema(schema):
+                    continue
+                props = sub.get("properties")
+                for wire, prop in list(props.items()) if isinstance(props, dict) else ():
+                    if not isinstance(prop, dict) or PY_NAME not in prop:
+                        continue
+                    if _PROPERTY.match(wire):
+                        del prop[PY_NAME]
+                        continue
+                    del props[wire]
+                    if isinstance(sub.get("required"), list) and wire in sub["required"]:
+                        sub["required"].remove(wire)
+                        if not sub["required"]:
+                            del sub["required"]
+                    self.ctx.note(
+                        self.renamed.get(id(prop), ("components", "schemas")),
+                        f"property `{wire}` of an inline object in schema `{name}` left out: "
+                        f"it is not a Python identifier, and `{PY_NAME}` (its Python name) is "
+                        "only for the properties of a named schema",
+                    )
