@@ -270,9 +270,7 @@ def test_a_future_polls_with_the_wire_id_and_reads_its_result(
     sdk: ModuleType, httpx_mock: HTTPXMock
 ) -> None:
     httpx_mock.add_response(url="https://tagged.example.test/jobs", json={"@id": "j1"})
-    httpx_mock.add_response(
-        url="https://tagged.example.test/jobs/poll", json={"@state": "running"}
-    )
+    httpx_mock.add_response(url="https://tagged.example.test/jobs/poll", json={"@state": "running"})
     httpx_mock.add_response(
         url="https://tagged.example.test/jobs/poll", json={"@type": "done", "name": "r"}
     )

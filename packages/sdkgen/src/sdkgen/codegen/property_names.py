@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,7 +56,7 @@ def attribute_problem(name: str) -> str | None:
     return None
 
 
-def suggest_python_name(wire: str, taken: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def suggest_python_name(wire: str, taken: Collection[str] = ()) -> str:
     """A snake_case attribute name for ``wire`` (``@type`` -> ``at_type``, ``if-version`` ->
     ``if_version``, ``2fa`` -> ``field_2fa``, ``class`` -> ``class_``), not in ``taken``."""
     text = wire.replace("@", " at ").replace("$", " dollar ")

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from ..loader import Key
 from ..patterns import pattern_problem
 from ..property_names import PY_NAME, attribute_problem, suggest_python_name
-from ..schema_walk import is_class_schema, iter_subschemas
+from ..schema_walk import is_class_schema, iter_subschemas, properties_of
 from .context import Context
 from .names import camel, unique
 
@@ -85,8 +85,9 @@ class SchemaTranslator:
         self.done: dict[str, dict[str, Any]] = {}
         self.busy: set[str] = set()  # components being translated (a cycle is not flattened)
         self.pointers: set[str] = set()  # local references being inlined
-        # Properties given an `x-py-name` (by identity) -> where the document has them.
-        self.renamed: dict[int, Key] = {}
+        # Properties given an `x-py-name` (by identity; kept alive, so that no id is reused) ->
+        # the property and where the document has it.
+        self.renamed: dict[int, tuple[dict[str, Any], Key]] = {}
 
     def new_name(self, name: str) -> str:
         """A fresh schema name for an inline schema (``CreateNoteRequest``)."""
@@ -233,7 +234,11 @@ class SchemaTranslator:
         required: list[str] = []
         for part in objects:
             # Copies: a later change to one schema (an overlay's) must not reach the other.
-            merged["properties"].update(copy.deepcopy(part.get("properties", {})))
+            memo: dict[int, Any] = {}
+            merged["properties"].update(copy.deepcopy(part.get("properties", {}), memo))
+            for original, (_, src_key) in list(self.renamed.items()):
+                if original in memo:  # a copied property is noted where the document has it
+                    self.renamed[id(memo[original])] = (memo[original], src_key)
             required += [r for r in part.get("required", []) if r not in required]
         if required:
             merged["required"] = required
@@ -287,7 +292,7 @@ class SchemaTranslator:
                     py = suggest_python_name(name, taken)
                     taken.add(py)
                     prop = {**prop, PY_NAME: py}
-                    self.renamed[id(prop)] = (*src, "properties", name)
+                    self.renamed[id(prop)] = (prop, (*src, "properties", name))
                 kept[name] = prop
             result["properties"] = kept
             result.setdefault("type", "object")
@@ -348,8 +353,8 @@ class SchemaTranslator:
             for sub, _ in list(iter_subschemas(schema, ())):
                 if sub is schema and is_class_schema(schema):
                     continue
-                props = sub.get("properties")
-                for wire, prop in list(props.items()) if isinstance(props, dict) else ():
+                props = properties_of(sub)
+                for wire, prop in list(props.items()):
                     if not isinstance(prop, dict) or PY_NAME not in prop:
                         continue
                     if _PROPERTY.match(wire):
@@ -361,7 +366,7 @@ class SchemaTranslator:
                         if not sub["required"]:
                             del sub["required"]
                     self.ctx.note(
-                        self.renamed.get(id(prop), ("components", "schemas")),
+                        self.renamed.get(id(prop), (prop, ("components", "schemas")))[1],
                         f"property `{wire}` of an inline object in schema `{name}` left out: "
                         f"it is not a Python identifier, and `{PY_NAME}` (its Python name) is "
                         "only for the properties of a named schema",
