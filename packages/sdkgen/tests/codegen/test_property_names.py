@@ -191,7 +191,9 @@ def test_suggested_names() -> None:
     assert suggest_python_name("if-version") == "if_version"
     assert suggest_python_name("2fa") == "field_2fa"
     assert suggest_python_name("class") == "class_"
-    assert suggest_python_name("model_config") == "field_model_config"
+    assert suggest_python_name("model_config") == "model_config_"
+    assert suggest_python_name("model_dump_x") == "field_model_dump_x"
+    assert suggest_python_name("model_id") == "model_id"
     assert suggest_python_name("x-Request-ID") == "x_request_id"
     assert suggest_python_name("@type", {"at_type"}) == "at_type_2"
 

@@ -34,8 +34,9 @@ Add = Callable[[Key, str], None]
 PY_NAME = "x-py-name"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Names a model attribute cannot take: pydantic's own (methods, `model_*`) and the names the
-# generated models module uses in its annotations (a field of that name would shadow them).
+# Names a model attribute cannot take: pydantic's own (its methods and attributes, and its
+# protected `model_validate*` / `model_dump*`) and the names the generated models module uses
+# in its annotations and defaults (a field of that name would shadow them in its class).
 _MODULE_NAMES = frozenset(
     {
         "Annotated", "Any", "BaseModel", "ConfigDict", "Field", "Literal", "NoReturn",
@@ -51,7 +52,7 @@ def attribute_problem(name: str) -> str | None:
         return "not a Python identifier starting with a letter"
     if keyword.iskeyword(name):
         return "a Python keyword"
-    if name.startswith("model_") or name in RESERVED_ATTRIBUTES:
+    if name.startswith(("model_validate", "model_dump")) or name in RESERVED_ATTRIBUTES:
         return "reserved by pydantic or the generated models module"
     return None
 
@@ -65,7 +66,7 @@ def suggest_python_name(wire: str, taken: Collection[str] = ()) -> str:
     name = "_".join(w.lower() for w in words) or "field"
     if name[0].isdigit():
         name = f"field_{name}"
-    if name.startswith("model_"):
+    if name.startswith(("model_validate", "model_dump")):
         name = f"field_{name}"
     while attribute_problem(name) is not None:
         name += "_"
