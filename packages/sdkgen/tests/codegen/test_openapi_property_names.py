@@ -49,6 +49,7 @@ components:
         if-version: {type: integer}
         class: {type: string}
         name: {type: string}
+        Tag-Id: {type: string, x-py-name: tag_id}
         meta:
           type: object
           required: ["@x"]
@@ -80,6 +81,7 @@ def test_unusable_names_get_a_python_name_and_inline_ones_a_note(tmp_path: Path)
     assert "x-py-name" not in tag["at_type"]
     assert tag["if-version"]["x-py-name"] == "if_version"
     assert tag["class"]["x-py-name"] == "class_"
+    assert tag["Tag-Id"] == {"type": "string", "x-py-name": "tag_id"}  # the document's own
     assert schemas["Tag"]["required"] == ["@type", "name"]
     meta = tag["meta"]
     assert set(meta["properties"]) == {"class", "plain"}  # `class` keeps its generated name

@@ -285,9 +285,18 @@ class SchemaTranslator:
         if isinstance(props, dict):
             kept: dict[str, Any] = {}
             taken = {str(n) for n in props if attribute_problem(str(n)) is None}
+            taken |= {
+                p[PY_NAME]
+                for p in props.values()
+                if isinstance(p, dict) and isinstance(p.get(PY_NAME), str)
+            }
             for name, sub in props.items():
                 prop = self.translate(sub, (*src, "properties", name), (*out, "properties", name))
-                if attribute_problem(name) is not None:
+                given = sub.get(PY_NAME) if isinstance(sub, dict) else None
+                if isinstance(given, str):  # the document's own (an `x-` keyword of OpenAPI)
+                    prop = {**prop, PY_NAME: given}
+                    self.renamed[id(prop)] = (prop, (*src, "properties", name))
+                elif attribute_problem(name) is not None:
                     # Written out, so that the manifest shows (and may change) the Python name.
                     py = suggest_python_name(name, taken)
                     taken.add(py)
