@@ -172,7 +172,7 @@ def test_the_model_has_the_python_name_and_the_wire_name_as_its_alias(sdk_dir: P
     )
     assert [a.arg for a in create.args.kwonlyargs][:4] == ["at_type", "name", "if_version", "klass"]
     source = (sdk_dir / "things.py").read_text()
-    assert '{"@type": at_type, "name": name, "if-version": if_version, "class": klass}' in source
+    assert 'wire={"at_type": "@type", "if_version": "if-version", "klass": "class"}' in source
 
 
 def test_models_validate_by_either_name_and_dump_the_wire_name(sdk: ModuleType) -> None:
@@ -205,18 +205,22 @@ def test_json_and_form_bodies_and_replies_use_the_wire_names(
     sdk: ModuleType, httpx_mock: HTTPXMock
 ) -> None:
     httpx_mock.add_response(json={"@type": "thing", "name": "a"})
+    httpx_mock.add_response(json={"@type": "thing", "name": "c"})
     httpx_mock.add_response(json={"@type": "thing", "name": "b"})
     with sdk.TaggedAPI(api_key="k") as client:
         thing = client.things.create_thing(at_type="thing", name="a", if_version=3)
         assert (thing.kind, thing.name) == ("thing", "a")
+        prebuilt = sdk.models.NewThing(at_type="pre", name="c", klass="k")
+        assert client.things.create_thing(request=prebuilt).name == "c"
         form = client.things.create_thing_form(
             at_type="thing", name="b", klass="x", extra_body={"@extra": "1"}
         )
         assert form.kind == "thing"
         with pytest.raises(ValidationError):
             client.things.create_thing(at_type=1, name="c")  # type: ignore[arg-type]
-    json_request, form_request = httpx_mock.get_requests()
+    json_request, prebuilt_request, form_request = httpx_mock.get_requests()
     assert json.loads(json_request.content) == {"@type": "thing", "if-version": 3, "name": "a"}
+    assert json.loads(prebuilt_request.content) == {"@type": "pre", "class": "k", "name": "c"}
     assert parse_qs(form_request.content.decode()) == {
         "@type": ["thing"],
         "class": ["x"],
