@@ -389,6 +389,15 @@ def _line(text: str, needle: str) -> int:
             r"create_thing\.request",
             "body field `klass` clashes with a parameter of the same name",
         ),
+        (
+            "  JobStatus:\n",
+            "  Tagged:\n    oneOf: [{$ref: '#/schemas/TagA'}]\n    discriminator: {propertyName: tag}\n"
+            "  TagA:\n    type: object\n    properties:\n      tag: {const: a, x-py-name: kind}\n"
+            "  JobStatus:\n",
+            "discriminator: {propertyName: tag}",
+            r"schemas\.Tagged\.discriminator",
+            "the discriminator property `tag` has an `x-py-name` in a member",
+        ),
     ],
     ids=[
         "missing",
@@ -402,6 +411,7 @@ def _line(text: str, needle: str) -> int:
         "nested-explicit",
         "schema-level",
         "clash-parameter",
+        "discriminator-tag",
     ],
 )
 def test_unusable_names_are_refused_with_file_and_line(

@@ -16,12 +16,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from .loader import Key
-from .schema_walk import is_class_schema, iter_subschemas, properties_of
+from .schema_walk import is_class_schema, iter_subschemas, properties_of, ref_name
 
 __all__ = [
     "PY_NAME",
     "RESERVED_ATTRIBUTES",
     "attribute_problem",
+    "check_discriminator_tag",
     "check_property_names",
     "field_aliases",
     "property_python_name",
@@ -157,3 +158,25 @@ def field_aliases(schemas: dict[str, dict[str, Any]]) -> dict[str, str]:
             if isinstance(py, str):
                 out[f"{name}.{wire}"] = py
     return out
+
+
+def check_discriminator_tag(
+    schemas: dict[str, dict[str, Any]], union: dict[str, Any], path: Key, add: Add
+) -> None:
+    """The models pick a union's member by its tag's attribute, which the model generator names
+    on its own: the tag property keeps its wire name (no ``x-py-name`` in any member)."""
+    discriminator = union.get("discriminator")
+    tag = discriminator.get("propertyName") if isinstance(discriminator, dict) else None
+    members = union.get("oneOf")
+    for member in members if isinstance(members, list) else []:
+        target = member
+        if isinstance(member, dict) and "$ref" in member:
+            target = schemas.get(ref_name(member["$ref"]) or "")
+        prop = properties_of(target).get(tag)
+        if isinstance(prop, dict) and PY_NAME in prop:
+            add(
+                path,
+                f"the discriminator property `{tag}` has an `{PY_NAME}` in a member; a union's "
+                f"tag keeps its wire name as its attribute: remove that `{PY_NAME}`",
+            )
+            return

@@ -33,7 +33,12 @@ from .params_check import (
     param_problem,
 )
 from .patterns import DefaultsValidator, pattern_problem
-from .property_names import PY_NAME, check_property_names, python_names
+from .property_names import (
+    PY_NAME,
+    check_discriminator_tag,
+    check_property_names,
+    python_names,
+)
 from .protobuf import CompiledProto, ProtoError, compile_proto
 from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
 from .schema_walk import is_class_schema, iter_refs, iter_subschemas, properties_of, ref_name
@@ -228,6 +233,7 @@ class _Checker:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
                 if "discriminator" in sub:
                     self.check_discriminator(sub["discriminator"], (*path, "discriminator"))
+                    check_discriminator_tag(self.m.schemas, sub, (*path, "discriminator"), self.add)
                 self.check_pattern(sub, path)
                 # Wrong shapes (`required: 1`, `properties: 1.5`) are the meta-schema's to report.
                 props = properties_of(sub)
