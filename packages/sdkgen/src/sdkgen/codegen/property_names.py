@@ -167,6 +167,8 @@ def check_discriminator_tag(
     on its own: the tag property keeps its wire name (no ``x-py-name`` in any member)."""
     discriminator = union.get("discriminator")
     tag = discriminator.get("propertyName") if isinstance(discriminator, dict) else None
+    if not isinstance(tag, str):
+        return  # reported by the discriminator's own check
     members = union.get("oneOf")
     for member in members if isinstance(members, list) else []:
         target = member
