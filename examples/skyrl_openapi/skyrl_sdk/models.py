@@ -10,9 +10,12 @@ from pydantic import ConfigDict, Field
 
 
 class BaseModel(_PydanticModel):
-    """The base of every schema: validators are built on first use, not at import."""
+    """The base of every schema: validators are built on first use, not at import. A field
+    whose wire name is not its attribute's is read by either name and written by the wire's."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(
+        defer_build=True, validate_by_alias=True, validate_by_name=True, serialize_by_alias=True
+    )
 
 
 class AdamParams(BaseModel):

@@ -14,6 +14,7 @@ from .manifest import Auth, Endpoint, Manifest, Param, auth_list
 from .multipart_body import file_fields
 from .pagination import field_at, paginate_spec_source
 from .params_check import BINARY
+from .property_names import property_python_name
 from .protobuf import CompiledProto
 from .pytypes import TypeMapper, is_class_schema
 from .streams import routes_source
@@ -212,7 +213,8 @@ class _Builder:
                 if default is not None:
                     ann = f"{ann} | NotGiven"
                 desc = str(prop.get("description", "")).strip()
-                args.append(Arg(_py_name(wire, taken), wire, ann, default, desc, "body"))
+                py = property_python_name(wire, prop)
+                args.append(Arg(_py_name(py, taken), wire, ann, default, desc, "body"))
         for wire, param in ep.query.items():
             args.append(self.param_arg(wire, param, param.location, taken))
         for header, argname in ep.secret_headers.items():

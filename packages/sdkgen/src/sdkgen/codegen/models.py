@@ -21,6 +21,7 @@ from .enums import EnumTypes, discriminator_properties, is_enum_schema
 from .error_shapes import schema_names
 from .manifest import Manifest
 from .multipart_body import file_fields
+from .property_names import field_aliases
 from .pytypes import TypeMapper, is_class_schema
 from .schema_walk import iter_refs, iter_subschemas, ref_name
 
@@ -256,6 +257,8 @@ def emit_models(manifest: Manifest, header: str) -> str:
         output_datetime_class=DatetimeClassType.Datetime,
         formatters=[],
         custom_file_header=header,
+        # `x-py-name`s (property_names.py): the attribute's name, the wire name its alias.
+        aliases=field_aliases(manifest.schemas) or None,
     )
     enums = EnumTypes(manifest.schemas)
     code = generate(_prepare(manifest, enums), config=config)
@@ -294,8 +297,11 @@ from pydantic import BaseModel as _PydanticModel, ConfigDict
 
 
 class BaseModel(_PydanticModel):
-    """The base of every schema: validators are built on first use, not at import."""
+    """The base of every schema: validators are built on first use, not at import. A field
+    whose wire name is not its attribute's is read by either name and written by the wire's."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(
+        defer_build=True, validate_by_alias=True, validate_by_name=True, serialize_by_alias=True
+    )
 
 '''

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from .loader import Key
 from .manifest import Api, Endpoint, Param, auth_list
-from .schema_walk import properties_of
+from .property_names import python_names
 
 __all__ = [
     "BINARY",
@@ -134,7 +134,7 @@ def check_argument_names(
         for wire, param in params.items():
             at = (*path, group, wire, "name") if param.name else (*path, group, wire)
             names.setdefault(python_name(wire, param), []).append((at, param.name is not None))
-    for prop in properties_of(request):
+    for prop in python_names(request).values():
         names.setdefault(prop, []).append(((*path, "request"), False))
     for header, arg in ep.secret_headers.items():
         names.setdefault(arg, []).append(((*path, "secret_headers", header), False))

@@ -33,6 +33,12 @@ from .params_check import (
     param_problem,
 )
 from .patterns import DefaultsValidator, pattern_problem
+from .property_names import (
+    PY_NAME,
+    check_discriminator_tag,
+    check_property_names,
+    python_names,
+)
 from .protobuf import CompiledProto, ProtoError, compile_proto
 from .schema_graph import MAX_EXPANDED_DEPTH, SchemaGraph
 from .schema_walk import is_class_schema, iter_refs, iter_subschemas, properties_of, ref_name
@@ -53,7 +59,7 @@ SCHEMA_KEYWORDS = frozenset(
         "default", "description", "title", "format", "anyOf", "oneOf", "allOf", "discriminator",
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
         "minItems", "maxItems", "pattern", "$ref", "examples", "deprecated", "uniqueItems",
-        "open",
+        "open", PY_NAME,
     }
 )  # fmt: skip
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -227,6 +233,7 @@ class _Checker:
                         self.add((*path, key), f"unknown key `{key}` in a schema")
                 if "discriminator" in sub:
                     self.check_discriminator(sub["discriminator"], (*path, "discriminator"))
+                    check_discriminator_tag(self.m.schemas, sub, (*path, "discriminator"), self.add)
                 self.check_pattern(sub, path)
                 # Wrong shapes (`required: 1`, `properties: 1.5`) are the meta-schema's to report.
                 props = properties_of(sub)
@@ -246,12 +253,7 @@ class _Checker:
                             "a property or union member must be a mapping (`{}` accepts any "
                             f"value), not `{str(member).lower()}`",
                         )
-                for prop in props:
-                    if not _PY_NAME.match(prop):
-                        self.add(
-                            (*path, "properties", prop),
-                            f"property name `{prop}` is not an identifier",
-                        )
+            check_property_names(name, schema, base, self.add)
             for ref, path in iter_refs(schema, base):
                 self.check_ref(ref, path)
             self.check_json_schema(schema, base)
@@ -456,7 +458,7 @@ class _Checker:
                     (*path, "request"),
                     f"request schema `{ep.request}` must be an object with properties",
                 )
-            for prop in properties_of(request):
+            for prop in python_names(request).values():
                 if prop in ep.path_params or prop in ep.query:
                     self.add(
                         (*path, "request"),
@@ -524,7 +526,7 @@ class _Checker:
         for header in ep.secret_headers:
             if not _TOKEN.match(header):
                 self.add((*path, "secret_headers", header), f"`{header}` is not an HTTP token")
-        body_fields = set(properties_of(request))
+        body_fields = set(python_names(request).values())
         for header, arg in ep.secret_headers.items():
             if not _IDENT.match(arg) or arg in RESERVED_ARGS:
                 self.add((*path, "secret_headers", header), f"argument name `{arg}` is not usable")

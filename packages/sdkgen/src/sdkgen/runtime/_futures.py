@@ -39,6 +39,7 @@ from ._poll_contract import MISSING, lookup, poll_contract
 from ._response import decode_response, validate_data
 from ._spec import EndpointSpec, FuturesSpec, status_matches
 from ._telemetry import Event
+from ._wire import wire_field
 
 if TYPE_CHECKING:
     from ._client import AsyncAPIClient, SyncAPIClient
@@ -296,7 +297,7 @@ class _FutureCore(Generic[T, R]):
 
 
 def _field(obj: Any, name: str) -> str:
-    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    value = wire_field(obj, name)
     if not isinstance(value, str) or not value:
         raise TypeError(f"the submission reply has no `{name}` to poll with: {obj!r}")
     return value

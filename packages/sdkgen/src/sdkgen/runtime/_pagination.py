@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ._errors import APIError
 from ._options import NotGiven
 from ._spec import EndpointSpec, PaginateSpec
+from ._wire import wire_field
 
 __all__ = ["PageWalk", "PaginationLoopError", "dotted", "next_link"]
 
@@ -39,14 +40,15 @@ class PaginationLoopError(APIError):
 
 
 def dotted(obj: Any, path: str) -> Any:
-    """The value at a dotted path of a model or dict (``None`` where a step is missing).
+    """The value at a dotted path of wire names in a model or dict (``None`` where a step is
+    missing).
 
     Example: ``dotted(page, "cursor.next")``
     """
     for part in path.split("."):
         if obj is None:
             return None
-        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+        obj = wire_field(obj, part)
     return obj
 
 

@@ -413,6 +413,7 @@ class _Document:
         resources = self.endpoints()
         schemas = self.schemas.all_components()
         schemas.update(self.inline)
+        self.schemas.settle_names(schemas)
         self.ctx.flush_dropped()
         if self.ctx.problems:
             raise ManifestError(self.ctx.problems)

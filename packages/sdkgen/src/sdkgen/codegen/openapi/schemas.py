@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 from ..loader import Key
 from ..patterns import pattern_problem
+from ..property_names import PY_NAME, attribute_problem, suggest_python_name
+from ..schema_walk import is_class_schema, iter_subschemas, properties_of
 from .context import Context
 from .names import camel, unique
 
@@ -84,6 +86,9 @@ class SchemaTranslator:
         self.done: dict[str, dict[str, Any]] = {}
         self.busy: set[str] = set()  # components being translated (a cycle is not flattened)
         self.pointers: set[str] = set()  # local references being inlined
+        # Properties given an `x-py-name` (by identity; kept alive, so that no id is reused) ->
+        # the property and where the document has it.
+        self.renamed: dict[int, tuple[dict[str, Any], Key]] = {}
 
     def new_name(self, name: str) -> str:
         """A fresh schema name for an inline schema (``CreateNoteRequest``)."""
@@ -230,7 +235,11 @@ class SchemaTranslator:
         required: list[str] = []
         for part in objects:
             # Copies: a later change to one schema (an overlay's) must not reach the other.
-            merged["properties"].update(copy.deepcopy(part.get("properties", {})))
+            memo: dict[int, Any] = {}
+            merged["properties"].update(copy.deepcopy(part.get("properties", {}), memo))
+            for original, (_, src_key) in list(self.renamed.items()):
+                if original in memo:  # a copied property is noted where the document has it
+                    self.renamed[id(memo[original])] = (memo[original], src_key)
             required += [r for r in part.get("required", []) if r not in required]
         if required:
             merged["required"] = required
@@ -276,16 +285,25 @@ class SchemaTranslator:
         props = node.get("properties")
         if isinstance(props, dict):
             kept: dict[str, Any] = {}
+            taken = {str(n) for n in props if attribute_problem(str(n)) is None}
+            taken |= {
+                p[PY_NAME]
+                for p in props.values()
+                if isinstance(p, dict) and isinstance(p.get(PY_NAME), str)
+            }
             for name, sub in props.items():
-                if not _PROPERTY.match(name):
-                    self.ctx.note(
-                        (*src, "properties", name),
-                        f"property `{name}` left out: it is not a Python identifier",
-                    )
-                    continue
-                kept[name] = self.translate(
-                    sub, (*src, "properties", name), (*out, "properties", name)
-                )
+                prop = self.translate(sub, (*src, "properties", name), (*out, "properties", name))
+                given = sub.get(PY_NAME) if isinstance(sub, dict) else None
+                if isinstance(given, str):  # the document's own (an `x-` keyword of OpenAPI)
+                    prop = {**prop, PY_NAME: given}
+                    self.renamed[id(prop)] = (prop, (*src, "properties", name))
+                elif attribute_problem(name) is not None:
+                    # Written out, so that the manifest shows (and may change) the Python name.
+                    py = suggest_python_name(name, taken)
+                    taken.add(py)
+                    prop = {**prop, PY_NAME: py}
+                    self.renamed[id(prop)] = (prop, (*src, "properties", name))
+                kept[name] = prop
             result["properties"] = kept
             result.setdefault("type", "object")
             req = node.get("required")
@@ -336,3 +354,30 @@ class SchemaTranslator:
                     rewritten[tag] = f"#/schemas/{self.ctx.schema_names[raw]}"
             out["mapping"] = rewritten
         return out
+
+    def settle_names(self, schemas: dict[str, dict[str, Any]]) -> None:
+        """``x-py-name`` stays only on the properties of named object schemas (the manifest
+        has it nowhere else): elsewhere a property that needs one is left out, with a note,
+        and one that only would have had one (``class``) keeps its generated name."""
+        for name, schema in schemas.items():
+            for sub, _ in list(iter_subschemas(schema, ())):
+                if sub is schema and is_class_schema(schema):
+                    continue
+                props = properties_of(sub)
+                for wire, prop in list(props.items()):
+                    if not isinstance(prop, dict) or PY_NAME not in prop:
+                        continue
+                    if _PROPERTY.match(wire):
+                        del prop[PY_NAME]
+                        continue
+                    del props[wire]
+                    if isinstance(sub.get("required"), list) and wire in sub["required"]:
+                        sub["required"].remove(wire)
+                        if not sub["required"]:
+                            del sub["required"]
+                    self.ctx.note(
+                        self.renamed.get(id(prop), (prop, ("components", "schemas")))[1],
+                        f"property `{wire}` of an inline object in schema `{name}` left out: "
+                        f"it is not a Python identifier, and `{PY_NAME}` (its Python name) is "
+                        "only for the properties of a named schema",
+                    )
