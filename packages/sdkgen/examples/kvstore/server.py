@@ -295,6 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "kind": kind_of(body["value"]),
                 **({"ttl_seconds": body["ttl_seconds"]} if "ttl_seconds" in body else {}),
                 **({"session": cookies["kv_session"]} if "kv_session" in cookies else {}),
+                **({"content-type": body["content-type"]} if "content-type" in body else {}),
             }
             keys[key] = entry
             self._event(tenant, "put", {k: entry[k] for k in ("key", "version", "kind")})

@@ -47,6 +47,7 @@ class Keys(SyncAPIResource):
         *,
         value: str,
         ttl_seconds: int | NotGiven = NOT_GIVEN,
+        content_type: str | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -79,6 +80,7 @@ class Keys(SyncAPIResource):
         *,
         value: str | NotGiven = NOT_GIVEN,
         ttl_seconds: int | NotGiven = NOT_GIVEN,
+        content_type: str | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
         request: models.PutValue | None = None,
@@ -99,6 +101,7 @@ class Keys(SyncAPIResource):
             key: The key; may contain "/".
             value: The value (text; JSON is stored as its text).
             ttl_seconds: Expire the key after this long.
+            content_type: The value's media type.
             if_version: Only write if the key is at this version (0 = the key must not exist).
             kv_session: A session cookie the server echoes in the entry it returns.
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
@@ -114,9 +117,10 @@ class Keys(SyncAPIResource):
             body=request_body(
                 models.PutValue,
                 request,
-                {"value": value, "ttl_seconds": ttl_seconds},
+                {"value": value, "ttl_seconds": ttl_seconds, "content_type": content_type},
                 method="put_key",
                 required=("value",),
+                wire={"content_type": "content-type"},
             ),
             options=RequestOptions(
                 timeout=timeout,
@@ -594,6 +598,7 @@ class AsyncKeys(AsyncAPIResource):
         *,
         value: str,
         ttl_seconds: int | NotGiven = NOT_GIVEN,
+        content_type: str | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -626,6 +631,7 @@ class AsyncKeys(AsyncAPIResource):
         *,
         value: str | NotGiven = NOT_GIVEN,
         ttl_seconds: int | NotGiven = NOT_GIVEN,
+        content_type: str | NotGiven = NOT_GIVEN,
         if_version: int | None = None,
         kv_session: str | None = None,
         request: models.PutValue | None = None,
@@ -646,6 +652,7 @@ class AsyncKeys(AsyncAPIResource):
             key: The key; may contain "/".
             value: The value (text; JSON is stored as its text).
             ttl_seconds: Expire the key after this long.
+            content_type: The value's media type.
             if_version: Only write if the key is at this version (0 = the key must not exist).
             kv_session: A session cookie the server echoes in the entry it returns.
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
@@ -661,9 +668,10 @@ class AsyncKeys(AsyncAPIResource):
             body=request_body(
                 models.PutValue,
                 request,
-                {"value": value, "ttl_seconds": ttl_seconds},
+                {"value": value, "ttl_seconds": ttl_seconds, "content_type": content_type},
                 method="put_key",
                 required=("value",),
+                wire={"content_type": "content-type"},
             ),
             options=RequestOptions(
                 timeout=timeout,

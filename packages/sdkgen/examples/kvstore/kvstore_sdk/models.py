@@ -133,6 +133,10 @@ class KeyEntry(BaseModel):
     """
     The kv_session cookie the write carried, if any.
     """
+    content_type: Annotated[str | None, Field(alias="content-type")] = None
+    """
+    The media type the write gave.
+    """
 
 
 class KeyFeedPage(BaseModel):
@@ -179,6 +183,10 @@ class PutValue(BaseModel):
     ttl_seconds: Annotated[int | None, Field(ge=1)] = None
     """
     Expire the key after this long.
+    """
+    content_type: Annotated[str | None, Field(alias="content-type")] = None
+    """
+    The value's media type.
     """
 
 
