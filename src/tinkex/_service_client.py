@@ -376,7 +376,8 @@ class ServiceClient:
 
         ``input_ranks`` maps each input name of ``fn`` (after the logprobs) to its rank.
         """
-        
+        from ._compat import LossHandle
+
         ranks = dict(input_ranks) if isinstance(input_ranks, Mapping) else {}
         inputs = [models.CustomLossInput(name=n, rank=r) for n, r in ranks.items()]
         handle = LossHandle(name=getattr(fn, "__name__", "custom_loss"), inputs=inputs, fn=fn)
