@@ -364,7 +364,7 @@ class Sessions(SyncAPIResource):
     ) -> Iterator[str]:
         """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return cast(
@@ -949,7 +949,7 @@ class AsyncSessions(AsyncAPIResource):
     ) -> AsyncIterator[str]:
         """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return cast(
