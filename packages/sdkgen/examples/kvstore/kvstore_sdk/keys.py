@@ -24,7 +24,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Keys(SyncAPIResource):
@@ -104,7 +111,7 @@ class Keys(SyncAPIResource):
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.PutKeyParams,
+            _params().PutKeyParams,
             {"key": key, "if_version": if_version, "kv_session": kv_session},
         )
         return self._client.request(
@@ -146,7 +153,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/keys/{key}``
         """
         _p = validate_params(
-            _params.GetKeyParams,
+            _params().GetKeyParams,
             {"key": key},
         )
         return self._client.request(
@@ -180,7 +187,7 @@ class Keys(SyncAPIResource):
             if_version: Only delete if the key is at this version (else 412).
         """
         _p = validate_params(
-            _params.DeleteKeyParams,
+            _params().DeleteKeyParams,
             {"key": key, "if_version": if_version},
         )
         return self._client.request(
@@ -219,7 +226,7 @@ class Keys(SyncAPIResource):
             prefix: Only keys starting with this.
         """
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return self._client.request(
@@ -246,7 +253,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``list_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -273,7 +280,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyOffsetPage]:
         """Every page of ``list_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -304,7 +311,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/key-pages``
         """
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return self._client.request(
@@ -331,7 +338,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``list_key_pages``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -358,7 +365,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyNumberPage]:
         """Every page of ``list_key_pages``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -392,7 +399,7 @@ class Keys(SyncAPIResource):
             after: The cursor of the previous page.
         """
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return self._client.request(
@@ -419,7 +426,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[str]:
         """Every item of ``scan_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -446,7 +453,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyScanPage]:
         """Every page of ``scan_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -476,7 +483,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/key-feed``
         """
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return self._client.request(
@@ -502,7 +509,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``feed_keys``, fetching page after page."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -528,7 +535,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyFeedPage]:
         """Every page of ``feed_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -651,7 +658,7 @@ class AsyncKeys(AsyncAPIResource):
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.PutKeyParams,
+            _params().PutKeyParams,
             {"key": key, "if_version": if_version, "kv_session": kv_session},
         )
         return await self._client.request(
@@ -693,7 +700,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/keys/{key}``
         """
         _p = validate_params(
-            _params.GetKeyParams,
+            _params().GetKeyParams,
             {"key": key},
         )
         return await self._client.request(
@@ -727,7 +734,7 @@ class AsyncKeys(AsyncAPIResource):
             if_version: Only delete if the key is at this version (else 412).
         """
         _p = validate_params(
-            _params.DeleteKeyParams,
+            _params().DeleteKeyParams,
             {"key": key, "if_version": if_version},
         )
         return await self._client.request(
@@ -766,7 +773,7 @@ class AsyncKeys(AsyncAPIResource):
             prefix: Only keys starting with this.
         """
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return await self._client.request(
@@ -793,7 +800,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``list_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -820,7 +827,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyOffsetPage]:
         """Every page of ``list_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -851,7 +858,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/key-pages``
         """
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return await self._client.request(
@@ -878,7 +885,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``list_key_pages``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -905,7 +912,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyNumberPage]:
         """Every page of ``list_key_pages``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -939,7 +946,7 @@ class AsyncKeys(AsyncAPIResource):
             after: The cursor of the previous page.
         """
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return await self._client.request(
@@ -966,7 +973,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[str]:
         """Every item of ``scan_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -993,7 +1000,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyScanPage]:
         """Every page of ``scan_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -1023,7 +1030,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/key-feed``
         """
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return await self._client.request(
@@ -1049,7 +1056,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``feed_keys``, fetching page after page."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -1075,7 +1082,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyFeedPage]:
         """Every page of ``feed_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
