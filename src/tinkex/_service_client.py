@@ -9,7 +9,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sdkgen.runtime import (
@@ -27,16 +27,18 @@ from sdkgen.runtime import (
 from sdkgen.runtime._config import HTTPBackend, WireMode
 from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
-from ._compat import LossHandle
 from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._public_call import public
-from ._rest_client import RestClient
 from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 from ._training_client import TrainingClient, _check_tinker_path
 from ._validation import check_lora_rank
 from .types import GetServerCapabilitiesResponse
+
+if TYPE_CHECKING:  # loaded on first use: checkpoint downloads pull in archives and files
+    from ._compat import LossHandle
+    from ._rest_client import RestClient
 
 __all__ = ["ServiceClient", "TrainingClientFuture"]
 
@@ -324,6 +326,8 @@ class ServiceClient:
     @public
     def create_rest_client(self) -> RestClient:
         """A RestClient sharing this client's connections."""
+        from ._rest_client import RestClient
+
         return RestClient(self.holder)
 
     @public

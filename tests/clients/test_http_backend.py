@@ -42,13 +42,29 @@ def test_auto_follows_the_server_flag(
     train_and_sample(service)
     built = backends(service)
     assert server.requests_to("get_client_config")
-    # The settings call went over httpx (its pool was built before the flag was known).
+    # The settings call went over httpx (its pool was built before the flag was known), and
+    # the manifest keeps the control plane on httpx under "auto" (auto_backend: httpx).
     assert built.pop("default") == "_ShardedTransport"
-    assert {"session", "train", "retrieve", "sample"} <= set(built)
-    # The manifest keeps the training pool on httpx under "auto" (auto_backend: httpx).
-    assert built.pop("train") == "_ShardedTransport"
+    assert built.pop("session") == "_ShardedTransport"
+    built.pop("telemetry", None)  # only once a batch was flushed
+    assert set(built) == {"train", "retrieve", "sample"}
     expected = "PyqwestTransport" if flag else "_ShardedTransport"
     assert set(built.values()) == {expected}
+
+
+def test_creating_clients_builds_no_pyqwest_pool(
+    fake_tinker: FakeTinkerFactory, make_service: ServiceFactory
+) -> None:
+    """Session, run creation (and its poll) and run info go over the control-plane pools:
+    the pools that send with pyqwest are built by the first training or sampling request."""
+    server = fake_tinker(client_config=True)
+    server.config_flags["use_pyqwest_transport"] = True
+    service = make_service(server)
+    service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    built = backends(service)
+    assert "PyqwestTransport" not in built.values(), built
+    assert not {"train", "retrieve", "sample"} & set(built), built
 
 
 @pytest.mark.parametrize("forced", ["httpx", "pyqwest"])

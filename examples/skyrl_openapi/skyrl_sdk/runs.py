@@ -22,7 +22,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Runs(SyncAPIResource):
@@ -55,7 +62,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/training_runs``
         """
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return self._client.request(
@@ -81,7 +88,7 @@ class Runs(SyncAPIResource):
     ) -> Iterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -107,7 +114,7 @@ class Runs(SyncAPIResource):
     ) -> Iterator[models.TrainingRunsResponse]:
         """Every page of ``list_training_runs``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -138,7 +145,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/training_runs/{model_id}``
         """
         _p = validate_params(
-            _params.GetTrainingRunParams,
+            _params().GetTrainingRunParams,
             {"model_id": model_id},
         )
         return self._client.request(
@@ -169,7 +176,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints``
         """
         _p = validate_params(
-            _params.ListCheckpointsParams,
+            _params().ListCheckpointsParams,
             {"unique_id": unique_id},
         )
         return cast(
@@ -203,7 +210,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/models/{unique_id}/checkpoints``
         """
         _p = validate_params(
-            _params.ListModelCheckpointsParams,
+            _params().ListModelCheckpointsParams,
             {"unique_id": unique_id},
         )
         return cast(
@@ -238,7 +245,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints/{checkpoint_id}/archive``
         """
         _p = validate_params(
-            _params.GetCheckpointArchiveUrlParams,
+            _params().GetCheckpointArchiveUrlParams,
             {"unique_id": unique_id, "checkpoint_id": checkpoint_id},
         )
         return cast(
@@ -273,7 +280,7 @@ class Runs(SyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints/{checkpoint_id}/download``
         """
         _p = validate_params(
-            _params.DownloadCheckpointArchiveParams,
+            _params().DownloadCheckpointArchiveParams,
             {"unique_id": unique_id, "checkpoint_id": checkpoint_id},
         )
         return cast(
@@ -358,7 +365,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/training_runs``
         """
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return await self._client.request(
@@ -384,7 +391,7 @@ class AsyncRuns(AsyncAPIResource):
     ) -> AsyncIterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -410,7 +417,7 @@ class AsyncRuns(AsyncAPIResource):
     ) -> AsyncIterator[models.TrainingRunsResponse]:
         """Every page of ``list_training_runs``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -441,7 +448,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/training_runs/{model_id}``
         """
         _p = validate_params(
-            _params.GetTrainingRunParams,
+            _params().GetTrainingRunParams,
             {"model_id": model_id},
         )
         return await self._client.request(
@@ -472,7 +479,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints``
         """
         _p = validate_params(
-            _params.ListCheckpointsParams,
+            _params().ListCheckpointsParams,
             {"unique_id": unique_id},
         )
         return cast(
@@ -506,7 +513,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/models/{unique_id}/checkpoints``
         """
         _p = validate_params(
-            _params.ListModelCheckpointsParams,
+            _params().ListModelCheckpointsParams,
             {"unique_id": unique_id},
         )
         return cast(
@@ -541,7 +548,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints/{checkpoint_id}/archive``
         """
         _p = validate_params(
-            _params.GetCheckpointArchiveUrlParams,
+            _params().GetCheckpointArchiveUrlParams,
             {"unique_id": unique_id, "checkpoint_id": checkpoint_id},
         )
         return cast(
@@ -576,7 +583,7 @@ class AsyncRuns(AsyncAPIResource):
         ``GET /api/v1/training_runs/{unique_id}/checkpoints/{checkpoint_id}/download``
         """
         _p = validate_params(
-            _params.DownloadCheckpointArchiveParams,
+            _params().DownloadCheckpointArchiveParams,
             {"unique_id": unique_id, "checkpoint_id": checkpoint_id},
         )
         return cast(

@@ -23,7 +23,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Admin(SyncAPIResource):
@@ -60,7 +67,7 @@ class Admin(SyncAPIResource):
             day: The day to read (ISO date); the server picks today when omitted.
         """
         _p = validate_params(
-            _params.GetAuditLogParams,
+            _params().GetAuditLogParams,
             {"event_type": event_type, "day": day},
         )
         return self._client.request(
@@ -96,7 +103,7 @@ class Admin(SyncAPIResource):
             ending_before: End of the window (exclusive, RFC 3339).
         """
         _p = validate_params(
-            _params.GetBillingUsageParams,
+            _params().GetBillingUsageParams,
             {"starting_on": starting_on, "ending_before": ending_before},
         )
         return self._client.request(
@@ -128,7 +135,7 @@ class Admin(SyncAPIResource):
             project_id: Only this project.
         """
         _p = validate_params(
-            _params.GetCurrentCheckpointStorageUsageParams,
+            _params().GetCurrentCheckpointStorageUsageParams,
             {"project_id": project_id},
         )
         return self._client.request(
@@ -204,7 +211,7 @@ class AsyncAdmin(AsyncAPIResource):
             day: The day to read (ISO date); the server picks today when omitted.
         """
         _p = validate_params(
-            _params.GetAuditLogParams,
+            _params().GetAuditLogParams,
             {"event_type": event_type, "day": day},
         )
         return await self._client.request(
@@ -240,7 +247,7 @@ class AsyncAdmin(AsyncAPIResource):
             ending_before: End of the window (exclusive, RFC 3339).
         """
         _p = validate_params(
-            _params.GetBillingUsageParams,
+            _params().GetBillingUsageParams,
             {"starting_on": starting_on, "ending_before": ending_before},
         )
         return await self._client.request(
@@ -272,7 +279,7 @@ class AsyncAdmin(AsyncAPIResource):
             project_id: Only this project.
         """
         _p = validate_params(
-            _params.GetCurrentCheckpointStorageUsageParams,
+            _params().GetCurrentCheckpointStorageUsageParams,
             {"project_id": project_id},
         )
         return await self._client.request(

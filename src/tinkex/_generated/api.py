@@ -49,12 +49,18 @@ API_SPEC = APISpec(
         ),
     },
     pools={
-        "default": PoolSpec(max_connections=100, max_keepalive=20, timeout=None),
-        "session": PoolSpec(max_connections=20, max_keepalive=10, timeout=None),
-        "train": PoolSpec(max_connections=20, max_keepalive=10, timeout=None, auto_backend="httpx"),
+        "default": PoolSpec(
+            max_connections=100, max_keepalive=20, timeout=None, auto_backend="httpx"
+        ),
+        "session": PoolSpec(
+            max_connections=20, max_keepalive=10, timeout=None, auto_backend="httpx"
+        ),
+        "train": PoolSpec(max_connections=20, max_keepalive=10, timeout=None),
         "sample": PoolSpec(max_connections=1000, max_keepalive=100, timeout=None),
         "retrieve": PoolSpec(max_connections=1000, max_keepalive=100, timeout=45.0),
-        "telemetry": PoolSpec(max_connections=4, max_keepalive=2, timeout=5.0),
+        "telemetry": PoolSpec(
+            max_connections=4, max_keepalive=2, timeout=5.0, auto_backend="httpx"
+        ),
     },
     futures=FuturesSpec(
         poll_endpoint="retrieve_future",

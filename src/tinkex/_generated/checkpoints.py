@@ -23,7 +23,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Checkpoints(SyncAPIResource):
@@ -56,7 +63,7 @@ class Checkpoints(SyncAPIResource):
             training_run_id: The training run (model id).
         """
         _p = validate_params(
-            _params.ListCheckpointsParams,
+            _params().ListCheckpointsParams,
             {"training_run_id": training_run_id},
         )
         return self._client.request(
@@ -90,7 +97,7 @@ class Checkpoints(SyncAPIResource):
             offset: Number of checkpoints to skip.
         """
         _p = validate_params(
-            _params.ListUserCheckpointsParams,
+            _params().ListUserCheckpointsParams,
             {"limit": limit, "offset": offset},
         )
         return self._client.request(
@@ -116,7 +123,7 @@ class Checkpoints(SyncAPIResource):
     ) -> Iterator[models.Checkpoint]:
         """Every item of ``list_user_checkpoints``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListUserCheckpointsParams,
+            _params().ListUserCheckpointsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -151,7 +158,7 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1" or "sampler_weights/final".
         """
         _p = validate_params(
-            _params.DeleteCheckpointParams,
+            _params().DeleteCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -192,7 +199,7 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
         _p = validate_params(
-            _params.PublishCheckpointParams,
+            _params().PublishCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -233,7 +240,7 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
         _p = validate_params(
-            _params.UnpublishCheckpointParams,
+            _params().UnpublishCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -307,7 +314,7 @@ class Checkpoints(SyncAPIResource):
             request: The body as a prebuilt ``models.SetCheckpointTtlRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.SetCheckpointTtlParams,
+            _params().SetCheckpointTtlParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -355,7 +362,7 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: An export id, "external_weights/<name>".
         """
         _p = validate_params(
-            _params.GetExternalWeightsUrlsParams,
+            _params().GetExternalWeightsUrlsParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -395,7 +402,7 @@ class Checkpoints(SyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
         """
         _p = validate_params(
-            _params.GetCheckpointArchiveUrlParams,
+            _params().GetCheckpointArchiveUrlParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return self._client.request(
@@ -482,7 +489,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             training_run_id: The training run (model id).
         """
         _p = validate_params(
-            _params.ListCheckpointsParams,
+            _params().ListCheckpointsParams,
             {"training_run_id": training_run_id},
         )
         return await self._client.request(
@@ -516,7 +523,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             offset: Number of checkpoints to skip.
         """
         _p = validate_params(
-            _params.ListUserCheckpointsParams,
+            _params().ListUserCheckpointsParams,
             {"limit": limit, "offset": offset},
         )
         return await self._client.request(
@@ -542,7 +549,7 @@ class AsyncCheckpoints(AsyncAPIResource):
     ) -> AsyncIterator[models.Checkpoint]:
         """Every item of ``list_user_checkpoints``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListUserCheckpointsParams,
+            _params().ListUserCheckpointsParams,
             {"limit": limit, "offset": offset},
         )
         return cast(
@@ -577,7 +584,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1" or "sampler_weights/final".
         """
         _p = validate_params(
-            _params.DeleteCheckpointParams,
+            _params().DeleteCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(
@@ -618,7 +625,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
         _p = validate_params(
-            _params.PublishCheckpointParams,
+            _params().PublishCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(
@@ -659,7 +666,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "sampler_weights/final".
         """
         _p = validate_params(
-            _params.UnpublishCheckpointParams,
+            _params().UnpublishCheckpointParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(
@@ -733,7 +740,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             request: The body as a prebuilt ``models.SetCheckpointTtlRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.SetCheckpointTtlParams,
+            _params().SetCheckpointTtlParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(
@@ -781,7 +788,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: An export id, "external_weights/<name>".
         """
         _p = validate_params(
-            _params.GetExternalWeightsUrlsParams,
+            _params().GetExternalWeightsUrlsParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(
@@ -821,7 +828,7 @@ class AsyncCheckpoints(AsyncAPIResource):
             checkpoint_id: The checkpoint id including its kind, e.g. "weights/step-1".
         """
         _p = validate_params(
-            _params.GetCheckpointArchiveUrlParams,
+            _params().GetCheckpointArchiveUrlParams,
             {"training_run_id": training_run_id, "checkpoint_id": checkpoint_id},
         )
         return await self._client.request(

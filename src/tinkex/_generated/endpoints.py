@@ -119,7 +119,7 @@ CREATE_MODEL = EndpointSpec(
     path="/api/v1/create_model",
     body="json",
     future=True,
-    pool="train",
+    poll_pool="default",
 )
 GET_INFO = EndpointSpec(
     id="get_info",
@@ -127,7 +127,6 @@ GET_INFO = EndpointSpec(
     path="/api/v1/get_info",
     body="json",
     idempotent=True,
-    pool="train",
 )
 FORWARD_BACKWARD = EndpointSpec(
     id="forward_backward",

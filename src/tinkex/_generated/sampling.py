@@ -28,7 +28,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Sampling(SyncAPIResource):
@@ -458,7 +465,7 @@ class Sampling(SyncAPIResource):
             sampler_id: The sampling session id, e.g. "<session>:sample:0".
         """
         _p = validate_params(
-            _params.GetSamplerParams,
+            _params().GetSamplerParams,
             {"sampler_id": sampler_id},
         )
         return self._client.request(
@@ -929,7 +936,7 @@ class AsyncSampling(AsyncAPIResource):
             sampler_id: The sampling session id, e.g. "<session>:sample:0".
         """
         _p = validate_params(
-            _params.GetSamplerParams,
+            _params().GetSamplerParams,
             {"sampler_id": sampler_id},
         )
         return await self._client.request(

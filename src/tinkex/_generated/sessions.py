@@ -23,7 +23,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Sessions(SyncAPIResource):
@@ -246,7 +253,7 @@ class Sessions(SyncAPIResource):
             request: The body as a prebuilt ``models.FinishSessionRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.FinishSessionParams,
+            _params().FinishSessionParams,
             {"session_id": session_id},
         )
         return self._client.request(
@@ -289,7 +296,7 @@ class Sessions(SyncAPIResource):
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.GetSessionParams,
+            _params().GetSessionParams,
             {"session_id": session_id, "access_scope": access_scope},
         )
         return self._client.request(
@@ -326,7 +333,7 @@ class Sessions(SyncAPIResource):
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return self._client.request(
@@ -357,7 +364,7 @@ class Sessions(SyncAPIResource):
     ) -> Iterator[str]:
         """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return cast(
@@ -426,7 +433,7 @@ class Sessions(SyncAPIResource):
             request: The body as a prebuilt ``models.AssignSessionProjectRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.AssignSessionProjectParams,
+            _params().AssignSessionProjectParams,
             {"session_id": session_id},
         )
         return self._client.request(
@@ -470,7 +477,7 @@ class Sessions(SyncAPIResource):
             session_id: The session to export.
         """
         _p = validate_params(
-            _params.ExportSessionTraceParams,
+            _params().ExportSessionTraceParams,
             {"session_id": session_id},
         )
         return self._client.request(
@@ -831,7 +838,7 @@ class AsyncSessions(AsyncAPIResource):
             request: The body as a prebuilt ``models.FinishSessionRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.FinishSessionParams,
+            _params().FinishSessionParams,
             {"session_id": session_id},
         )
         return await self._client.request(
@@ -874,7 +881,7 @@ class AsyncSessions(AsyncAPIResource):
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.GetSessionParams,
+            _params().GetSessionParams,
             {"session_id": session_id, "access_scope": access_scope},
         )
         return await self._client.request(
@@ -911,7 +918,7 @@ class AsyncSessions(AsyncAPIResource):
             access_scope: owned = only your own sessions; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return await self._client.request(
@@ -942,7 +949,7 @@ class AsyncSessions(AsyncAPIResource):
     ) -> AsyncIterator[str]:
         """Every item of ``list_sessions``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListSessionsParams,
+            _params().ListSessionsParams,
             {"limit": limit, "offset": offset, "access_scope": access_scope},
         )
         return cast(
@@ -1011,7 +1018,7 @@ class AsyncSessions(AsyncAPIResource):
             request: The body as a prebuilt ``models.AssignSessionProjectRequest``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.AssignSessionProjectParams,
+            _params().AssignSessionProjectParams,
             {"session_id": session_id},
         )
         return await self._client.request(
@@ -1055,7 +1062,7 @@ class AsyncSessions(AsyncAPIResource):
             session_id: The session to export.
         """
         _p = validate_params(
-            _params.ExportSessionTraceParams,
+            _params().ExportSessionTraceParams,
             {"session_id": session_id},
         )
         return await self._client.request(

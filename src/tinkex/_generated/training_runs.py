@@ -22,7 +22,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class TrainingRuns(SyncAPIResource):
@@ -57,7 +64,7 @@ class TrainingRuns(SyncAPIResource):
             access_scope: owned = only your own runs; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.GetTrainingRunParams,
+            _params().GetTrainingRunParams,
             {"training_run_id": training_run_id, "access_scope": access_scope},
         )
         return self._client.request(
@@ -96,7 +103,7 @@ class TrainingRuns(SyncAPIResource):
             project_id: Only runs of this project.
         """
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {
                 "limit": limit,
                 "offset": offset,
@@ -134,7 +141,7 @@ class TrainingRuns(SyncAPIResource):
     ) -> Iterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {
                 "limit": limit,
                 "offset": offset,
@@ -212,7 +219,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
             access_scope: owned = only your own runs; accessible = anything you may read.
         """
         _p = validate_params(
-            _params.GetTrainingRunParams,
+            _params().GetTrainingRunParams,
             {"training_run_id": training_run_id, "access_scope": access_scope},
         )
         return await self._client.request(
@@ -251,7 +258,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
             project_id: Only runs of this project.
         """
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {
                 "limit": limit,
                 "offset": offset,
@@ -289,7 +296,7 @@ class AsyncTrainingRuns(AsyncAPIResource):
     ) -> AsyncIterator[models.TrainingRun]:
         """Every item of ``list_training_runs``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListTrainingRunsParams,
+            _params().ListTrainingRunsParams,
             {
                 "limit": limit,
                 "offset": offset,

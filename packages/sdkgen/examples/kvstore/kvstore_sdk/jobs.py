@@ -26,7 +26,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Jobs(SyncAPIResource):
@@ -143,7 +150,7 @@ class Jobs(SyncAPIResource):
         ``GET /v1/jobs/{job_id}``
         """
         _p = validate_params(
-            _params.GetJobParams,
+            _params().GetJobParams,
             {"job_id": job_id},
         )
         return self._client.request(
@@ -293,7 +300,7 @@ class AsyncJobs(AsyncAPIResource):
         ``GET /v1/jobs/{job_id}``
         """
         _p = validate_params(
-            _params.GetJobParams,
+            _params().GetJobParams,
             {"job_id": job_id},
         )
         return await self._client.request(

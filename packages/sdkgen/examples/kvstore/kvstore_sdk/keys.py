@@ -24,7 +24,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Keys(SyncAPIResource):
@@ -107,7 +114,7 @@ class Keys(SyncAPIResource):
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.PutKeyParams,
+            _params().PutKeyParams,
             {"key": key, "if_version": if_version, "kv_session": kv_session},
         )
         return self._client.request(
@@ -150,7 +157,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/keys/{key}``
         """
         _p = validate_params(
-            _params.GetKeyParams,
+            _params().GetKeyParams,
             {"key": key},
         )
         return self._client.request(
@@ -184,7 +191,7 @@ class Keys(SyncAPIResource):
             if_version: Only delete if the key is at this version (else 412).
         """
         _p = validate_params(
-            _params.DeleteKeyParams,
+            _params().DeleteKeyParams,
             {"key": key, "if_version": if_version},
         )
         return self._client.request(
@@ -223,7 +230,7 @@ class Keys(SyncAPIResource):
             prefix: Only keys starting with this.
         """
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return self._client.request(
@@ -250,7 +257,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``list_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -277,7 +284,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyOffsetPage]:
         """Every page of ``list_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -308,7 +315,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/key-pages``
         """
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return self._client.request(
@@ -335,7 +342,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``list_key_pages``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -362,7 +369,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyNumberPage]:
         """Every page of ``list_key_pages``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -396,7 +403,7 @@ class Keys(SyncAPIResource):
             after: The cursor of the previous page.
         """
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return self._client.request(
@@ -423,7 +430,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[str]:
         """Every item of ``scan_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -450,7 +457,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyScanPage]:
         """Every page of ``scan_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -480,7 +487,7 @@ class Keys(SyncAPIResource):
         ``GET /v1/key-feed``
         """
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return self._client.request(
@@ -506,7 +513,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyEntry]:
         """Every item of ``feed_keys``, fetching page after page."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -532,7 +539,7 @@ class Keys(SyncAPIResource):
     ) -> Iterator[models.KeyFeedPage]:
         """Every page of ``feed_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -658,7 +665,7 @@ class AsyncKeys(AsyncAPIResource):
             request: The body as a prebuilt ``models.PutValue``, instead of its fields as keywords.
         """
         _p = validate_params(
-            _params.PutKeyParams,
+            _params().PutKeyParams,
             {"key": key, "if_version": if_version, "kv_session": kv_session},
         )
         return await self._client.request(
@@ -701,7 +708,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/keys/{key}``
         """
         _p = validate_params(
-            _params.GetKeyParams,
+            _params().GetKeyParams,
             {"key": key},
         )
         return await self._client.request(
@@ -735,7 +742,7 @@ class AsyncKeys(AsyncAPIResource):
             if_version: Only delete if the key is at this version (else 412).
         """
         _p = validate_params(
-            _params.DeleteKeyParams,
+            _params().DeleteKeyParams,
             {"key": key, "if_version": if_version},
         )
         return await self._client.request(
@@ -774,7 +781,7 @@ class AsyncKeys(AsyncAPIResource):
             prefix: Only keys starting with this.
         """
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return await self._client.request(
@@ -801,7 +808,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``list_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -828,7 +835,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyOffsetPage]:
         """Every page of ``list_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeysParams,
+            _params().ListKeysParams,
             {"prefix": prefix, "limit": limit, "offset": offset},
         )
         return cast(
@@ -859,7 +866,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/key-pages``
         """
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return await self._client.request(
@@ -886,7 +893,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``list_key_pages``, fetching page after page."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -913,7 +920,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyNumberPage]:
         """Every page of ``list_key_pages``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ListKeyPagesParams,
+            _params().ListKeyPagesParams,
             {"prefix": prefix, "page": page, "per_page": per_page},
         )
         return cast(
@@ -947,7 +954,7 @@ class AsyncKeys(AsyncAPIResource):
             after: The cursor of the previous page.
         """
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return await self._client.request(
@@ -974,7 +981,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[str]:
         """Every item of ``scan_keys``, fetching page after page."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -1001,7 +1008,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyScanPage]:
         """Every page of ``scan_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.ScanKeysParams,
+            _params().ScanKeysParams,
             {"prefix": prefix, "limit": limit, "after": after},
         )
         return cast(
@@ -1031,7 +1038,7 @@ class AsyncKeys(AsyncAPIResource):
         ``GET /v1/key-feed``
         """
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return await self._client.request(
@@ -1057,7 +1064,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyEntry]:
         """Every item of ``feed_keys``, fetching page after page."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(
@@ -1083,7 +1090,7 @@ class AsyncKeys(AsyncAPIResource):
     ) -> AsyncIterator[models.KeyFeedPage]:
         """Every page of ``feed_keys``, each fetched when the previous one was consumed."""
         _p = validate_params(
-            _params.FeedKeysParams,
+            _params().FeedKeysParams,
             {"prefix": prefix, "limit": limit},
         )
         return cast(

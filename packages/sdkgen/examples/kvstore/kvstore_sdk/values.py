@@ -25,7 +25,14 @@ from sdkgen.runtime import (
 )
 
 from . import endpoints as _e
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Values(SyncAPIResource):
@@ -58,7 +65,7 @@ class Values(SyncAPIResource):
         ``stream_download_value`` reads it in chunks.
         """
         _p = validate_params(
-            _params.DownloadValueParams,
+            _params().DownloadValueParams,
             {"key": key},
         )
         return read_binary(
@@ -90,7 +97,7 @@ class Values(SyncAPIResource):
         close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.DownloadValueParams,
+            _params().DownloadValueParams,
             {"key": key},
         )
         return open_binary(
@@ -125,7 +132,7 @@ class Values(SyncAPIResource):
         ``stream_export_snapshot`` reads it in chunks.
         """
         _p = validate_params(
-            _params.ExportSnapshotParams,
+            _params().ExportSnapshotParams,
             {"prefix": prefix},
         )
         return read_binary(
@@ -160,7 +167,7 @@ class Values(SyncAPIResource):
         close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.ExportSnapshotParams,
+            _params().ExportSnapshotParams,
             {"prefix": prefix},
         )
         return open_binary(
@@ -226,7 +233,7 @@ class AsyncValues(AsyncAPIResource):
         ``stream_download_value`` reads it in chunks.
         """
         _p = validate_params(
-            _params.DownloadValueParams,
+            _params().DownloadValueParams,
             {"key": key},
         )
         return await read_binary(
@@ -258,7 +265,7 @@ class AsyncValues(AsyncAPIResource):
         close it (or use ``async with``) to hang up.
         """
         _p = validate_params(
-            _params.DownloadValueParams,
+            _params().DownloadValueParams,
             {"key": key},
         )
         return await open_binary(
@@ -293,7 +300,7 @@ class AsyncValues(AsyncAPIResource):
         ``stream_export_snapshot`` reads it in chunks.
         """
         _p = validate_params(
-            _params.ExportSnapshotParams,
+            _params().ExportSnapshotParams,
             {"prefix": prefix},
         )
         return await read_binary(
@@ -328,7 +335,7 @@ class AsyncValues(AsyncAPIResource):
         close it (or use ``async with``) to hang up.
         """
         _p = validate_params(
-            _params.ExportSnapshotParams,
+            _params().ExportSnapshotParams,
             {"prefix": prefix},
         )
         return await open_binary(

@@ -25,7 +25,15 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
+
 
 # Which events of `watch_keys` carry which data, end the stream, or are skipped.
 _WATCH_KEYS_EVENTS = EventRoutes(
@@ -68,7 +76,7 @@ class Watch(SyncAPIResource):
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.WatchKeysParams,
+            _params().WatchKeysParams,
             {"prefix": prefix},
         )
         return self._client.stream(
@@ -134,7 +142,7 @@ class AsyncWatch(AsyncAPIResource):
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.WatchKeysParams,
+            _params().WatchKeysParams,
             {"prefix": prefix},
         )
         return await self._client.stream(

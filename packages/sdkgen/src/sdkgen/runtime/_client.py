@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Self, TypeVar, cast
 
 import httpx
-import stamina
 from pydantic import BaseModel
 
 from ._body_limit import LimitedBody
@@ -42,6 +41,10 @@ E = TypeVar("E")
 
 
 def _retry_context(call: Call) -> Any:
+    # Imported on the first retry: most calls never need it, and stamina with tenacity is a
+    # good part of the import time of a client.
+    import stamina
+
     return stamina.retry_context(
         on=call.state.wait_for, attempts=call.state.max_attempts, timeout=None
     )

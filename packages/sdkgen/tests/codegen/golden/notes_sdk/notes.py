@@ -28,7 +28,14 @@ from sdkgen.runtime import (
 
 from . import endpoints as _e
 from . import models
-from . import params as _params
+
+
+def _params() -> Any:
+    # The parameter models are built on the first call that checks parameters, not at import:
+    # a program calls few of the endpoints, and every model costs import time.
+    from . import params
+
+    return params
 
 
 class Notes(SyncAPIResource):
@@ -136,7 +143,7 @@ class Notes(SyncAPIResource):
             note_id: The note's id.
         """
         _p = validate_params(
-            _params.GetNoteParams,
+            _params().GetNoteParams,
             {"note_id": note_id},
         )
         return self._client.request(
@@ -168,7 +175,7 @@ class Notes(SyncAPIResource):
             tag: Only notes with this tag.
         """
         _p = validate_params(
-            _params.ListNotesParams,
+            _params().ListNotesParams,
             {"limit": limit, "offset": offset, "tag": tag},
         )
         return self._client.request(
@@ -195,7 +202,7 @@ class Notes(SyncAPIResource):
     ) -> Iterator[models.Note]:
         """Every item of ``list_notes``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListNotesParams,
+            _params().ListNotesParams,
             {"limit": limit, "offset": offset, "tag": tag},
         )
         return cast(
@@ -225,7 +232,7 @@ class Notes(SyncAPIResource):
         Deprecated: use archive instead
         """
         _p = validate_params(
-            _params.DeleteNoteParams,
+            _params().DeleteNoteParams,
             {"note_id": note_id},
         )
         return self._client.request(
@@ -392,7 +399,7 @@ class Notes(SyncAPIResource):
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.WatchParams,
+            _params().WatchParams,
             {"note_id": note_id},
         )
         return self._client.stream(
@@ -543,7 +550,7 @@ class AsyncNotes(AsyncAPIResource):
             note_id: The note's id.
         """
         _p = validate_params(
-            _params.GetNoteParams,
+            _params().GetNoteParams,
             {"note_id": note_id},
         )
         return await self._client.request(
@@ -575,7 +582,7 @@ class AsyncNotes(AsyncAPIResource):
             tag: Only notes with this tag.
         """
         _p = validate_params(
-            _params.ListNotesParams,
+            _params().ListNotesParams,
             {"limit": limit, "offset": offset, "tag": tag},
         )
         return await self._client.request(
@@ -602,7 +609,7 @@ class AsyncNotes(AsyncAPIResource):
     ) -> AsyncIterator[models.Note]:
         """Every item of ``list_notes``, fetching page after page (``limit`` items each)."""
         _p = validate_params(
-            _params.ListNotesParams,
+            _params().ListNotesParams,
             {"limit": limit, "offset": offset, "tag": tag},
         )
         return cast(
@@ -632,7 +639,7 @@ class AsyncNotes(AsyncAPIResource):
         Deprecated: use archive instead
         """
         _p = validate_params(
-            _params.DeleteNoteParams,
+            _params().DeleteNoteParams,
             {"note_id": note_id},
         )
         return await self._client.request(
@@ -799,7 +806,7 @@ class AsyncNotes(AsyncAPIResource):
         Returns a stream of events; iterate it, and close it (or use ``with``) to hang up.
         """
         _p = validate_params(
-            _params.WatchParams,
+            _params().WatchParams,
             {"note_id": note_id},
         )
         return await self._client.stream(
