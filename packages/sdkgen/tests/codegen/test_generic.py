@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("folder", ["src/sdkgen", "tests", "README.md"])
+@pytest.mark.parametrize("folder", ["src/sdkgen", "tests", "docs", "examples", "README.md"])
 def test_no_tinker_names(folder: str) -> None:
     offenders = []
     top = ROOT / folder
@@ -19,7 +19,7 @@ def test_no_tinker_names(folder: str) -> None:
         if (
             path.is_file()
             and path != Path(__file__).resolve()
-            and path.suffix in {".py", ".j2", ".md", ".txt"}
+            and path.suffix in {".py", ".j2", ".md", ".txt", ".yaml", ".json"}
         ):
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if re.search("tinker", line, re.IGNORECASE):
