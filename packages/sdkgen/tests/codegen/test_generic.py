@@ -34,3 +34,12 @@ def test_the_kit_never_imports_an_sdk_made_with_it() -> None:
         source = path.read_text()
         imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", source, re.MULTILINE)
         assert all(name.split(".")[0] != "tinkex" for name in imports), path
+
+
+def test_the_generator_and_the_runtime_agree_on_safe_methods() -> None:
+    # The generator keeps its own copy (it imports nothing of the runtime): a method the
+    # runtime sends no idempotency key with must get no `idempotency_key` argument, and back.
+    from sdkgen.codegen import ir
+    from sdkgen.runtime import _request
+
+    assert ir.SAFE_METHODS == _request.SAFE_METHODS
