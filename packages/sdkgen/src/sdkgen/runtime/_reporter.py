@@ -20,7 +20,7 @@ from typing import Any
 
 from ._errors import SDKError
 from ._redact import redact_value
-from ._spec import APISpec
+from ._spec import DEFAULT_LOGGER, APISpec
 
 __all__ = ["TelemetryReporter", "telemetry_enabled"]
 
@@ -45,7 +45,7 @@ class TelemetryReporter:
         max_queue: int = 10_000,
         retries: int = 3,
         backoff: float = 0.5,
-        logger_name: str = "sdkgen",
+        logger_name: str = DEFAULT_LOGGER,
     ) -> None:
         self._send = send
         self._logger = logging.getLogger(logger_name)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_LOGGER",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "APISpec",
     "AuthSpec",
@@ -27,6 +28,8 @@ __all__ = [
 # Far above any answer a JSON API sends (a training batch's results are a few MB), far below
 # what would exhaust a machine's memory.
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: The logger of an API whose spec names none (generated specs name their package's).
+DEFAULT_LOGGER = "sdkgen"
 
 
 def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
@@ -191,7 +194,7 @@ class APISpec:
     extra_auth: tuple[AuthSpec, ...] = ()
     # The logger the runtime writes to for this API (generated code passes its top-level
     # package, so that an SDK's users configure one logger: the SDK's own).
-    logger: str = "sdkgen"
+    logger: str = DEFAULT_LOGGER
     # The shapes of error bodies, for every endpoint (an endpoint's own are looked at first).
     errors: ErrorSchemas | None = None
 

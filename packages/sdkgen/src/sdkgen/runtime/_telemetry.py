@@ -18,6 +18,7 @@ from typing import Literal
 import httpx
 
 from ._redact import redact, watch_logger
+from ._spec import DEFAULT_LOGGER
 
 __all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
 
@@ -57,7 +58,9 @@ def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> d
 class Telemetry:
     """Fans events out to listeners and to the API's logger (``APISpec.logger``)."""
 
-    def __init__(self, listeners: Iterable[Listener] = (), *, logger_name: str = "sdkgen") -> None:
+    def __init__(
+        self, listeners: Iterable[Listener] = (), *, logger_name: str = DEFAULT_LOGGER
+    ) -> None:
         self._listeners: list[Listener] = list(listeners)
         self.logger = logging.getLogger(logger_name)
         watch_logger(logger_name)
