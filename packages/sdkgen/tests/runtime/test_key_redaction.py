@@ -28,6 +28,7 @@ from sdkgen.runtime import (
     RequestOptions,
 )
 from sdkgen.runtime._redact import redact, redact_value
+from sdkgen.runtime._telemetry import Telemetry
 from tests.runtime._support import API_KEY_ENV, SyncFactory, endpoint
 
 CANARY = "cnry-Q7w9Zx3LmKp2Vb8Tn4Rd"
@@ -190,3 +191,18 @@ def test_redact_covers_prefixes_and_case_variants() -> None:
     assert redact_value({"k": [CANARY, b"x" + CANARY.encode()]}) == {
         "k": ["<redacted>", b"x<redacted>"]
     }
+
+
+def test_an_sdks_own_logger_is_redacted_once_a_client_names_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Generated specs name their package's logger (APISpec.logger); the client's telemetry
+    # registers it, so a key quoted there is redacted as in the runtime's own logger.
+    name = "an_sdk_of_its_own"
+    with caplog.at_level(logging.INFO, logger=name):
+        Telemetry(logger_name=name)
+        sdkgen.runtime.Secret(CANARY)
+        logging.getLogger(name).info("sending with key %s", CANARY)
+    (record,) = [r for r in caplog.records if r.name == name]
+    assert not _leaks(record.getMessage())
+    assert "<redacted>" in record.getMessage()
