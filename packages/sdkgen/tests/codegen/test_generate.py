@@ -193,3 +193,16 @@ def test_check_covers_the_reference(tmp_path: Path) -> None:
     assert check(MINI, out, reference=doc) == ""
     doc.write_text(doc.read_text().replace("Notes", "Nodes"))
     assert "reference.md (committed)" in check(MINI, out, reference=doc)
+
+
+def test_the_command_line_names_its_commands_on_misuse(capsys: pytest.CaptureFixture[str]) -> None:
+    from sdkgen.codegen.__main__ import main
+
+    assert main([]) == 2
+    assert "python -m sdkgen generate MANIFEST --out DIR" in capsys.readouterr().err
+    assert main(["genrate", "api.yaml"]) == 2  # a typo: refused with the usage, nothing written
+    err = capsys.readouterr().err
+    assert "unknown command 'genrate'" in err
+    assert "python -m sdkgen import OPENAPI --out MANIFEST" in err
+    assert main(["--help"]) == 0
+    assert "python -m sdkgen generate" in capsys.readouterr().out
