@@ -26,8 +26,7 @@ from sdkgen.runtime._response import excerpt, status_error
 
 from ._download_errors import DownloadError, UnsafeArchiveError
 from ._download_io import CHUNK_SIZE, Transfer, new_file
-from ._generated import models
-from ._generated.endpoints import ENDPOINTS
+from ._generated import endpoints as _e, models
 from .types import ParsedCheckpointTinkerPath
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def _auth_headers(holder: Holder) -> dict[str, str]:
     request = build_request(
         api.api,
         api.config,
-        ENDPOINTS["get_checkpoint_archive_url"],
+        _e.GET_CHECKPOINT_ARCHIVE_URL,
         CallArgs(path_params={"training_run_id": "x", "checkpoint_id": "x"}),
         retries_taken=0,
         timeout=httpx.Timeout(1.0),
@@ -87,7 +86,7 @@ def _timeout(holder: Holder, read_timeout: float) -> httpx.Timeout:
 
 
 def _client(holder: Holder) -> httpx.AsyncClient:
-    return holder.api.http_client(ENDPOINTS["get_checkpoint_archive_url"].pool)
+    return holder.api.http_client(_e.GET_CHECKPOINT_ARCHIVE_URL.pool)
 
 
 async def _open(
@@ -234,7 +233,7 @@ async def probe_archive(
     holder: Holder, parsed: ParsedCheckpointTinkerPath, read_timeout: float
 ) -> Probe:
     api = holder.api
-    spec = ENDPOINTS["get_checkpoint_archive_url"]
+    spec = _e.GET_CHECKPOINT_ARCHIVE_URL
     bare = parsed.checkpoint_id.split("/", 1)[1]
     probe = Probe()
     full_id_absent = False

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sdkgen.runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver, RequestOptions
+from sdkgen.runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver
 
 from ._generated import AsyncTinkerAPI, endpoints as _e, models
 from ._wire import compact
@@ -94,13 +94,10 @@ class ForwardBackwardWire:
         if message is None or not codecs.protobuf_request(_e.FORWARD_BACKWARD):
             return await self._send_json(chunk, seq_id, loss_fn, loss_fn_config, forward_only)
         try:
-            return await self._api.submit(
-                _e.FORWARD_BACKWARD,
-                models.UntypedAPIFuture,
-                ForwardBackwardOutput,
-                content=message.with_seq_id(seq_id),
+            handle = await self._api.training.forward_backward(
+                message=message.with_seq_id(seq_id),
                 on_queue_state=self._observer,
-                options=RequestOptions(compress=self._compress()),
+                compress=self._compress(),
             )
         except APIStatusError as err:
             if codecs.mode == "protobuf" or not codecs.is_refusal(err, _e.FORWARD_BACKWARD):
@@ -113,6 +110,7 @@ class ForwardBackwardWire:
                     # JSON is refused the same way: the request, not its encoding, is at fault.
                     codecs.forget_refusal()
                 raise
+        return handle.result_as(ForwardBackwardOutput)
 
     async def _send_json(
         self,
@@ -133,24 +131,25 @@ class ForwardBackwardWire:
             loss_fn=loss_fn,
             loss_fn_config=dict(loss_fn_config) if loss_fn_config is not None else None,
         )
-        body: models.ForwardRequest | models.ForwardBackwardRequest
+        training = self._api.training
         if forward_only:
-            spec = _e.FORWARD
-            body = compact(
-                models.ForwardRequest, forward_input=batch, model_id=self._model_id, seq_id=seq_id
+            handle = await training.forward(
+                request=compact(
+                    models.ForwardRequest,
+                    forward_input=batch,
+                    model_id=self._model_id,
+                    seq_id=seq_id,
+                ),
+                on_queue_state=self._observer,
             )
         else:
-            spec = _e.FORWARD_BACKWARD_JSON
-            body = compact(
-                models.ForwardBackwardRequest,
-                forward_backward_input=batch,
-                model_id=self._model_id,
-                seq_id=seq_id,
+            handle = await training.forward_backward_json(
+                request=compact(
+                    models.ForwardBackwardRequest,
+                    forward_backward_input=batch,
+                    model_id=self._model_id,
+                    seq_id=seq_id,
+                ),
+                on_queue_state=self._observer,
             )
-        return await self._api.submit(
-            spec,
-            models.UntypedAPIFuture,
-            ForwardBackwardOutput,
-            body=body,
-            on_queue_state=self._observer,
-        )
+        return handle.result_as(ForwardBackwardOutput)

@@ -43,8 +43,7 @@ from sdkgen.runtime._liveness import Reachability
 from ._admission import Admission
 from ._creation_recovery import create_sampling_session_recovering
 from ._futures_poller import SessionFuturesPoller, poller_for
-from ._generated import models
-from ._generated.endpoints import ENDPOINTS
+from ._generated import endpoints as _e, models
 from ._holder import Holder
 from ._public_call import public
 from ._sample_stream import SampleStream
@@ -357,9 +356,7 @@ class SamplingClient:
                 )
             body = request.model_copy(update={"seq_id": self._next_seq()})
             with using_call_headers(call_headers):
-                return await holder.api.stream(
-                    ENDPOINTS["sample_stream"], models.SampleStreamChunk, body=body
-                )
+                return await holder.api.sampling.sample_stream(request=body)
 
         return SampleStream(holder, open_stream())
 
@@ -421,9 +418,10 @@ class SamplingClient:
     def _report_retry(self, attempt: int, wait: float, cause: Exception) -> None:
         """Sampling retries are the client's own (asample is never retried by the runtime):
         report them like every other retry, to listeners and the ``on_retry`` hook."""
-        spec = ENDPOINTS["asample"]
-        info = RetryInfo(endpoint=spec.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0)
-        self.holder.api._report_retry(spec, spec.path, 0)(info)
+        info = RetryInfo(
+            endpoint=_e.ASAMPLE.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0
+        )
+        self.holder.api.report_retry(_e.ASAMPLE, info)
 
     def _limits(self) -> Admission:
         """The count and byte limits of this client, shared by sample() and sample_async()."""
@@ -447,23 +445,20 @@ class SamplingClient:
             while True:  # 429 on submission: wait out the shared window, resend the same seq id
                 await _Backoff.wait()
                 try:
-                    handle = await self.holder.api.submit(
-                        ENDPOINTS["asample"],
-                        models.UntypedAPIFuture,
-                        SampleResponse,
-                        body=body,
-                        on_queue_state=self.on_queue_state_change,
+                    submitted = await self.holder.api.sampling.asample(
+                        request=body, on_queue_state=self.on_queue_state_change
                     )
                 except RateLimitError as err:
                     _Backoff.open(nbytes)
                     self._report_retry(0, max(_Backoff.until - time.monotonic(), 0.0), err)
                     continue
                 break
+        handle = submitted.result_as(SampleResponse)
         poller = await self._futures_poller()
         try:
             if poller is not None:  # the session-wide long poll says when the result is ready
                 await poller.wait(handle.request_id, self.holder.result_timeout)
-            result: SampleResponse = await handle.result()
+            result = await handle.result()
         except asyncio.CancelledError:
             # Nobody wants this sample any more: let the server stop working on it too.
             self.holder.cancel_request(handle.request_id)

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel
 from sdkgen.runtime import (
     AmbiguousOutcomeError,
     APIFuture,
@@ -22,7 +21,6 @@ from sdkgen.runtime import (
 from ._chunking import chunk_data, merge_outputs
 from ._fwdbwd_wire import ForwardBackwardWire
 from ._generated import models
-from ._generated.endpoints import ENDPOINTS
 from ._holder import Holder
 from ._ordering import Turnstile
 from ._public_call import public
@@ -51,6 +49,7 @@ from .types import (
 from .types._tensor import require
 
 if TYPE_CHECKING:
+    from ._generated.training import AsyncTraining
     from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
 
 __all__ = ["TrainingClient"]
@@ -58,6 +57,7 @@ __all__ = ["TrainingClient"]
 logger = logging.getLogger("tinkex")
 
 H = TypeVar("H")
+R = TypeVar("R")
 OptimParams = AdamParams | DimuonParams
 CustomLossFn = Callable[[list[Datum], list[Any]], tuple[Any, dict[str, float]]]
 
@@ -106,23 +106,14 @@ class TrainingClient:
             raise
         return self.holder.submit(coro, f"{what} ({self.model_id})")
 
+    @property
+    def _training(self) -> AsyncTraining:
+        """The generated training endpoints, on the client's current API connection."""
+        return self.holder.api.training
+
     def _ambiguous(self, err: AmbiguousOutcomeError, seq_id: int) -> AmbiguousOutcomeError:
         err.detail = f"{err.detail} [model {self.model_id}, seq id {seq_id}]"
         return err
-
-    async def _submit_future(
-        self, endpoint: str, result_type: type[Any], seq_id: int, body: BaseModel
-    ) -> AsyncFutureHandle[Any, Any]:
-        return await self._guarded(
-            seq_id,
-            self.holder.api.submit(
-                ENDPOINTS[endpoint],
-                models.UntypedAPIFuture,
-                result_type,
-                body=body,
-                on_queue_state=self._queue_logger,
-            ),
-        )
 
     async def _guarded(self, seq_id: int, submission: Awaitable[H]) -> H:
         """Await a submission; its errors say which model and seq id they are about."""
@@ -141,17 +132,16 @@ class TrainingClient:
     def _single(
         self,
         what: str,
-        endpoint: str,
-        result_type: type[Any],
-        body_of: Callable[[int], BaseModel],
-        convert: Callable[[Any], Any] = lambda x: x,
+        send: Callable[[int], Awaitable[AsyncFutureHandle[Any, R]]],
+        convert: Callable[[R], Any] = lambda x: x,
     ) -> APIFuture[Any]:
-        """Reserve one seq id now; submit when its turn comes; poll for the result."""
+        """Reserve one seq id now; ``send(seq_id)`` (a generated method's call) when its turn
+        comes; poll for the result."""
         seq_id = self._turnstile.reserve(1)
 
         async def run() -> Any:
             async with self._turnstile.turn(seq_id, 1):
-                handle = await self._submit_future(endpoint, result_type, seq_id, body_of(seq_id))
+                handle = await self._guarded(seq_id, send(seq_id))
             return convert(await handle.result())
 
         return self._submit(run(), what)
@@ -303,19 +293,24 @@ class TrainingClient:
             )
         check_optim_params(params)
 
-        def body(seq_id: int) -> BaseModel:
+        def send(seq_id: int) -> Awaitable[AsyncFutureHandle[Any, OptimStepResponse]]:
             if isinstance(params, DimuonParams):
-                return compact(
+                body = compact(
                     models.OptimStepRequest,
                     model_id=self.model_id,
                     seq_id=seq_id,
                     optimizer_params=params,
                 )
-            return compact(
-                models.OptimStepRequest, model_id=self.model_id, seq_id=seq_id, adam_params=params
-            )
+            else:
+                body = compact(
+                    models.OptimStepRequest,
+                    model_id=self.model_id,
+                    seq_id=seq_id,
+                    adam_params=params,
+                )
+            return self._training.optim_step(request=body, on_queue_state=self._queue_logger)
 
-        return self._single("optim_step", "optim_step", OptimStepResponse, body)
+        return self._single("optim_step", send)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -331,16 +326,17 @@ class TrainingClient:
         check_checkpoint_name(name)
         return self._single(
             "save_state",
-            "save_weights",
-            SaveWeightsResponse,
-            lambda seq_id: compact(
-                models.SaveWeightsRequest,
-                model_id=self.model_id,
-                path=name,
-                seq_id=seq_id,
-                ttl_seconds=ttl_seconds,
-                overwrite=overwrite,
-                user_metadata=user_metadata,
+            lambda seq_id: self._training.save_weights(
+                request=compact(
+                    models.SaveWeightsRequest,
+                    model_id=self.model_id,
+                    path=name,
+                    seq_id=seq_id,
+                    ttl_seconds=ttl_seconds,
+                    overwrite=overwrite,
+                    user_metadata=user_metadata,
+                ),
+                on_queue_state=self._queue_logger,
             ),
             lambda r: r.model_copy(update={"path": normalize_path(r.path, "weights")}),
         )
@@ -351,15 +347,16 @@ class TrainingClient:
         _check_tinker_path(path)
         return self._single(
             "load_state_with_optimizer" if optimizer else "load_state",
-            "load_weights",
-            LoadWeightsResponse,
-            lambda seq_id: compact(
-                models.LoadWeightsRequest,
-                model_id=self.model_id,
-                seq_id=seq_id,
-                path=path,
-                optimizer=optimizer,
-                weights_access_token=weights_access_token,
+            lambda seq_id: self._training.load_weights(
+                request=compact(
+                    models.LoadWeightsRequest,
+                    model_id=self.model_id,
+                    seq_id=seq_id,
+                    path=path,
+                    optimizer=optimizer,
+                    weights_access_token=weights_access_token,
+                ),
+                on_queue_state=self._queue_logger,
             ),
         )
 
@@ -393,15 +390,16 @@ class TrainingClient:
 
         return self._single(
             "save_weights_for_sampler",
-            "save_weights_for_sampler",
-            models.SaveWeightsForSamplerResponseInternal,
-            lambda seq_id: compact(
-                models.SaveWeightsForSamplerRequest,
-                model_id=self.model_id,
-                path=name,
-                seq_id=seq_id,
-                ttl_seconds=ttl_seconds,
-                user_metadata=user_metadata,
+            lambda seq_id: self._training.save_weights_for_sampler(
+                request=compact(
+                    models.SaveWeightsForSamplerRequest,
+                    model_id=self.model_id,
+                    path=name,
+                    seq_id=seq_id,
+                    ttl_seconds=ttl_seconds,
+                    user_metadata=user_metadata,
+                ),
+                on_queue_state=self._queue_logger,
             ),
             convert,
         )
@@ -423,15 +421,16 @@ class TrainingClient:
 
         return self._single(
             "save_weights_external",
-            "save_weights_external",
-            models.SaveWeightsExternalResponseInternal,
-            lambda seq_id: compact(
-                models.SaveWeightsExternalRequest,
-                model_id=self.model_id,
-                path=name,
-                seq_id=seq_id,
-                ttl_seconds=ttl_seconds,
-                age_encryption_recipients=age_encryption_recipients,
+            lambda seq_id: self._training.save_weights_external(
+                request=compact(
+                    models.SaveWeightsExternalRequest,
+                    model_id=self.model_id,
+                    path=name,
+                    seq_id=seq_id,
+                    ttl_seconds=ttl_seconds,
+                    age_encryption_recipients=age_encryption_recipients,
+                ),
+                on_queue_state=self._queue_logger,
             ),
             convert,
         )
@@ -465,11 +464,11 @@ class TrainingClient:
                 kind=kind,
             )
             async with self._turnstile.turn(seq_id, 1):
-                handle = await self._submit_future(
-                    "save_weights_for_sampler",
-                    models.SaveWeightsForSamplerResponseInternal,
+                handle = await self._guarded(
                     seq_id,
-                    body,
+                    self._training.save_weights_for_sampler(
+                        request=body, on_queue_state=self._queue_logger
+                    ),
                 )
             result = await handle.result()
             base_model = self._base_model()

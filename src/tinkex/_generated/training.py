@@ -210,7 +210,7 @@ class Training(SyncAPIResource):
     def forward_backward(
         self,
         *,
-        message: _pb.ForwardBackwardRequest,
+        message: _pb.ForwardBackwardRequest | bytes,
         on_queue_state: QueueStateObserver | None = None,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -231,7 +231,7 @@ class Training(SyncAPIResource):
         Returns a handle; ``handle.result(timeout=...)`` polls for the result.
 
         Args:
-            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message.
+            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message, or its serialized bytes (sent as they are: for a body encoded ahead of time).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
             compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
@@ -240,7 +240,7 @@ class Training(SyncAPIResource):
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=message.SerializeToString(),
+            content=message if isinstance(message, bytes) else message.SerializeToString(),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1395,7 +1395,7 @@ class AsyncTraining(AsyncAPIResource):
     async def forward_backward(
         self,
         *,
-        message: _pb.ForwardBackwardRequest,
+        message: _pb.ForwardBackwardRequest | bytes,
         on_queue_state: QueueStateObserver | None = None,
         compress: bool | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
@@ -1416,7 +1416,7 @@ class AsyncTraining(AsyncAPIResource):
         Returns a handle; ``await handle.result(timeout=...)`` polls for the result.
 
         Args:
-            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message.
+            message: The request, a `tinker_public.ForwardBackwardRequest` protobuf message, or its serialized bytes (sent as they are: for a body encoded ahead of time).
             on_queue_state: Called with (state, reason) when the server reports a new queue state.
             compress: False sends this call's body uncompressed (for servers that do not decode it).
         """
@@ -1425,7 +1425,7 @@ class AsyncTraining(AsyncAPIResource):
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=message.SerializeToString(),
+            content=message if isinstance(message, bytes) else message.SerializeToString(),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

@@ -173,3 +173,27 @@ def test_a_protobuf_reply_nobody_asked_for_is_read_field_by_field(shapes_sdk: ob
         result = api.items.measure(message=pb.Box(label="cube")).result(timeout=5)
     assert result.value == 3.25
     assert type(result).__name__ == "VolumeResult"
+
+
+def test_a_message_already_serialized_is_sent_as_it_is(shapes_sdk: object) -> None:
+    """Hand-written code that encodes ahead of time (or splices a field into bytes) passes the
+    bytes to the generated, typed method instead of a message object."""
+    pb = importlib.import_module("shapes_sdk.shapes_pb2")
+    seen: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/measure":
+            return httpx.Response(200, json={"request_id": "r1"})
+        return httpx.Response(200, json={"value": 2.0})
+
+    encoded = (
+        pb.Box(label="cube", sides=[3]).SerializeToString() + pb.Box(sides=[4]).SerializeToString()
+    )
+    client_class = shapes_sdk.MiniAPI  # type: ignore[attr-defined]
+    with client_class(base_url="http://api.test", transport=httpx.MockTransport(server)) as api:
+        handle = api.items.measure(message=encoded, compress=False)
+        assert handle.result(timeout=5).value == 2.0
+    assert seen[0].content == encoded  # byte for byte, not re-encoded
+    assert pb.Box.FromString(seen[0].content) == pb.Box(label="cube", sides=[3, 4])
+    assert seen[0].headers["content-type"] == "application/x-protobuf"

@@ -347,6 +347,39 @@ def test_result_is_cached(client: SyncTestClient, httpx_mock: HTTPXMock) -> None
     assert "done" in repr(handle)
 
 
+class RicherResult(Result):
+    """A hand-written type over the declared one, as an SDK's own layer has."""
+
+    def doubled(self) -> int:
+        return 2 * self.value
+
+
+def test_result_as_decodes_into_a_subclass_of_the_declared_type(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=POLL_URL, json=pending())
+    httpx_mock.add_response(url=POLL_URL, json={"value": 21})
+    handle = submit(client)
+    richer = handle.result_as(RicherResult)
+    assert richer is handle  # the same handle: its polling state carries on
+    result = richer.result()
+    assert type(result) is RicherResult
+    assert result.doubled() == 42
+
+
+def test_result_as_refuses_an_unrelated_type_and_a_finished_handle(
+    client: SyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=POLL_URL, json={"value": 1})
+    handle = submit(client)
+    with pytest.raises(TypeError, match="subclass of the declared result type Result"):
+        handle.result_as(dict)
+    assert handle.result() == Result(value=1)
+    with pytest.raises(RuntimeError, match="before the result is read"):
+        handle.result_as(RicherResult)
+    assert type(handle.result()) is Result  # unchanged by the refused call
+
+
 def test_submission_without_request_id_is_refused(
     client: SyncTestClient, httpx_mock: HTTPXMock
 ) -> None:
@@ -379,6 +412,16 @@ async def test_async_pending_replies_are_polled_until_the_result(
     assert await handle.result() == Result(value=42)
     assert handle.polls == 3
     assert seen == ["active", "paused_capacity", "active"]
+
+
+async def test_async_result_as_decodes_into_the_subclass(
+    aclient: AsyncTestClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(url=POLL_URL, json={"value": 5})
+    handle = (await asubmit(aclient)).result_as(RicherResult)
+    result = await handle.result()
+    assert type(result) is RicherResult
+    assert result.doubled() == 10
 
 
 async def test_async_failed_reply(aclient: AsyncTestClient, httpx_mock: HTTPXMock) -> None:

@@ -474,6 +474,24 @@ def test_on_retry_hook_gets_attempt_wait_and_cause(
     assert seen[1].elapsed >= seen[0].elapsed >= 0
 
 
+def test_a_retry_made_by_the_caller_is_reported_like_the_runtimes_own(
+    make_client: SyncFactory, httpx_mock: HTTPXMock
+) -> None:
+    seen: list[RetryInfo] = []
+    events: list[Any] = []
+    client = make_client(on_retry=seen.append)
+    client.telemetry.add_listener(events.append)
+    cause = APIConnectionError("refused", endpoint="create_item")
+    info = RetryInfo(endpoint="create_item", attempt=2, wait=0.25, cause=cause, elapsed=0.0)
+    client.report_retry(endpoint("create_item"), info)
+    assert seen == [info]
+    retries = [e for e in events if e.kind == "retry"]
+    assert len(retries) == 1
+    assert (retries[0].endpoint, retries[0].attempt, retries[0].wait) == ("create_item", 2, 0.25)
+    assert retries[0].error_type == "APIConnectionError"
+    assert httpx_mock.get_requests() == []  # reporting sends nothing
+
+
 def test_giving_up_on_status_says_how_many_attempts(
     make_client: SyncFactory, httpx_mock: HTTPXMock
 ) -> None:

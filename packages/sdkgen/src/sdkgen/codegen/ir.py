@@ -191,9 +191,10 @@ class _Builder:
                 Arg(
                     _py_name("message", taken),
                     "message",
-                    f"_pb.{ep.message}",
+                    f"_pb.{ep.message} | bytes",
                     None,
-                    f"The request, a `{self.message_name(ep.message)}` protobuf message.",
+                    f"The request, a `{self.message_name(ep.message)}` protobuf message, or "
+                    "its serialized bytes (sent as they are: for a body encoded ahead of time).",
                     "message",
                 )
             )

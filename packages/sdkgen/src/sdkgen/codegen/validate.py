@@ -79,7 +79,8 @@ GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models
 CLIENT_MEMBERS = frozenset(
     {
         "api", "close", "closed", "codecs", "config", "endpoints", "http_client", "paginate",
-        "paginate_pages", "poll_once", "request", "stream", "submit", "telemetry", "use_http_backend",
+        "paginate_pages", "poll_once", "report_retry", "request", "stream", "submit", "telemetry",
+        "use_http_backend",
     }
 )  # fmt: skip
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # resources and endpoints: no leading underscore

@@ -212,6 +212,21 @@ class ClientCore:
         timeout = self._attempt_timeout(spec, options)
         return Call(spec, args, policy, state, timeout, path, call_id, options.pool or spec.pool)
 
+    def report_retry(self, spec: EndpointSpec, info: RetryInfo) -> None:
+        """Report a retry the caller makes itself, outside the runtime's retry loop, as the
+        runtime reports its own: a ``retry`` telemetry event and the ``on_retry`` hook.
+
+        Args:
+            spec: The endpoint being retried.
+            info: The attempt, the wait before it and its cause.
+
+        Example::
+
+            api.report_retry(endpoints.CREATE_JOB, RetryInfo(endpoint="create_job", attempt=1,
+                             wait=0.5, cause=err, elapsed=0.0))
+        """
+        self._report_retry(spec, spec.path, 0)(info)
+
     def _report_retry(
         self, spec: EndpointSpec, path: str, call_id: int
     ) -> Callable[[RetryInfo], None]:

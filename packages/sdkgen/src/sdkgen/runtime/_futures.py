@@ -21,7 +21,7 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import httpx
 
@@ -54,6 +54,7 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
+R2 = TypeVar("R2")
 
 _DEFAULT_POLL_TIMEOUT = 45.0
 # Replies other than the result ("not yet", failed, metadata only) are far smaller than this.
@@ -113,6 +114,23 @@ class _FutureCore(Generic[T, R]):
 
     def done(self) -> bool:
         return self._done
+
+    def _decode_as(self, result_type: type[Any]) -> None:
+        """Decode the result as ``result_type`` (a subclass of the declared type) from now on."""
+        declared = self.result_type
+        if isinstance(declared, type) and not (
+            isinstance(result_type, type) and issubclass(result_type, declared)
+        ):
+            raise TypeError(
+                f"{self.spec.id}: result_as({result_type!r}) needs a subclass of the declared "
+                f"result type {declared.__qualname__}"
+            )
+        if self._done:
+            raise RuntimeError(
+                f"{self.spec.id}: result_as() must be called before the result is read "
+                f"(request {self.request_id} already has its result)"
+            )
+        self.result_type = result_type
 
     def _poll_call(self) -> dict[str, Any]:
         """Where the poll carries the id: a path parameter, a query parameter, or the body."""
@@ -318,6 +336,21 @@ class FutureHandle(_FutureCore[T, R]):
 
     _client: SyncAPIClient
 
+    def result_as(self, result_type: type[R2]) -> FutureHandle[T, R2]:
+        """This handle, its result decoded as ``result_type``: a subclass of the declared result
+        type (for example a richer hand-written type). Call it before reading the result.
+
+        Args:
+            result_type: The class to decode into; a subclass of the declared result type.
+
+        Example::
+
+            handle = api.jobs.create(spec="...").result_as(RenderedFrame)
+            frame: RenderedFrame = handle.result(timeout=600)
+        """
+        self._decode_as(result_type)
+        return cast("FutureHandle[T, R2]", self)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cancelled = threading.Event()
@@ -377,6 +410,21 @@ class AsyncFutureHandle(_FutureCore[T, R]):
     """The asyncio twin of :class:`FutureHandle`: ``await handle.result(timeout=...)``."""
 
     _client: AsyncAPIClient
+
+    def result_as(self, result_type: type[R2]) -> AsyncFutureHandle[T, R2]:
+        """This handle, its result decoded as ``result_type``: a subclass of the declared result
+        type (for example a richer hand-written type). Call it before reading the result.
+
+        Args:
+            result_type: The class to decode into; a subclass of the declared result type.
+
+        Example::
+
+            handle = (await api.jobs.create(spec="...")).result_as(RenderedFrame)
+            frame: RenderedFrame = await handle.result(timeout=600)
+        """
+        self._decode_as(result_type)
+        return cast("AsyncFutureHandle[T, R2]", self)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
