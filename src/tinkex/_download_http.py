@@ -50,7 +50,7 @@ def run(holder: Holder, coro: Coroutine[Any, Any, T]) -> T:
     if holder.loop.in_loop_thread():
         coro.close()
         raise RuntimeError("download_checkpoint() blocks; do not call it on the SDK's own loop")
-    holder._check_open(coro)
+    holder.check_open(coro)
     future = holder.loop.submit(coro)
     try:
         return future.result()

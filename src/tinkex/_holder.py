@@ -207,17 +207,19 @@ class Holder:
         self, coro: Coroutine[Any, Any, T], description: str, timeout: float | None = None
     ) -> APIFuture[T]:
         """Run ``coro`` on the background loop; its result as an :class:`APIFuture`."""
-        self._check_open(coro)
+        self.check_open(coro)
         future = self.loop.submit(coro)
         limit = self.result_timeout if timeout is None else timeout
         return APIFuture(future, default_timeout=limit, description=description)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the background loop and wait for it (synchronous helpers)."""
-        self._check_open(coro)
+        self.check_open(coro)
         return self.loop.call(coro, self.result_timeout if timeout is None else timeout)
 
-    def _check_open(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
+    def check_open(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
+        """Raise ``ClientClosedError`` when closed (closing ``coro``, never to run); in a child
+        of fork(), rebuild the connections first."""
         if self._forked:
             self._rebuild_in_child()
         if self.closed:
@@ -302,6 +304,11 @@ class Holder:
             return value
 
     # -- server features ---------------------------------------------------------------------
+
+    @property
+    def known_server_config(self) -> models.ClientConfigResponse | None:
+        """The server's feature flags if already fetched (``server_config()``), else None."""
+        return self._server_config
 
     async def server_config(self) -> models.ClientConfigResponse:
         """The server's feature flags; servers without the endpoint (404) get the defaults."""

@@ -57,7 +57,7 @@ from .types import (
     TensorData,
 )
 
-__all__ = ["RetryConfig", "SamplingClient", "SamplingClientFuture"]
+__all__ = ["RetryConfig", "SamplingClient", "SamplingClientFuture", "open_sampling_client"]
 
 logger = logging.getLogger("tinkex")
 
@@ -172,38 +172,6 @@ class SamplingClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @staticmethod
-    async def _create(
-        holder: Holder,
-        *,
-        model_path: str | None = None,
-        base_model: str | None = None,
-        retry_config: RetryConfig | None = None,
-        record_stability_info: bool = False,
-        known_base_model: str | None = None,
-    ) -> SamplingClient:
-        """A new sampling session on ``model_path`` or ``base_model`` (exactly one is sent;
-        ``known_base_model`` only records what the caller already knows of the model)."""
-        if (model_path is None) == (base_model is None):
-            raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
-        sampler_id = await create_sampling_session_recovering(  # a lost answer: looked up
-            holder,
-            session_id=await holder.session_id(),
-            seq_id=holder.next_sampling_seq_id(),
-            base_model=base_model,
-            model_path=model_path,
-        )
-        known = base_model or known_base_model
-        if known is None and model_path is not None:
-            known = await _base_model_of(holder, sampler_id, model_path)
-        return SamplingClient(
-            holder,
-            sampling_session_id=sampler_id,
-            base_model=known,
-            retry_config=retry_config,
-            record_stability_info=record_stability_info,
-        )
-
     # -- sampling ----------------------------------------------------------------------------
 
     @public
@@ -270,8 +238,10 @@ class SamplingClient:
             prompt_logprobs_last_n,
         )
         holder = self.holder
-        holder._check_open()
-        if holder._server_config is None:  # its flags set the limits; fetched on the SDK's loop
+        holder.check_open()
+        if (
+            holder.known_server_config is None
+        ):  # its flags set the limits; fetched on the SDK's loop
             fetch = holder.server_config()
             await (fetch if holder.loop.in_loop_thread() else holder.submit(fetch, "client config"))
         return await self._sample(request)
@@ -426,7 +396,7 @@ class SamplingClient:
     def _limits(self) -> Admission:
         """The count and byte limits of this client, shared by sample() and sample_async()."""
         if self._admission is None:
-            flags = self.holder._server_config or models.ClientConfigResponse()
+            flags = self.holder.known_server_config or models.ClientConfigResponse()
             in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
             with self._progress_lock:
                 if self._admission is None:
@@ -559,7 +529,7 @@ class SamplingClient:
                 )
 
             return holder.submit(existing(), "sampling client")
-        coro = SamplingClient._create(
+        coro = open_sampling_client(
             holder,
             model_path=model_path,
             base_model=base_model,
@@ -687,6 +657,38 @@ def _prompt_logprobs(
     if last_n is None and len(logprobs) == length - 1:
         logprobs = [None, *logprobs]
     return logprobs
+
+
+async def open_sampling_client(
+    holder: Holder,
+    *,
+    model_path: str | None = None,
+    base_model: str | None = None,
+    retry_config: RetryConfig | None = None,
+    record_stability_info: bool = False,
+    known_base_model: str | None = None,
+) -> SamplingClient:
+    """A SamplingClient on a new sampling session on ``model_path`` or ``base_model`` (exactly
+    one is sent; ``known_base_model`` only records what the caller already knows of the model)."""
+    if (model_path is None) == (base_model is None):
+        raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
+    sampler_id = await create_sampling_session_recovering(  # a lost answer: looked up
+        holder,
+        session_id=await holder.session_id(),
+        seq_id=holder.next_sampling_seq_id(),
+        base_model=base_model,
+        model_path=model_path,
+    )
+    known = base_model or known_base_model
+    if known is None and model_path is not None:
+        known = await _base_model_of(holder, sampler_id, model_path)
+    return SamplingClient(
+        holder,
+        sampling_session_id=sampler_id,
+        base_model=known,
+        retry_config=retry_config,
+        record_stability_info=record_stability_info,
+    )
 
 
 _SAMPLERS: weakref.WeakSet[SamplingClient] = weakref.WeakSet()

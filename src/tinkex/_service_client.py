@@ -31,7 +31,12 @@ from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
 from ._public_call import public
-from ._sampling_client import RetryConfig, SamplingClient, SamplingClientFuture
+from ._sampling_client import (
+    RetryConfig,
+    SamplingClient,
+    SamplingClientFuture,
+    open_sampling_client,
+)
 from ._training_client import TrainingClient, _check_tinker_path
 from ._validation import check_lora_rank
 from .types import GetServerCapabilitiesResponse
@@ -314,7 +319,7 @@ class ServiceClient:
             raise ValueError("pass model_path (tinker://...) or base_model")
         if model_path is not None:
             _check_tinker_path(model_path)
-        coro = SamplingClient._create(
+        coro = open_sampling_client(
             self.holder,
             model_path=model_path,
             base_model=base_model,

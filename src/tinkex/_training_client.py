@@ -154,7 +154,7 @@ class TrainingClient:
         return [d if isinstance(d, Datum) else Datum.model_validate(d) for d in data]
 
     def _limits(self) -> tuple[int, int]:
-        config = self.holder._server_config or models.ClientConfigResponse()
+        config = self.holder.known_server_config or models.ClientConfigResponse()
         return config.fwdbwd_max_chunk_len, config.fwdbwd_max_chunk_bytes_count
 
     def _fwdbwd(
@@ -202,7 +202,7 @@ class TrainingClient:
         return merge_outputs(outputs, [len(c) for c in chunks])
 
     def _compress_fwdbwd(self) -> bool:
-        config = self.holder._server_config
+        config = self.holder.known_server_config
         return config is not None and config.proto_compress_fwdbwd
 
     @public
@@ -445,7 +445,7 @@ class TrainingClient:
     ) -> SamplingClientFuture:
         """Save the current weights for sampling (ephemeral: no checkpoint is kept) and return a
         SamplingClient on them. To keep a checkpoint, use ``save_weights_for_sampler``."""
-        from ._sampling_client import SamplingClient, SamplingClientFuture
+        from ._sampling_client import SamplingClient, SamplingClientFuture, open_sampling_client
 
         if name is not None:
             logger.warning(
@@ -481,7 +481,7 @@ class TrainingClient:
                     record_stability_info=record_stability_info,
                 )
             if result.path:  # a server that saves a path instead of an ephemeral session
-                return await SamplingClient._create(
+                return await open_sampling_client(
                     self.holder,
                     model_path=normalize_path(result.path, "sampler_weights"),
                     known_base_model=base_model,
@@ -500,10 +500,10 @@ class TrainingClient:
         record_stability_info: bool = False,
     ) -> SamplingClientFuture:
         """A SamplingClient on saved sampler weights (``tinker://.../sampler_weights/...``)."""
-        from ._sampling_client import SamplingClient, SamplingClientFuture
+        from ._sampling_client import SamplingClientFuture, open_sampling_client
 
         _check_tinker_path(model_path)
-        coro = SamplingClient._create(
+        coro = open_sampling_client(
             self.holder,
             model_path=model_path,
             known_base_model=self._base_model(),
