@@ -9,13 +9,19 @@ The user's metrics are returned, with ``loss:sum`` replaced by the custom loss.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .types import Datum, ForwardBackwardOutput, ModelInput, TensorData
 from .types._tensor import require
 
 if TYPE_CHECKING:
-    from ._training_client import CustomLossFn, TrainingClient
+    from ._training_client import CustomLossFn
+
+# Sends chunks under seq ids from ``first`` on: (chunks, first, loss_fn, config, forward_only).
+RunChunks = Callable[
+    [list[list[Datum]], int, Any, dict[str, Any] | None, bool], Awaitable[ForwardBackwardOutput]
+]
 
 __all__ = ["run_custom_loss", "surrogate_data"]
 
@@ -42,7 +48,7 @@ def surrogate_data(data: list[Datum]) -> list[Datum]:
 
 
 async def run_custom_loss(
-    client: TrainingClient,
+    run_chunks: RunChunks,
     data: list[Datum],
     loss_fn: CustomLossFn,
     chunks: list[list[Datum]],
@@ -50,7 +56,7 @@ async def run_custom_loss(
 ) -> ForwardBackwardOutput:
     """Both passes use ids reserved when the user called: ``first`` .. ``first + 2n - 1``."""
     torch = require("torch")
-    forward = await client._run_chunks(chunks, first, "cross_entropy", None, True)
+    forward = await run_chunks(chunks, first, "cross_entropy", None, True)
     logprobs = [
         torch.tensor(out["logprobs"].data, dtype=torch.float32, requires_grad=True)
         for out in forward.loss_fn_outputs
@@ -69,9 +75,7 @@ async def run_custom_loss(
     for size in sizes:
         backward_chunks.append(backward_data[at : at + size])
         at += size
-    result = await client._run_chunks(
-        backward_chunks, first + len(chunks), "cross_entropy", None, False
-    )
+    result = await run_chunks(backward_chunks, first + len(chunks), "cross_entropy", None, False)
     merged = dict(result.metrics)
     if "loss:sum" in merged:
         merged["surrogate_loss:sum"] = merged.pop("loss:sum")

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +35,7 @@ from sdkgen.runtime._config import HTTPBackend, WireMode, check_unreachable_time
 from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
 from ._creation_recovery import create_session_recovering
+from ._fork_hooks import after_fork_in_child
 from ._generated import AsyncTinkerAPI, models
 from ._session_telemetry import SessionTelemetry
 from ._wire import omit, register_result_decoders
@@ -72,16 +72,7 @@ _FINISH_REASONS: dict[
 }
 
 
-_HOLDERS: weakref.WeakSet[Holder] = weakref.WeakSet()
 _INHERITED: list[tuple[Any, Any]] = []
-
-
-def _holders_after_fork() -> None:
-    for holder in list(_HOLDERS):
-        holder._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_holders_after_fork)
 
 
 def _api_client(*, unreachable_timeout: float, **kwargs: Any) -> AsyncTinkerAPI:
@@ -183,7 +174,7 @@ class Holder:
         self.closed = False
         self.heartbeats_ok = 0
         self._close_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        _HOLDERS.add(self)
+        after_fork_in_child(self._after_fork_in_child)
 
     @property
     def api(self) -> AsyncTinkerAPI:
@@ -304,6 +295,11 @@ class Holder:
             return value
 
     # -- server features ---------------------------------------------------------------------
+
+    @property
+    def known_session_id(self) -> str | None:
+        """The session's id once it has been created (``session_id()``), else None."""
+        return self._session_id
 
     @property
     def known_server_config(self) -> models.ClientConfigResponse | None:

@@ -19,12 +19,10 @@ import dataclasses
 import itertools
 import json
 import logging
-import os
 import random
 import secrets
 import threading
 import time
-import weakref
 from typing import Any
 
 from sdkgen.runtime import (
@@ -42,6 +40,7 @@ from sdkgen.runtime._liveness import Reachability
 
 from ._admission import Admission
 from ._creation_recovery import create_sampling_session_recovering
+from ._fork_hooks import after_fork_in_child
 from ._futures_poller import SessionFuturesPoller, poller_for
 from ._generated import endpoints as _e, models
 from ._holder import Holder
@@ -145,7 +144,7 @@ class SamplingClient:
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._inflight = 0
-        _SAMPLERS.add(self)
+        after_fork_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         """In a child of fork(): a clone id of its own, so its seq ids stay apart from the
@@ -689,17 +688,6 @@ async def open_sampling_client(
         retry_config=retry_config,
         record_stability_info=record_stability_info,
     )
-
-
-_SAMPLERS: weakref.WeakSet[SamplingClient] = weakref.WeakSet()
-
-
-def _samplers_after_fork() -> None:
-    for sampler in list(_SAMPLERS):
-        sampler._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_samplers_after_fork)
 
 
 def _new_clone_id() -> int:

@@ -70,7 +70,7 @@ class SessionTelemetry:
             events=batch,  # type: ignore[arg-type]  # validated into the event models
             platform=platform.system(),
             sdk_version=holder.version,
-            session_id=holder._session_id or self._sessionless,
+            session_id=holder.known_session_id or self._sessionless,
             process_uuid=PROCESS_UUID,
             max_retries=0,  # the reporter retries batches itself
         )

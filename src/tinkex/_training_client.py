@@ -272,7 +272,8 @@ class TrainingClient:
         # Ids for both passes now, so that nothing the user calls next lands between them.
         first = self._turnstile.reserve(2 * len(chunks))
         return self._submit(
-            run_custom_loss(self, datums, loss_fn, chunks, first), "forward_backward_custom"
+            run_custom_loss(self._run_chunks, datums, loss_fn, chunks, first),
+            "forward_backward_custom",
         )
 
     # -- optimizer ---------------------------------------------------------------------------
