@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import itertools
 import json
 import logging
-import random
-import secrets
 import threading
 import time
 from typing import Any
@@ -31,7 +28,6 @@ from sdkgen.runtime import (
     APIStatusError,
     ClientFuture,
     FutureExpiredError,
-    NotFoundError,
     RateLimitError,
     RetryInfo,
 )
@@ -39,18 +35,18 @@ from sdkgen.runtime._call_context import current_call_headers, using_call_header
 from sdkgen.runtime._liveness import Reachability
 
 from ._admission import Admission
-from ._creation_recovery import create_sampling_session_recovering
 from ._fork_hooks import after_fork_in_child
 from ._futures_poller import SessionFuturesPoller, poller_for
 from ._generated import endpoints as _e, models
 from ._holder import Holder
 from ._public_call import public
 from ._sample_stream import SampleStream
+from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id, open_sampling_client
+from ._sampling_retry import RetryConfig, SubmissionWindow
 from ._validation import check_fits_context, check_prompt, check_sample_args
 from ._wire import compact
 from .types import (
     ModelInput,
-    ParsedCheckpointTinkerPath,
     SampleResponse,
     SamplingParams,
     TensorData,
@@ -61,52 +57,6 @@ __all__ = ["RetryConfig", "SamplingClient", "SamplingClientFuture", "open_sampli
 logger = logging.getLogger("tinkex")
 
 _BYTES_PER_TOKEN = 10
-_SHORT_PROMPT = 128 * 1024
-# A clone (an unpickled client) numbers its requests from ``_CLONE_SEQ_STRIDE * clone id``, so
-# that its seq ids never collide with those of the other clients of the same sampling session.
-_CLONE_SEQ_STRIDE = 1_000_000_000
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryConfig:
-    """How sampling requests are throttled and retried.
-
-    ``progress_timeout``: give up when no sampling request of this client completed for that
-    many seconds (stuck detection) while the server keeps answering; a server that cannot be
-    reached at all ends a sample much sooner, after the client's ``unreachable_timeout``
-    (``ServiceClient(unreachable_timeout=...)``, default 60 s) or ``max_retries`` failures in a
-    row. ``max_connections``: sampling requests in flight at once.
-    """
-
-    max_connections: int = 400
-    progress_timeout: float = 7200.0
-    retry_delay_base: float = 0.5
-    retry_delay_max: float = 10.0
-    jitter_factor: float = 0.25
-    enable_retry_logic: bool = True
-
-    def delay(self, attempt: int) -> float:
-        base = min(self.retry_delay_base * 2**attempt, self.retry_delay_max)
-        jitter = base * self.jitter_factor * (2 * random.random() - 1)
-        return float(max(0.0, min(base + jitter, self.retry_delay_max)))
-
-
-class _Backoff:
-    """The process-wide window after a 429 on submission, shared by all samplers."""
-
-    until = 0.0
-
-    @classmethod
-    async def wait(cls) -> None:
-        # The window can grow while we wait (another 429), so re-check rather than sleep once.
-        while (left := cls.until - time.monotonic()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(min(left, 1.0))
-
-    @classmethod
-    def open(cls, prompt_bytes: int) -> None:
-        cls.until = max(
-            cls.until, time.monotonic() + (1.0 if prompt_bytes <= _SHORT_PROMPT else 5.0)
-        )
 
 
 class SamplingClient:
@@ -139,7 +89,7 @@ class SamplingClient:
         self.record_stability_info = record_stability_info
         self.cloned_sampler_id = cloned_sampler_id
         # ``next`` on a count is atomic: seq ids stay unique when several threads sample at once.
-        self._seq = itertools.count(_CLONE_SEQ_STRIDE * cloned_sampler_id)
+        self._seq = itertools.count(CLONE_SEQ_STRIDE * cloned_sampler_id)
         self._admission: Admission | None = None  # built from the server's flags on first use
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
@@ -149,8 +99,8 @@ class SamplingClient:
     def _after_fork_in_child(self) -> None:
         """In a child of fork(): a clone id of its own, so its seq ids stay apart from the
         parent's, and fresh admission state (its locks and waiters were the parent's)."""
-        self.cloned_sampler_id = _new_clone_id()
-        self._seq = itertools.count(_CLONE_SEQ_STRIDE * self.cloned_sampler_id)
+        self.cloned_sampler_id = new_clone_id()
+        self._seq = itertools.count(CLONE_SEQ_STRIDE * self.cloned_sampler_id)
         self._admission = None
         self._progress_lock = threading.Lock()
         self._inflight = 0
@@ -412,14 +362,14 @@ class SamplingClient:
         body = request.model_copy(update={"seq_id": seq_id})
         async with self._limits().hold(nbytes):
             while True:  # 429 on submission: wait out the shared window, resend the same seq id
-                await _Backoff.wait()
+                await SubmissionWindow.wait()
                 try:
                     submitted = await self.holder.api.sampling.asample(
                         request=body, on_queue_state=self.on_queue_state_change
                     )
                 except RateLimitError as err:
-                    _Backoff.open(nbytes)
-                    self._report_retry(0, max(_Backoff.until - time.monotonic(), 0.0), err)
+                    SubmissionWindow.open(nbytes)
+                    self._report_retry(0, max(SubmissionWindow.until - time.monotonic(), 0.0), err)
                     continue
                 break
         handle = submitted.result_as(SampleResponse)
@@ -524,7 +474,7 @@ class SamplingClient:
                     base_model=base_model,
                     retry_config=retry_config,
                     record_stability_info=record_stability_info,
-                    cloned_sampler_id=_new_clone_id(),
+                    cloned_sampler_id=new_clone_id(),
                 )
 
             return holder.submit(existing(), "sampling client")
@@ -565,7 +515,7 @@ class SamplingClient:
             sampling_session_id=state["sampling_session_id"],
             base_model=state.get("base_model"),
             record_stability_info=bool(state.get("record_stability_info")),
-            cloned_sampler_id=_new_clone_id(),
+            cloned_sampler_id=new_clone_id(),
             owns_holder=True,
         )
 
@@ -605,21 +555,6 @@ class SamplingClient:
         return self.get_base_model()
 
 
-async def _base_model_of(holder: Holder, sampler_id: str, model_path: str) -> str | None:
-    """The base model under a sampler: asked of the sampler, else of its training run (servers
-    without the samplers endpoint), else unknown."""
-    try:
-        return (await holder.api.sampling.get_sampler(sampler_id)).base_model
-    except NotFoundError:
-        pass
-    try:
-        run = ParsedCheckpointTinkerPath.from_tinker_path(model_path).training_run_id
-        return (await holder.api.training_runs.get_training_run(run)).base_model
-    except (NotFoundError, ValueError):
-        logger.debug("base model of %s is unknown (the server cannot say)", model_path)
-        return None
-
-
 def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
     """A sampling client in another process: its own connections, no session of its own, and
     a clone id of its own, so that its seq ids differ from every other client's."""
@@ -634,7 +569,7 @@ def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
         base_model=state["base_model"],
         retry_config=state["retry_config"],
         record_stability_info=state["record_stability_info"],
-        cloned_sampler_id=_new_clone_id(),
+        cloned_sampler_id=new_clone_id(),
         owns_holder=True,
     )
 
@@ -656,44 +591,6 @@ def _prompt_logprobs(
     if last_n is None and len(logprobs) == length - 1:
         logprobs = [None, *logprobs]
     return logprobs
-
-
-async def open_sampling_client(
-    holder: Holder,
-    *,
-    model_path: str | None = None,
-    base_model: str | None = None,
-    retry_config: RetryConfig | None = None,
-    record_stability_info: bool = False,
-    known_base_model: str | None = None,
-) -> SamplingClient:
-    """A SamplingClient on a new sampling session on ``model_path`` or ``base_model`` (exactly
-    one is sent; ``known_base_model`` only records what the caller already knows of the model)."""
-    if (model_path is None) == (base_model is None):
-        raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
-    sampler_id = await create_sampling_session_recovering(  # a lost answer: looked up
-        holder,
-        session_id=await holder.session_id(),
-        seq_id=holder.next_sampling_seq_id(),
-        base_model=base_model,
-        model_path=model_path,
-    )
-    known = base_model or known_base_model
-    if known is None and model_path is not None:
-        known = await _base_model_of(holder, sampler_id, model_path)
-    return SamplingClient(
-        holder,
-        sampling_session_id=sampler_id,
-        base_model=known,
-        retry_config=retry_config,
-        record_stability_info=record_stability_info,
-    )
-
-
-def _new_clone_id() -> int:
-    """A random clone id (1 ..): another client of an existing sampling session numbers its
-    requests apart from the others (the official SDK does the same)."""
-    return secrets.randbelow(_CLONE_SEQ_STRIDE) + 1
 
 
 class SamplingClientFuture(ClientFuture[SamplingClient]):

@@ -73,11 +73,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _reset_sample_backoff() -> Iterator[None]:
     """The 429 backoff window is process-wide: one test's 429 must not slow the next."""
-    from tinkex._sampling_client import _Backoff
+    from tinkex._sampling_retry import SubmissionWindow
 
-    _Backoff.until = 0.0
+    SubmissionWindow.until = 0.0
     yield
-    _Backoff.until = 0.0
+    SubmissionWindow.until = 0.0
 
 
 @pytest.fixture(autouse=True)
