@@ -72,6 +72,15 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "sdkgen.runtime",
     "SDKError": "sdkgen.runtime",
     "ServerUnreachableError": "sdkgen.runtime",
+    "GoneError": "sdkgen.runtime",
+    "PaymentRequiredError": "sdkgen.runtime",
+    "RequestTimeoutError": "sdkgen.runtime",
+    "FutureCancelledError": "sdkgen.runtime",
+    "PaginationLoopError": "sdkgen.runtime",
+    "WireInputError": "._proto",
+    "FuturesPollingError": "._futures_poller",
+    "FuturesWaitTimeoutError": "._futures_poller",
+    "InvalidTinkerPathError": "._download",
     "InvalidInputError": "._validation",
     "InputTypeError": "._validation",
     "DownloadError": "._download",
@@ -150,14 +159,19 @@ if TYPE_CHECKING:
         ClientClosedError as ClientClosedError,
         ConfigError as ConfigError,
         ConflictError as ConflictError,
+        FutureCancelledError as FutureCancelledError,
         FutureExpiredError as FutureExpiredError,
         FutureTimeoutError as FutureTimeoutError,
+        GoneError as GoneError,
         InternalServerError as InternalServerError,
         NotFoundError as NotFoundError,
+        PaginationLoopError as PaginationLoopError,
+        PaymentRequiredError as PaymentRequiredError,
         PermissionDeniedError as PermissionDeniedError,
         RateLimitError as RateLimitError,
         RequestFailedError as RequestFailedError,
         RequestOptions as RequestOptions,
+        RequestTimeoutError as RequestTimeoutError,
         ResponseLostError as ResponseLostError,
         ResponseTooLargeError as ResponseTooLargeError,
         SDKError as SDKError,
@@ -185,14 +199,20 @@ if TYPE_CHECKING:
         CheckpointNotFoundError as CheckpointNotFoundError,
         CorruptArchiveError as CorruptArchiveError,
         DownloadError as DownloadError,
+        InvalidTinkerPathError as InvalidTinkerPathError,
         OutputExistsError as OutputExistsError,
         UnsafeArchiveError as UnsafeArchiveError,
+    )
+    from ._futures_poller import (
+        FuturesPollingError as FuturesPollingError,
+        FuturesWaitTimeoutError as FuturesWaitTimeoutError,
     )
     from ._generated.models import (
         AdamOptimizerConfig as AdamOptimizerConfig,
         DimuonOptimizerConfig as DimuonOptimizerConfig,
         SampleRequest as SampleRequest,
     )
+    from ._proto import WireInputError as WireInputError
     from ._rest_client import (
         RestClient as RestClient,
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
+import sdkgen.runtime as runtime
+import sdkgen.runtime._errors as errors_module
 from pydantic import BaseModel
 from pytest_httpx import HTTPXMock
 from sdkgen.runtime import (
@@ -321,3 +324,32 @@ def test_a_bare_404_names_the_endpoint_the_server_lacks(
     with pytest.raises(NotFoundError) as info:
         client.request(endpoint("get_item"), dict, path_params={"item_id": "1"})
     assert "does not serve `get_item` (GET /items/{item_id})" in str(info.value)
+
+
+def _drawn_parents(doc: str) -> dict[str, str]:
+    """Class name -> parent name, read from the tree drawn in a docstring."""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in doc.splitlines():
+        match = re.match(r"^(\s*(?:[│ ]\s*)*)(?:[├└]── )?([A-Z]\w*Error)\b", line)
+        if match is None:
+            continue
+        depth = len(match.group(1)) + (4 if "──" in line else 0)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[match.group(2)] = stack[-1][1]
+        stack.append((depth, match.group(2)))
+    return parents
+
+
+def test_the_error_tree_drawn_in_the_docstring_is_the_class_tree() -> None:
+    drawn = _drawn_parents(errors_module.__doc__ or "")
+    classes = {
+        name: obj
+        for name in dir(runtime)
+        if isinstance(obj := getattr(runtime, name), type) and issubclass(obj, SDKError)
+    }
+    assert set(drawn) | {"SDKError"} == set(classes)  # every error drawn, nothing else
+    for name, parent in drawn.items():
+        assert classes[name].__bases__[0] is classes[parent], name

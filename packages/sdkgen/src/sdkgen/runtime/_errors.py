@@ -16,13 +16,16 @@
     │   │   └── InternalServerError           5xx
     │   ├── APIConnectionError       no usable answer: connect, read or write failed
     │   │   ├── APITimeoutError      an attempt or the call's deadline ran out
+    │   │   │   └── FutureTimeoutError  result(timeout=...) ran out (also a TimeoutError)
     │   │   ├── ServerUnreachableError  a wait gave up: the server could not be reached
     │   │   └── AmbiguousOutcomeError  sent, then the answer was lost: applied or not, unknown
     │   │       └── ResponseLostError  a success status arrived (applied), its body did not
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
     │   ├── ResponseTooLargeError    the decoded answer exceeded the endpoint's size limit
     │   ├── RequestFailedError       a polled future completed with a failure (has a category)
-    │   └── FutureExpiredError       the server no longer knows a polled future
+    │   ├── FutureExpiredError       the server no longer knows a polled future
+    │   └── PaginationLoopError      a listing sent the same next cursor or link twice
+    ├── FutureCancelledError         the future's handle was cancelled; it polls no more
     ├── ClientClosedError            the client was used after close()
     └── ConfigError                  a setting is invalid (also a ValueError)
 
