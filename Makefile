@@ -35,6 +35,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+	$(VENV)/bin/pyright --pythonpath $(PY)
 
 # tinkex's tests, then the kit's (run from its own directory, as its own project).
 test: $(STAMP)

@@ -11,17 +11,19 @@ opening of the session carry neither: it serves the client, not one call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sdkgen.runtime._call_context import call_scope
 
 from ._generated.api import API_SPEC
 
-__all__ = ["SDK_METHOD_HEADER", "SDK_VERSION_HEADER", "public"]
+__all__ = ["SDK_METHOD_HEADER", "SDK_VERSION_HEADER", "awaited_twin", "future_twin", "public"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S")
 
 SDK_VERSION_HEADER = "x-sdk-version"
 SDK_METHOD_HEADER = "x-sdk-method"
@@ -38,3 +40,57 @@ def public(fn: Callable[P, R]) -> Callable[P, R]:
     """
     headers = {SDK_VERSION_HEADER: API_SPEC.version, SDK_METHOD_HEADER: fn.__qualname__}
     return call_scope(headers)(fn)
+
+
+def _named_twin(
+    method: Callable[..., Any], twin: Callable[P, Coroutine[Any, Any, R]]
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """``twin`` as ``<method>_async``: the method's parameters (for ``inspect.signature`` and
+    help), its own name in ``x-sdk-method``."""
+    functools.update_wrapper(twin, method)
+    twin.__name__ = f"{method.__name__}_async"
+    twin.__qualname__ = f"{method.__qualname__}_async"
+    twin.__doc__ = f"``{method.__name__}`` for asyncio code (see it for the arguments)."
+    return public(twin)
+
+
+def future_twin(
+    method: Callable[Concatenate[S, P], R],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """The ``*_async`` twin of a method returning a future: awaiting the twin gives that future
+    (the official SDK's shape: ``out = await (await tc.forward_backward_async(...))``).
+
+    Args:
+        method: The synchronous method; the twin takes exactly its parameters.
+
+    Example::
+
+        class TrainingClient:
+            forward_backward_async = future_twin(forward_backward)
+    """
+
+    async def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self, *args, **kwargs)
+
+    return _named_twin(method, twin)
+
+
+def awaited_twin(
+    method: Callable[Concatenate[S, P], Awaitable[R]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """The ``*_async`` twin of a method returning a future: awaiting the twin gives the
+    future's result (``client = await service.create_sampling_client_async(...)``).
+
+    Args:
+        method: The synchronous method; the twin takes exactly its parameters.
+
+    Example::
+
+        class ServiceClient:
+            create_sampling_client_async = awaited_twin(create_sampling_client)
+    """
+
+    async def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await method(self, *args, **kwargs)
+
+    return _named_twin(method, twin)

@@ -17,7 +17,7 @@ from sdkgen.runtime._call_context import current_call_headers, using_call_header
 from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
 from ._generated import models
 from ._holder import Holder
-from ._public_call import public
+from ._public_call import awaited_twin, public
 from ._validation import check_checkpoint_id
 from ._wire import omit
 from .types import ParsedCheckpointTinkerPath
@@ -399,85 +399,47 @@ class RestClient:
 
     # -- deprecated async twins --------------------------------------------------------------
 
-    @public
-    async def get_training_run_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_training_run(*args, **kwargs)
+    get_training_run_async = awaited_twin(get_training_run)
 
-    @public
-    async def get_training_run_by_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_training_run_by_tinker_path(*args, **kwargs)
+    get_training_run_by_tinker_path_async = awaited_twin(get_training_run_by_tinker_path)
 
-    @public
-    async def list_training_runs_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.list_training_runs(*args, **kwargs)
+    list_training_runs_async = awaited_twin(list_training_runs)
 
-    @public
-    async def list_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.list_checkpoints(*args, **kwargs)
+    list_checkpoints_async = awaited_twin(list_checkpoints)
 
-    @public
-    async def list_user_checkpoints_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.list_user_checkpoints(*args, **kwargs)
+    list_user_checkpoints_async = awaited_twin(list_user_checkpoints)
 
-    @public
-    async def get_external_weights_urls_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_external_weights_urls(*args, **kwargs)
+    get_external_weights_urls_async = awaited_twin(get_external_weights_urls)
 
-    @public
-    async def delete_checkpoint_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.delete_checkpoint(*args, **kwargs)
+    delete_checkpoint_async = awaited_twin(delete_checkpoint)
 
-    @public
-    async def delete_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.delete_checkpoint_from_tinker_path(*args, **kwargs)
+    delete_checkpoint_from_tinker_path_async = awaited_twin(delete_checkpoint_from_tinker_path)
 
-    @public
-    async def publish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.publish_checkpoint_from_tinker_path(*args, **kwargs)
+    publish_checkpoint_from_tinker_path_async = awaited_twin(publish_checkpoint_from_tinker_path)
 
-    @public
-    async def unpublish_checkpoint_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.unpublish_checkpoint_from_tinker_path(*args, **kwargs)
+    unpublish_checkpoint_from_tinker_path_async = awaited_twin(
+        unpublish_checkpoint_from_tinker_path
+    )
 
-    @public
-    async def set_checkpoint_ttl_from_tinker_path_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.set_checkpoint_ttl_from_tinker_path(*args, **kwargs)
+    set_checkpoint_ttl_from_tinker_path_async = awaited_twin(set_checkpoint_ttl_from_tinker_path)
 
-    @public
-    async def copy_weights_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.copy_weights(*args, **kwargs)
+    copy_weights_async = awaited_twin(copy_weights)
 
-    @public
-    async def get_session_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_session(*args, **kwargs)
+    get_session_async = awaited_twin(get_session)
 
-    @public
-    async def list_sessions_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.list_sessions(*args, **kwargs)
+    list_sessions_async = awaited_twin(list_sessions)
 
-    @public
-    async def assign_session_project_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.assign_session_project(*args, **kwargs)
+    assign_session_project_async = awaited_twin(assign_session_project)
 
-    @public
-    async def export_session_trace_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.export_session_trace(*args, **kwargs)
+    export_session_trace_async = awaited_twin(export_session_trace)
 
-    @public
-    async def get_sampler_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_sampler(*args, **kwargs)
+    get_sampler_async = awaited_twin(get_sampler)
 
-    @public
-    async def get_audit_log_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_audit_log(*args, **kwargs)
+    get_audit_log_async = awaited_twin(get_audit_log)
 
-    @public
-    async def get_billing_usage_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_billing_usage(*args, **kwargs)
+    get_billing_usage_async = awaited_twin(get_billing_usage)
 
-    @public
-    async def get_current_checkpoint_storage_usage_async(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.get_current_checkpoint_storage_usage(*args, **kwargs)
+    get_current_checkpoint_storage_usage_async = awaited_twin(get_current_checkpoint_storage_usage)
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 from sdkgen.runtime import (
@@ -30,10 +30,9 @@ from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models
 from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
-from ._public_call import public
+from ._public_call import awaited_twin, public
 from ._sampling_client import (
     RetryConfig,
-    SamplingClient,
     SamplingClientFuture,
     open_sampling_client,
 )
@@ -55,6 +54,11 @@ class TrainingClientFuture(ClientFuture[TrainingClient]):
 
     def __init__(self, future: APIFuture[TrainingClient]) -> None:
         super().__init__(future, "training client")
+
+
+class _NoOtherArguments(TypedDict, total=False):
+    """No keyword beyond the named ones: a typo such as ``base_ulr=`` is a type error. At run
+    time an unknown keyword is ignored with a ``FutureWarning``, as the official SDK does."""
 
 
 class ServiceClient:
@@ -104,11 +108,12 @@ class ServiceClient:
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
-        **kwargs: Any,
+        **kwargs: Unpack[_NoOtherArguments],
     ) -> None:
         if kwargs:
             warnings.warn(
                 f"ServiceClient ignores unknown arguments: {', '.join(sorted(kwargs))}",
+                FutureWarning,
                 stacklevel=2,
             )
         self.holder = Holder(
@@ -419,22 +424,12 @@ class ServiceClient:
 
     # -- deprecated async twins --------------------------------------------------------------
 
-    @public
-    async def create_lora_training_client_async(self, *args: Any, **kwargs: Any) -> TrainingClient:
-        return await self.create_lora_training_client(*args, **kwargs)
+    create_lora_training_client_async = awaited_twin(create_lora_training_client)
 
-    @public
-    async def create_training_client_from_state_async(
-        self, *args: Any, **kwargs: Any
-    ) -> TrainingClient:
-        return await self.create_training_client_from_state(*args, **kwargs)
+    create_training_client_from_state_async = awaited_twin(create_training_client_from_state)
 
-    @public
-    async def create_training_client_from_state_with_optimizer_async(
-        self, *args: Any, **kwargs: Any
-    ) -> TrainingClient:
-        return await self.create_training_client_from_state_with_optimizer(*args, **kwargs)
+    create_training_client_from_state_with_optimizer_async = awaited_twin(
+        create_training_client_from_state_with_optimizer
+    )
 
-    @public
-    async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
-        return await self.create_sampling_client(*args, **kwargs)
+    create_sampling_client_async = awaited_twin(create_sampling_client)

@@ -23,7 +23,7 @@ from ._fwdbwd_wire import ForwardBackwardWire
 from ._generated import models
 from ._holder import Holder
 from ._ordering import Turnstile
-from ._public_call import public
+from ._public_call import awaited_twin, future_twin, public
 from ._queue import QueueStateLogger
 from ._validation import (
     allowing_nonfinite,
@@ -559,51 +559,23 @@ class TrainingClient:
     # As in the official SDK, awaiting one of these gives the APIFuture (await that, or call
     # ``.result()``), not the result itself: ``out = await (await tc.forward_async(...))``.
 
-    @public
-    async def forward_async(self, *args: Any, **kwargs: Any) -> APIFuture[ForwardBackwardOutput]:
-        return self.forward(*args, **kwargs)
+    forward_async = future_twin(forward)
 
-    @public
-    async def forward_backward_async(
-        self, *args: Any, **kwargs: Any
-    ) -> APIFuture[ForwardBackwardOutput]:
-        return self.forward_backward(*args, **kwargs)
+    forward_backward_async = future_twin(forward_backward)
 
-    @public
-    async def forward_backward_custom_async(
-        self, *args: Any, **kwargs: Any
-    ) -> APIFuture[ForwardBackwardOutput]:
-        return self.forward_backward_custom(*args, **kwargs)
+    forward_backward_custom_async = future_twin(forward_backward_custom)
 
-    @public
-    async def optim_step_async(self, *args: Any, **kwargs: Any) -> APIFuture[OptimStepResponse]:
-        return self.optim_step(*args, **kwargs)
+    optim_step_async = future_twin(optim_step)
 
-    @public
-    async def save_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[SaveWeightsResponse]:
-        return self.save_state(*args, **kwargs)
+    save_state_async = future_twin(save_state)
 
-    @public
-    async def load_state_async(self, *args: Any, **kwargs: Any) -> APIFuture[LoadWeightsResponse]:
-        return self.load_state(*args, **kwargs)
+    load_state_async = future_twin(load_state)
 
-    @public
-    async def load_state_with_optimizer_async(
-        self, *args: Any, **kwargs: Any
-    ) -> APIFuture[LoadWeightsResponse]:
-        return self.load_state_with_optimizer(*args, **kwargs)
+    load_state_with_optimizer_async = future_twin(load_state_with_optimizer)
 
-    @public
-    async def save_weights_for_sampler_async(
-        self, *args: Any, **kwargs: Any
-    ) -> APIFuture[SaveWeightsForSamplerResponse]:
-        return self.save_weights_for_sampler(*args, **kwargs)
+    save_weights_for_sampler_async = future_twin(save_weights_for_sampler)
 
-    @public
-    async def save_weights_external_async(
-        self, *args: Any, **kwargs: Any
-    ) -> APIFuture[models.SaveWeightsExternalResponse]:
-        return self.save_weights_external(*args, **kwargs)
+    save_weights_external_async = future_twin(save_weights_external)
 
     @public
     async def get_info_async(self) -> GetInfoResponse:
@@ -613,15 +585,9 @@ class TrainingClient:
             )
         return self._info
 
-    @public
-    async def create_sampling_client_async(self, *args: Any, **kwargs: Any) -> SamplingClient:
-        return await self.create_sampling_client(*args, **kwargs)
+    create_sampling_client_async = awaited_twin(create_sampling_client)
 
-    @public
-    async def save_weights_and_get_sampling_client_async(
-        self, *args: Any, **kwargs: Any
-    ) -> SamplingClient:
-        return await self.save_weights_and_get_sampling_client(*args, **kwargs)
+    save_weights_and_get_sampling_client_async = awaited_twin(save_weights_and_get_sampling_client)
 
 
 def normalize_path(path: str, kind: str) -> str:

@@ -166,3 +166,20 @@ def test_the_config_refresh_and_cancellations_carry_no_call_headers(
     for endpoint in ("cancel_future", "get_dynamic_config"):
         assert all("x-sdk-method" not in r.headers for r in server.requests_to(endpoint))
     assert _methods(server, "asample") == {"SamplingClient.sample"}
+
+
+def test_async_twins_name_themselves_and_take_the_methods_arguments(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    service = make_service(server)
+
+    async def main() -> None:
+        training = await service.create_lora_training_client_async(BASE_MODEL, rank=4)
+        step = await training.optim_step_async(types.AdamParams(learning_rate=1e-4))
+        await step
+        with pytest.raises(TypeError, match="learning_rat"):  # the method's own parameters
+            await training.optim_step_async(learning_rat=1e-4)  # type: ignore[call-arg]
+
+    asyncio.run(main())
+    assert _methods(server, "create_model") == {"ServiceClient.create_lora_training_client_async"}
+    assert _methods(server, "optim_step") == {"TrainingClient.optim_step_async"}
