@@ -36,7 +36,8 @@ from ._sampling_client import (
     SamplingClientFuture,
     open_sampling_client,
 )
-from ._training_client import TrainingClient, _check_tinker_path
+from ._tinker_paths import check_tinker_path
+from ._training_client import TrainingClient
 from ._validation import check_lora_rank
 from .types import GetServerCapabilitiesResponse
 
@@ -232,7 +233,7 @@ class ServiceClient:
         weights_access_token: str | None,
         optimizer: models.OptimizerConfig | None,
     ) -> TrainingClientFuture:
-        _check_tinker_path(path)
+        check_tinker_path(path)
         holder = self.holder
         model_seq_id = holder.next_model_seq_id()
 
@@ -323,7 +324,7 @@ class ServiceClient:
         if model_path is None and base_model is None:
             raise ValueError("pass model_path (tinker://...) or base_model")
         if model_path is not None:
-            _check_tinker_path(model_path)
+            check_tinker_path(model_path)
         coro = open_sampling_client(
             self.holder,
             model_path=model_path,

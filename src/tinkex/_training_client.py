@@ -25,6 +25,7 @@ from ._holder import Holder
 from ._ordering import Turnstile
 from ._public_call import awaited_twin, future_twin, public
 from ._queue import QueueStateLogger
+from ._tinker_paths import check_tinker_path, normalize_path
 from ._validation import (
     allowing_nonfinite,
     check_checkpoint_name,
@@ -42,7 +43,6 @@ from .types import (
     LoadWeightsResponse,
     LossFnType,
     OptimStepResponse,
-    ParsedCheckpointTinkerPath,
     SaveWeightsForSamplerResponse,
     SaveWeightsResponse,
 )
@@ -345,7 +345,7 @@ class TrainingClient:
     def _load(
         self, path: str, optimizer: bool, weights_access_token: str | None
     ) -> APIFuture[LoadWeightsResponse]:
-        _check_tinker_path(path)
+        check_tinker_path(path)
         return self._single(
             "load_state_with_optimizer" if optimizer else "load_state",
             lambda seq_id: self._training.load_weights(
@@ -503,7 +503,7 @@ class TrainingClient:
         """A SamplingClient on saved sampler weights (``tinker://.../sampler_weights/...``)."""
         from ._sampling_client import SamplingClientFuture, open_sampling_client
 
-        _check_tinker_path(model_path)
+        check_tinker_path(model_path)
         coro = open_sampling_client(
             self.holder,
             model_path=model_path,
@@ -588,17 +588,3 @@ class TrainingClient:
     create_sampling_client_async = awaited_twin(create_sampling_client)
 
     save_weights_and_get_sampling_client_async = awaited_twin(save_weights_and_get_sampling_client)
-
-
-def normalize_path(path: str, kind: str) -> str:
-    """``tinker://<run>/<name>`` (as some servers answer) as ``tinker://<run>/<kind>/<name>``."""
-    if path.startswith("tinker://"):
-        parts = path[len("tinker://") :].split("/")
-        if len(parts) == 2 and all(parts):
-            return f"tinker://{parts[0]}/{kind}/{parts[1]}"
-    return path
-
-
-def _check_tinker_path(path: str) -> None:
-    """Refuse, before any request, a path that is not ``tinker://<run id>/<kind>/<name>``."""
-    ParsedCheckpointTinkerPath.from_tinker_path(path)

@@ -12,7 +12,7 @@ import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, datum
 from tests.fake_tinker import FakeTinker, faults
 from tinkex import types
-from tinkex._training_client import normalize_path
+from tinkex._tinker_paths import normalize_path
 
 
 def test_short_sampler_paths_are_made_whole() -> None:

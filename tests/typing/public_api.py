@@ -8,7 +8,7 @@ that stops being an error fails the check).
 
 from __future__ import annotations
 
-from typing_extensions import assert_type
+from typing import assert_type
 
 import tinkex
 from tinkex import (
