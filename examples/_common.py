@@ -272,7 +272,7 @@ class Example:
     def unload_at_exit(self, training_client: Any) -> None:
         """Free the training run's server resources (its LoRA slot) when the example ends.
 
-        Uses the low-level client (``tinkex._generated.TinkerAPI``, see the README): the
+        Uses the low-level client (``tinkex.lowlevel.TinkerAPI``, see the README): the
         high-level TrainingClient has no ``unload_model``. Best effort: a server without
         the endpoint frees the run when the session times out.
         """
@@ -290,7 +290,7 @@ class Example:
 
 def unload_model(model_id: str, timeout: float = 60.0) -> Any:
     """Release a training run on the server (``POST /api/v1/unload_model``)."""
-    from tinkex._generated import TinkerAPI
+    from tinkex.lowlevel import TinkerAPI
 
     with TinkerAPI() as api:  # TINKER_BASE_URL / TINKER_API_KEY
         return api.training.unload_model(model_id=model_id).result(timeout=timeout)

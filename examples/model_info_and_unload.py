@@ -3,7 +3,7 @@
 ``TrainingClient.get_info()`` tells the architecture, tokenizer and LoRA settings of a run.
 ``unload_model`` releases the run on the server (its LoRA slot, its optimizer state); it is
 not on the high-level TrainingClient (the official SDK does not call it), so this uses the
-low-level client, ``tinkex._generated.TinkerAPI`` (see the README). After it, the run answers
+low-level client, ``tinkex.lowlevel.TinkerAPI`` (see the README). After it, the run answers
 with an error that says so.
 
     python examples/model_info_and_unload.py
@@ -14,7 +14,7 @@ from __future__ import annotations
 from _common import LORA_RANK, Example, check, optional, run, section
 
 import tinkex as tinker
-from tinkex._generated import TinkerAPI
+from tinkex.lowlevel import TinkerAPI
 
 
 def main(ex: Example) -> None:

@@ -116,7 +116,7 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime"}
+_MODULES = {"types", "auth", "runtime", "lowlevel"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -181,6 +181,7 @@ if TYPE_CHECKING:
 
     from . import (
         auth as auth,
+        lowlevel as lowlevel,
         runtime as runtime,
         types as types,
     )

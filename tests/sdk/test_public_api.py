@@ -30,9 +30,9 @@ PUBLIC = [
     "ServerUnreachableError", "ServiceClient", "StopReason", "TensorData", "TensorDtype", "Timeout",
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
+    "lowlevel",
     "runtime", "types",
 ]  # fmt: skip
-MODULES = {"auth", "runtime", "types"}
 
 
 def test_the_public_names_are_exactly_these() -> None:

@@ -81,3 +81,12 @@ def errors() -> tuple[type[SDKError], ...]:
 def rest(rest_client: RestClient) -> None:
     runs = rest_client.list_training_runs().result()
     assert_type(runs, types.TrainingRunsResponse)
+
+
+def low_level() -> None:
+    from tinkex.lowlevel import TinkerAPI, models
+
+    with TinkerAPI(base_url="http://127.0.0.1:8000", api_key="key") as api:
+        handle = api.training.optim_step(model_id="m", seq_id=1, adam_params=models.AdamParams())
+        assert_type(handle.result(timeout=5), models.OptimStepResponse)
+        api.training.optim_step(model_id="m", seq_id="1")  # type: ignore[call-overload]
