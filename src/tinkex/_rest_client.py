@@ -7,7 +7,8 @@ page (``iter_training_runs``, ``iter_user_checkpoints``, ``iter_sessions``).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
@@ -15,7 +16,7 @@ from sdkgen.runtime import APIFuture
 from sdkgen.runtime._call_context import current_call_headers, using_call_headers
 
 from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoint
-from ._generated import models
+from ._generated import AsyncTinkerAPI, models
 from ._holder import Holder
 from ._public_call import awaited_twin, public
 from ._validation import check_checkpoint_id
@@ -63,17 +64,18 @@ class RestClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, coro: Any, what: str) -> APIFuture[Any]:
+    def _call(self, coro: Coroutine[Any, Any, T], what: str) -> APIFuture[T]:
         return self.holder.submit(coro, what)
 
     @property
-    def _api(self) -> Any:
+    def _api(self) -> AsyncTinkerAPI:
         return self.holder.api
 
     # -- server ------------------------------------------------------------------------------
 
     @public
     def get_server_capabilities(self) -> APIFuture[models.GetServerCapabilitiesResponse]:
+        """The models the server offers and what it supports (no session needed)."""
         return self._call(self._api.service.get_server_capabilities(), "get_server_capabilities")
 
     # -- training runs -----------------------------------------------------------------------
@@ -82,6 +84,7 @@ class RestClient:
     def get_training_run(
         self, training_run_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
+        """One training run by id (``access_scope="accessible"``: any run you may read)."""
         return self._call(
             self._api.training_runs.get_training_run(training_run_id, access_scope=access_scope),
             "get_training_run",
@@ -91,6 +94,7 @@ class RestClient:
     def get_training_run_by_tinker_path(
         self, tinker_path: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
+        """The training run a ``tinker://<run>/...`` path belongs to."""
         parsed = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.get_training_run(parsed.training_run_id, access_scope)
 
@@ -102,6 +106,8 @@ class RestClient:
         access_scope: AccessScope = "owned",
         project_id: str | None = None,
     ) -> APIFuture[models.TrainingRunsResponse]:
+        """One page of training runs (``limit`` from ``offset``); ``iter_training_runs`` walks them
+        all."""
         return self._call(
             self._api.training_runs.list_training_runs(
                 limit=limit, offset=offset, access_scope=access_scope, project_id=project_id
@@ -127,6 +133,7 @@ class RestClient:
 
     @public
     def list_checkpoints(self, training_run_id: str) -> APIFuture[models.CheckpointsListResponse]:
+        """The checkpoints of one training run."""
         return self._call(
             self._api.checkpoints.list_checkpoints(training_run_id), "list_checkpoints"
         )
@@ -135,6 +142,8 @@ class RestClient:
     def list_user_checkpoints(
         self, limit: int = 100, offset: int = 0
     ) -> APIFuture[models.CheckpointsListResponse]:
+        """One page of the checkpoints you own, across runs; ``iter_user_checkpoints`` walks them
+        all."""
         return self._call(
             self._api.checkpoints.list_user_checkpoints(limit=limit, offset=offset),
             "list_user_checkpoints",
@@ -147,6 +156,7 @@ class RestClient:
 
     @public
     def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
+        """Delete one checkpoint of a run (``checkpoint_id`` such as ``weights/step-10``)."""
         check_checkpoint_id(checkpoint_id)
         return self._call(
             self._api.checkpoints.delete_checkpoint(training_run_id, checkpoint_id),
@@ -155,11 +165,13 @@ class RestClient:
 
     @public
     def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        """Delete the checkpoint at a ``tinker://<run>/<kind>/<name>`` path."""
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.delete_checkpoint(p.training_run_id, p.checkpoint_id)
 
     @public
     def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        """Make a checkpoint public, so other users can load or sample it."""
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.checkpoints.publish_checkpoint(p.training_run_id, p.checkpoint_id),
@@ -168,6 +180,7 @@ class RestClient:
 
     @public
     def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
+        """Make a published checkpoint private again."""
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.checkpoints.unpublish_checkpoint(p.training_run_id, p.checkpoint_id),
@@ -191,6 +204,7 @@ class RestClient:
     def get_external_weights_urls(
         self, tinker_path: str
     ) -> APIFuture[models.ExternalWeightsUrlsResponse]:
+        """Download URLs of exported weights (a ``tinker://<run>/external_weights/<name>`` path)."""
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         if p.checkpoint_type != "external":
             raise ValueError(
@@ -258,6 +272,7 @@ class RestClient:
     def get_weights_info_by_tinker_path(
         self, tinker_path: str
     ) -> APIFuture[models.WeightsInfoResponse]:
+        """The base model, LoRA rank and optimizer of the weights at a tinker path."""
         ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.weights.get_weights_info(tinker_path=tinker_path), "get_weights_info"
@@ -295,6 +310,7 @@ class RestClient:
     def get_session(
         self, session_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.GetSessionResponse]:
+        """One session: its training runs and samplers."""
         return self._call(
             self._api.sessions.get_session(session_id, access_scope=access_scope), "get_session"
         )
@@ -303,6 +319,7 @@ class RestClient:
     def list_sessions(
         self, limit: int = 20, offset: int = 0, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.ListSessionsResponse]:
+        """One page of session ids; ``iter_sessions`` walks them all."""
         return self._call(
             self._api.sessions.list_sessions(limit=limit, offset=offset, access_scope=access_scope),
             "list_sessions",
@@ -319,6 +336,7 @@ class RestClient:
 
     @public
     def assign_session_project(self, session_id: str, project_id: str) -> APIFuture[None]:
+        """Move a session (and what it created) into a project."""
         return self._call(
             self._api.sessions.assign_session_project(session_id, project_id=project_id),
             "assign_session_project",
@@ -326,21 +344,24 @@ class RestClient:
 
     @public
     def get_sampler(self, sampler_id: str) -> APIFuture[models.GetSamplerResponse]:
+        """One sampler: its base model and the weights it samples from."""
         return self._call(self._api.sampling.get_sampler(sampler_id), "get_sampler")
 
     @public
     def search_sessions(
         self, request: models.SessionSearchRequest
     ) -> APIFuture[models.SessionSearchResponse]:
-        fields = request.model_dump(exclude_unset=True)
-        return self._call(self._api.sessions.search_sessions(**fields), "search_sessions")
+        """Sessions matching a search (see ``types.SessionSearchRequest`` for the filters)."""
+        return self._call(self._api.sessions.search_sessions(request=request), "search_sessions")
 
     # -- admin -------------------------------------------------------------------------------
 
     @public
     def get_audit_log(
-        self, event_type: str = "all", day: str | None = None
+        self, event_type: models.AuditEventType = "all", day: date | None = None
     ) -> APIFuture[models.AuditLogResponse]:
+        """The audit log of one day (the server's today when ``day`` is None), for one family
+        of events (``"all"`` by default)."""
         return self._call(
             self._api.admin.get_audit_log(event_type=event_type, day=day), "get_audit_log"
         )
@@ -355,6 +376,7 @@ class RestClient:
 
     @public
     def get_current_checkpoint_storage_usage(self, project_id: str | None = None) -> APIFuture[Any]:
+        """Checkpoint storage in use now, per project and user, with its estimated monthly cost."""
         return self._call(
             self._api.admin.get_current_checkpoint_storage_usage(project_id=project_id),
             "get_current_checkpoint_storage_usage",

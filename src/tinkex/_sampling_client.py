@@ -439,18 +439,21 @@ class SamplingClient:
 
     @public
     def get_base_model(self) -> str:
+        """The base model this client samples; ``ValueError`` when the server could not say."""
         if self.base_model is None:
             raise ValueError("this sampler's base model is unknown")
         return self.base_model
 
     @public
     def get_tokenizer(self) -> Any:
+        """The base model's tokenizer (``pip install 'tinkex[tokenizer]'``)."""
         from ._tokenizer import load_tokenizer
 
         return load_tokenizer(self.get_base_model())
 
     @public
     def get_telemetry(self) -> Any:
+        """The telemetry of this client's connections (add listeners to it)."""
         return self.holder.api.telemetry
 
     @staticmethod
@@ -552,6 +555,7 @@ class SamplingClient:
 
     @public
     async def get_base_model_async(self) -> str:
+        """``get_base_model`` for asyncio code."""
         return self.get_base_model()
 
 

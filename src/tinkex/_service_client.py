@@ -348,12 +348,14 @@ class ServiceClient:
 
     @public
     async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
+        """The models the server can train and sample, awaited on the caller's loop."""
         return await self.holder.submit(
             self.holder.api.service.get_server_capabilities(), "get_server_capabilities"
         )
 
     @public
     def get_console_url(self) -> str:
+        """Where to look at this server's runs: its base URL."""
         return self.holder.base_url
 
     @public

@@ -538,10 +538,12 @@ class TrainingClient:
 
     @public
     def get_console_url(self) -> str:
+        """The address of this run under the server's base URL."""
         return f"{self.holder.base_url}/training_runs/{self.model_id}"
 
     @public
     def get_telemetry(self) -> Any:
+        """The telemetry of this client's connections (add listeners to it)."""
         return self.holder.api.telemetry
 
     @public
@@ -579,6 +581,7 @@ class TrainingClient:
 
     @public
     async def get_info_async(self) -> GetInfoResponse:
+        """``get_info`` for asyncio code (fetched once, then cached)."""
         if self._info is None:
             self._info = await self.holder.submit(
                 self.holder.api.training.get_info(model_id=self.model_id), "get_info"

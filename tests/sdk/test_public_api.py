@@ -72,3 +72,21 @@ def test_type_checkers_see_the_objects_the_package_gives() -> None:
         else:
             target = getattr(importlib.import_module(module, "tinkex"), name)
         assert getattr(tinkex, public) is target, public
+
+
+def test_every_public_client_method_says_what_it_does() -> None:
+    clients = (
+        tinkex.ServiceClient,
+        tinkex.TrainingClient,
+        tinkex.SamplingClient,
+        tinkex.RestClient,
+    )
+    undocumented = [
+        f"{cls.__name__}.{name}"
+        for cls in clients
+        for name, member in vars(cls).items()
+        if not name.startswith("_")
+        and callable(member)
+        and not (getattr(member, "__doc__", None) or "").strip()
+    ]
+    assert undocumented == []
