@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import ValidationError
+from sdkgen.runtime import RetryPolicy, backoff_delay
 from sdkgen.runtime._request import CallArgs, build_request
 from sdkgen.runtime._response import excerpt, status_error
 
@@ -39,6 +40,7 @@ T = TypeVar("T")
 _MAX_REDIRECTS = 5
 _MAX_JSON_BODY = 1 << 20
 _PROBE_ATTEMPTS = 3
+_PROBE_BACKOFF = RetryPolicy(initial_delay=0.5, max_delay=4.0)
 #: Seconds to wait for a cancelled download, or for the clean-up of a temporary export.
 CLEANUP_TIMEOUT = 60.0
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -291,7 +293,6 @@ async def _send_api(
     errors and 5xx / 429 (it is a read)."""
     api = holder.api
     client = _client(holder)
-    delay = 0.5
     for attempt in range(_PROBE_ATTEMPTS):
         request = build_request(
             api.api,
@@ -313,6 +314,5 @@ async def _send_api(
             if last or not (response.status_code >= 500 or response.status_code == 429):
                 return response
             await response.aclose()
-        await asyncio.sleep(delay)
-        delay *= 2
+        await asyncio.sleep(backoff_delay(_PROBE_BACKOFF, attempt))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 import time
+
+from sdkgen.runtime import RetryPolicy, backoff_delay
 
 __all__ = ["RetryConfig", "SubmissionWindow"]
 
@@ -32,9 +33,14 @@ class RetryConfig:
     enable_retry_logic: bool = True
 
     def delay(self, attempt: int) -> float:
-        base = min(self.retry_delay_base * 2**attempt, self.retry_delay_max)
-        jitter = base * self.jitter_factor * (2 * random.random() - 1)
-        return float(max(0.0, min(base + jitter, self.retry_delay_max)))
+        """The wait before retry ``attempt + 1``: the runtime's one backoff (``base * 2**attempt``
+        capped at ``retry_delay_max``, less up to ``jitter_factor`` of it)."""
+        policy = RetryPolicy(
+            initial_delay=self.retry_delay_base,
+            max_delay=self.retry_delay_max,
+            jitter=min(max(self.jitter_factor, 0.0), 1.0),
+        )
+        return backoff_delay(policy, min(attempt, 64))
 
 
 class SubmissionWindow:

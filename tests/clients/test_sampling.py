@@ -356,3 +356,11 @@ def test_sampling_client_future_forwards_calls(
     future = service.create_sampling_client(base_model=BASE_MODEL)
     out = future.sample(_prompt(1), 1, types.SamplingParams(max_tokens=1)).result()
     assert len(out.sequences) == 1
+
+
+def test_retry_config_waits_grow_to_their_cap_through_the_runtimes_backoff() -> None:
+    config = tinker.RetryConfig(retry_delay_base=0.5, retry_delay_max=4.0, jitter_factor=0.25)
+    for attempt, full in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (10, 4.0), (10_000, 4.0)]:
+        waits = [config.delay(attempt) for _ in range(50)]
+        assert all(full * 0.75 <= w <= full for w in waits), (attempt, waits)
+    assert tinker.RetryConfig(jitter_factor=0.0).delay(1) == 1.0  # no jitter: exact

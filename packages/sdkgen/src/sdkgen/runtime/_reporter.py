@@ -20,7 +20,8 @@ from typing import Any
 
 from ._errors import SDKError
 from ._redact import redact_value
-from ._spec import DEFAULT_LOGGER, APISpec
+from ._retry import backoff_delay
+from ._spec import DEFAULT_LOGGER, APISpec, RetryPolicy
 
 __all__ = ["TelemetryReporter", "telemetry_enabled"]
 
@@ -53,6 +54,8 @@ class TelemetryReporter:
         self.flush_interval = flush_interval
         self.retries = retries
         self.backoff = backoff
+        # The runtime's one backoff: ``backoff * 2**attempt``, capped, with its jitter.
+        self._backoff = RetryPolicy(initial_delay=backoff, max_delay=max(backoff, 30.0))
         self._queue: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_queue)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,7 +112,7 @@ class TelemetryReporter:
                     self.failed_batches += 1
                     self._logger.debug("telemetry batch of %d dropped: %s", len(batch), err)
                     return
-                await self._pause(self.backoff * 2**attempt)
+                await self._pause(backoff_delay(self._backoff, attempt))
             else:
                 self.sent += len(batch)
                 return
