@@ -4,14 +4,14 @@ package, objects held weakly (a hook never keeps its object alive)."""
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from collections.abc import Callable
 
 __all__ = ["after_fork_in_child"]
 
+# No lock: single dict operations are atomic, and a lock here could deadlock, since a weak
+# reference's callback (``forget``) may run from the garbage collector on a thread that holds it.
 _hooks: dict[tuple[int, str], weakref.WeakMethod[Callable[[], None]]] = {}
-_lock = threading.Lock()
 
 
 def after_fork_in_child(method: Callable[[], None]) -> None:
@@ -26,17 +26,14 @@ def after_fork_in_child(method: Callable[[], None]) -> None:
     """
     key = (id(method.__self__), method.__name__)  # type: ignore[attr-defined]
 
-    def forget(_: object, key: tuple[int, str] = key) -> None:
-        with _lock:
+    def forget(ref: object, key: tuple[int, str] = key) -> None:
+        if _hooks.get(key) is ref:  # not a newer object's hook under a reused id
             _hooks.pop(key, None)
 
-    with _lock:
-        _hooks[key] = weakref.WeakMethod(method, forget)
+    _hooks[key] = weakref.WeakMethod(method, forget)
 
 
 def _run_hooks() -> None:
-    global _lock
-    _lock = threading.Lock()  # the parent's may have been held by another thread at fork
     for ref in list(_hooks.values()):
         hook = ref()
         if hook is not None:
