@@ -13,11 +13,12 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sdkgen.runtime import AsyncStream
-
 from ._generated import models
 
 if TYPE_CHECKING:
+    # The event-stream module loads with the first stream opened, not with the SDK.
+    from sdkgen.runtime import AsyncStream
+
     from ._holder import Holder
 
 __all__ = ["SampleStream"]

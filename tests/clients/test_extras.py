@@ -183,3 +183,28 @@ def test_using_the_clients_does_not_load_numpy_torch_or_transformers() -> None:
     assert loaded["pygments"] is False  # httpx's command-line client is not loaded
     assert loaded["torch"] is False
     assert loaded["transformers"] is False
+
+
+def test_start_path_leaves_the_runtimes_rarely_used_parts_unloaded() -> None:
+    # The runtime exports them lazily and the generated resources import them where used:
+    # raw-response views, multipart bodies, event streams, page walks, binary bodies, gzip.
+    rare = [
+        "sdkgen.runtime._raw_response",
+        "sdkgen.runtime._multipart",
+        "sdkgen.runtime._sse",
+        "sdkgen.runtime._pagination",
+        "sdkgen.runtime._binary",
+        "httpx_sse",
+        "gzip",
+    ]
+    script = (
+        "import json, sys\n"
+        "import tinkex\n"
+        "from tinkex import types\n"
+        "tinkex.ServiceClient, types.Datum, types.ModelInput, types.SamplingParams\n"
+        f"print(json.dumps([n for n in {rare!r} if n in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

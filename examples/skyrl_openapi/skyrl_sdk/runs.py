@@ -13,10 +13,6 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -305,6 +301,9 @@ class RunsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Runs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.list_training_runs = to_raw_response_wrapper(resource.list_training_runs)
         self.get_training_run = to_raw_response_wrapper(resource.get_training_run)
         self.list_checkpoints = to_raw_response_wrapper(resource.list_checkpoints)
@@ -323,6 +322,9 @@ class RunsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Runs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.list_training_runs = to_streamed_response_wrapper(resource.list_training_runs)
         self.get_training_run = to_streamed_response_wrapper(resource.get_training_run)
         self.list_checkpoints = to_streamed_response_wrapper(resource.list_checkpoints)
@@ -608,6 +610,9 @@ class AsyncRunsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.list_training_runs = async_to_raw_response_wrapper(resource.list_training_runs)
         self.get_training_run = async_to_raw_response_wrapper(resource.get_training_run)
         self.list_checkpoints = async_to_raw_response_wrapper(resource.list_checkpoints)
@@ -626,6 +631,9 @@ class AsyncRunsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.list_training_runs = async_to_streamed_response_wrapper(resource.list_training_runs)
         self.get_training_run = async_to_streamed_response_wrapper(resource.get_training_run)
         self.list_checkpoints = async_to_streamed_response_wrapper(resource.list_checkpoints)

@@ -16,11 +16,7 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -306,6 +302,9 @@ class SamplingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Sampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.create_sampling_session = to_raw_response_wrapper(resource.create_sampling_session)
         self.sample = to_raw_response_wrapper(resource.sample)
         self.save_weights_for_sampler = to_raw_response_wrapper(resource.save_weights_for_sampler)
@@ -317,6 +316,9 @@ class SamplingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Sampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.create_sampling_session = to_streamed_response_wrapper(
             resource.create_sampling_session
         )
@@ -605,6 +607,9 @@ class AsyncSamplingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncSampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.create_sampling_session = async_to_raw_response_wrapper(
             resource.create_sampling_session
         )
@@ -620,6 +625,9 @@ class AsyncSamplingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncSampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.create_sampling_session = async_to_streamed_response_wrapper(
             resource.create_sampling_session
         )

@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -306,6 +302,9 @@ class ServiceWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Service) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.healthz = to_raw_response_wrapper(resource.healthz)
         self.get_server_capabilities = to_raw_response_wrapper(resource.get_server_capabilities)
         self.create_session = to_raw_response_wrapper(resource.create_session)
@@ -319,6 +318,9 @@ class ServiceWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Service) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.healthz = to_streamed_response_wrapper(resource.healthz)
         self.get_server_capabilities = to_streamed_response_wrapper(
             resource.get_server_capabilities
@@ -610,6 +612,9 @@ class AsyncServiceWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncService) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.healthz = async_to_raw_response_wrapper(resource.healthz)
         self.get_server_capabilities = async_to_raw_response_wrapper(
             resource.get_server_capabilities
@@ -625,6 +630,9 @@ class AsyncServiceWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncService) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.healthz = async_to_streamed_response_wrapper(resource.healthz)
         self.get_server_capabilities = async_to_streamed_response_wrapper(
             resource.get_server_capabilities

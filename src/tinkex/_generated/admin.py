@@ -14,10 +14,6 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -157,6 +153,9 @@ class AdminWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Admin) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.get_audit_log = to_raw_response_wrapper(resource.get_audit_log)
         self.get_billing_usage = to_raw_response_wrapper(resource.get_billing_usage)
         self.get_current_checkpoint_storage_usage = to_raw_response_wrapper(
@@ -170,6 +169,9 @@ class AdminWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Admin) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.get_audit_log = to_streamed_response_wrapper(resource.get_audit_log)
         self.get_billing_usage = to_streamed_response_wrapper(resource.get_billing_usage)
         self.get_current_checkpoint_storage_usage = to_streamed_response_wrapper(
@@ -301,6 +303,9 @@ class AsyncAdminWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncAdmin) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.get_audit_log = async_to_raw_response_wrapper(resource.get_audit_log)
         self.get_billing_usage = async_to_raw_response_wrapper(resource.get_billing_usage)
         self.get_current_checkpoint_storage_usage = async_to_raw_response_wrapper(
@@ -314,6 +319,9 @@ class AsyncAdminWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncAdmin) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.get_audit_log = async_to_streamed_response_wrapper(resource.get_audit_log)
         self.get_billing_usage = async_to_streamed_response_wrapper(resource.get_billing_usage)
         self.get_current_checkpoint_storage_usage = async_to_streamed_response_wrapper(

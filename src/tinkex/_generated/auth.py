@@ -13,10 +13,6 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -93,6 +89,9 @@ class AuthWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Auth) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.get_current_api_key = to_raw_response_wrapper(resource.get_current_api_key)
         self.revoke_current_api_key = to_raw_response_wrapper(resource.revoke_current_api_key)
 
@@ -103,6 +102,9 @@ class AuthWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Auth) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.get_current_api_key = to_streamed_response_wrapper(resource.get_current_api_key)
         self.revoke_current_api_key = to_streamed_response_wrapper(resource.revoke_current_api_key)
 
@@ -177,6 +179,9 @@ class AsyncAuthWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncAuth) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.get_current_api_key = async_to_raw_response_wrapper(resource.get_current_api_key)
         self.revoke_current_api_key = async_to_raw_response_wrapper(resource.revoke_current_api_key)
 
@@ -187,6 +192,9 @@ class AsyncAuthWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncAuth) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.get_current_api_key = async_to_streamed_response_wrapper(resource.get_current_api_key)
         self.revoke_current_api_key = async_to_streamed_response_wrapper(
             resource.revoke_current_api_key

@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -427,6 +423,9 @@ class CheckpointsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Checkpoints) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.list_checkpoints = to_raw_response_wrapper(resource.list_checkpoints)
         self.list_user_checkpoints = to_raw_response_wrapper(resource.list_user_checkpoints)
         self.delete_checkpoint = to_raw_response_wrapper(resource.delete_checkpoint)
@@ -445,6 +444,9 @@ class CheckpointsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Checkpoints) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.list_checkpoints = to_streamed_response_wrapper(resource.list_checkpoints)
         self.list_user_checkpoints = to_streamed_response_wrapper(resource.list_user_checkpoints)
         self.delete_checkpoint = to_streamed_response_wrapper(resource.delete_checkpoint)
@@ -853,6 +855,9 @@ class AsyncCheckpointsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncCheckpoints) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.list_checkpoints = async_to_raw_response_wrapper(resource.list_checkpoints)
         self.list_user_checkpoints = async_to_raw_response_wrapper(resource.list_user_checkpoints)
         self.delete_checkpoint = async_to_raw_response_wrapper(resource.delete_checkpoint)
@@ -873,6 +878,9 @@ class AsyncCheckpointsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncCheckpoints) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.list_checkpoints = async_to_streamed_response_wrapper(resource.list_checkpoints)
         self.list_user_checkpoints = async_to_streamed_response_wrapper(
             resource.list_user_checkpoints

@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -270,6 +266,9 @@ class FuturesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Futures) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.retrieve_future = to_raw_response_wrapper(resource.retrieve_future)
         self.retrieve_futures = to_raw_response_wrapper(resource.retrieve_futures)
         self.cancel_future = to_raw_response_wrapper(resource.cancel_future)
@@ -281,6 +280,9 @@ class FuturesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Futures) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.retrieve_future = to_streamed_response_wrapper(resource.retrieve_future)
         self.retrieve_futures = to_streamed_response_wrapper(resource.retrieve_futures)
         self.cancel_future = to_streamed_response_wrapper(resource.cancel_future)
@@ -532,6 +534,9 @@ class AsyncFuturesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncFutures) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.retrieve_future = async_to_raw_response_wrapper(resource.retrieve_future)
         self.retrieve_futures = async_to_raw_response_wrapper(resource.retrieve_futures)
         self.cancel_future = async_to_raw_response_wrapper(resource.cancel_future)
@@ -543,6 +548,9 @@ class AsyncFuturesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncFutures) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.retrieve_future = async_to_streamed_response_wrapper(resource.retrieve_future)
         self.retrieve_futures = async_to_streamed_response_wrapper(resource.retrieve_futures)
         self.cancel_future = async_to_streamed_response_wrapper(resource.cancel_future)

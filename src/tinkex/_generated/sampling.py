@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
     AsyncFutureHandle,
-    AsyncStream,
     FutureHandle,
     NotGiven,
     QueueStateObserver,
     RequestOptions,
-    Stream,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -36,6 +30,11 @@ def _params() -> Any:
     from . import params
 
     return params
+
+
+if TYPE_CHECKING:
+    # In annotations only: their modules load with the first call that needs them.
+    from sdkgen.runtime import AsyncStream, Stream
 
 
 class Sampling(SyncAPIResource):
@@ -487,6 +486,9 @@ class SamplingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Sampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.create_sampling_session = to_raw_response_wrapper(resource.create_sampling_session)
         self.join_sampling_session = to_raw_response_wrapper(resource.join_sampling_session)
         self.asample = to_raw_response_wrapper(resource.asample)
@@ -500,6 +502,9 @@ class SamplingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Sampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.create_sampling_session = to_streamed_response_wrapper(
             resource.create_sampling_session
         )
@@ -958,6 +963,9 @@ class AsyncSamplingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncSampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.create_sampling_session = async_to_raw_response_wrapper(
             resource.create_sampling_session
         )
@@ -973,6 +981,9 @@ class AsyncSamplingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncSampling) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.create_sampling_session = async_to_streamed_response_wrapper(
             resource.create_sampling_session
         )

@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -383,6 +379,9 @@ class ServiceWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Service) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.get_client_config = to_raw_response_wrapper(resource.get_client_config)
         self.get_auth_token = to_raw_response_wrapper(resource.get_auth_token)
         self.get_dynamic_config = to_raw_response_wrapper(resource.get_dynamic_config)
@@ -397,6 +396,9 @@ class ServiceWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Service) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.get_client_config = to_streamed_response_wrapper(resource.get_client_config)
         self.get_auth_token = to_streamed_response_wrapper(resource.get_auth_token)
         self.get_dynamic_config = to_streamed_response_wrapper(resource.get_dynamic_config)
@@ -766,6 +768,9 @@ class AsyncServiceWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncService) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.get_client_config = async_to_raw_response_wrapper(resource.get_client_config)
         self.get_auth_token = async_to_raw_response_wrapper(resource.get_auth_token)
         self.get_dynamic_config = async_to_raw_response_wrapper(resource.get_dynamic_config)
@@ -782,6 +787,9 @@ class AsyncServiceWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncService) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.get_client_config = async_to_streamed_response_wrapper(resource.get_client_config)
         self.get_auth_token = async_to_streamed_response_wrapper(resource.get_auth_token)
         self.get_dynamic_config = async_to_streamed_response_wrapper(resource.get_dynamic_config)

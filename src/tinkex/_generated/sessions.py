@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -592,6 +588,9 @@ class SessionsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Sessions) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.create_session = to_raw_response_wrapper(resource.create_session)
         self.session_heartbeat = to_raw_response_wrapper(resource.session_heartbeat)
         self.finish_session = to_raw_response_wrapper(resource.finish_session)
@@ -608,6 +607,9 @@ class SessionsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Sessions) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.create_session = to_streamed_response_wrapper(resource.create_session)
         self.session_heartbeat = to_streamed_response_wrapper(resource.session_heartbeat)
         self.finish_session = to_streamed_response_wrapper(resource.finish_session)
@@ -1177,6 +1179,9 @@ class AsyncSessionsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncSessions) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.create_session = async_to_raw_response_wrapper(resource.create_session)
         self.session_heartbeat = async_to_raw_response_wrapper(resource.session_heartbeat)
         self.finish_session = async_to_raw_response_wrapper(resource.finish_session)
@@ -1193,6 +1198,9 @@ class AsyncSessionsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncSessions) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.create_session = async_to_streamed_response_wrapper(resource.create_session)
         self.session_heartbeat = async_to_streamed_response_wrapper(resource.session_heartbeat)
         self.finish_session = async_to_streamed_response_wrapper(resource.finish_session)

@@ -16,11 +16,7 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -1177,6 +1173,9 @@ class TrainingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Training) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.create_model = to_raw_response_wrapper(resource.create_model)
         self.get_info = to_raw_response_wrapper(resource.get_info)
         self.forward_backward = to_raw_response_wrapper(resource.forward_backward)
@@ -1198,6 +1197,9 @@ class TrainingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Training) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.create_model = to_streamed_response_wrapper(resource.create_model)
         self.get_info = to_streamed_response_wrapper(resource.get_info)
         self.forward_backward = to_streamed_response_wrapper(resource.forward_backward)
@@ -2366,6 +2368,9 @@ class AsyncTrainingWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncTraining) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.create_model = async_to_raw_response_wrapper(resource.create_model)
         self.get_info = async_to_raw_response_wrapper(resource.get_info)
         self.forward_backward = async_to_raw_response_wrapper(resource.forward_backward)
@@ -2389,6 +2394,9 @@ class AsyncTrainingWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncTraining) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.create_model = async_to_streamed_response_wrapper(resource.create_model)
         self.get_info = async_to_streamed_response_wrapper(resource.get_info)
         self.forward_backward = async_to_streamed_response_wrapper(resource.forward_backward)

@@ -13,10 +13,6 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -173,6 +169,9 @@ class TrainingRunsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: TrainingRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.get_training_run = to_raw_response_wrapper(resource.get_training_run)
         self.list_training_runs = to_raw_response_wrapper(resource.list_training_runs)
 
@@ -183,6 +182,9 @@ class TrainingRunsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: TrainingRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.get_training_run = to_streamed_response_wrapper(resource.get_training_run)
         self.list_training_runs = to_streamed_response_wrapper(resource.list_training_runs)
 
@@ -328,6 +330,9 @@ class AsyncTrainingRunsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncTrainingRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.get_training_run = async_to_raw_response_wrapper(resource.get_training_run)
         self.list_training_runs = async_to_raw_response_wrapper(resource.list_training_runs)
 
@@ -338,5 +343,8 @@ class AsyncTrainingRunsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncTrainingRuns) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.get_training_run = async_to_streamed_response_wrapper(resource.get_training_run)
         self.list_training_runs = async_to_streamed_response_wrapper(resource.list_training_runs)

@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -109,6 +105,9 @@ class WeightsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Weights) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.get_weights_info = to_raw_response_wrapper(resource.get_weights_info)
 
 
@@ -118,6 +117,9 @@ class WeightsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Weights) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.get_weights_info = to_streamed_response_wrapper(resource.get_weights_info)
 
 
@@ -206,6 +208,9 @@ class AsyncWeightsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncWeights) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.get_weights_info = async_to_raw_response_wrapper(resource.get_weights_info)
 
 
@@ -215,4 +220,7 @@ class AsyncWeightsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncWeights) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.get_weights_info = async_to_streamed_response_wrapper(resource.get_weights_info)

@@ -199,3 +199,36 @@ def test_accept_and_content_type_are_header_values(write_manifest: Write) -> Non
     )
     found = validation_problems(write_manifest(text))
     assert any("get_item.accept: a header value must be printable ASCII" in p for p in found)
+
+
+def test_models_need_no_postponed_annotations(
+    write_manifest: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # models.py has plain annotations, classes in dependency order (A names Z, defined later
+    # in the manifest): only a cycle's back edge is quoted, and the package imports and
+    # validates (a field called `str` is renamed, so it shadows nothing).
+    path = write_manifest(
+        add_schema("A", "{type: object, properties: {z: {$ref: '#/schemas/Z'}}}")
+        + "  Node: {type: object, properties: {next: {$ref: '#/schemas/Node'}}}\n"
+        + "  P: {type: object, properties: {q: {$ref: '#/schemas/Q'}}}\n"
+        + "  Q: {type: object, properties: {p: {$ref: '#/schemas/P'}}}\n"
+        + "  S: {type: object, properties: {str: {type: string, default: s},"
+        + " other: {type: string}}}\n"
+        + "  Z: {type: object, properties: {n: {type: integer}}}\n"
+    )
+    generate(path, tmp_path / "out")
+    source = (tmp_path / "out" / "models.py").read_text()
+    assert "from __future__ import annotations" not in source
+    assert source.index("class Z(") < source.index("class A(")
+    assert 'next: "Node | None"' in source
+    assert "    other: str | None = None" in source
+    spec = importlib.util.spec_from_file_location("eager_models", tmp_path / "out" / "models.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "eager_models", module)  # for the deferred validators
+    spec.loader.exec_module(module)
+    assert module.A.model_validate({"z": {"n": 1}}).z.n == 1
+    assert module.Node.model_validate({"next": {"next": {}}}).next.next.next is None
+    assert module.P.model_validate({"q": {"p": {}}}).q.p.q is None
+    assert module.S.model_validate({"other": "o"}).str_ == "s"

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
-    FileInput,
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
 from . import models
+
+if TYPE_CHECKING:
+    # In annotations only: their modules load with the first call that needs them.
+    from sdkgen.runtime import FileInput
 
 
 class Imports(SyncAPIResource):
@@ -123,6 +122,9 @@ class ImportsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Imports) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.import_values = to_raw_response_wrapper(resource.import_values)
 
 
@@ -132,6 +134,9 @@ class ImportsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Imports) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.import_values = to_streamed_response_wrapper(resource.import_values)
 
 
@@ -233,6 +238,9 @@ class AsyncImportsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncImports) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.import_values = async_to_raw_response_wrapper(resource.import_values)
 
 
@@ -242,4 +250,7 @@ class AsyncImportsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncImports) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.import_values = async_to_streamed_response_wrapper(resource.import_values)

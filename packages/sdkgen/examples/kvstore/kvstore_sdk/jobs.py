@@ -16,11 +16,7 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -172,6 +168,9 @@ class JobsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Jobs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.start_compaction = to_raw_response_wrapper(resource.start_compaction)
         self.get_job = to_raw_response_wrapper(resource.get_job)
 
@@ -182,6 +181,9 @@ class JobsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Jobs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.start_compaction = to_streamed_response_wrapper(resource.start_compaction)
         self.get_job = to_streamed_response_wrapper(resource.get_job)
 
@@ -322,6 +324,9 @@ class AsyncJobsWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncJobs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.start_compaction = async_to_raw_response_wrapper(resource.start_compaction)
         self.get_job = async_to_raw_response_wrapper(resource.get_job)
 
@@ -332,5 +337,8 @@ class AsyncJobsWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncJobs) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.start_compaction = async_to_streamed_response_wrapper(resource.start_compaction)
         self.get_job = async_to_streamed_response_wrapper(resource.get_job)

@@ -13,12 +13,8 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     param_headers,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -561,6 +557,9 @@ class KeysWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Keys) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.put_key = to_raw_response_wrapper(resource.put_key)
         self.get_key = to_raw_response_wrapper(resource.get_key)
         self.delete_key = to_raw_response_wrapper(resource.delete_key)
@@ -576,6 +575,9 @@ class KeysWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Keys) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.put_key = to_streamed_response_wrapper(resource.put_key)
         self.get_key = to_streamed_response_wrapper(resource.get_key)
         self.delete_key = to_streamed_response_wrapper(resource.delete_key)
@@ -1112,6 +1114,9 @@ class AsyncKeysWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncKeys) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.put_key = async_to_raw_response_wrapper(resource.put_key)
         self.get_key = async_to_raw_response_wrapper(resource.get_key)
         self.delete_key = async_to_raw_response_wrapper(resource.delete_key)
@@ -1127,6 +1132,9 @@ class AsyncKeysWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncKeys) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.put_key = async_to_streamed_response_wrapper(resource.put_key)
         self.get_key = async_to_streamed_response_wrapper(resource.get_key)
         self.delete_key = async_to_streamed_response_wrapper(resource.delete_key)

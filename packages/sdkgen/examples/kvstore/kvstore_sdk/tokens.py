@@ -13,11 +13,7 @@ from sdkgen.runtime import (
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
 )
 
 from . import endpoints as _e
@@ -116,6 +112,9 @@ class TokensWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Tokens) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.exchange_token = to_raw_response_wrapper(resource.exchange_token)
 
 
@@ -125,6 +124,9 @@ class TokensWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Tokens) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.exchange_token = to_streamed_response_wrapper(resource.exchange_token)
 
 
@@ -220,6 +222,9 @@ class AsyncTokensWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncTokens) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.exchange_token = async_to_raw_response_wrapper(resource.exchange_token)
 
 
@@ -229,4 +234,7 @@ class AsyncTokensWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncTokens) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.exchange_token = async_to_streamed_response_wrapper(resource.exchange_token)

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sdkgen.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
-    AsyncBinaryStream,
-    BinaryStream,
     NotGiven,
     RequestOptions,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     open_binary,
     read_binary,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -33,6 +27,11 @@ def _params() -> Any:
     from . import params
 
     return params
+
+
+if TYPE_CHECKING:
+    # In annotations only: their modules load with the first call that needs them.
+    from sdkgen.runtime import AsyncBinaryStream, BinaryStream
 
 
 class Values(SyncAPIResource):
@@ -189,6 +188,9 @@ class ValuesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Values) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.download_value = to_raw_response_wrapper(resource.download_value)
         self.export_snapshot = to_raw_response_wrapper(resource.export_snapshot)
 
@@ -199,6 +201,9 @@ class ValuesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Values) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.download_value = to_streamed_response_wrapper(resource.download_value)
         self.export_snapshot = to_streamed_response_wrapper(resource.export_snapshot)
 
@@ -357,6 +362,9 @@ class AsyncValuesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncValues) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.download_value = async_to_raw_response_wrapper(resource.download_value)
         self.export_snapshot = async_to_raw_response_wrapper(resource.export_snapshot)
 
@@ -367,5 +375,8 @@ class AsyncValuesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncValues) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.download_value = async_to_streamed_response_wrapper(resource.download_value)
         self.export_snapshot = async_to_streamed_response_wrapper(resource.export_snapshot)

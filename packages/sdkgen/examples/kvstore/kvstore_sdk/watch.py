@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sdkgen.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
-    AsyncStream,
     EventRoutes,
     NotGiven,
     RequestOptions,
-    Stream,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -34,6 +28,10 @@ def _params() -> Any:
 
     return params
 
+
+if TYPE_CHECKING:
+    # In annotations only: their modules load with the first call that needs them.
+    from sdkgen.runtime import AsyncStream, Stream
 
 # Which events of `watch_keys` carry which data, end the stream, or are skipped.
 _WATCH_KEYS_EVENTS = EventRoutes(
@@ -98,6 +96,9 @@ class WatchWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Watch) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.watch_keys = to_raw_response_wrapper(resource.watch_keys)
 
 
@@ -107,6 +108,9 @@ class WatchWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Watch) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.watch_keys = to_streamed_response_wrapper(resource.watch_keys)
 
 
@@ -164,6 +168,9 @@ class AsyncWatchWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncWatch) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.watch_keys = async_to_raw_response_wrapper(resource.watch_keys)
 
 
@@ -173,4 +180,7 @@ class AsyncWatchWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncWatch) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.watch_keys = async_to_streamed_response_wrapper(resource.watch_keys)

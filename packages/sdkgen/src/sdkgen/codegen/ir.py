@@ -103,6 +103,19 @@ class ResourceIR:
     def protobuf(self) -> bool:
         return any(ep.protobuf for ep in self.endpoints)
 
+    @property
+    def annotation_names(self) -> list[str]:
+        """The runtime names the module uses in annotations only: imported under
+        ``TYPE_CHECKING``, so that importing the module does not load their runtime modules
+        (streams, binary bodies, multipart), which the first call that needs them loads."""
+        kinds = {ep.kind for ep in self.endpoints}
+        names = ["AsyncBinaryStream", "BinaryStream"] if "binary" in kinds else []
+        if any("FileInput" in a.annotation for ep in self.endpoints for a in ep.args):
+            names.append("FileInput")
+        if "stream" in kinds:
+            names += ["AsyncStream", "Stream"]
+        return names
+
 
 @dataclass
 class APIIR:

@@ -278,7 +278,82 @@ def emit_models(manifest: Manifest, header: str) -> str:
     first_class = code.index("\nclass ")
     enum_aliases = "\n".join(_aliases(manifest, enums=True))
     code = code[:first_class] + _DEFERRED_BASE + enum_aliases + code[first_class:]
+    code = _eager_annotations(code)
     return code.rstrip() + "\n\n\n" + "\n".join(_aliases(manifest, enums=False)) + "\n"
+
+
+def _eager_annotations(code: str) -> str:
+    """Without ``from __future__ import annotations``: classes in dependency order, and only the
+    annotations that must wait (a class defined later, in a cycle, or a name that an earlier
+    field of the class shadows) quoted.
+
+    pydantic evaluates every string annotation when it makes the class (compiling each one):
+    with plain annotations, making the ~100 classes of an API costs about a quarter less.
+    """
+    code = code.replace("from __future__ import annotations\n", "", 1)
+    tree = ast.parse(code)
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    models = [c for c in classes if c.name != "BaseModel"]
+    if not models:
+        return code
+    start, end = tree.body.index(models[0]), tree.body.index(models[-1])
+    if any(not isinstance(n, ast.ClassDef) for n in tree.body[start : end + 1]):
+        raise ValueError("models: expected the model classes in one run")
+    names = {c.name for c in models}
+    position = {c.name: i for i, c in enumerate(models)}
+
+    def refs(node: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in names}
+
+    # Dependencies first, otherwise the generator's order (stable output); a cycle's back edge
+    # is left to a quoted annotation.
+    order: list[ast.ClassDef] = []
+    done: set[str] = set()
+
+    def visit(cls: ast.ClassDef, stack: frozenset[str]) -> None:
+        if cls.name in done or cls.name in stack:
+            return
+        for dep in sorted(refs(cls) - {cls.name}, key=position.__getitem__):
+            visit(models[position[dep]], stack | {cls.name})
+        done.add(cls.name)
+        order.append(cls)
+
+    for cls in models:
+        visit(cls, frozenset())
+    placed = {c.name: i for i, c in enumerate(order)}
+    lines = code.splitlines(keepends=True)
+    # Each class with the lines up to the next one (blank lines, comments).
+    bounds = [(c.decorator_list[0].lineno if c.decorator_list else c.lineno) - 1 for c in models]
+    bounds.append(models[-1].end_lineno or len(lines))
+    head, tail = "".join(lines[: bounds[0]]), "".join(lines[bounds[-1] :])
+    segments: dict[str, str] = {}
+    for i, cls in enumerate(models):
+        first, stop = bounds[i], bounds[i + 1]
+        seg = lines[first:stop]
+        edits: list[tuple[int, int, int, int, str]] = []
+        fields: set[str] = set()
+        for stmt in cls.body:
+            if isinstance(stmt, ast.AnnAssign):
+                used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+                later = {n for n in used & names if placed[n] >= placed[cls.name]}
+                if later or used & fields:
+                    ann = stmt.annotation
+                    assert ann.end_lineno is not None
+                    assert ann.end_col_offset is not None
+                    text = repr(ast.unparse(ann))
+                    edits.append(
+                        (ann.lineno, ann.col_offset, ann.end_lineno, ann.end_col_offset, text)
+                    )
+            targets = (
+                stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+            )
+            fields.update(t.id for t in targets if isinstance(t, ast.Name))
+        for line, col, end_line, end_col, text in sorted(edits, reverse=True):
+            a, b = line - 1 - first, end_line - 1 - first
+            seg[a : b + 1] = [seg[a][:col] + text + seg[b][end_col:]]
+        segments[cls.name] = "".join(seg).rstrip("\n") + "\n\n\n"
+    body = "".join(segments[c.name] for c in order)
+    return head + body.rstrip("\n") + "\n" + tail
 
 
 _PYDANTIC_BASEMODEL = re.compile(r"^from pydantic import (.+)$", re.MULTILINE)

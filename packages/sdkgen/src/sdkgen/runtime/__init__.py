@@ -2,79 +2,85 @@
 compression, telemetry and errors. It knows nothing of any particular API; a manifest does.
 """
 
-from ._api_future import APIFuture, ClientFuture
-from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
-from ._body import build_body, request_body, validate_params
-from ._client import AsyncAPIClient, SyncAPIClient
-from ._codec import WireCodecs
-from ._config import ClientConfig, ConfigError, Secret, WireMode
-from ._errors import (
-    AmbiguousOutcomeError,
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    FutureExpiredError,
-    GoneError,
-    InternalServerError,
-    NotFoundError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestFailedError,
-    RequestTimeoutError,
-    ResponseLostError,
-    ResponseTooLargeError,
-    SDKError,
-    ServerUnreachableError,
-    UnprocessableEntityError,
-)
-from ._futures import (
-    AsyncFutureHandle,
-    FutureCancelledError,
-    FutureHandle,
-    FutureTimeoutError,
-    QueueStateObserver,
-)
-from ._loop import BackgroundLoop
-from ._metrics import EndpointMetrics, Metrics
-from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_body
-from ._options import NOT_GIVEN, NotGiven, RequestOptions
-from ._otel import OpenTelemetryListener, inject_trace_context
-from ._pagination import PaginationLoopError
-from ._raw_response import (
-    APIResponse,
-    AsyncAPIResponse,
-    AsyncResponseContextManager,
-    ResponseContextManager,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
-)
-from ._reporter import TelemetryReporter, telemetry_enabled
-from ._request import param_headers
-from ._resource import AsyncAPIResource, SyncAPIResource
-from ._retry import RetryInfo, backoff_delay, retry_after_seconds
-from ._spec import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    APISpec,
-    AuthSpec,
-    EndpointSpec,
-    ErrorSchemas,
-    ErrorShape,
-    FuturesSpec,
-    PaginateSpec,
-    PoolSpec,
-    RetryPolicy,
-)
-from ._sse import AsyncStream, EventRoutes, ServerEvent, Stream
-from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api_future import APIFuture, ClientFuture
+    from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
+    from ._body import build_body, request_body, validate_params
+    from ._client import AsyncAPIClient, SyncAPIClient
+    from ._codec import WireCodecs
+    from ._config import ClientConfig, ConfigError, Secret, WireMode
+    from ._errors import (
+        AmbiguousOutcomeError,
+        APIConnectionError,
+        APIError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConflictError,
+        FutureExpiredError,
+        GoneError,
+        InternalServerError,
+        NotFoundError,
+        PaymentRequiredError,
+        PermissionDeniedError,
+        RateLimitError,
+        RequestFailedError,
+        RequestTimeoutError,
+        ResponseLostError,
+        ResponseTooLargeError,
+        SDKError,
+        ServerUnreachableError,
+        UnprocessableEntityError,
+    )
+    from ._futures import (
+        AsyncFutureHandle,
+        FutureCancelledError,
+        FutureHandle,
+        FutureTimeoutError,
+        QueueStateObserver,
+    )
+    from ._loop import BackgroundLoop
+    from ._metrics import EndpointMetrics, Metrics
+    from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_body
+    from ._options import NOT_GIVEN, NotGiven, RequestOptions
+    from ._otel import OpenTelemetryListener, inject_trace_context
+    from ._pagination import PaginationLoopError
+    from ._raw_response import (
+        APIResponse,
+        AsyncAPIResponse,
+        AsyncResponseContextManager,
+        ResponseContextManager,
+        async_to_raw_response_wrapper,
+        async_to_streamed_response_wrapper,
+        to_raw_response_wrapper,
+        to_streamed_response_wrapper,
+    )
+    from ._reporter import TelemetryReporter, telemetry_enabled
+    from ._request import param_headers
+    from ._resource import AsyncAPIResource, SyncAPIResource
+    from ._retry import RetryInfo, backoff_delay, retry_after_seconds
+    from ._spec import (
+        DEFAULT_MAX_RESPONSE_BYTES,
+        APISpec,
+        AuthSpec,
+        EndpointSpec,
+        ErrorSchemas,
+        ErrorShape,
+        FuturesSpec,
+        PaginateSpec,
+        PoolSpec,
+        RetryPolicy,
+    )
+    from ._sse import AsyncStream, EventRoutes, ServerEvent, Stream
+    from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -171,3 +177,115 @@ __all__ = [
     "to_streamed_response_wrapper",
     "validate_params",
 ]
+
+# Every name loads its module on first use (PEP 562): an SDK's import then loads only what its
+# start path touches, not the raw-response views, multipart bodies, event streams, pages,
+# binary downloads or OpenTelemetry it may never use. Name -> module (relative to this package).
+_EXPORTS: dict[str, str] = {
+    "APIFuture": "._api_future",
+    "ClientFuture": "._api_future",
+    "AsyncBinaryStream": "._binary",
+    "BinaryStream": "._binary",
+    "open_binary": "._binary",
+    "read_binary": "._binary",
+    "build_body": "._body",
+    "request_body": "._body",
+    "validate_params": "._body",
+    "AsyncAPIClient": "._client",
+    "SyncAPIClient": "._client",
+    "WireCodecs": "._codec",
+    "ClientConfig": "._config",
+    "ConfigError": "._config",
+    "Secret": "._config",
+    "WireMode": "._config",
+    "APIConnectionError": "._errors",
+    "APIError": "._errors",
+    "APIResponseValidationError": "._errors",
+    "APIStatusError": "._errors",
+    "APITimeoutError": "._errors",
+    "AmbiguousOutcomeError": "._errors",
+    "AuthenticationError": "._errors",
+    "BadRequestError": "._errors",
+    "ClientClosedError": "._errors",
+    "ConflictError": "._errors",
+    "FutureExpiredError": "._errors",
+    "GoneError": "._errors",
+    "InternalServerError": "._errors",
+    "NotFoundError": "._errors",
+    "PaymentRequiredError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "RateLimitError": "._errors",
+    "RequestFailedError": "._errors",
+    "RequestTimeoutError": "._errors",
+    "ResponseLostError": "._errors",
+    "ResponseTooLargeError": "._errors",
+    "SDKError": "._errors",
+    "ServerUnreachableError": "._errors",
+    "UnprocessableEntityError": "._errors",
+    "AsyncFutureHandle": "._futures",
+    "FutureCancelledError": "._futures",
+    "FutureHandle": "._futures",
+    "FutureTimeoutError": "._futures",
+    "QueueStateObserver": "._futures",
+    "BackgroundLoop": "._loop",
+    "EndpointMetrics": "._metrics",
+    "Metrics": "._metrics",
+    "FileContent": "._multipart",
+    "FileInput": "._multipart",
+    "MultipartBody": "._multipart",
+    "encode_multipart_body": "._multipart",
+    "NOT_GIVEN": "._options",
+    "NotGiven": "._options",
+    "RequestOptions": "._options",
+    "OpenTelemetryListener": "._otel",
+    "inject_trace_context": "._otel",
+    "PaginationLoopError": "._pagination",
+    "APIResponse": "._raw_response",
+    "AsyncAPIResponse": "._raw_response",
+    "AsyncResponseContextManager": "._raw_response",
+    "ResponseContextManager": "._raw_response",
+    "async_to_raw_response_wrapper": "._raw_response",
+    "async_to_streamed_response_wrapper": "._raw_response",
+    "to_raw_response_wrapper": "._raw_response",
+    "to_streamed_response_wrapper": "._raw_response",
+    "TelemetryReporter": "._reporter",
+    "telemetry_enabled": "._reporter",
+    "param_headers": "._request",
+    "AsyncAPIResource": "._resource",
+    "SyncAPIResource": "._resource",
+    "RetryInfo": "._retry",
+    "backoff_delay": "._retry",
+    "retry_after_seconds": "._retry",
+    "APISpec": "._spec",
+    "AuthSpec": "._spec",
+    "DEFAULT_MAX_RESPONSE_BYTES": "._spec",
+    "EndpointSpec": "._spec",
+    "ErrorSchemas": "._spec",
+    "ErrorShape": "._spec",
+    "FuturesSpec": "._spec",
+    "PaginateSpec": "._spec",
+    "PoolSpec": "._spec",
+    "RetryPolicy": "._spec",
+    "AsyncStream": "._sse",
+    "EventRoutes": "._sse",
+    "ServerEvent": "._sse",
+    "Stream": "._sse",
+    "Event": "._telemetry",
+    "EventKind": "._telemetry",
+    "Listener": "._telemetry",
+    "Telemetry": "._telemetry",
+    "redact_headers": "._telemetry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,9 +20,9 @@ from typing import IO, Any, Self, cast, overload
 
 import httpx
 
+from ._call_context import claim_capture
 from ._client import AsyncAPIClient, SyncAPIClient, _call_kwargs
 from ._errors import APIError, ResponseTooLargeError
-from ._raw_response import claim_capture
 from ._response import transport_error
 from ._spec import EndpointSpec
 

@@ -22,10 +22,14 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+
+if TYPE_CHECKING:
+    from ._raw_response import _Capture
 
 __all__ = [
     "call_scope",
+    "claim_capture",
     "current_call_headers",
     "detached_context",
     "using_call_headers",
@@ -40,6 +44,24 @@ R = TypeVar("R")
 _CALL_HEADERS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "call_headers", default=None
 )
+
+
+# The raw-response capture of the with_raw_response / with_streaming_response wrapper running in
+# this context (see ``_raw_response``). It lives here, not there, so that the client's call path
+# can look for it without importing the raw-response module (loaded by the first wrapper).
+_CAPTURE: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
+    "raw_response_capture", default=None
+)
+
+
+def claim_capture() -> _Capture | None:
+    """The raw-response capture of the wrapped method being run, for the first client call it
+    makes (``None``: decode as usual)."""
+    capture = _CAPTURE.get()
+    if capture is None or capture.claimed:
+        return None
+    capture.claimed = True
+    return capture
 
 
 def current_call_headers() -> Mapping[str, str] | None:

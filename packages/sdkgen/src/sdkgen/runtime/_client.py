@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
 
 from ._body_limit import LimitedBody
+from ._call_context import claim_capture
 from ._client_core import Call, ClientCore
 from ._config import HTTPBackend
 from ._errors import APIError, ResponseLostError, ResponseTooLargeError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import RequestOptions
-from ._pagination import PageWalk
-from ._raw_response import claim_capture
 from ._response import decode_response, recover_submission
 from ._spec import EndpointSpec
-from ._sse import AsyncStream, Stream
 from ._transport import AsyncPools, SyncPools
+
+if TYPE_CHECKING:
+    # Event streams and page walks load with the first call that needs them: most programs
+    # never stream or page, and importing them is part of every SDK's import time.
+    from ._sse import AsyncStream, Stream
 
 __all__ = ["AsyncAPIClient", "SyncAPIClient"]
 
@@ -201,6 +204,8 @@ class SyncAPIClient(ClientCore):
 
     def stream(self, spec: EndpointSpec, event_type: type[E], **kwargs: Any) -> Stream[E]:
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        from ._sse import Stream
+
         capture = claim_capture()
         call = self._start(spec, **_call_kwargs(kwargs))
         response = self._send(call, stream=True)
@@ -220,6 +225,8 @@ class SyncAPIClient(ClientCore):
         self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
     ) -> Iterator[T]:
         """Iterate over the decoded pages of a paginated listing (its style: ``spec.paginate``)."""
+        from ._pagination import PageWalk
+
         walk = PageWalk(spec, kwargs.pop("query", None))
         while (query := walk.query()) is not None:
             call = self._start(spec, **_call_kwargs({**kwargs, "query": query}))
@@ -230,6 +237,8 @@ class SyncAPIClient(ClientCore):
 
     def paginate(self, spec: EndpointSpec, response_type: type[T], **kwargs: Any) -> Iterator[Any]:
         """Iterate over every item of a paginated listing, one page at a time."""
+        from ._pagination import PageWalk
+
         walk = PageWalk(spec, None)  # only reads items: the pages' own walk sends the queries
         for page in self.paginate_pages(spec, response_type, **kwargs):
             yield from walk.items(page)
@@ -428,6 +437,8 @@ class AsyncAPIClient(ClientCore):
         self, spec: EndpointSpec, event_type: type[E], **kwargs: Any
     ) -> AsyncStream[E]:
         """Open a server-sent-event stream; iterate it for typed events, close it to hang up."""
+        from ._sse import AsyncStream
+
         capture = claim_capture()
         call = self._start(spec, **_call_kwargs(kwargs))
         response = await self._send(call, stream=True)
@@ -447,6 +458,8 @@ class AsyncAPIClient(ClientCore):
         self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
     ) -> AsyncIterator[T]:
         """Iterate over the decoded pages of a paginated listing (its style: ``spec.paginate``)."""
+        from ._pagination import PageWalk
+
         walk = PageWalk(spec, kwargs.pop("query", None))
         while (query := walk.query()) is not None:
             call = self._start(spec, **_call_kwargs({**kwargs, "query": query}))
@@ -459,6 +472,8 @@ class AsyncAPIClient(ClientCore):
         self, spec: EndpointSpec, response_type: type[T], **kwargs: Any
     ) -> AsyncIterator[Any]:
         """Iterate over every item of a paginated listing, one page at a time."""
+        from ._pagination import PageWalk
+
         walk = PageWalk(spec, None)  # only reads items: the pages' own walk sends the queries
         async for page in self.paginate_pages(spec, response_type, **kwargs):
             for item in walk.items(page):

@@ -10,7 +10,7 @@ import itertools
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel
@@ -22,9 +22,7 @@ from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
 from ._errors import APIError, ResponseTooLargeError
 from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
-from ._multipart import MultipartBody, encode_multipart_body
 from ._options import NotGiven, RequestOptions
-from ._otel import inject_trace_context
 from ._request import (
     CallArgs,
     build_request,
@@ -37,6 +35,9 @@ from ._response import cut_off_error, request_id_of, status_error, too_large_err
 from ._retry import RetryInfo, RetryState
 from ._spec import APISpec, EndpointSpec, RetryPolicy
 from ._telemetry import Event, Listener, Telemetry
+
+if TYPE_CHECKING:
+    from ._multipart import MultipartBody
 
 __all__ = ["Call", "ClientCore"]
 
@@ -176,6 +177,8 @@ class ClientCore:
             )
         payload: bytes | MultipartBody | None = content
         if spec.body == "multipart" and content is None:
+            from ._multipart import encode_multipart_body  # loaded by the first multipart call
+
             payload = encode_multipart_body(
                 spec.id, body, options.extra_body, file_fields=spec.file_fields
             )
@@ -274,6 +277,8 @@ class ClientCore:
             timeout=httpx.Timeout(timeout, connect=min(self.config.connect_timeout, timeout)),
         )
         if self.config.propagate_trace:
+            from ._otel import inject_trace_context
+
             inject_trace_context(request.headers)
         run_hooks(self.config.request_hooks, call.args.request_hooks, request)  # see _hooks
         self.telemetry.emit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from typing import Literal
 
 import zstandard
@@ -17,6 +16,8 @@ def compress(data: bytes, encoding: Encoding) -> bytes:
     if encoding == "zstd":
         return zstandard.ZstdCompressor().compress(data)
     if encoding == "gzip":
+        import gzip  # here, not at import: zstd is the usual encoding
+
         # mtime=0 keeps the output byte-identical for identical input.
         return gzip.compress(data, mtime=0)
     raise ValueError(f"unsupported content encoding {encoding!r}; use 'zstd' or 'gzip'")
@@ -28,6 +29,8 @@ def decompress(data: bytes, encoding: str) -> bytes:
     if encoding == "zstd":
         return zstandard.ZstdDecompressor().decompressobj().decompress(data)
     if encoding == "gzip":
+        import gzip
+
         return gzip.decompress(data)
     if encoding in ("", "identity"):
         return data

@@ -15,7 +15,7 @@ from ._errors import SDKError
 from ._hooks import RequestHook, ResponseHook, checked_hooks
 from ._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from ._redact import register_secret
-from ._spec import APISpec
+from ._spec import APISpec, Record
 
 WireMode = Literal["auto", "json", "protobuf"]
 # What the connection pools send with: httpx's own transport, pyqwest (a Rust HTTP client; the
@@ -74,8 +74,8 @@ def _number(raw: str | None, kind: type[int] | type[float], name: str) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ClientConfig:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)  # eq, hash, repr: Record
+class ClientConfig(Record):
     """The resolved settings of one client. Build it with :meth:`resolve`."""
 
     base_url: str

@@ -8,6 +8,8 @@ from typing import Any, Final, Literal, TypeVar, final
 
 import httpx
 
+from ._spec import Record
+
 __all__ = ["NOT_GIVEN", "NotGiven", "RequestOptions"]
 
 T = TypeVar("T")
@@ -41,8 +43,8 @@ def given(value: T | NotGiven, default: T) -> T:
     return default if isinstance(value, NotGiven) else value
 
 
-@dataclass(frozen=True, slots=True)
-class RequestOptions:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)  # eq, hash, repr: Record
+class RequestOptions(Record):
     """What one call may override. ``NOT_GIVEN`` fields fall back to the client's defaults."""
 
     timeout: float | None | NotGiven = NOT_GIVEN

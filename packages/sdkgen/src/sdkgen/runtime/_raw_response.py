@@ -27,11 +27,11 @@ import datetime
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextvars import ContextVar
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 import httpx
 
+from ._call_context import _CAPTURE, claim_capture
 from ._client_core import Call
 from ._errors import APIError, ResponseTooLargeError
 from ._response import transport_error
@@ -96,19 +96,6 @@ class _Capture:
             name = getattr(method, "__qualname__", repr(method))
             raise TypeError(f"{name} made no API call whose raw response could be returned")
         return self.held
-
-
-_CAPTURE: ContextVar[_Capture | None] = ContextVar("raw_response_capture", default=None)
-
-
-def claim_capture() -> _Capture | None:
-    """The raw-response capture of the wrapped method being run, for the first client call it
-    makes (``None``: decode as usual)."""
-    capture = _CAPTURE.get()
-    if capture is None or capture.claimed:
-        return None
-    capture.claimed = True
-    return capture
 
 
 def _body_error(held: _Held, exc: Exception) -> Exception:

@@ -11,8 +11,9 @@ import functools
 import json
 import platform
 import re
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -23,10 +24,14 @@ from ._call_context import current_call_headers
 from ._compression import compress
 from ._config import ClientConfig
 from ._hooks import RequestHook, ResponseHook
-from ._multipart import MultipartBody
 from ._options import NotGiven
 from ._redirect import SECRETS_EXTENSION, origin_of
 from ._spec import APISpec, EndpointSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+    from ._multipart import MultipartBody
 
 __all__ = [
     "SAFE_METHODS",
@@ -230,6 +235,13 @@ def _user_agent(product: str) -> str:
     return f"{product} python/{platform.python_version()}"
 
 
+def _is_multipart(content: object) -> TypeIs[MultipartBody]:
+    # Multipart bodies are built by their module, loaded by the first multipart call: while it
+    # is not loaded, no body is one (and a call without one does not import it).
+    module = sys.modules.get(f"{__package__}._multipart")
+    return module is not None and isinstance(content, module.MultipartBody)
+
+
 def build_request(
     api: APISpec,
     config: ClientConfig,
@@ -248,7 +260,7 @@ def build_request(
     headers.update(spec.headers)
     content = args.content
     stream: MultipartBody | None = None
-    if isinstance(content, MultipartBody):
+    if _is_multipart(content):
         # Streamed, and sent whole by every attempt (it starts over on each iteration); its
         # length is known, so servers that refuse chunked uploads take it too.
         headers["Content-Type"] = content.content_type

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import httpx
 
 from ._errors import APIConnectionError, APIError, APIStatusError
-from ._spec import RetryPolicy
+from ._spec import Record, RetryPolicy
 
 __all__ = ["RetryInfo", "RetryState", "backoff_delay", "retry_after_seconds"]
 
 
-@dataclass(frozen=True, slots=True)
-class RetryInfo:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)  # eq, hash, repr: Record
+class RetryInfo(Record):
     """What the ``on_retry`` hook receives: which attempt failed, why, and the wait before the next."""
 
     endpoint: str

@@ -7,8 +7,8 @@ runtime only reads them. Nothing here knows which API it describes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "DEFAULT_LOGGER",
@@ -21,6 +21,7 @@ __all__ = [
     "FuturesSpec",
     "PaginateSpec",
     "PoolSpec",
+    "Record",
     "RetryPolicy",
 ]
 
@@ -30,6 +31,42 @@ __all__ = [
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 #: The logger of an API whose spec names none (generated specs name their package's).
 DEFAULT_LOGGER = "sdkgen"
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+class Record:
+    """Value equality, hashing and ``repr`` for the runtime's frozen dataclasses, written once
+    (each is ``@dataclass(frozen=True, slots=True, eq=False, repr=False)`` and subclasses this).
+
+    ``@dataclass`` compiles an ``__eq__``, ``__hash__`` and ``__repr__`` of its own for every
+    class: for the spec classes of this module, with their dozens of fields, that was a good
+    part of an SDK's import time. These behave as the generated ones (equal when of the same
+    class with equal compared fields, hashed by them, ``Name(field=value, ...)``).
+    """
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def _values(self) -> tuple[Any, ...]:
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = tuple(f.name for f in fields(self) if f.compare)
+            _FIELD_NAMES[type(self)] = names
+        return tuple(getattr(self, name) for name in names)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{type(self).__qualname__}({shown})"
 
 
 def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
@@ -43,8 +80,8 @@ def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RetryPolicy(Record):
     """How one call is retried. ``max_retries + 1`` attempts at most, all within ``deadline``."""
 
     max_retries: int = 2
@@ -60,8 +97,8 @@ class RetryPolicy:
         return status_matches(status, self.retry_statuses)
 
 
-@dataclass(frozen=True, slots=True)
-class PoolSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PoolSpec(Record):
     """A connection pool: one shared httpx client per pool name."""
 
     max_connections: int = 100
@@ -75,8 +112,8 @@ class PoolSpec:
     auto_backend: Literal["pyqwest", "httpx"] = "pyqwest"
 
 
-@dataclass(frozen=True, slots=True)
-class AuthSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class AuthSpec(Record):
     """One credential, read from ``env`` (see ``_auth``). ``raw`` sends it as ``header``,
     ``bearer`` as ``header: Bearer <it>``, ``basic`` as ``Authorization: Basic`` with the
     password from ``password_env``, ``query`` as the query parameter ``query``."""
@@ -88,8 +125,8 @@ class AuthSpec:
     password_env: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorShape:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ErrorShape(Record):
     """The declared shape of an error body: the type it is validated into (a model class, or
     any type pydantic validates) and the dotted path of the field holding its message."""
 
@@ -97,8 +134,8 @@ class ErrorShape:
     message_field: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorSchemas:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ErrorSchemas(Record):
     """Error body shapes by status: an exact status (``404``), a family (``"4xx"``) or
     ``"default"``; :meth:`find` tries them in that order."""
 
@@ -115,8 +152,8 @@ class ErrorSchemas:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class FuturesSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class FuturesSpec(Record):
     """How a future-returning endpoint's handle is polled until its result is ready.
 
     Field names (``pending_field``, ``failed_field``, ``message_field``, ``category_field``, the
@@ -164,8 +201,8 @@ class FuturesSpec:
     poll_after_cap: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class APISpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class APISpec(Record):
     """Everything API-wide that the runtime needs: identity, auth, defaults and policies."""
 
     name: str
@@ -199,8 +236,8 @@ class APISpec:
     errors: ErrorSchemas | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PaginateSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PaginateSpec(Record):
     """How a listing pages (see ``_pagination``): ``items`` and ``total``/``next`` are dotted
     paths in the body; ``limit``, ``offset``, ``page`` and ``cursor`` name query parameters."""
 
@@ -214,8 +251,8 @@ class PaginateSpec:
     next: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class EndpointSpec(Record):
     """One endpoint: its route and every flag the manifest gives it."""
 
     id: str

@@ -18,7 +18,7 @@ from typing import Literal
 import httpx
 
 from ._redact import redact, watch_logger
-from ._spec import DEFAULT_LOGGER
+from ._spec import DEFAULT_LOGGER, Record
 
 __all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
 
@@ -30,8 +30,8 @@ REDACTED = "<redacted>"
 _ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)  # eq, hash, repr: Record
+class Event(Record):
     """One thing that happened to a call. ``attempt`` counts from 1."""
 
     kind: EventKind

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
-from typing import Any, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from sdkgen.runtime import (
     NOT_GIVEN,
     AsyncAPIResource,
     AsyncFutureHandle,
-    AsyncStream,
     FutureHandle,
     NotGiven,
     QueueStateObserver,
     RequestOptions,
-    Stream,
     SyncAPIResource,
-    async_to_raw_response_wrapper,
-    async_to_streamed_response_wrapper,
     request_body,
-    to_raw_response_wrapper,
-    to_streamed_response_wrapper,
     validate_params,
 )
 
@@ -36,6 +30,11 @@ def _params() -> Any:
     from . import params
 
     return params
+
+
+if TYPE_CHECKING:
+    # In annotations only: their modules load with the first call that needs them.
+    from sdkgen.runtime import AsyncStream, Stream
 
 
 class Notes(SyncAPIResource):
@@ -421,6 +420,9 @@ class NotesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: Notes) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_raw_response_wrapper
+
         self.create_note = to_raw_response_wrapper(resource.create_note)
         self.get_note = to_raw_response_wrapper(resource.get_note)
         self.list_notes = to_raw_response_wrapper(resource.list_notes)
@@ -436,6 +438,9 @@ class NotesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: Notes) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import to_streamed_response_wrapper
+
         self.create_note = to_streamed_response_wrapper(resource.create_note)
         self.get_note = to_streamed_response_wrapper(resource.get_note)
         self.list_notes = to_streamed_response_wrapper(resource.list_notes)
@@ -828,6 +833,9 @@ class AsyncNotesWithRawResponse:
     the method returns."""
 
     def __init__(self, resource: AsyncNotes) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_raw_response_wrapper
+
         self.create_note = async_to_raw_response_wrapper(resource.create_note)
         self.get_note = async_to_raw_response_wrapper(resource.get_note)
         self.list_notes = async_to_raw_response_wrapper(resource.list_notes)
@@ -843,6 +851,9 @@ class AsyncNotesWithStreamingResponse:
     asked (``iter_bytes``, ``iter_lines``, ``read``, ``parse``) and the connection released on exit."""
 
     def __init__(self, resource: AsyncNotes) -> None:
+        # Imported here: the raw-response module loads with the first view made.
+        from sdkgen.runtime import async_to_streamed_response_wrapper
+
         self.create_note = async_to_streamed_response_wrapper(resource.create_note)
         self.get_note = async_to_streamed_response_wrapper(resource.get_note)
         self.list_notes = async_to_streamed_response_wrapper(resource.list_notes)
