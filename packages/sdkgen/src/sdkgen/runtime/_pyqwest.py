@@ -167,22 +167,33 @@ class _ResponseStream(httpx.AsyncByteStream):
     """The response body, chunk by chunk, each within the read timeout."""
 
     def __init__(
-        self, response: pyqwest.Response, request: httpx.Request, read: float | None
+        self,
+        response: pyqwest.Response,
+        request: httpx.Request,
+        read: float | None,
+        length: int | None = None,
     ) -> None:
         self._response = response
         self._request = request
         self._read = read
+        self._length = length
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
+        left = self._length
         try:
-            while True:
+            while left is None or left > 0:
                 if self._read is None:
                     chunk = await anext(content)
                 else:
                     async with asyncio.timeout(self._read):
                         chunk = await anext(content)
+                if left is not None:
+                    # With the declared length in, the body is complete: reqwest has already
+                    # given the connection back, and awaiting its end-of-body would cost one more
+                    # round trip through tokio per response.
+                    left -= len(chunk)
                 yield bytes(chunk)
         except StopAsyncIteration:
             return
@@ -269,15 +280,34 @@ class PyqwestTransport(httpx.AsyncBaseTransport):
             if mapped is exc:
                 raise
             raise mapped from exc
+        headers = list(response.headers.items())
         return httpx.Response(
             status_code=response.status,
-            headers=list(response.headers.items()),
-            stream=_ResponseStream(response, request, read),
+            headers=headers,
+            stream=_ResponseStream(response, request, read, _body_length(request, headers)),
             extensions={"http_version": str(response.http_version).encode("ascii")},
         )
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def _body_length(request: httpx.Request, headers: list[tuple[str, str]]) -> int | None:
+    """The body's length when the head states it unambiguously (one ``Content-Length``, no
+    ``Transfer-Encoding``), else ``None``: read to the end of the body. A HEAD answer states the
+    length of a body it does not carry: read to its (immediate) end too."""
+    if request.method == "HEAD":
+        return None
+    length: int | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "transfer-encoding":
+            return None
+        if lower == "content-length":
+            if length is not None or not value.isdigit():
+                return None  # repeated or malformed: reqwest decides, read to the end
+            length = int(value)
+    return length
 
 
 def _headers(request: httpx.Request) -> pyqwest.Headers:
