@@ -29,7 +29,7 @@ from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import RequestOptions
 from ._response import decode_response, recover_submission
 from ._spec import EndpointSpec
-from ._transport import AsyncPools, SyncPools
+from ._transport import AsyncPools, SyncPools, send_streamed
 
 if TYPE_CHECKING:
     # Event streams and page walks load with the first call that needs them: most programs
@@ -347,7 +347,7 @@ class AsyncAPIClient(ClientCore):
             # body is read (a body cut off after it is still that status's answer), and the
             # body is read within limits.
             async with asyncio.timeout(call.budget):
-                response = await client.send(request, stream=True)
+                response = await send_streamed(client, request)
                 body = self._limit(call, response, stream)
                 if not stream or response.status_code >= 400:
                     await response.aread()
