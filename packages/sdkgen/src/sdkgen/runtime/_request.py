@@ -293,15 +293,61 @@ def build_request(
         for k, v in args.query.items()
         if v is not None and not isinstance(v, NotGiven)
     )
+    if stream is None:
+        return _bytes_request(spec.method, url, params or None, headers, content, extensions)
     return httpx.Request(
         spec.method,
         url,
         params=params or None,  # an empty mapping would cost a second URL parse
         headers=headers,
-        content=content,
         stream=stream,
         extensions=extensions,
     )
+
+
+# Headers httpx adds to a request built from ``content`` unless the caller set them.
+_AUTO_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+def _bytes_request(
+    method: str,
+    url: httpx.URL,
+    params: dict[str, Any] | None,
+    headers: dict[str, str],
+    content: bytes | None,
+    extensions: dict[str, Any],
+) -> httpx.Request:
+    """``httpx.Request(method, url, content=content, ...)``, the same request (header order
+    included: Host first, then an empty body's ``Content-Length: 0``, the caller's headers, a
+    body's ``Content-Length``), built in one pass over the headers where httpx makes two: this
+    was a third of the runtime's own time per request. A request that sets one of those
+    headers itself is left to httpx."""
+    body = content or b""
+    if (
+        type(body) is not bytes
+        or not url.host
+        or any(name.lower() in _AUTO_HEADERS for name in headers)
+    ):
+        return httpx.Request(
+            method, url, params=params, headers=headers, content=body, extensions=extensions
+        )
+    method = method.upper()
+    full = {"Host": url.netloc.decode("ascii")}
+    if not body and method in ("POST", "PUT", "PATCH"):
+        full["Content-Length"] = "0"
+    full.update(headers)
+    if body:
+        full["Content-Length"] = str(len(body))
+    request = httpx.Request(
+        method,
+        url,
+        params=params,
+        headers=full,
+        stream=httpx.ByteStream(body),
+        extensions=extensions,
+    )
+    request.read()  # as httpx does for in-memory content: ``request.content`` is readable
+    return request
 
 
 def _secret_names(api: APISpec, spec: EndpointSpec) -> tuple[str, ...]:
