@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -291,7 +292,10 @@ class ClientCore:
                 call_id=call.call_id,
             )
         )
-        self.telemetry.log_request(call.spec.id, attempt, request, self._secret_names(call.spec))
+        if self.telemetry.logger.isEnabledFor(logging.DEBUG):  # (the names cost a tuple a call)
+            self.telemetry.log_request(
+                call.spec.id, attempt, request, self._secret_names(call.spec)
+            )
         return request
 
     def _limit(self, call: Call, response: httpx.Response, stream: bool) -> LimitedBody:

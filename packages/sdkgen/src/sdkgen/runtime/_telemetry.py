@@ -112,6 +112,8 @@ class Telemetry:
 
 def _redacted(event: Event) -> Event:
     """``event`` with its free text redacted (the same object when there was nothing to hide)."""
+    if event.error is None and event.detail is None and event.request_id is None:
+        return event  # most events (every request_start) carry no text
     error, detail, request_id = (
         None if text is None else redact(text)
         for text in (event.error, event.detail, event.request_id)
