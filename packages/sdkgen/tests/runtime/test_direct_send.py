@@ -234,3 +234,30 @@ async def test_an_error_status_read_directly_is_the_typed_error(
         await client.request(endpoint("get_item"), dict, path_params={"item_id": "9"})
     assert caught.value.status_code == 404
     assert "no such item" in str(caught.value)
+
+
+async def test_a_request_without_a_timeout_gets_the_clients(raw_server: StartRawServer) -> None:
+    head = b"HTTP/1.1 204 No Content\r\n\r\n"
+    server = raw_server(answer(head, requests=2), max_connections=1)
+    base = server.base_url
+    pools = AsyncPools(
+        {"default": PoolSpec()},
+        user_client=None,
+        transport=None,
+        timeout=httpx.Timeout(3.0, connect=1.0),
+        http_backend="pyqwest",
+    )
+    client = pools.get("default")
+    try:
+        direct, plain = httpx.Request("GET", base + "/a"), httpx.Request("GET", base + "/b")
+        await (await send_streamed(client, direct)).aread()
+        await (await client.send(plain, stream=True)).aread()
+        assert direct.extensions["timeout"] == plain.extensions["timeout"]
+        assert direct.extensions["timeout"] == {
+            "connect": 1.0,
+            "read": 3.0,
+            "write": 3.0,
+            "pool": 3.0,
+        }
+    finally:
+        await pools.aclose()

@@ -440,6 +440,8 @@ async def send_streamed(client: httpx.AsyncClient, request: httpx.Request) -> ht
     if type(client) is not _DirectClient or client.is_closed or request.url.userinfo:
         # (closed: httpx raises; credentials in the URL: httpx's basic auth applies)
         return await client.send(request, stream=True)
+    if "timeout" not in request.extensions:  # (the runtime's requests carry their own)
+        request.extensions = {**request.extensions, "timeout": client.timeout.as_dict()}
     start = time.perf_counter()
     try:
         response = await client.direct_transport.handle_async_request(request)
