@@ -51,7 +51,9 @@ class EncodedTextChunk(models.EncodedTextChunk):
         if type(sum(ids)) is not int:  # a numpy integer among them: validation converts it
             return cls(tokens=ids)
         chunk = cls.model_construct(tokens=ids)
-        chunk._packed, chunk._packed_of = packed, ids
+        private = chunk.__pydantic_private__  # a new instance's private attributes
+        assert private is not None
+        private.update(_packed=packed, _packed_of=ids)
         return chunk
 
     def packed_tokens(self) -> bytes | None:

@@ -379,8 +379,11 @@ class Datum(models.Datum):
         length = len(targets.data) if targets is not None else self.model_input.length
         _check_tiling("loss_fn_inputs", loss_fn_inputs, length)
         copy = self.model_copy()
-        copy._model_input_spans = list(model_input)
-        copy._loss_fn_input_spans = list(loss_fn_inputs)
+        private = copy.__pydantic_private__  # the copy's own (model_copy copies the dict)
+        assert private is not None
+        private.update(
+            _model_input_spans=list(model_input), _loss_fn_input_spans=list(loss_fn_inputs)
+        )
         return copy
 
     @field_validator("model_input", mode="before")
