@@ -78,8 +78,8 @@ _EXPORTS: dict[str, str] = {
     "FutureCancelledError": "sdkgen.runtime",
     "PaginationLoopError": "sdkgen.runtime",
     "WireInputError": "._proto",
-    "FuturesPollingError": "._futures_poller",
-    "FuturesWaitTimeoutError": "._futures_poller",
+    "SampleResultsPollError": "._sample_results_poller",
+    "SampleResultTimeoutError": "._sample_results_poller",
     "InvalidTinkerPathError": "._download",
     "InvalidInputError": "._validation",
     "InputTypeError": "._validation",
@@ -204,10 +204,6 @@ if TYPE_CHECKING:
         OutputExistsError as OutputExistsError,
         UnsafeArchiveError as UnsafeArchiveError,
     )
-    from ._futures_poller import (
-        FuturesPollingError as FuturesPollingError,
-        FuturesWaitTimeoutError as FuturesWaitTimeoutError,
-    )
     from ._generated.models import (
         AdamOptimizerConfig as AdamOptimizerConfig,
         DimuonOptimizerConfig as DimuonOptimizerConfig,
@@ -216,6 +212,10 @@ if TYPE_CHECKING:
     from ._proto import WireInputError as WireInputError
     from ._rest_client import (
         RestClient as RestClient,
+    )
+    from ._sample_results_poller import (
+        SampleResultsPollError as SampleResultsPollError,
+        SampleResultTimeoutError as SampleResultTimeoutError,
     )
     from ._sampling_client import (
         RetryConfig as RetryConfig,

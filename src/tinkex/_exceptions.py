@@ -31,8 +31,8 @@
     ├── InvalidInputError            an argument refused before anything is sent (a ValueError)
     │   └── WireInputError           a datum the wire cannot carry: names the datum and field
     ├── InputTypeError               an argument of the wrong type (a TypeError and ValueError)
-    ├── FuturesPollingError          the session-wide poll of sample results failed for good
-    ├── FuturesWaitTimeoutError      a sample's result was not announced within its deadline
+    ├── SampleResultsPollError       the session-wide poll of sample results failed for good
+    ├── SampleResultTimeoutError     a sample's result was not announced within its deadline
     └── DownloadError                a checkpoint could not be downloaded; says which and why
         ├── InvalidTinkerPathError   the tinker:// path does not parse (also a ValueError)
         ├── OutputExistsError        the output directory exists and may not be replaced

@@ -36,10 +36,10 @@ from sdkgen.runtime._liveness import Reachability
 
 from ._admission import Admission
 from ._fork_hooks import after_fork_in_child
-from ._futures_poller import SessionFuturesPoller, poller_for
 from ._generated import endpoints as _e, models
 from ._holder import Holder
 from ._public_call import public
+from ._sample_results_poller import SampleResultsPoller, poller_for
 from ._sample_stream import SampleStream
 from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id, open_sampling_client
 from ._sampling_retry import RetryConfig, SubmissionWindow
@@ -373,7 +373,7 @@ class SamplingClient:
                     continue
                 break
         handle = submitted.result_as(SampleResponse)
-        poller = await self._futures_poller()
+        poller = await self._sample_results_poller()
         try:
             if poller is not None:  # the session-wide long poll says when the result is ready
                 await poller.wait(handle.request_id, self.holder.result_timeout)
@@ -390,7 +390,7 @@ class SamplingClient:
             sequence.sequence_id = sequence_id
         return result
 
-    async def _futures_poller(self) -> SessionFuturesPoller | None:
+    async def _sample_results_poller(self) -> SampleResultsPoller | None:
         """This session's ``retrieve_futures`` poller, where the server's client config asks
         for it (``sample_use_retrieve_futures``); else None, and each sample polls its own
         future. (The flags are cached: fetched with the session, or by ``sample_async``.)"""

@@ -18,7 +18,7 @@ PUBLIC = [
     "ClientClosedError", "ConfigError", "ConflictError", "CorruptArchiveError", "Datum",
     "DimuonOptimizerConfig", "DimuonParams", "DmelChunk", "DownloadError", "EncodedTextChunk",
     "ExperimentalWarning", "ForwardBackwardOutput", "FutureCancelledError", "FutureExpiredError",
-    "FutureTimeoutError", "FuturesPollingError", "FuturesWaitTimeoutError", "GoneError",
+    "FutureTimeoutError", "SampleResultsPollError", "SampleResultTimeoutError", "GoneError",
     "InputTypeError", "InternalServerError", "InvalidInputError", "InvalidTinkerPathError",
     "LoraConfig", "LossHandle", "ModelID", "ModelInput", "ModelInputChunk", "NotFoundError",
     "OptimParams", "OptimStepRequest", "OptimStepResponse", "OutputExistsError",

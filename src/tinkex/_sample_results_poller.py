@@ -1,7 +1,7 @@
 """The session-wide long poll of sample results: ``POST /api/v1/retrieve_futures``.
 
 Where the server's client config sets ``sample_use_retrieve_futures``, a sample does not poll
-its own future until the result is ready. One :class:`SessionFuturesPoller` per sampling
+its own future until the result is ready. One :class:`SampleResultsPoller` per sampling
 session (and clone id) asks the server, in a single long poll, which of the session's futures
 have finished; each sample waits for its own request id there, then fetches its result with one
 ordinary ``retrieve_future`` (the future handle's ``result()``).
@@ -18,7 +18,7 @@ The wire contract (tinker 0.38.0, protocol notes section 3.4):
 - a 402 pauses (5 s between tries, for at most the server's billing pause); timeouts,
   connection errors, 408/409/429 and 5xx are retried after 1 s; a 400 up to 3 times; anything
   else ends the poller, and every waiting and later sample raises
-  :class:`FuturesPollingError`, which names the sampling session;
+  :class:`SampleResultsPollError`, which names the sampling session;
 - closing the client stops it, after one best-effort acknowledging poll;
 - a server that cannot be reached at all (refused, reset, DNS, connect timeout) for the
   client's ``unreachable_timeout`` fails the samples waiting then with
@@ -58,9 +58,9 @@ if TYPE_CHECKING:
     from ._holder import Holder
 
 __all__ = [
-    "FuturesPollingError",
-    "FuturesWaitTimeoutError",
-    "SessionFuturesPoller",
+    "SampleResultTimeoutError",
+    "SampleResultsPollError",
+    "SampleResultsPoller",
     "poller_for",
 ]
 
@@ -79,18 +79,18 @@ BAD_REQUEST_RETRIES = 3
 MAX_UNCLAIMED = 10_000
 
 
-class FuturesPollingError(SDKError):
+class SampleResultsPollError(SDKError):
     """The session-wide poll of sample results failed for good; no sample of that sampling
     session can learn that its result is ready. The cause is chained."""
 
 
-class FuturesWaitTimeoutError(SDKError):
+class SampleResultTimeoutError(SDKError):
     """A sample's result was not announced within its deadline (the client's result timeout).
     Not retried: the sample may still finish on the server. (Not a ``TimeoutError``: waiting
     on an ``APIFuture`` would take it for the caller's own wait running out.)"""
 
 
-class SessionFuturesPoller:
+class SampleResultsPoller:
     """The long poll of one sampling session's futures (see the module docstring).
 
     Example::
@@ -120,7 +120,7 @@ class SessionFuturesPoller:
         self._waiters: dict[str, list[concurrent.futures.Future[Completion]]] = {}
         self._unclaimed: collections.OrderedDict[str, Completion] = collections.OrderedDict()
         self._acks: set[str] = set()
-        self._error: FuturesPollingError | None = None
+        self._error: SampleResultsPollError | None = None
         self._closed = False
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +129,7 @@ class SessionFuturesPoller:
 
     def __repr__(self) -> str:
         return (
-            f"<SessionFuturesPoller {self.target.sampling_session_id} "
+            f"<SampleResultsPoller {self.target.sampling_session_id} "
             f"clone {self.target.cloned_sampler_id} cursor {self.cursor}>"
         )
 
@@ -161,7 +161,7 @@ class SessionFuturesPoller:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(waiter), timeout)
         except TimeoutError:
-            raise FuturesWaitTimeoutError(
+            raise SampleResultTimeoutError(
                 f"{self.name}: request {request_id} was not announced as finished within "
                 f"{timeout}s (the client's result timeout); it may still finish on the server"
             ) from None
@@ -261,7 +261,9 @@ class SessionFuturesPoller:
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            failure = FuturesPollingError(f"retrieve_futures polling failed for {self.name}: {err}")
+            failure = SampleResultsPollError(
+                f"retrieve_futures polling failed for {self.name}: {err}"
+            )
             failure.__cause__ = err
             self._fail_all(failure, err)
 
@@ -297,7 +299,7 @@ class SessionFuturesPoller:
         if cause is not None:
             logger.warning("%s", error)
         with self._lock:
-            if isinstance(error, FuturesPollingError):
+            if isinstance(error, SampleResultsPollError):
                 self._error = error
             waiting = [w for ws in self._waiters.values() for w in ws]
             self._waiters.clear()
@@ -330,7 +332,7 @@ class SessionFuturesPoller:
 
 # One poller per (sampling session, clone id) of each holder, across every SamplingClient
 # object that samples it; the holder closes them (see ``poller_for``).
-_POLLERS: weakref.WeakKeyDictionary[Holder, dict[tuple[str, int], SessionFuturesPoller]] = (
+_POLLERS: weakref.WeakKeyDictionary[Holder, dict[tuple[str, int], SampleResultsPoller]] = (
     weakref.WeakKeyDictionary()
 )
 _POLLERS_LOCK = threading.Lock()
@@ -338,7 +340,7 @@ _POLLERS_LOCK = threading.Lock()
 
 def poller_for(
     holder: Holder, sampling_session_id: str, cloned_sampler_id: int, **kwargs: Any
-) -> SessionFuturesPoller:
+) -> SampleResultsPoller:
     """The poller of this sampling session (and clone id) on ``holder``, made on first use; it
     is closed with the holder.
 
@@ -354,13 +356,13 @@ def poller_for(
             holder.add_close_hook(lambda: _close_all(pollers))
         poller = pollers.get(key)
         if poller is None:
-            poller = pollers[key] = SessionFuturesPoller(
+            poller = pollers[key] = SampleResultsPoller(
                 holder, sampling_session_id, cloned_sampler_id, **kwargs
             )
         return poller
 
 
-async def _close_all(pollers: dict[tuple[str, int], SessionFuturesPoller]) -> None:
+async def _close_all(pollers: dict[tuple[str, int], SampleResultsPoller]) -> None:
     with _POLLERS_LOCK:
         closing = list(pollers.values())
         pollers.clear()

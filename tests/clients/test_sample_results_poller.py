@@ -14,7 +14,7 @@ import tinkex as tinker
 from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, wait_for
 from tests.fake_tinker import FakeTinker, faults
 from tinkex import types
-from tinkex._futures_poller import FuturesPollingError, FuturesWaitTimeoutError
+from tinkex._sample_results_poller import SampleResultsPollError, SampleResultTimeoutError
 
 PARAMS = types.SamplingParams(max_tokens=2)
 
@@ -150,10 +150,10 @@ def test_a_terminal_poll_error_reaches_every_waiter(
     poll_server.inject("retrieve_futures", faults.status(403))
     futures = [sampler.sample(_prompt(i + 1), 1, PARAMS) for i in range(5)]
     for future in futures:
-        with pytest.raises(FuturesPollingError, match=sampler.sampling_session_id):
+        with pytest.raises(SampleResultsPollError, match=sampler.sampling_session_id):
             future.result(timeout=WAIT)
     # Later samples of the session fail the same way, at once.
-    with pytest.raises(FuturesPollingError, match="retrieve_futures polling failed"):
+    with pytest.raises(SampleResultsPollError, match="retrieve_futures polling failed"):
         sampler.sample(_prompt(9), 1, PARAMS).result(timeout=WAIT)
 
 
@@ -168,7 +168,7 @@ def test_a_dead_server_does_not_hang_a_waiter_past_its_timeout(
     poll_server.stop()
     started = time.monotonic()
     # Waiting longer than the client's result timeout: the sample's own wait still ends.
-    with pytest.raises(FuturesWaitTimeoutError):
+    with pytest.raises(SampleResultTimeoutError):
         future.result(timeout=WAIT)
     assert time.monotonic() - started < WAIT
 
@@ -207,10 +207,10 @@ def test_without_the_flag_samples_poll_their_own_futures(
 
 @pytest.fixture
 def fast_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinkex import _futures_poller
+    from tinkex import _sample_results_poller
 
-    monkeypatch.setattr(_futures_poller, "PAUSE_DELAY", 0.05)
-    monkeypatch.setattr(_futures_poller, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(_sample_results_poller, "PAUSE_DELAY", 0.05)
+    monkeypatch.setattr(_sample_results_poller, "RETRY_DELAY", 0.05)
 
 
 @pytest.mark.usefixtures("fast_pauses")
@@ -230,12 +230,12 @@ def test_a_402_past_the_billing_pause_and_a_fourth_400_are_terminal(
     service = make_service(poll_server)
     sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
     poll_server.inject("retrieve_futures", faults.status(402), times=1000)
-    with pytest.raises(FuturesPollingError, match="status 402"):
+    with pytest.raises(SampleResultsPollError, match="status 402"):
         sampler.sample(_prompt(1), 1, PARAMS).result(timeout=WAIT)
 
     other = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
     poll_server.clear_faults()
     poll_server.inject("retrieve_futures", faults.status(400), times=4)
-    with pytest.raises(FuturesPollingError, match=other.sampling_session_id):
+    with pytest.raises(SampleResultsPollError, match=other.sampling_session_id):
         other.sample(_prompt(2), 1, PARAMS).result(timeout=WAIT)
     assert len(poll_server.requests_to("retrieve_futures")) >= 4
