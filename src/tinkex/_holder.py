@@ -37,6 +37,7 @@ from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 from ._creation_recovery import create_session_recovering
 from ._fork_hooks import after_fork_in_child
 from ._generated import AsyncTinkerAPI, models
+from ._server_features import ServerFeatures
 from ._session_telemetry import SessionTelemetry
 from ._wire import omit, register_result_decoders
 
@@ -55,9 +56,6 @@ TELEMETRY_DRAIN_TIMEOUT = 5.0
 FINISH_TIMEOUT = 5.0
 FINISH_RETRIES = 2
 DEFAULT_RESULT_TIMEOUT = 3600.0
-# The dynamic config is refreshed every ``refresh_interval_sec`` the server asks for, but not
-# more often than this.
-DYNAMIC_CONFIG_MIN_REFRESH = 10.0
 _FINISH_REASONS: dict[
     str,
     type[
@@ -141,7 +139,7 @@ class Holder:
         register_result_decoders(self._api.codecs)
         # The pools start on httpx, which the client-config call goes over (as in the reference
         # SDK); with "auto", the config's use_pyqwest_transport picks the backend of the pools
-        # built after it (server_config), so the session, training and sampling pools.
+        # built after it (ServerFeatures.config), so the session, training and sampling pools.
         self.http_backend: HTTPBackend = http_backend
         if http_backend != "auto":
             self.api.use_http_backend(http_backend)
@@ -158,13 +156,16 @@ class Holder:
         self._telemetry_flush_interval = telemetry_flush_interval
         self.telemetry = SessionTelemetry(self, flush_interval=telemetry_flush_interval)
         self.api.telemetry.add_listener(self.telemetry.listener)
-        self._server_config: models.ClientConfigResponse | None = None
-        self._dynamic_config: models.ClientDynamicConfigResponse | None = None
-        self._dynamic_refresh: asyncio.Task[None] | None = None
+        self.features = ServerFeatures(
+            lambda: self.api,
+            version=self.version,
+            base_url=self.base_url,
+            loop=self.loop,
+            http_backend=http_backend,
+        )
         self._cancel_lock = threading.Lock()
         self._cancel_ids: list[str] = []
         self._cancel_draining = False
-        self._capabilities: models.GetServerCapabilitiesResponse | None = None
         self._session_id: str | None = None
         self._session_lock: asyncio.Lock | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -259,7 +260,7 @@ class Holder:
             if self.closed:  # nothing to rebuild: it stays closed
                 self._forked = False
                 return
-            self._dynamic_refresh = None
+            self.features.forget_refresh()
             self._cancel_ids = []
             self._cancel_draining = False
             self._session_id = None
@@ -294,82 +295,12 @@ class Holder:
             self._sampling_seq += 1
             return value
 
-    # -- server features ---------------------------------------------------------------------
+    # -- what is known so far ----------------------------------------------------------------
 
     @property
     def known_session_id(self) -> str | None:
         """The session's id once it has been created (``session_id()``), else None."""
         return self._session_id
-
-    @property
-    def known_server_config(self) -> models.ClientConfigResponse | None:
-        """The server's feature flags if already fetched (``server_config()``), else None."""
-        return self._server_config
-
-    async def server_config(self) -> models.ClientConfigResponse:
-        """The server's feature flags; servers without the endpoint (404) get the defaults."""
-        if self._server_config is None:
-            try:
-                with without_call_headers():  # the holder's own set-up, not the caller's call
-                    config = await self.api.service.get_client_config(sdk_version=self.version)
-            except NotFoundError:
-                logger.debug("%s has no client config endpoint; using defaults", self.base_url)
-                config = models.ClientConfigResponse()
-                if self.api.codecs.mode == "auto":
-                    # Servers without it (skyrl-tx, older self-hosted ones) predate protobuf.
-                    self.api.codecs.mode = "json"
-            if self.http_backend == "auto":
-                backend: HTTPBackend = "auto" if config.use_pyqwest_transport else "httpx"
-                self.api.use_http_backend(backend)
-            self._server_config = config
-        return self._server_config
-
-    async def dynamic_config(self) -> models.ClientDynamicConfigResponse:
-        """The settings a server may change while the client runs (``sample_cancel_enabled``,
-        ...): fetched once, then refreshed in the background every ``refresh_interval_sec``
-        (at least 10 s), keeping the last good answer when a refresh fails. A server without
-        the endpoint (404) gets the defaults, and is not asked again."""
-        if self._dynamic_config is None:
-            with without_call_headers():  # set-up, and the refresh task must not inherit a call
-                config, found = await self._fetch_dynamic_config(None)
-                if self._dynamic_config is None:
-                    self._dynamic_config = config
-                    if found and self.loop.in_loop_thread() and self._dynamic_refresh is None:
-                        self._dynamic_refresh = asyncio.get_running_loop().create_task(
-                            self._refresh_dynamic_config(), name="tinkex-dynamic-config"
-                        )
-        return self._dynamic_config
-
-    async def _fetch_dynamic_config(
-        self, last_good: models.ClientDynamicConfigResponse | None
-    ) -> tuple[models.ClientDynamicConfigResponse, bool]:
-        """The server's dynamic config, and whether it has one (False after a first 404; a
-        404 later, say while the server is redeployed, keeps the last good answer)."""
-        try:
-            return await self.api.service.get_dynamic_config(sdk_version=self.version), True
-        except NotFoundError:
-            if last_good is not None:
-                return last_good, True
-            logger.debug("%s has no dynamic config endpoint; using defaults", self.base_url)
-            return models.ClientDynamicConfigResponse(), False
-        except SDKError as err:
-            if last_good is None:
-                logger.warning(
-                    "could not fetch the dynamic config from %s (%s); using defaults until a "
-                    "refresh succeeds",
-                    self.base_url,
-                    err,
-                )
-            return last_good or models.ClientDynamicConfigResponse(), True
-
-    async def _refresh_dynamic_config(self) -> None:
-        while True:
-            current = self._dynamic_config or models.ClientDynamicConfigResponse()
-            await asyncio.sleep(max(current.refresh_interval_sec, DYNAMIC_CONFIG_MIN_REFRESH))
-            config, found = await self._fetch_dynamic_config(current)
-            self._dynamic_config = config
-            if not found:
-                return
 
     def cancel_request(self, request_id: str) -> None:
         """Ask the server, in the background and best effort, to stop working on a request
@@ -391,7 +322,7 @@ class Holder:
     async def _drain_cancels(self) -> None:
         """Send the queued cancellations, at most ``sample_cancel_max_batch_size`` at once."""
         try:
-            flags = await self.dynamic_config()
+            flags = await self.features.dynamic_config()
             while True:
                 with self._cancel_lock:
                     batch = self._cancel_ids[: max(flags.sample_cancel_max_batch_size, 1)]
@@ -415,12 +346,6 @@ class Holder:
                 self._cancel_draining = False
             raise
 
-    async def capabilities(self, refresh: bool = False) -> models.GetServerCapabilitiesResponse:
-        """The server's supported models (cached after the first answer)."""
-        if self._capabilities is None or refresh:
-            self._capabilities = await self.api.service.get_server_capabilities()
-        return self._capabilities
-
     # -- the session -------------------------------------------------------------------------
 
     async def session_id(self) -> str:
@@ -434,8 +359,8 @@ class Holder:
         async with self._session_lock:
             with without_call_headers():
                 if self._session_id is None:
-                    await self.server_config()
-                    await self.dynamic_config()
+                    await self.features.config()
+                    await self.features.dynamic_config()
                     reply = await create_session_recovering(  # a lost answer: looked up
                         self,
                         tags=list(self.tags),
@@ -501,10 +426,10 @@ class Holder:
                 await hook()
             except Exception as err:  # one hook must not keep the session open
                 logger.debug("a close hook failed: %s", err)
-        for task in (self._heartbeat, self._dynamic_refresh):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        await self.features.aclose()
         try:
             if status is not None and self._session_id is not None:
                 await asyncio.wait_for(

@@ -189,9 +189,9 @@ class SamplingClient:
         holder = self.holder
         holder.check_open()
         if (
-            holder.known_server_config is None
+            holder.features.known_config is None
         ):  # its flags set the limits; fetched on the SDK's loop
-            fetch = holder.server_config()
+            fetch = holder.features.config()
             await (fetch if holder.loop.in_loop_thread() else holder.submit(fetch, "client config"))
         return await self._sample(request)
 
@@ -267,7 +267,7 @@ class SamplingClient:
         call_headers = current_call_headers()  # the stream opens when iterated, after this call
 
         async def open_stream() -> Any:
-            flags = await holder.server_config()
+            flags = await holder.features.config()
             if not flags.sample_streaming:
                 raise NotImplementedError(
                     f"the server at {holder.base_url} does not stream samples (its client config "
@@ -345,7 +345,7 @@ class SamplingClient:
     def _limits(self) -> Admission:
         """The count and byte limits of this client, shared by sample() and sample_async()."""
         if self._admission is None:
-            flags = self.holder.known_server_config or models.ClientConfigResponse()
+            flags = self.holder.features.known_config or models.ClientConfigResponse()
             in_flight = min(self.retry_config.max_connections, flags.sample_max_concurrent_requests)
             with self._progress_lock:
                 if self._admission is None:
@@ -394,7 +394,7 @@ class SamplingClient:
         """This session's ``retrieve_futures`` poller, where the server's client config asks
         for it (``sample_use_retrieve_futures``); else None, and each sample polls its own
         future. (The flags are cached: fetched with the session, or by ``sample_async``.)"""
-        flags = await self.holder.server_config()
+        flags = await self.holder.features.config()
         if not flags.sample_use_retrieve_futures:
             return None
         return poller_for(

@@ -148,7 +148,7 @@ class ServiceClient:
     async def _check_base_model(self, base_model: str) -> None:
         """Refuse a base model the server does not list as trainable (when it lists any)."""
         try:
-            caps = await self.holder.capabilities()
+            caps = await self.holder.features.capabilities()
         except (NotFoundError, APIStatusError):
             return  # a server that cannot say; let it decide
         names = [
@@ -344,7 +344,7 @@ class ServiceClient:
     @public
     def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
         """The models the server can train and sample (a blocking call)."""
-        return self.holder.run(self.holder.capabilities(refresh=True))
+        return self.holder.run(self.holder.features.capabilities(refresh=True))
 
     @public
     async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:

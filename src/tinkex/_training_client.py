@@ -154,7 +154,7 @@ class TrainingClient:
         return [d if isinstance(d, Datum) else Datum.model_validate(d) for d in data]
 
     def _limits(self) -> tuple[int, int]:
-        config = self.holder.known_server_config or models.ClientConfigResponse()
+        config = self.holder.features.known_config or models.ClientConfigResponse()
         return config.fwdbwd_max_chunk_len, config.fwdbwd_max_chunk_bytes_count
 
     def _fwdbwd(
@@ -202,7 +202,7 @@ class TrainingClient:
         return merge_outputs(outputs, [len(c) for c in chunks])
 
     def _compress_fwdbwd(self) -> bool:
-        config = self.holder.known_server_config
+        config = self.holder.features.known_config
         return config is not None and config.proto_compress_fwdbwd
 
     @public

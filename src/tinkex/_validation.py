@@ -281,7 +281,7 @@ async def check_fits_context(
     limits = _CONTEXT_LIMITS.get(holder)
     if limits is None:
         try:
-            caps = await holder.capabilities()
+            caps = await holder.features.capabilities()
         except APIConnectionError:
             raise  # unreachable: the sample could not be sent either (asked again next time)
         except APIError:  # it answered, without capabilities: it cannot say

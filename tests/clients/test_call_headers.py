@@ -151,9 +151,9 @@ def test_a_stream_opened_later_still_names_the_call_that_made_it(
 def test_the_config_refresh_and_cancellations_carry_no_call_headers(
     server: FakeTinker, make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tinkex import _holder
+    from tinkex import _server_features
 
-    monkeypatch.setattr(_holder, "DYNAMIC_CONFIG_MIN_REFRESH", 0.02)
+    monkeypatch.setattr(_server_features, "DYNAMIC_CONFIG_MIN_REFRESH", 0.02)
     server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": True}
     server.try_agains_by_endpoint["asample"] = 10**9  # the sample never finishes
     service = make_service(server)

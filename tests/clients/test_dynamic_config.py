@@ -19,9 +19,9 @@ PARAMS = types.SamplingParams(max_tokens=2)
 
 @pytest.fixture
 def fast_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinkex import _holder
+    from tinkex import _server_features
 
-    monkeypatch.setattr(_holder, "DYNAMIC_CONFIG_MIN_REFRESH", 0.02)
+    monkeypatch.setattr(_server_features, "DYNAMIC_CONFIG_MIN_REFRESH", 0.02)
 
 
 def _endpoints(server: FakeTinker) -> list[str]:
@@ -33,8 +33,8 @@ def test_fetched_at_session_start(server: FakeTinker, service: tinker.ServiceCli
     service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
     order = _endpoints(server)
     assert order.index("get_dynamic_config") < order.index("create_session")
-    assert service.holder._dynamic_config is not None
-    assert service.holder._dynamic_config.sample_cancel_enabled is True
+    assert service.holder.features.known_dynamic_config is not None
+    assert service.holder.features.known_dynamic_config.sample_cancel_enabled is True
 
 
 def test_a_server_without_it_gets_the_defaults_and_is_not_asked_again(
@@ -44,7 +44,7 @@ def test_a_server_without_it_gets_the_defaults_and_is_not_asked_again(
     service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
     time.sleep(0.2)  # ten refresh periods
     assert len(server.requests_to("get_dynamic_config")) == 1
-    flags = service.holder._dynamic_config
+    flags = service.holder.features.known_dynamic_config
     assert flags is not None
     assert flags.sample_cancel_enabled is False
     assert flags.refresh_interval_sec == 300
@@ -57,12 +57,14 @@ def test_refreshed_in_the_background_keeping_the_last_good_answer(
     service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
     holder = service.holder
     server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": True}
-    assert wait_for(lambda: holder._dynamic_config.sample_cancel_enabled)  # type: ignore[union-attr]
+    assert wait_for(lambda: holder.features.known_dynamic_config.sample_cancel_enabled)  # type: ignore[union-attr]
     server.inject("get_dynamic_config", faults.status(500), times=5)
     asked = len(server.requests_to("get_dynamic_config"))
     assert wait_for(lambda: len(server.requests_to("get_dynamic_config")) >= asked + 6)
-    assert holder._dynamic_config is not None
-    assert holder._dynamic_config.sample_cancel_enabled is True  # kept through the failures
+    assert holder.features.known_dynamic_config is not None
+    assert (
+        holder.features.known_dynamic_config.sample_cancel_enabled is True
+    )  # kept through the failures
 
 
 def test_the_refresh_stops_with_the_client(
@@ -144,8 +146,8 @@ def test_a_404_on_refresh_keeps_the_last_good_answer(
     server.dynamic_config = None  # the endpoint is gone for a while (a redeploy)
     asked = len(server.requests_to("get_dynamic_config"))
     assert wait_for(lambda: len(server.requests_to("get_dynamic_config")) >= asked + 3)
-    flags = service.holder._dynamic_config
+    flags = service.holder.features.known_dynamic_config
     assert flags is not None
     assert flags.sample_cancel_enabled is True  # kept, and still refreshed
     server.dynamic_config = {"refresh_interval_sec": 0, "sample_cancel_enabled": False}
-    assert wait_for(lambda: not service.holder._dynamic_config.sample_cancel_enabled)  # type: ignore[union-attr]
+    assert wait_for(lambda: not service.holder.features.known_dynamic_config.sample_cancel_enabled)  # type: ignore[union-attr]

@@ -136,6 +136,6 @@ def test_a_handle_sampler_can_sample_async_first(
     try:
         out = asyncio.run(asyncio.wait_for(other.sample_async(_prompt(2, 3), 1, PARAMS), WAIT))
         assert len(out.sequences) == 1
-        assert other.holder._server_config is not None
+        assert other.holder.features.known_config is not None
     finally:
         other.close()

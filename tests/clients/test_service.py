@@ -389,7 +389,7 @@ def test_server_without_client_config_uses_the_defaults(
     (config_request,) = server.requests_to("get_client_config")
     assert config_request.json["sdk_version"] == service.holder.version
     assert len(server.requests_to("forward_backward")) == 1
-    config = service.holder._server_config
+    config = service.holder.features.known_config
     assert config is not None
     assert config.fwdbwd_max_chunk_len == 1024
     assert config.fwdbwd_max_chunk_bytes_count == 5_000_000
