@@ -188,9 +188,8 @@ class SamplingClient:
         )
         holder = self.holder
         holder.check_open()
-        if (
-            holder.features.known_config is None
-        ):  # its flags set the limits; fetched on the SDK's loop
+        # The server's flags set the limits: fetched first, on the SDK's loop.
+        if holder.features.known_config is None:
             fetch = holder.features.config()
             await (fetch if holder.loop.in_loop_thread() else holder.submit(fetch, "client config"))
         return await self._sample(request)
