@@ -16,6 +16,7 @@ from sdkgen.runtime import (
     QueueStateObserver,
     RequestOptions,
     SyncAPIResource,
+    message_body,
     request_body,
 )
 
@@ -236,7 +237,7 @@ class Training(SyncAPIResource):
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=message if isinstance(message, bytes) else message.SerializeToString(),
+            content=message_body(message, _e.FORWARD_BACKWARD, method="forward_backward"),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1427,7 +1428,7 @@ class AsyncTraining(AsyncAPIResource):
             models.UntypedAPIFuture,
             models.ForwardBackwardOutput,
             on_queue_state=on_queue_state,
-            content=message if isinstance(message, bytes) else message.SerializeToString(),
+            content=message_body(message, _e.FORWARD_BACKWARD, method="forward_backward"),
             options=RequestOptions(
                 timeout=timeout,
                 max_retries=max_retries,

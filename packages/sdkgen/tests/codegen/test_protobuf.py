@@ -197,3 +197,17 @@ def test_a_message_already_serialized_is_sent_as_it_is(shapes_sdk: object) -> No
     assert seen[0].content == encoded  # byte for byte, not re-encoded
     assert pb.Box.FromString(seen[0].content) == pb.Box(label="cube", sides=[3, 4])
     assert seen[0].headers["content-type"] == "application/x-protobuf"
+
+
+def test_a_message_of_another_type_is_refused_naming_the_method_and_the_type(
+    shapes_sdk: object,
+) -> None:
+    pb = importlib.import_module("shapes_sdk.shapes_pb2")
+    sent: list[httpx.Request] = []
+    client_class = shapes_sdk.MiniAPI  # type: ignore[attr-defined]
+    transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+    with client_class(base_url="http://api.test", transport=transport) as api:
+        for wrong in (pb.Volume(value=1.0), {"label": "cube"}, "cube"):
+            with pytest.raises(TypeError, match=r"measure\(\): `message` must be a shapes\.Box"):
+                api.items.measure(message=wrong)
+    assert sent == []  # refused before anything was sent

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._api_future import APIFuture, ClientFuture
     from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
-    from ._body import build_body, request_body, validate_params
+    from ._body import build_body, message_body, request_body, validate_params
     from ._client import AsyncAPIClient, SyncAPIClient
     from ._codec import WireCodecs
     from ._config import ClientConfig, ConfigError, Secret, WireMode
@@ -166,6 +166,7 @@ __all__ = [
     "build_body",
     "encode_multipart_body",
     "inject_trace_context",
+    "message_body",
     "open_binary",
     "param_headers",
     "read_binary",
@@ -189,6 +190,7 @@ _EXPORTS: dict[str, str] = {
     "open_binary": "._binary",
     "read_binary": "._binary",
     "build_body": "._body",
+    "message_body": "._body",
     "request_body": "._body",
     "validate_params": "._body",
     "AsyncAPIClient": "._client",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel
@@ -13,11 +13,15 @@ from pydantic import BaseModel
 from ._options import NotGiven
 from ._request import encode_json_body
 
+if TYPE_CHECKING:
+    from ._spec import EndpointSpec
+
 __all__ = [
     "build_body",
     "encode_form_body",
     "merge_extra_body",
     "merge_extra_query",
+    "message_body",
     "request_body",
     "validate_params",
 ]
@@ -197,3 +201,33 @@ def merge_extra_body(
         )
     data = _body_object(endpoint, body, extra_body)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def message_body(message: Any, spec: EndpointSpec, *, method: str) -> bytes:
+    """A protobuf-body method's content: ``message`` serialized, or sent as it is when it is
+    already the serialized ``bytes`` (a body encoded ahead of time).
+
+    Args:
+        message: A message of the endpoint's type (``spec.message``), or its serialized bytes.
+        spec: The endpoint.
+        method: The method's name, for the error.
+
+    Raises:
+        TypeError: ``message`` is neither, naming the method and the message type it takes.
+
+    Example::
+
+        message_body(shapes_pb2.Box(label="cube"), endpoints.MEASURE, method="measure")
+    """
+    if isinstance(message, bytes):
+        return message
+    descriptor = getattr(message, "DESCRIPTOR", None)
+    if getattr(descriptor, "full_name", None) != spec.message or not hasattr(
+        message, "SerializeToString"
+    ):
+        raise TypeError(
+            f"{method}(): `message` must be a {spec.message} protobuf message or its serialized "
+            f"bytes, not {type(message).__name__}"
+        )
+    data: bytes = message.SerializeToString()
+    return data
