@@ -22,6 +22,7 @@
     │   │       └── ResponseLostError  a success status arrived (applied), its body did not
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
     │   ├── ResponseTooLargeError    the decoded answer exceeded the endpoint's size limit
+    │   ├── CircuitOpenError         a circuit breaker is open: failed at once, nothing sent
     │   ├── RequestFailedError       a training or sampling request failed on the server
     │   ├── FutureExpiredError       the server no longer knows a request's result
     │   └── PaginationLoopError      a listing sent the same next cursor twice

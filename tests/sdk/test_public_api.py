@@ -15,7 +15,7 @@ PUBLIC = [
     "APITimeoutError", "AdamOptimizerConfig", "AdamParams", "AdminClient", "AmbiguousOutcomeError",
     "AuthenticationError", "BackcompatSamplingClientFuture", "BackcompatTrainingClientFuture",
     "BadRequestError", "BillingError", "Checkpoint", "CheckpointNotFoundError", "CheckpointType",
-    "ClientClosedError", "ConfigError", "ConflictError", "CorruptArchiveError", "Datum",
+    "CircuitOpenError", "ClientClosedError", "ConfigError", "ConflictError", "CorruptArchiveError", "Datum",
     "DimuonOptimizerConfig", "DimuonParams", "DmelChunk", "DownloadError", "EncodedTextChunk",
     "ExperimentalWarning", "ForwardBackwardOutput", "FutureCancelledError", "FutureExpiredError",
     "FutureTimeoutError", "SampleResultsPollError", "SampleResultTimeoutError", "GoneError",

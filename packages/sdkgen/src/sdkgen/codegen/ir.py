@@ -342,6 +342,8 @@ class _Builder:
             kw["timeout"] = repr(float(ep.timeout))
         if ep.pool != "default":
             kw["pool"] = repr(ep.pool)
+        if ep.breaker is not None:
+            kw["breaker"] = repr(ep.breaker)
         if ep.max_response_bytes is not None:
             kw["max_response_bytes"] = repr(ep.max_response_bytes)
         if ep.headers:
@@ -396,6 +398,14 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
         for name, p in api.pools.items()
     ]
     add("pools", "{" + ", ".join(pools) + "}")
+    if api.circuit_breakers:  # else the runtime's default (none), so other specs do not change
+        breakers = []
+        for name, b in api.circuit_breakers.items():
+            fields = b.model_dump()
+            fields["failure_statuses"] = tuple(fields["failure_statuses"])
+            body = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+            breakers.append(f"{name!r}: CircuitBreakerPolicy({body})")
+        add("circuit_breakers", "{" + ", ".join(breakers) + "}")
     if api.futures:
         add("futures", futures_spec_source(api.futures))
     if api.telemetry:

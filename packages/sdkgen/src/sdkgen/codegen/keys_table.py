@@ -26,6 +26,7 @@ END = "<!-- keys:end -->"
 _NAMES = {
     "retry_policies": "<policy>",
     "pools": "<pool>",
+    "circuit_breakers": "<breaker>",
     "resources": "<resource>",
     "endpoints": "<endpoint>",
     "path_params": "<param>",

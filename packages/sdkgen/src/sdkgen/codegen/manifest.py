@@ -89,6 +89,19 @@ class RetryPolicy(_Strict):
     _statuses = field_validator("retry_statuses")(_check_statuses)
 
 
+class CircuitBreaker(_Strict):
+    """A circuit breaker that endpoints join with `breaker: <name>` (see the runtime's
+    `_breaker`): open after `failure_threshold` failed attempts in a row, fail at once for
+    `reset_timeout` seconds, then let `half_open_trials` trial attempts through."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_timeout: float = Field(default=30.0, gt=0)
+    half_open_trials: int = Field(default=1, ge=1)
+    failure_statuses: list[StatusPattern] = Field(default_factory=lambda: _statuses("5xx"))
+
+    _statuses = field_validator("failure_statuses")(_check_statuses)
+
+
 class Pool(_Strict):
     max_connections: int = Field(default=100, ge=1)
     max_keepalive: int = Field(default=20, ge=0)
@@ -248,6 +261,7 @@ class Api(_Strict):
     request_id_headers: list[str] = Field(default_factory=list)
     retry_policies: dict[str, RetryPolicy] = Field(default_factory=dict)
     pools: dict[str, Pool] = Field(default_factory=dict)
+    circuit_breakers: dict[str, CircuitBreaker] = Field(default_factory=dict)
     futures: Futures | None = None
     telemetry: Telemetry | None = None
     protobuf: Protobuf | None = None
@@ -338,6 +352,7 @@ class Endpoint(_Strict):
     retry: str = "default"
     timeout: float | None = Field(default=None, gt=0)
     pool: str = "default"
+    breaker: str | None = None  # a name in `api.circuit_breakers`
     headers: dict[str, str] = Field(default_factory=dict)
     secret_headers: dict[str, str] = Field(default_factory=dict)
     deprecated: bool | str = False

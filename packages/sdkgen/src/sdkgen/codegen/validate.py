@@ -515,6 +515,12 @@ class _Checker:
                 (*path, "retry"),
                 f"unknown retry policy `{ep.retry}` (known: {', '.join(sorted(api.retry_policies))})",
             )
+        if ep.breaker is not None and ep.breaker not in api.circuit_breakers:
+            known = (
+                ", ".join(sorted(api.circuit_breakers))
+                or "none: declare it in `api.circuit_breakers`"
+            )
+            self.add((*path, "breaker"), f"unknown circuit breaker `{ep.breaker}` (known: {known})")
         if api.pools and ep.pool not in api.pools:
             self.add(
                 (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"

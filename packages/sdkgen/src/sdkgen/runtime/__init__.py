@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ._api_future import APIFuture, ClientFuture
     from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
     from ._body import build_body, message_body, request_body, validate_params
+    from ._breaker import CircuitBreaker, CircuitState
     from ._client import AsyncAPIClient, SyncAPIClient
     from ._codec import WireCodecs
     from ._config import ClientConfig, ConfigError, Secret, WireMode
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         APITimeoutError,
         AuthenticationError,
         BadRequestError,
+        CircuitOpenError,
         ClientClosedError,
         ConflictError,
         FutureExpiredError,
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
         DEFAULT_MAX_RESPONSE_BYTES,
         APISpec,
         AuthSpec,
+        CircuitBreakerPolicy,
         EndpointSpec,
         ErrorSchemas,
         ErrorShape,
@@ -106,6 +109,10 @@ __all__ = [
     "BackgroundLoop",
     "BadRequestError",
     "BinaryStream",
+    "CircuitBreaker",
+    "CircuitBreakerPolicy",
+    "CircuitOpenError",
+    "CircuitState",
     "ClientClosedError",
     "ClientConfig",
     "ClientFuture",
@@ -208,6 +215,10 @@ _EXPORTS: dict[str, str] = {
     "AmbiguousOutcomeError": "._errors",
     "AuthenticationError": "._errors",
     "BadRequestError": "._errors",
+    "CircuitBreaker": "._breaker",
+    "CircuitBreakerPolicy": "._spec",
+    "CircuitOpenError": "._errors",
+    "CircuitState": "._breaker",
     "ClientClosedError": "._errors",
     "ConflictError": "._errors",
     "FutureExpiredError": "._errors",

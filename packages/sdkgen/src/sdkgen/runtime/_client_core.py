@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ._auth import auth_header_names
 from ._body import encode_form_body, merge_extra_body, merge_extra_query
 from ._body_limit import LimitedBody, limit_body
+from ._breaker import CircuitBreaker, CircuitState
 from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
 from ._errors import APIError, ResponseTooLargeError
@@ -50,6 +51,7 @@ class Call:
 
     __slots__ = (
         "args",
+        "breaker",
         "budget",
         "call_id",
         "ends_at",
@@ -71,7 +73,9 @@ class Call:
         path: str,
         call_id: int,
         pool: str,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self.breaker = breaker
         self.pool = pool
         self.call_id = call_id
         self.spec = spec
@@ -127,6 +131,12 @@ class ClientCore:
         self.codecs = WireCodecs(self.api, self.config.wire)
         self.telemetry = Telemetry(listeners, logger_name=self.api.logger)
         self._on_retry = on_retry
+        #: This client's circuit breakers by name (the manifest's ``circuit_breakers``), for
+        #: reading their state: ``api.circuit_breakers["storage"].state``.
+        self.circuit_breakers: Mapping[str, CircuitBreaker] = {
+            name: CircuitBreaker(name, policy, on_change=self._circuit_changed)
+            for name, policy in self.api.circuit_breakers.items()
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
@@ -214,7 +224,19 @@ class ClientCore:
             report=self._report_retry(spec, path, call_id),
         )
         timeout = self._attempt_timeout(spec, options)
-        return Call(spec, args, policy, state, timeout, path, call_id, options.pool or spec.pool)
+        breaker = self.circuit_breakers[spec.breaker] if spec.breaker is not None else None
+        return Call(
+            spec, args, policy, state, timeout, path, call_id, options.pool or spec.pool, breaker
+        )
+
+    def _circuit_changed(self, breaker: CircuitBreaker, state: CircuitState, reason: str) -> None:
+        level = logging.WARNING if state == "open" else logging.INFO
+        self.telemetry.logger.log(
+            level, "circuit breaker %r is now %s: %s", breaker.name, state, reason
+        )
+        self.telemetry.emit(
+            Event("circuit_state", "", "", "", detail=f"{state}: {reason}", circuit=breaker.name)
+        )
 
     def report_retry(self, spec: EndpointSpec, info: RetryInfo) -> None:
         """Report a retry the caller makes itself, outside the runtime's retry loop, as the
@@ -262,6 +284,8 @@ class ClientCore:
         return report
 
     def _request_for_attempt(self, call: Call) -> httpx.Request:
+        if call.breaker is not None:  # an open circuit: fail at once, send nothing
+            call.breaker.admit(call.spec.id, call.spec.method, call.path)
         attempt = call.state.next_attempt()
         timeout = call.timeout
         remaining = call.state.remaining()
@@ -329,6 +353,8 @@ class ClientCore:
         has arrived it decides (status first): an error status is that status's error; a
         success status means a state-changing request was applied."""
         resend = self.config.resend_ambiguous
+        if call.breaker is not None:
+            call.breaker.failed(f"{type(exc).__name__}: {exc}")
         if response is None:
             return transport_error(call.spec, call.path, exc, resend_ambiguous=resend)
         head = bytes(body.head) if body is not None else b""
@@ -341,6 +367,11 @@ class ClientCore:
 
     def _check(self, call: Call, response: httpx.Response) -> None:
         """Raise the typed error for an error status (the body must be read)."""
+        if call.breaker is not None:
+            if call.breaker.counts_status(response.status_code):
+                call.breaker.failed(f"status {response.status_code}")
+            else:  # any other answer shows the server is there
+                call.breaker.succeeded()
         if response.status_code >= 400:
             raise status_error(self.api, self.config, call.spec, response, call.path)
         self.telemetry.emit(

@@ -22,6 +22,7 @@
     │   │       └── ResponseLostError  a success status arrived (applied), its body did not
     │   ├── APIResponseValidationError  the answer was not the JSON or the shape promised
     │   ├── ResponseTooLargeError    the decoded answer exceeded the endpoint's size limit
+    │   ├── CircuitOpenError         the endpoint's circuit breaker is open: failed at once, unsent
     │   ├── RequestFailedError       a polled future completed with a failure (has a category)
     │   ├── FutureExpiredError       the server no longer knows a polled future
     │   └── PaginationLoopError      a listing sent the same next cursor or link twice
@@ -59,6 +60,7 @@ __all__ = [
     "AmbiguousOutcomeError",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitOpenError",
     "ClientClosedError",
     "ConflictError",
     "FutureExpiredError",
@@ -298,6 +300,22 @@ class ResponseTooLargeError(APIError):
     def __init__(self, message: str, *, limit: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.limit = limit
+
+
+class CircuitOpenError(APIError):
+    """The endpoint's circuit breaker is open (see ``_breaker``): the call failed at once and
+    nothing was sent. ``circuit`` names the breaker; ``retry_in`` is how many seconds until it
+    lets a trial call through (0 while other callers' trials are in flight). Never retried by
+    the runtime: a caller that wants to wait sleeps ``retry_in`` and calls again."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, circuit: str, retry_in: float, endpoint: str, method: str, path: str
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, method=method, path=path)
+        self.circuit = circuit
+        self.retry_in = retry_in
 
 
 class RequestFailedError(APIError):

@@ -67,6 +67,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._by_endpoint: dict[str, EndpointMetrics] = {}
         self._paused: dict[tuple[str, str], float] = {}
+        self._circuits: dict[str, dict[str, str | int]] = {}
 
     def _of(self, endpoint: str) -> EndpointMetrics:
         stats = self._by_endpoint.get(endpoint)
@@ -76,6 +77,9 @@ class Metrics:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
+            if event.kind == "circuit_state":
+                self._circuit(event.circuit or "", (event.detail or "").partition(":")[0])
+                return
             stats = self._of(event.endpoint)
             if event.kind == "request_start":
                 stats.attempts += 1
@@ -97,6 +101,22 @@ class Metrics:
             stats.paused_seconds += now - started
         if state.startswith("paused"):
             self._paused[key] = now
+
+    def _circuit(self, name: str, state: str) -> None:
+        seen = self._circuits.setdefault(name, {"state": "closed", "opened": 0})
+        seen["state"] = state
+        if state == "open":
+            seen["opened"] = int(seen["opened"]) + 1
+
+    def circuits(self) -> dict[str, dict[str, str | int]]:
+        """Every circuit breaker that changed state: its last state and how often it opened.
+
+        Example::
+
+            metrics.circuits()  # {"storage": {"state": "open", "opened": 2}}
+        """
+        with self._lock:
+            return {name: dict(seen) for name, seen in sorted(self._circuits.items())}
 
     def endpoint(self, endpoint: str) -> EndpointMetrics:
         """The metrics of one endpoint (zeros when it was never called)."""

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "APISpec",
     "AuthSpec",
+    "CircuitBreakerPolicy",
     "EndpointSpec",
     "ErrorSchemas",
     "ErrorShape",
@@ -95,6 +96,19 @@ class RetryPolicy(Record):
 
     def should_retry_status(self, status: int) -> bool:
         return status_matches(status, self.retry_statuses)
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CircuitBreakerPolicy(Record):
+    """A circuit breaker shared by a group of endpoints (see ``_breaker``): it opens after
+    ``failure_threshold`` failed attempts in a row, fails calls at once for ``reset_timeout``
+    seconds, then lets ``half_open_trials`` trial attempts through; all of them succeeding
+    closes it. ``failure_statuses`` are the answers that count as failures."""
+
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
+    half_open_trials: int = 1
+    failure_statuses: tuple[int | str, ...] = ("5xx",)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -219,6 +233,8 @@ class APISpec(Record):
     request_id_headers: tuple[str, ...] = ()
     retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
     pools: Mapping[str, PoolSpec] = field(default_factory=dict)
+    # Named circuit breakers; an endpoint joins one with ``EndpointSpec.breaker``.
+    circuit_breakers: Mapping[str, CircuitBreakerPolicy] = field(default_factory=dict)
     futures: FuturesSpec | None = None
     telemetry_endpoint: str | None = None
     user_agent: str = "sdk"
@@ -273,6 +289,7 @@ class EndpointSpec(Record):
     retry: str = "default"
     timeout: float | None = None
     pool: str = "default"
+    breaker: str | None = None  # the API's circuit breaker this endpoint's attempts go through
     headers: Mapping[str, str] = field(default_factory=dict)
     secret_headers: tuple[str, ...] = ()
     deprecated: str | None = None

@@ -1,7 +1,7 @@
 """Request telemetry: typed events delivered to pluggable listeners, and redacted logging.
 
 Every call emits ``request_start``, then ``retry`` for each retry, then ``request_end`` or
-``request_error``. Listeners are plain callables; one that raises is logged and skipped, never
+``request_error``; a circuit breaker that changes state emits ``circuit_state`` (no endpoint). Listeners are plain callables; one that raises is logged and skipped, never
 allowed to break the call. Nothing here ever sees the API key: headers are redacted before an
 event or a log line is built, and an event's free text (``error``, ``detail``, ``request_id``)
 is redacted of every key the SDK was given before any listener sees it.
@@ -23,7 +23,9 @@ from ._spec import DEFAULT_LOGGER, Record
 __all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
 
 
-EventKind = Literal["request_start", "request_end", "request_error", "retry", "queue_state"]
+EventKind = Literal[
+    "request_start", "request_end", "request_error", "retry", "queue_state", "circuit_state"
+]
 Listener = Callable[["Event"], None]
 
 REDACTED = "<redacted>"
@@ -47,6 +49,8 @@ class Event(Record):
     request_id: str | None = None
     detail: str | None = None
     call_id: int = 0  # the same for every event of one call (its attempts and retries)
+    # A ``circuit_state`` event: the breaker's name (``detail``: "<state>: <why>").
+    circuit: str | None = None
 
 
 def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:
