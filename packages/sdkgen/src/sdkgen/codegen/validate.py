@@ -78,7 +78,8 @@ RESOURCE_MEMBERS = frozenset({"with_raw_response", "with_streaming_response"})
 GENERATED_MODULES = frozenset({"__init__", "api", "client", "endpoints", "models", "params"})
 CLIENT_MEMBERS = frozenset(
     {
-        "api", "close", "closed", "codecs", "config", "endpoints", "http_client", "paginate",
+        "api", "circuit_breakers", "close", "closed", "codecs", "config", "endpoints",
+        "http_client", "paginate",
         "paginate_pages", "poll_once", "report_retry", "request", "stream", "submit", "telemetry",
         "use_http_backend",
     }
