@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# lazy-exports: begin (written by `python -m sdkgen exports` from _EXPORTS; do not edit)
 if TYPE_CHECKING:
     from ._api_future import APIFuture, ClientFuture
     from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
     )
     from ._sse import AsyncStream, EventRoutes, ServerEvent, Stream
     from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
+# lazy-exports: end
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
