@@ -19,11 +19,14 @@ codegen: $(STAMP)
 	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md
 	$(PY) -m sdkgen generate examples/skyrl_openapi/skyrl.yaml --out examples/skyrl_openapi/skyrl_sdk
 	$(PY) -m sdkgen generate packages/sdkgen/examples/kvstore/kvstore.yaml --out packages/sdkgen/examples/kvstore/kvstore_sdk
+	@# The type checkers' view of the lazily loaded public names, written from their _EXPORTS maps.
+	$(PY) -m sdkgen exports src/tinkex/__init__.py packages/sdkgen/src/sdkgen/runtime/__init__.py
 
 check-codegen: $(STAMP)
 	$(PY) -m sdkgen generate manifest/tinker.yaml --out src/tinkex/_generated --reference docs/reference.md --check
 	$(PY) -m sdkgen generate examples/skyrl_openapi/skyrl.yaml --out examples/skyrl_openapi/skyrl_sdk --check
 	$(PY) -m sdkgen generate packages/sdkgen/examples/kvstore/kvstore.yaml --out packages/sdkgen/examples/kvstore/kvstore_sdk --check
+	$(PY) -m sdkgen exports src/tinkex/__init__.py packages/sdkgen/src/sdkgen/runtime/__init__.py --check
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -27,6 +27,9 @@ from ._tinker_alias import _install_finder as _install_alias_finder
 
 __title__ = "tinkex"
 
+# The public names, declared here once: name -> module (":attr" where the name differs there).
+# The `if TYPE_CHECKING:` imports at the end, which type checkers read, are written from this
+# map by `make codegen` (`python -m sdkgen exports`); `make check-codegen` fails when stale.
 _EXPORTS: dict[str, str] = {
     # clients
     "ServiceClient": "._service_client",
@@ -146,6 +149,7 @@ def __dir__() -> list[str]:
 _install_alias_finder()
 
 
+# lazy-exports: begin (written by `python -m sdkgen exports` from _EXPORTS; do not edit)
 if TYPE_CHECKING:
     from sdkgen.runtime import (
         AmbiguousOutcomeError as AmbiguousOutcomeError,
@@ -181,12 +185,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError as UnprocessableEntityError,
     )
 
-    from . import (
-        auth as auth,
-        lowlevel as lowlevel,
-        runtime as runtime,
-        types as types,
-    )
+    from . import auth as auth, lowlevel as lowlevel, runtime as runtime, types as types
     from ._compat import (
         AdminClient as AdminClient,
         BillingError as BillingError,
@@ -212,9 +211,7 @@ if TYPE_CHECKING:
         SampleRequest as SampleRequest,
     )
     from ._proto import WireInputError as WireInputError
-    from ._rest_client import (
-        RestClient as RestClient,
-    )
+    from ._rest_client import RestClient as RestClient
     from ._sample_results_poller import (
         SampleResultsPollError as SampleResultsPollError,
         SampleResultTimeoutError as SampleResultTimeoutError,
@@ -228,12 +225,8 @@ if TYPE_CHECKING:
         ServiceClient as ServiceClient,
         TrainingClientFuture as BackcompatTrainingClientFuture,
     )
-    from ._tinker_alias import (
-        install_as_tinker as install_as_tinker,
-    )
-    from ._training_client import (
-        TrainingClient as TrainingClient,
-    )
+    from ._tinker_alias import install_as_tinker as install_as_tinker
+    from ._training_client import TrainingClient as TrainingClient
     from ._validation import (
         InputTypeError as InputTypeError,
         InvalidInputError as InvalidInputError,
@@ -263,3 +256,4 @@ if TYPE_CHECKING:
         TensorDtype as TensorDtype,
         TrainingRun as TrainingRun,
     )
+# lazy-exports: end

@@ -2,8 +2,9 @@
 
 Submissions are throttled (a count limit and a byte budget); a 429 on submission opens a
 backoff window that every sampler in the process honours, after which the request is sent
-again with the same sequence id. Failures the server did not cause are retried with backoff
-until no request has made progress for ``RetryConfig.progress_timeout`` seconds, as long as the
+again with the same sequence id (asample's ``backpressure`` in the manifest, carried out by
+the runtime). Failures the server did not cause are resubmitted, with a new sequence id, with
+the backoff of the manifest's sampling policy (asample's ``resubmit``) until no request has made progress for ``RetryConfig.progress_timeout`` seconds, as long as the
 server answers (a busy server may keep a sample waiting). A server that cannot be reached at
 all (connection refused or reset, DNS, connect timeout) ends the sample with
 ``ServerUnreachableError`` (an ``APIConnectionError``) after the client's
@@ -28,7 +29,6 @@ from sdkgen.runtime import (
     APIStatusError,
     ClientFuture,
     FutureExpiredError,
-    RateLimitError,
     RetryInfo,
 )
 from sdkgen.runtime._call_context import current_call_headers, using_call_headers
@@ -42,7 +42,7 @@ from ._public_call import public
 from ._sample_results_poller import SampleResultsPoller, poller_for
 from ._sample_stream import SampleStream
 from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id, open_sampling_client
-from ._sampling_retry import RetryConfig, SubmissionWindow
+from ._sampling_retry import RetryConfig, resubmittable
 from ._validation import check_fits_context, check_prompt, check_sample_args
 from ._wire import compact
 from .types import (
@@ -306,10 +306,7 @@ class SamplingClient:
             try:
                 result = await self._sample_once(request, prompt_tokens)
             except (APIConnectionError, FutureExpiredError, APIStatusError) as err:
-                retryable = isinstance(err, APIConnectionError | FutureExpiredError) or (
-                    isinstance(err, APIStatusError) and err.retryable
-                )
-                if not (config.enable_retry_logic and retryable):
+                if not (config.enable_retry_logic and resubmittable(err)):
                     raise
                 if isinstance(err, APIStatusError):
                     reach.answered()
@@ -334,8 +331,8 @@ class SamplingClient:
             return result
 
     def _report_retry(self, attempt: int, wait: float, cause: Exception) -> None:
-        """Sampling retries are the client's own (asample is never retried by the runtime):
-        report them like every other retry, to listeners and the ``on_retry`` hook."""
+        """Resubmissions are the client's own (the runtime never resends asample after a
+        failure): report them like every other retry, to listeners and the ``on_retry`` hook."""
         info = RetryInfo(
             endpoint=_e.ASAMPLE.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0
         )
@@ -360,17 +357,11 @@ class SamplingClient:
         seq_id = self._next_seq()
         body = request.model_copy(update={"seq_id": seq_id})
         async with self._limits().hold(nbytes):
-            while True:  # 429 on submission: wait out the shared window, resend the same seq id
-                await SubmissionWindow.wait()
-                try:
-                    submitted = await self.holder.api.sampling.asample(
-                        request=body, on_queue_state=self.on_queue_state_change
-                    )
-                except RateLimitError as err:
-                    SubmissionWindow.open(nbytes)
-                    self._report_retry(0, max(SubmissionWindow.until - time.monotonic(), 0.0), err)
-                    continue
-                break
+            # A 429 is waited out and the same request (seq id) sent again by the runtime
+            # (asample's backpressure rule), within this hold.
+            submitted = await self.holder.api.sampling.asample(
+                request=body, on_queue_state=self.on_queue_state_change
+            )
         handle = submitted.result_as(SampleResponse)
         poller = await self._sample_results_poller()
         try:

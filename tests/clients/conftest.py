@@ -73,11 +73,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _reset_sample_backoff() -> Iterator[None]:
     """The 429 backoff window is process-wide: one test's 429 must not slow the next."""
-    from tinkex._sampling_retry import SubmissionWindow
+    from sdkgen.runtime._backpressure import _WINDOWS
 
-    SubmissionWindow.until = 0.0
+    _WINDOWS.clear()
     yield
-    SubmissionWindow.until = 0.0
+    _WINDOWS.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import multiprocessing
 import pickle
 import time
 
+import httpx
 import pytest
 from sdkgen.runtime import APIFuture
 
@@ -364,3 +365,32 @@ def test_retry_config_waits_grow_to_their_cap_through_the_runtimes_backoff() -> 
         waits = [config.delay(attempt) for _ in range(50)]
         assert all(full * 0.75 <= w <= full for w in waits), (attempt, waits)
     assert tinker.RetryConfig(jitter_factor=0.0).delay(1) == 1.0  # no jitter: exact
+
+
+def test_retry_config_defaults_and_rules_are_the_manifests_sampling_policy() -> None:
+    from tinkex._generated import endpoints
+    from tinkex._generated.api import API_SPEC
+    from tinkex._sampling_retry import resubmittable
+
+    policy = API_SPEC.retry_policies[endpoints.ASAMPLE.resubmit or ""]
+    config = tinker.RetryConfig()
+    assert (config.retry_delay_base, config.retry_delay_max, config.jitter_factor) == (
+        policy.initial_delay,
+        policy.max_delay,
+        policy.jitter,
+    )
+    request = httpx.Request("POST", "http://x/api/v1/asample")
+    for status in (408, 409, 429, 500, 503):
+        assert resubmittable(
+            tinker.APIStatusError("x", response=httpx.Response(status, request=request))
+        )
+    for status in (400, 401, 404, 422):
+        assert not resubmittable(
+            tinker.APIStatusError("x", response=httpx.Response(status, request=request))
+        )
+    assert resubmittable(tinker.APIConnectionError("reset"))
+    # a 429 on submission is the endpoint's backpressure rule, carried out by the runtime
+    assert endpoints.ASAMPLE.backpressure is not None
+    assert endpoints.ASAMPLE.backpressure.refuses(429)
+    assert endpoints.ASAMPLE.backpressure.window_after(1) == 1.0
+    assert endpoints.ASAMPLE.backpressure.window_after(10**6) == 5.0

@@ -74,6 +74,15 @@ def test_type_checkers_see_the_objects_the_package_gives() -> None:
         assert getattr(tinkex, public) is target, public
 
 
+def test_the_static_imports_are_written_from_the_exports_map() -> None:
+    # The names are declared once, in _EXPORTS; `make codegen` writes the TYPE_CHECKING block.
+    from sdkgen.codegen.lazy_exports import rewrite
+
+    path = Path(tinkex.__file__)
+    source = path.read_text()
+    assert rewrite(source, path) == source, f"stale: run python -m sdkgen exports {path}"
+
+
 def test_every_public_client_method_says_what_it_does() -> None:
     clients = (
         tinkex.ServiceClient,

@@ -47,6 +47,16 @@ API_SPEC = APISpec(
             retry_statuses=(408, 409, 429, "5xx"),
             retry_connection_errors=True,
         ),
+        "sampling": RetryPolicy(
+            max_retries=2,
+            initial_delay=0.5,
+            max_delay=10.0,
+            jitter=0.25,
+            deadline=None,
+            retry_after_cap=60.0,
+            retry_statuses=(408, 409, 429, "5xx"),
+            retry_connection_errors=True,
+        ),
     },
     pools={
         "default": PoolSpec(

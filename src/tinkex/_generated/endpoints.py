@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sdkgen.runtime import EndpointSpec, PaginateSpec
+from sdkgen.runtime import BackpressureSpec, EndpointSpec, PaginateSpec
 
 __all__ = ["ENDPOINTS"]
 
@@ -250,6 +250,8 @@ ASAMPLE = EndpointSpec(
     future=True,
     result_message="tinker_public.SampleResponse",
     retry="none",
+    resubmit="sampling",
+    backpressure=BackpressureSpec(statuses=(429,), window=1.0, large_window=5.0, large_body=131072),
     pool="sample",
     headers={"X-Tinker-Sampling-Backpressure": "1"},
 )

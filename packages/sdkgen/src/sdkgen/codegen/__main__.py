@@ -1,9 +1,10 @@
-"""``python -m sdkgen generate MANIFEST --out DIR [--check] [--templates DIR] [--runtime MODULE]``
-and ``python -m sdkgen import OPENAPI --out MANIFEST``.
+"""``python -m sdkgen generate MANIFEST --out DIR [--check] [--templates DIR] [--runtime MODULE]``,
+``python -m sdkgen import OPENAPI --out MANIFEST`` and ``python -m sdkgen exports FILE... [--check]``.
 
 ``generate`` writes (or with ``--check`` only verifies) a typed package from a manifest (which
 may be an overlay on an OpenAPI document, or the document itself); ``import`` writes a manifest
-from an OpenAPI 3.0 / 3.1 document.
+from an OpenAPI 3.0 / 3.1 document; ``exports`` writes the ``TYPE_CHECKING`` imports of a
+package's lazily loaded names from its ``_EXPORTS`` map (``sdkgen.codegen.lazy_exports``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from .openapi.bootstrap import import_main
 
 _USAGE = (
     "usage: python -m sdkgen generate MANIFEST --out DIR [--check] [--reference FILE]\n"
-    "       python -m sdkgen import OPENAPI --out MANIFEST"
+    "       python -m sdkgen import OPENAPI --out MANIFEST\n"
+    "       python -m sdkgen exports FILE... [--check]"
 )
 
 
@@ -41,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return _generate(rest)
     if command == "import":
         return import_main(rest)
+    if command == "exports":
+        from .lazy_exports import main as exports_main
+
+        return exports_main(rest)
     print(f"error: unknown command {command!r}\n{_USAGE}", file=sys.stderr)
     return 2
 

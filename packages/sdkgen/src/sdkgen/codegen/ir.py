@@ -10,7 +10,7 @@ from typing import Any
 from .error_shapes import error_schemas_source, inherited_message_field
 from .form_body import FORM_CONTENT_TYPE
 from .futures_contract import futures_spec_source
-from .manifest import Auth, Endpoint, Manifest, Param, auth_list
+from .manifest import Auth, Backpressure, Endpoint, Manifest, Param, auth_list
 from .multipart_body import file_fields
 from .pagination import field_at, paginate_spec_source
 from .params_check import BINARY
@@ -338,6 +338,10 @@ class _Builder:
             kw["idempotent"] = "True"
         if ep.retry != "default":
             kw["retry"] = repr(ep.retry)
+        if ep.resubmit is not None:
+            kw["resubmit"] = repr(ep.resubmit)
+        if ep.backpressure is not None:
+            kw["backpressure"] = _backpressure_source(ep.backpressure)
         if ep.timeout is not None:
             kw["timeout"] = repr(float(ep.timeout))
         if ep.pool != "default":
@@ -359,6 +363,14 @@ class _Builder:
         if errors is not None:
             kw["errors"] = errors
         return kw
+
+
+def _backpressure_source(rule: Backpressure) -> str:
+    """The ``BackpressureSpec(...)`` of an endpoint's ``backpressure`` rule."""
+    kw = [f"statuses={tuple(rule.statuses)!r}", f"window={float(rule.window)!r}"]
+    if rule.large_window is not None and rule.large_body is not None:
+        kw += [f"large_window={float(rule.large_window)!r}", f"large_body={rule.large_body!r}"]
+    return f"BackpressureSpec({', '.join(kw)})"
 
 
 def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:

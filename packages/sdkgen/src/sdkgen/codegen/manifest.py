@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Endpoint", "ErrorEntry", "ErrorMap", "Manifest", "Param", "Resource", "StatusPattern"]
+__all__ = [
+    "Backpressure",
+    "Endpoint",
+    "ErrorEntry",
+    "ErrorMap",
+    "Manifest",
+    "Param",
+    "Resource",
+    "StatusPattern",
+]
 
 StatusPattern = int | str
 
@@ -100,6 +109,28 @@ class CircuitBreaker(_Strict):
     failure_statuses: list[StatusPattern] = Field(default_factory=lambda: _statuses("5xx"))
 
     _statuses = field_validator("failure_statuses")(_check_statuses)
+
+
+class Backpressure(_Strict):
+    """A status that means "not now, send it again": every call to the endpoint in the process
+    waits out a shared window of `window` seconds (`large_window` after a body of more than
+    `large_body` bytes), then the refused request is sent again unchanged."""
+
+    statuses: list[StatusPattern] = Field(default_factory=lambda: _statuses(429), min_length=1)
+    window: float = Field(gt=0)
+    large_window: float | None = Field(default=None, gt=0)
+    large_body: int | None = Field(default=None, ge=1)
+
+    _statuses = field_validator("statuses")(_check_statuses)
+
+    @model_validator(mode="after")
+    def _large_pair(self) -> Backpressure:
+        if (self.large_window is None) != (self.large_body is None):
+            raise ValueError(
+                "`large_window` and `large_body` go together: the window after a body of more "
+                "than `large_body` bytes"
+            )
+        return self
 
 
 class Pool(_Strict):
@@ -350,6 +381,10 @@ class Endpoint(_Strict):
     compress: Literal["zstd", "gzip"] | None = None
     idempotent: bool = False
     retry: str = "default"
+    # The policy by which the caller resubmits a failed call as a new request (the runtime
+    # never does: the new request differs, a fresh sequence number say).
+    resubmit: str | None = None
+    backpressure: Backpressure | None = None
     timeout: float | None = Field(default=None, gt=0)
     pool: str = "default"
     breaker: str | None = None  # a name in `api.circuit_breakers`

@@ -39,6 +39,11 @@ def _flags(ep: Endpoint) -> list[str]:
         flags.append(f"body: {ep.body}")  # the reader must know it is not JSON
     flags.append("idempotent" if ep.idempotent else "not idempotent")
     flags.append(f"retry: {ep.retry}")
+    if ep.resubmit:
+        flags.append(f"resubmitted by the caller: {ep.resubmit}")
+    if ep.backpressure:
+        statuses = "/".join(str(s) for s in ep.backpressure.statuses)
+        flags.append(f"backpressure: {statuses}")
     if ep.timeout:
         flags.append(f"timeout: {ep.timeout:g}s")
     if ep.pool != "default":

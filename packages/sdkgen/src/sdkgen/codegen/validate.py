@@ -522,6 +522,12 @@ class _Checker:
                 or "none: declare it in `api.circuit_breakers`"
             )
             self.add((*path, "breaker"), f"unknown circuit breaker `{ep.breaker}` (known: {known})")
+        if ep.resubmit is not None and ep.resubmit not in api.retry_policies:
+            self.add(
+                (*path, "resubmit"),
+                f"unknown retry policy `{ep.resubmit}` "
+                f"(known: {', '.join(sorted(api.retry_policies))})",
+            )
         if api.pools and ep.pool not in api.pools:
             self.add(
                 (*path, "pool"), f"unknown pool `{ep.pool}` (known: {', '.join(sorted(api.pools))})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# lazy-exports: begin (written by `python -m sdkgen exports` from _EXPORTS; do not edit)
 if TYPE_CHECKING:
     from ._api_future import APIFuture, ClientFuture
     from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         DEFAULT_MAX_RESPONSE_BYTES,
         APISpec,
         AuthSpec,
+        BackpressureSpec,
         CircuitBreakerPolicy,
         EndpointSpec,
         ErrorSchemas,
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
     )
     from ._sse import AsyncStream, EventRoutes, ServerEvent, Stream
     from ._telemetry import Event, EventKind, Listener, Telemetry, redact_headers
+# lazy-exports: end
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -107,6 +110,7 @@ __all__ = [
     "AuthSpec",
     "AuthenticationError",
     "BackgroundLoop",
+    "BackpressureSpec",
     "BadRequestError",
     "BinaryStream",
     "CircuitBreaker",
@@ -271,6 +275,7 @@ _EXPORTS: dict[str, str] = {
     "retry_after_seconds": "._retry",
     "APISpec": "._spec",
     "AuthSpec": "._spec",
+    "BackpressureSpec": "._spec",
     "DEFAULT_MAX_RESPONSE_BYTES": "._spec",
     "EndpointSpec": "._spec",
     "ErrorSchemas": "._spec",

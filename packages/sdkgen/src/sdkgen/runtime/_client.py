@@ -99,6 +99,18 @@ class SyncAPIClient(ClientCore):
         self.close()
 
     def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
+        window = self._window(call)
+        if window is None:
+            return self._send_retrying(call, stream)
+        while True:  # the endpoint's backpressure: wait out the window, send the same again
+            window.wait_sync()
+            try:
+                return self._send_retrying(call, stream)
+            except APIError as err:
+                if not self._refused(call, err, window):
+                    raise
+
+    def _send_retrying(self, call: Call, stream: bool) -> httpx.Response:
         client = self._pools.get(call.pool)
         try:
             try:  # the first attempt runs without the retry machinery (most calls need no more)
@@ -319,6 +331,18 @@ class AsyncAPIClient(ClientCore):
         await self.close()
 
     async def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
+        window = self._window(call)
+        if window is None:
+            return await self._send_retrying(call, stream)
+        while True:  # the endpoint's backpressure: wait out the window, send the same again
+            await window.wait()
+            try:
+                return await self._send_retrying(call, stream)
+            except APIError as err:
+                if not self._refused(call, err, window):
+                    raise
+
+    async def _send_retrying(self, call: Call, stream: bool) -> httpx.Response:
         client = self._pools.get(call.pool)
         try:
             try:  # the first attempt runs without the retry machinery (most calls need no more)

@@ -17,12 +17,13 @@ import httpx
 from pydantic import BaseModel
 
 from ._auth import auth_header_names
+from ._backpressure import SharedWindow, body_bytes, window_for
 from ._body import encode_form_body, merge_extra_body, merge_extra_query
 from ._body_limit import LimitedBody, limit_body
 from ._breaker import CircuitBreaker, CircuitState
 from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
-from ._errors import APIError, ResponseTooLargeError
+from ._errors import APIError, APIStatusError, ResponseTooLargeError
 from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
 from ._options import NotGiven, RequestOptions
 from ._request import (
@@ -407,6 +408,27 @@ class ClientCore:
             )
         )
         return err
+
+    def _window(self, call: Call) -> SharedWindow | None:
+        """The shared window calls of this endpoint wait out, when it has backpressure."""
+        return None if call.spec.backpressure is None else window_for(self.api, call.spec)
+
+    def _refused(self, call: Call, err: APIError, window: SharedWindow) -> bool:
+        """Whether ``err`` is one of the endpoint's backpressure statuses: then the window is
+        opened (or kept open longer), the wait is reported as a retry, and the call is to be
+        sent again, from its first attempt, once the window closes."""
+        rule = call.spec.backpressure
+        if rule is None or not isinstance(err, APIStatusError):
+            return False
+        if not rule.refuses(err.status_code or 0):
+            return False
+        wait = window.open(rule.window_after(body_bytes(call.args.content)))
+        call.state.attempt = 0  # sent again in full: the retry policy's budget starts over
+        info = RetryInfo(
+            endpoint=call.spec.id, attempt=0, wait=wait, cause=err, elapsed=call.state.elapsed()
+        )
+        self._report_retry(call.spec, call.path, call.call_id)(info)
+        return True
 
     def _endpoint(self, endpoint_id: str) -> EndpointSpec:
         try:

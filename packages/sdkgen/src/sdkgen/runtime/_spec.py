@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "APISpec",
     "AuthSpec",
+    "BackpressureSpec",
     "CircuitBreakerPolicy",
     "EndpointSpec",
     "ErrorSchemas",
@@ -96,6 +97,32 @@ class RetryPolicy(Record):
 
     def should_retry_status(self, status: int) -> bool:
         return status_matches(status, self.retry_statuses)
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BackpressureSpec(Record):
+    """An endpoint's "not now, send it again" statuses (see ``_backpressure``): after one,
+    every call to the endpoint in the process waits out a shared window of ``window`` seconds
+    (``large_window`` after a body of more than ``large_body`` bytes), then the refused request
+    is sent again unchanged. None of this counts against the retry policy."""
+
+    statuses: tuple[int | str, ...] = (429,)
+    window: float = 1.0
+    large_window: float | None = None
+    large_body: int | None = None
+
+    def window_after(self, body_bytes: int) -> float:
+        """The seconds to wait after a refusal of a body of ``body_bytes`` bytes.
+
+        Example: ``BackpressureSpec(window=1, large_window=5, large_body=100).window_after(200)``
+        is ``5``.
+        """
+        large = self.large_body is not None and body_bytes > self.large_body
+        return self.large_window if large and self.large_window is not None else self.window
+
+    def refuses(self, status: int) -> bool:
+        """True when ``status`` is one of this rule's "send it again" statuses."""
+        return status_matches(status, self.statuses)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -287,6 +314,10 @@ class EndpointSpec(Record):
     compress: Literal["zstd", "gzip"] | None = None
     idempotent: bool = False
     retry: str = "default"
+    # The retry policy by which the caller resubmits a failed call as a new request (the
+    # runtime never does; it only says how): None when the caller does not.
+    resubmit: str | None = None
+    backpressure: BackpressureSpec | None = None
     timeout: float | None = None
     pool: str = "default"
     breaker: str | None = None  # the API's circuit breaker this endpoint's attempts go through
