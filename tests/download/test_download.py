@@ -31,7 +31,7 @@ from tests.download.conftest import (
     tree,
 )
 from tests.fake_tinker import FakeTinker, faults
-from tinkex import _download
+from tinkex._download import checkpoint as download_run
 from tinkex._download import (
     CheckpointNotFoundError,
     DownloadError,
@@ -387,7 +387,7 @@ def test_a_full_disk_leaves_nothing_and_a_retry_succeeds(
     server.archives[WEIGHTS] = data
     # While downloading, the disk fills after 1 MiB; while extracting, after the archive is in.
     disk = _FullDisk(1 << 20 if where == "download" else len(data) + 1000)
-    monkeypatch.setattr(_download, "_write_chunk", disk)
+    monkeypatch.setattr(download_run, "_write_chunk", disk)
     before = snapshot(out.parent.parent)
     with pytest.raises(DownloadError, match="disk full"):
         rest.download_checkpoint(WEIGHTS, out, progress=False)
@@ -423,7 +423,7 @@ def test_an_unwritable_directory_simulated(
     def refuse(*args: object, **kwargs: object) -> str:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr("tinkex._download.tempfile.mkdtemp", refuse)
+    monkeypatch.setattr("tinkex._download.checkpoint.tempfile.mkdtemp", refuse)
     with pytest.raises(DownloadError, match="cannot write to"):
         rest.download_checkpoint(EXTERNAL, out, progress=False)
     assert server.requests == []

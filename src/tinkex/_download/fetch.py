@@ -25,13 +25,13 @@ from sdkgen.runtime import RetryPolicy, backoff_delay
 from sdkgen.runtime._request import CallArgs, build_request
 from sdkgen.runtime._response import excerpt, status_error
 
-from ._download_errors import DownloadError, UnsafeArchiveError
-from ._download_io import CHUNK_SIZE, Transfer, new_file
-from ._generated import endpoints as _e, models
-from .types import ParsedCheckpointTinkerPath
+from .._generated import endpoints as _e, models
+from ..types import ParsedCheckpointTinkerPath
+from .errors import DownloadError, UnsafeArchiveError
+from .files import CHUNK_SIZE, Transfer, new_file
 
 if TYPE_CHECKING:
-    from ._holder import Holder
+    from .._holder import Holder
 
 __all__ = ["CLEANUP_TIMEOUT", "Probe", "fetch", "probe_archive", "route_absent", "run"]
 
