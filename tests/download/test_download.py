@@ -31,13 +31,13 @@ from tests.download.conftest import (
     tree,
 )
 from tests.fake_tinker import FakeTinker, faults
-from tinkex._download import checkpoint as download_run
 from tinkex._download import (
     CheckpointNotFoundError,
     DownloadError,
     InvalidTinkerPathError,
     OutputExistsError,
     UnsafeArchiveError,
+    checkpoint as download_run,
 )
 
 SAMPLER = f"tinker://{RUN}/sampler_weights/final"

@@ -26,6 +26,7 @@ from sdkgen.runtime import (
     APIResponseValidationError,
     APIStatusError,
     AsyncAPIResponse,
+    AsyncBinaryStream,
     open_url,
 )
 
@@ -66,6 +67,21 @@ def run(holder: Holder, coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
+async def _open(holder: Holder, url: str, read_timeout: float, *, what: str) -> AsyncBinaryStream:
+    """The open body at ``url`` (redirects followed), or a :class:`DownloadError` that says
+    what failed, from which host (never the signed URL's query, nor the key)."""
+    try:
+        return await open_url(holder.api, url, timeout=read_timeout, max_redirects=_MAX_REDIRECTS)
+    except APIStatusError as err:
+        host = err.request.url.host if err.request is not None else urlsplit(url).hostname
+        raise DownloadError(
+            f"downloading {what} failed: HTTP {err.status_code} from {host}"
+            + (f": {err.detail}" if err.detail else "")
+        ) from err
+    except APIConnectionError as err:
+        raise DownloadError(f"downloading {what} failed: {err.detail}") from err
+
+
 async def _aclose(iterator: Any) -> None:
     close = getattr(iterator, "aclose", None)
     if close is not None:
@@ -83,18 +99,7 @@ async def fetch(
 ) -> int:
     """Stream ``url`` into the new file ``target``, in chunks; the number of bytes written."""
     progress, budget = transfer.progress, transfer.budget
-    try:
-        body = await open_url(
-            holder.api, url, timeout=transfer.read_timeout, max_redirects=_MAX_REDIRECTS
-        )
-    except APIStatusError as err:
-        host = err.request.url.host if err.request is not None else urlsplit(url).hostname
-        raise DownloadError(
-            f"downloading {what} failed: HTTP {err.status_code} from {host}"
-            + (f": {err.detail}" if err.detail else "")
-        ) from err
-    except APIConnectionError as err:
-        raise DownloadError(f"downloading {what} failed: {err.detail}") from err
+    body = await _open(holder, url, transfer.read_timeout, what=what)
     response = body.response
     try:
         length = response.headers.get("content-length")
