@@ -78,6 +78,27 @@ def test_skyrl_style_redirect_with_bare_ids(
     no_leftovers(out.parent)
 
 
+def test_probing_the_archive_route_reports_no_error_to_telemetry(
+    server: FakeTinker, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id with its kind gets skyrl-tx's 404 before the bare id works: an expected answer
+    of the probe, not a failure worth a telemetry event."""
+    monkeypatch.setenv("TINKER_TELEMETRY", "1")
+    server.archive_mode, server.archive_ids = "redirect", "bare"
+    add_checkpoint(server, SAMPLER)
+    service = tinker.ServiceClient(base_url=server.base_url, telemetry_flush_interval=0.05)
+    try:
+        service.create_lora_training_client("fake/tiny-model").result(timeout=60)  # a session
+        service.create_rest_client().download_checkpoint(SAMPLER, out, progress=False)
+        server.inject("get_checkpoint_archive_url", faults.status(403, body={"detail": "no"}))
+        with pytest.raises(tinker.PermissionDeniedError):
+            service.create_rest_client().download_checkpoint(SAMPLER, out / "again", progress=False)
+    finally:
+        service.close()
+    errors = [e for e in server.telemetry if e["event"] == "GENERIC_EVENT"]
+    assert [e["event_data"]["status_code"] for e in errors] == [403]  # only the real failure
+
+
 def test_json_url_route(server: FakeTinker, rest: tinker.RestClient, out: Path) -> None:
     server.archive_mode = "json"
     add_checkpoint(server, WEIGHTS)
