@@ -193,7 +193,9 @@ def open_url(
     each hop deciding again. An error status raises the client's typed error
     (:class:`NotFoundError` for 404 ...) with the server's message, the key redacted and the
     URL's query (a signature) left out; a failed connection :class:`APIConnectionError` or
-    :class:`APITimeoutError`. The body is not size-limited: read it chunk by chunk.
+    :class:`APITimeoutError`. The body is not size-limited: read it chunk by chunk. The
+    client's request and response hooks do not run (a hook may add a credential, and the URL
+    may be another host's).
 
     Args:
         client: the API client whose pools, timeouts, credentials and errors are used.
