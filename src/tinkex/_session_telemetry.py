@@ -24,6 +24,7 @@ PROCESS_UUID = str(uuid.uuid4())
 # Calls whose 404 only means "this server lacks an optional feature"; the SDK copes.
 _OPTIONAL = frozenset(
     {
+        "get_checkpoint_archive_url",  # the legacy archive route, probed before the export route
         "get_client_config",
         "get_dynamic_config",
         "finish_session",

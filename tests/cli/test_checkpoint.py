@@ -368,7 +368,7 @@ def test_download_onto_a_full_disk_exits_1_and_leaves_nothing(
     def full(handle: object, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("tinkex._download._write_chunk", full)
+    monkeypatch.setattr("tinkex._download.checkpoint._write_chunk", full)
     target = tmp_path / "out"
     result = cli("checkpoint", "download", A2, "-o", str(target))
     assert result.code == 1

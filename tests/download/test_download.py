@@ -31,13 +31,13 @@ from tests.download.conftest import (
     tree,
 )
 from tests.fake_tinker import FakeTinker, faults
-from tinkex import _download
 from tinkex._download import (
     CheckpointNotFoundError,
     DownloadError,
     InvalidTinkerPathError,
     OutputExistsError,
     UnsafeArchiveError,
+    checkpoint as download_run,
 )
 
 SAMPLER = f"tinker://{RUN}/sampler_weights/final"
@@ -76,6 +76,27 @@ def test_skyrl_style_redirect_with_bare_ids(
     (download,) = server.requests_to("download_checkpoint_archive")
     assert download.headers.get("x-api-key") == API_KEY  # same origin: the key goes along
     no_leftovers(out.parent)
+
+
+def test_probing_the_archive_route_reports_no_error_to_telemetry(
+    server: FakeTinker, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id with its kind gets skyrl-tx's 404 before the bare id works: an expected answer
+    of the probe, not a failure worth a telemetry event."""
+    monkeypatch.setenv("TINKER_TELEMETRY", "1")
+    server.archive_mode, server.archive_ids = "redirect", "bare"
+    add_checkpoint(server, SAMPLER)
+    service = tinker.ServiceClient(base_url=server.base_url, telemetry_flush_interval=0.05)
+    try:
+        service.create_lora_training_client("fake/tiny-model").result(timeout=60)  # a session
+        service.create_rest_client().download_checkpoint(SAMPLER, out, progress=False)
+        server.inject("get_checkpoint_archive_url", faults.status(403, body={"detail": "no"}))
+        with pytest.raises(tinker.PermissionDeniedError):
+            service.create_rest_client().download_checkpoint(SAMPLER, out / "again", progress=False)
+    finally:
+        service.close()
+    errors = [e for e in server.telemetry if e["event"] == "GENERIC_EVENT"]
+    assert [e["event_data"]["status_code"] for e in errors] == [403]  # only the real failure
 
 
 def test_json_url_route(server: FakeTinker, rest: tinker.RestClient, out: Path) -> None:
@@ -387,7 +408,7 @@ def test_a_full_disk_leaves_nothing_and_a_retry_succeeds(
     server.archives[WEIGHTS] = data
     # While downloading, the disk fills after 1 MiB; while extracting, after the archive is in.
     disk = _FullDisk(1 << 20 if where == "download" else len(data) + 1000)
-    monkeypatch.setattr(_download, "_write_chunk", disk)
+    monkeypatch.setattr(download_run, "_write_chunk", disk)
     before = snapshot(out.parent.parent)
     with pytest.raises(DownloadError, match="disk full"):
         rest.download_checkpoint(WEIGHTS, out, progress=False)
@@ -423,7 +444,7 @@ def test_an_unwritable_directory_simulated(
     def refuse(*args: object, **kwargs: object) -> str:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr("tinkex._download.tempfile.mkdtemp", refuse)
+    monkeypatch.setattr("tinkex._download.checkpoint.tempfile.mkdtemp", refuse)
     with pytest.raises(DownloadError, match="cannot write to"):
         rest.download_checkpoint(EXTERNAL, out, progress=False)
     assert server.requests == []

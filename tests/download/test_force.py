@@ -15,7 +15,7 @@ import tinkex as tinker
 from tests.download.conftest import RUN, add_checkpoint, no_leftovers, tree
 from tests.fake_tinker import FakeTinker
 from tinkex._download import MARKER_NAME, OutputExistsError, UnsafeArchiveError
-from tinkex._download_place import refuse_system
+from tinkex._download.place import refuse_system
 
 EXTERNAL = f"tinker://{RUN}/external_weights/export-1"
 OTHER = f"tinker://{RUN}/external_weights/export-2"

@@ -21,6 +21,7 @@ RARE = [
     "sdkgen.runtime._sse",
     "sdkgen.runtime._pagination",
     "sdkgen.runtime._binary",
+    "sdkgen.runtime._open_url",
     "sdkgen.runtime._otel",
     "httpx_sse",
     "gzip",

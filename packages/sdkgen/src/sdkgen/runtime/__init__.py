@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ._loop import BackgroundLoop
     from ._metrics import EndpointMetrics, Metrics
     from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_body
+    from ._open_url import open_url
     from ._options import NOT_GIVEN, NotGiven, RequestOptions
     from ._otel import OpenTelemetryListener, inject_trace_context
     from ._pagination import PaginationLoopError
@@ -179,6 +180,7 @@ __all__ = [
     "inject_trace_context",
     "message_body",
     "open_binary",
+    "open_url",
     "param_headers",
     "read_binary",
     "redact_headers",
@@ -251,6 +253,7 @@ _EXPORTS: dict[str, str] = {
     "FileInput": "._multipart",
     "MultipartBody": "._multipart",
     "encode_multipart_body": "._multipart",
+    "open_url": "._open_url",
     "NOT_GIVEN": "._options",
     "NotGiven": "._options",
     "RequestOptions": "._options",

@@ -1,6 +1,6 @@
 """Safe extraction of a downloaded archive (tar, tar.gz/bz2/xz, zip) into an empty directory.
 
-Two passes over a tar. The first reads every header (checked by :mod:`._download_members`) and
+Two passes over a tar. The first reads every header (checked by :mod:`.verify`, as is the stream) and
 then the rest of the decompressed stream to its very end: ``tarfile`` stops at the tar end
 marker, before the gzip trailer, so without this the CRC-32 and length of a ``.tar.gz`` (the
 check of an xz or bz2 stream likewise) would never be compared and a damaged payload would be
@@ -15,24 +15,25 @@ reads a pax header into memory whole).
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
-import lzma
 import os
 import shutil
 import tarfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Protocol
+from typing import IO
 
-from ._download_errors import CorruptArchiveError, DownloadError, UnsafeArchiveError
-from ._download_io import CHUNK_SIZE, Writer, new_file, write_chunk
-from ._download_members import (
+from .errors import DownloadError, UnsafeArchiveError
+from .files import CHUNK_SIZE, Writer, new_file, write_chunk
+from .verify import (
+    MIN_HEADER_ROOM,
+    CheckedMember,
+    CheckedStream,
     Entry,
     Limit,
+    Source,
+    decompressor,
     inside,
     plan_members,
     tar_entries,
@@ -54,28 +55,6 @@ DEFAULT_MAX_EXPANDED_BYTES = 20 * 1024**3
 DEFAULT_MAX_EXPANSION_RATIO = 100
 #: ... except that this much is always allowed (a tiny archive of a small config is no bomb).
 MIN_EXPANSION_ALLOWANCE = 1 << 20
-#: ``tarfile`` reads a pax or GNU long-name header into memory whole: larger ones are hostile.
-_MAX_HEADER_READ = 16 << 20
-#: Room in the decompressed tar stream for headers and padding beyond the members' data.
-_MIN_HEADER_ROOM = 16 << 20
-
-_GZIP, _BZIP2, _XZ = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"
-#: What the decompressors raise for damaged input (BadGzipFile and bz2's errors are OSErrors).
-_DAMAGE = (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
-
-
-class Source(Protocol):
-    """What extraction reads a member from."""
-
-    def read(self, size: int, /) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class _Raw(Source, Protocol):
-    """A decompressed (or plain) archive stream."""
-
-    def seek(self, offset: int, /) -> int: ...
 
 
 Opener = Callable[[Entry], Source]
@@ -110,102 +89,6 @@ def _limit_for(archive: Path, max_expanded_bytes: int | None) -> Limit:
         f"the default of {DEFAULT_MAX_EXPANSION_RATIO}x the archive's {size} bytes "
         f"(at least {MIN_EXPANSION_ALLOWANCE}, at most 20 GiB)",
     )
-
-
-def _damaged(what: str, err: BaseException) -> CorruptArchiveError:
-    reason = str(err) or type(err).__name__
-    return CorruptArchiveError(
-        f"{what} fails its integrity check ({reason}): it was damaged in transit or in "
-        "storage; nothing was placed, try the download again"
-    )
-
-
-class _CheckedStream:
-    """The decompressed bytes of a tar archive, for ``tarfile`` (read, seek, tell).
-
-    Reading stops with :class:`UnsafeArchiveError` past ``cap`` bytes or on a single read
-    above 16 MiB, and turns the decompressor's complaints (CRC, length, cut stream, trailing
-    garbage) into :class:`CorruptArchiveError`. :meth:`read_to_end` runs the final checks.
-    """
-
-    def __init__(self, raw: _Raw, cap: int, limit: Limit, *, compressed: bool) -> None:
-        self._raw = raw
-        self._cap = cap
-        self._limit = limit
-        self._compressed = compressed
-        self._pos = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0 or size > _MAX_HEADER_READ:
-            raise UnsafeArchiveError(
-                f"the archive holds a header or block of more than {_MAX_HEADER_READ} bytes; "
-                "refused"
-            )
-        try:
-            data = self._raw.read(size)
-        except _DAMAGE as err:
-            raise _damaged("the archive", err) from err
-        self._pos += len(data)
-        if self._pos > self._cap:
-            raise self._limit.refuse(
-                f"its decompressed stream passes {self._cap} bytes, headers included"
-            )
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if whence != os.SEEK_SET:
-            raise OSError("only absolute seeks are supported")
-        if offset < self._pos or not self._compressed:
-            # Back to a member already checked (the second pass: the decompressor restarts),
-            # or a plain tar, which has no check to run on the bytes skipped.
-            if offset > self._cap:
-                raise self._limit.refuse(f"its stream passes {self._cap} bytes, headers included")
-            try:
-                self._raw.seek(offset)
-            except _DAMAGE as err:
-                raise _damaged("the archive", err) from err
-            self._pos = offset
-        while self._pos < offset:  # forward: read and drop, counted like any read
-            if not self.read(min(CHUNK_SIZE, offset - self._pos)):
-                break
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read_to_end(self) -> None:
-        """Read what ``tarfile`` left (end marker, padding, the compressor's trailer)."""
-        while self.read(CHUNK_SIZE):
-            pass
-
-
-def _decompressor(handle: IO[bytes]) -> _Raw:
-    head = handle.read(6)
-    handle.seek(0)
-    if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=handle, mode="rb")
-    if head.startswith(_BZIP2):
-        return bz2.BZ2File(handle)
-    if head.startswith(_XZ):
-        return lzma.LZMAFile(handle)
-    return handle
-
-
-class _Member:
-    """A zip member being read: a failed CRC (or a cut stream) is a :class:`CorruptArchiveError`."""
-
-    def __init__(self, inner: IO[bytes], name: str) -> None:
-        self._inner = inner
-        self._name = name
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self._inner.read(size)
-        except _DAMAGE as err:
-            raise _damaged(f"archive member {self._name!r}", err) from err
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def extract_archive(
@@ -266,16 +149,16 @@ def _extract_zip(handle: IO[bytes], dest: Path, limit: Limit, write: Writer) -> 
         _check_space(dest, plan)
 
         def opener(entry: Entry) -> Source:
-            return _Member(zipped.open(entry.source), str(entry.path))
+            return CheckedMember(zipped.open(entry.source), str(entry.path))
 
         _extract(plan, dest, limit, opener, write)
 
 
 def _extract_tar(handle: IO[bytes], dest: Path, limit: Limit, write: Writer) -> None:
     with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(contextlib.closing(_decompressor(handle)))
-        cap = limit.bytes + max(limit.bytes // 4, _MIN_HEADER_ROOM)
-        stream = _CheckedStream(raw, cap, limit, compressed=raw is not handle)
+        raw = stack.enter_context(contextlib.closing(decompressor(handle)))
+        cap = limit.bytes + max(limit.bytes // 4, MIN_HEADER_ROOM)
+        stream = CheckedStream(raw, cap, limit, compressed=raw is not handle)
         tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))  # type: ignore[call-overload]
         plan = plan_members(list(tar_entries(tar, limit)))
         stream.read_to_end()  # the CRC and length, before a byte is written

@@ -1,25 +1,44 @@
-"""The members of an archive, checked before a byte is extracted: paths that stay inside the
-target, only files, directories and links that stay inside, no duplicates, and a size limit
-counted on the sizes members declare (a sparse member counts with its full expanded size)."""
+"""What is checked before (and while) an archive is extracted: its members, and the integrity of
+its stream.
+
+The members: paths that stay inside the target, only files, directories and links that stay
+inside, no duplicates, and a size limit counted on the sizes members declare (a sparse member
+counts with its full expanded size). The stream: the decompressor's checks (CRC, length, a cut
+stream) as :class:`CorruptArchiveError`, a bound on the decompressed bytes and on any single
+header (:class:`CheckedStream`), and each zip member's CRC as it is read (:class:`CheckedMember`).
+"""
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
 import stat
 import tarfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import IO, Any, Literal, Protocol
 
-from ._download_errors import UnsafeArchiveError
+from .errors import CorruptArchiveError, UnsafeArchiveError
+from .files import CHUNK_SIZE
 
 __all__ = [
+    "DAMAGE",
     "MAX_MEMBERS",
+    "MIN_HEADER_ROOM",
+    "CheckedMember",
+    "CheckedStream",
     "Entry",
     "Limit",
+    "RawStream",
+    "Source",
+    "damaged",
+    "decompressor",
     "inside",
     "plan_members",
     "safe_relative_path",
@@ -246,3 +265,125 @@ def plan_members(entries: list[Entry]) -> list[Entry]:
         seen[path] = entry.kind
         plan.append(entry)
     return plan
+
+
+# -- the integrity of the stream ---------------------------------------------------------------
+
+#: ``tarfile`` reads a pax or GNU long-name header into memory whole: larger ones are hostile.
+_MAX_HEADER_READ = 16 << 20
+#: Room in the decompressed tar stream for headers and padding beyond the members' data.
+MIN_HEADER_ROOM = 16 << 20
+
+_GZIP, _BZIP2, _XZ = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"
+#: What the decompressors raise for damaged input (BadGzipFile and bz2's errors are OSErrors).
+DAMAGE = (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
+
+
+class Source(Protocol):
+    """What extraction reads a member from."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class RawStream(Source, Protocol):
+    """A decompressed (or plain) archive stream."""
+
+    def seek(self, offset: int, /) -> int: ...
+
+
+def damaged(what: str, err: BaseException) -> CorruptArchiveError:
+    reason = str(err) or type(err).__name__
+    return CorruptArchiveError(
+        f"{what} fails its integrity check ({reason}): it was damaged in transit or in "
+        "storage; nothing was placed, try the download again"
+    )
+
+
+class CheckedStream:
+    """The decompressed bytes of a tar archive, for ``tarfile`` (read, seek, tell).
+
+    Reading stops with :class:`UnsafeArchiveError` past ``cap`` bytes or on a single read
+    above 16 MiB, and turns the decompressor's complaints (CRC, length, cut stream, trailing
+    garbage) into :class:`CorruptArchiveError`. :meth:`read_to_end` runs the final checks.
+    """
+
+    def __init__(self, raw: RawStream, cap: int, limit: Limit, *, compressed: bool) -> None:
+        self._raw = raw
+        self._cap = cap
+        self._limit = limit
+        self._compressed = compressed
+        self._pos = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > _MAX_HEADER_READ:
+            raise UnsafeArchiveError(
+                f"the archive holds a header or block of more than {_MAX_HEADER_READ} bytes; "
+                "refused"
+            )
+        try:
+            data = self._raw.read(size)
+        except DAMAGE as err:
+            raise damaged("the archive", err) from err
+        self._pos += len(data)
+        if self._pos > self._cap:
+            raise self._limit.refuse(
+                f"its decompressed stream passes {self._cap} bytes, headers included"
+            )
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET:
+            raise OSError("only absolute seeks are supported")
+        if offset < self._pos or not self._compressed:
+            # Back to a member already checked (the second pass: the decompressor restarts),
+            # or a plain tar, which has no check to run on the bytes skipped.
+            if offset > self._cap:
+                raise self._limit.refuse(f"its stream passes {self._cap} bytes, headers included")
+            try:
+                self._raw.seek(offset)
+            except DAMAGE as err:
+                raise damaged("the archive", err) from err
+            self._pos = offset
+        while self._pos < offset:  # forward: read and drop, counted like any read
+            if not self.read(min(CHUNK_SIZE, offset - self._pos)):
+                break
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read_to_end(self) -> None:
+        """Read what ``tarfile`` left (end marker, padding, the compressor's trailer)."""
+        while self.read(CHUNK_SIZE):
+            pass
+
+
+def decompressor(handle: IO[bytes]) -> RawStream:
+    head = handle.read(6)
+    handle.seek(0)
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    if head.startswith(_BZIP2):
+        return bz2.BZ2File(handle)
+    if head.startswith(_XZ):
+        return lzma.LZMAFile(handle)
+    return handle
+
+
+class CheckedMember:
+    """A zip member being read: a failed CRC (or a cut stream) is a :class:`CorruptArchiveError`."""
+
+    def __init__(self, inner: IO[bytes], name: str) -> None:
+        self._inner = inner
+        self._name = name
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._inner.read(size)
+        except DAMAGE as err:
+            raise damaged(f"archive member {self._name!r}", err) from err
+
+    def close(self) -> None:
+        self._inner.close()

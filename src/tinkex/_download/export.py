@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 
 from sdkgen.runtime import APIStatusError, NotFoundError
 
-from ._download_errors import CheckpointNotFoundError, DownloadError, UnsafeArchiveError
-from ._download_http import CLEANUP_TIMEOUT, fetch, route_absent, run
-from ._download_io import Transfer
-from ._download_members import safe_relative_path
-from ._generated import models
-from .types import ParsedCheckpointTinkerPath
+from .._generated import models
+from ..types import ParsedCheckpointTinkerPath
+from .errors import CheckpointNotFoundError, DownloadError, UnsafeArchiveError
+from .fetch import CLEANUP_TIMEOUT, fetch, route_absent, run
+from .files import Transfer
+from .verify import safe_relative_path
 
 if TYPE_CHECKING:
-    from ._holder import Holder
-    from ._training_client import TrainingClient
+    from .._holder import Holder
+    from .._training_client import TrainingClient
 
 __all__ = ["EXPORT_TTL_SECONDS", "RESIGN_MARGIN", "download_files", "export_and_download"]
 
@@ -112,7 +112,7 @@ def export_and_download(
 ) -> None:
     """Section 7.10: a temporary training client from the state, a temporary export of its
     weights, the export's files, then the export deleted and the model unloaded."""
-    from ._service_client import ServiceClient
+    from .._service_client import ServiceClient
 
     try:
         holder.run(holder.api.weights.get_weights_info(tinker_path=path))

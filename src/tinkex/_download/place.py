@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._download_errors import DownloadError, OutputExistsError, UnsafeArchiveError
-from ._download_io import new_file
+from .errors import DownloadError, OutputExistsError, UnsafeArchiveError
+from .files import new_file
 
 __all__ = [
     "MARKER_NAME",

@@ -1,7 +1,7 @@
 """Writing downloaded and extracted bytes: new files only, never through a link, in chunks.
 
-The chunk writer is passed down from :func:`tinkex._download.download_checkpoint` (tests
-replace ``tinkex._download._write_chunk`` to simulate a full disk).
+The chunk writer is passed down from :func:`.checkpoint.download_checkpoint` (tests replace
+``tinkex._download.checkpoint._write_chunk`` to simulate a full disk).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ._download_progress import Progress
+from .progress import Progress
 
 __all__ = ["CHUNK_SIZE", "Transfer", "Writer", "new_file", "write_chunk"]
 

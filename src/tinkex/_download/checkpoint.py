@@ -1,27 +1,6 @@
-"""Checkpoint download: stream a checkpoint to disk, check it, extract it safely, place it
-atomically.
-
-Two routes, chosen per server and per checkpoint kind:
-
-* the archive route of older servers and of skyrl-tx: ``GET .../checkpoints/{id}/archive``
-  answers a redirect (``302`` + ``Location``; skyrl-tx) or ``{"url": ...}`` (JSON) or the archive
-  itself; the archive (tar, tar.gz/bz2/xz or zip) is streamed to a file, its integrity (CRCs,
-  lengths) and every member checked, and extracted (:mod:`._download_archive`). The id is tried
-  with its kind (``weights/name``) and then bare (``name``, as skyrl-tx's route takes a single
-  path segment) (:mod:`._download_http`).
-* the export route of newer servers (wire protocol 0.38, section 7.10): per-file signed URLs,
-  a ``weights/`` path exported first (:mod:`._download_export`). ``sampler_weights/``
-  checkpoints cannot be exported: refused.
-
-Everything lands in a hidden working directory next to ``output_dir``; only a complete result,
-with its record ``.tinkex-download.json``, is renamed into place (:mod:`._download_place`). A
-failure (a dropped connection, a full disk, a refused or damaged archive) leaves nothing
-behind, so the next attempt starts clean. Memory stays constant: bodies are written in 1 MiB
-chunks and archives are read member by member.
-
-Sizes: an archive may expand to ``min(max(100 x its size, 1 MiB), 20 GiB)`` and an export to
-20 GiB unless ``max_expanded_bytes`` says otherwise.
-"""
+"""The download as a whole: the output checked, a working directory made, the checkpoint fetched
+by the route the server serves, checked, extracted, recorded and placed (see the package's
+docstring for the routes and the guarantees)."""
 
 from __future__ import annotations
 
@@ -32,28 +11,22 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ._download_archive import (
-    DEFAULT_MAX_EXPANDED_BYTES,
-    DEFAULT_MAX_EXPANSION_RATIO,
-    MIN_EXPANSION_ALLOWANCE,
-    default_expansion_limit,
-    extract,
-    extract_archive,
-)
-from ._download_errors import (
+from ..types import ParsedCheckpointTinkerPath
+from .errors import (
     CheckpointNotFoundError,
     CorruptArchiveError,
     DownloadError,
     InvalidTinkerPathError,
     OutputExistsError,
-    UnsafeArchiveError,
 )
-from ._download_export import download_files, export_and_download
-from ._download_http import fetch, probe_archive, run
-from ._download_io import Transfer
-from ._download_members import safe_relative_path
-from ._download_place import (
-    MARKER_NAME,
+from .export import download_files, export_and_download
+from .extract import (
+    DEFAULT_MAX_EXPANDED_BYTES,
+    extract,
+)
+from .fetch import fetch, probe_archive, run
+from .files import Transfer
+from .place import (
     OWNER_FILE,
     WORK_SUFFIX,
     check_replaceable,
@@ -64,29 +37,12 @@ from ._download_place import (
     work_prefix,
     write_marker,
 )
-from ._download_progress import Progress, ProgressCallback
-from .types import ParsedCheckpointTinkerPath
+from .progress import Progress, ProgressCallback
 
 if TYPE_CHECKING:
-    from ._holder import Holder
+    from .._holder import Holder
 
-__all__ = [
-    "DEFAULT_MAX_EXPANDED_BYTES",
-    "DEFAULT_MAX_EXPANSION_RATIO",
-    "MARKER_NAME",
-    "MIN_EXPANSION_ALLOWANCE",
-    "CheckpointNotFoundError",
-    "CorruptArchiveError",
-    "DownloadError",
-    "InvalidTinkerPathError",
-    "OutputExistsError",
-    "ProgressCallback",
-    "UnsafeArchiveError",
-    "default_expansion_limit",
-    "download_checkpoint",
-    "extract_archive",
-    "safe_relative_path",
-]
+__all__ = ["DEFAULT_READ_TIMEOUT", "download_checkpoint"]
 
 #: Seconds without a byte from the server before a download fails.
 DEFAULT_READ_TIMEOUT = 60.0
