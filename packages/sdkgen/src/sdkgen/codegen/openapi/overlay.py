@@ -30,7 +30,7 @@ ENDPOINT_KEYS = (
     "name", "resource", "skip", "description", "future", "stream", "paginate", "idempotent",
     "retry", "timeout", "pool", "compress", "headers", "secret_headers", "max_response_bytes",
     "deprecated", "accept", "request", "response", "body", "content_type", "errors",
-    "path_params", "resubmit", "backpressure",
+    "path_params", "resubmit", "backpressure", "breaker",
 )  # fmt: skip
 RESOURCE_KEYS = ("description", "endpoints")
 
