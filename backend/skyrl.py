@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -464,14 +465,21 @@ class Backend:
 
 
 def start_backend(
-    timeout: float | None = None, run_dir: Path | None = None, *, detach: bool = False
+    timeout: float | None = None,
+    run_dir: Path | None = None,
+    *,
+    detach: bool = False,
+    port: int | None = None,
 ) -> Backend:
     """Build what is missing, start skyrl-tx on a free 127.0.0.1 port, wait until ready.
 
     On timeout, early exit or Ctrl-C the server's process group is killed and a
     :class:`BackendError` (or the KeyboardInterrupt) is raised with the log tail.
     Unless ``detach`` (the ``start`` command), the server also gets SIGTERM when this
-    process dies, so a killed test run leaves no server behind.
+    process dies, so a killed test run leaves no server behind (Linux sends it when the *thread*
+    that called this ends: start from a thread that lives as long as the server should).
+    ``run_dir`` and ``port`` of an
+    earlier server start it again on the same address, database and checkpoints (a restart).
     """
     if timeout is None:
         timeout = float(os.environ.get("TINKEX_BACKEND_START_TIMEOUT", "300"))
@@ -500,9 +508,15 @@ def start_backend(
     env.pop("TX_DATABASE_URL", None)
 
     last_error: BackendError | None = None
-    for attempt in range(3):  # a port taken between our probe and the server's bind: retry
-        port = free_port()
-        log_path = run_dir / ("server.log" if attempt == 0 else f"server.{attempt}.log")
+    fixed_port = port
+    for _attempt in range(3):  # a port taken between our probe and the server's bind: retry
+        port = fixed_port or free_port()
+        # A new log per start: a restart in the same run_dir keeps the earlier server's log.
+        log_path = next(
+            path
+            for n in itertools.count()
+            if not (path := run_dir / ("server.log" if n == 0 else f"server.{n}.log")).exists()
+        )
         cmd = [
             str(python), "-m", "tx.tinker.api",
             "--host", HOST,
@@ -517,7 +531,7 @@ def start_backend(
             return _launch(cmd, env, run_dir, log_path, port, str(model), python, timeout, detach)
         except BackendError as exc:
             last_error = exc
-            if "address already in use" not in tail(log_path, 60).lower():
+            if fixed_port or "address already in use" not in tail(log_path, 60).lower():
                 raise
             _say(f"port {port} was taken; retrying on another")
     assert last_error is not None

@@ -92,6 +92,8 @@ _EXPORTS: dict[str, str] = {
     "UnsafeArchiveError": "._download",
     "OutputExistsError": "._download",
     "CheckpointNotFoundError": "._download",
+    "RecoveryError": ".recovery",
+    "RecoveryExhaustedError": ".recovery",
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
@@ -120,7 +122,7 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime", "lowlevel"}
+_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -185,7 +187,13 @@ if TYPE_CHECKING:
         UnprocessableEntityError as UnprocessableEntityError,
     )
 
-    from . import auth as auth, lowlevel as lowlevel, runtime as runtime, types as types
+    from . import (
+        auth as auth,
+        lowlevel as lowlevel,
+        recovery as recovery,
+        runtime as runtime,
+        types as types,
+    )
     from ._compat import (
         AdminClient as AdminClient,
         BillingError as BillingError,
@@ -230,6 +238,10 @@ if TYPE_CHECKING:
     from ._validation import (
         InputTypeError as InputTypeError,
         InvalidInputError as InvalidInputError,
+    )
+    from .recovery import (
+        RecoveryError as RecoveryError,
+        RecoveryExhaustedError as RecoveryExhaustedError,
     )
     from .types import (
         AdamParams as AdamParams,

@@ -34,6 +34,8 @@
     ├── InputTypeError               an argument of the wrong type (a TypeError and ValueError)
     ├── SampleResultsPollError       the session-wide poll of sample results failed for good
     ├── SampleResultTimeoutError     a sample's result was not announced within its deadline
+    ├── RecoveryError                a broken run could not be recovered (tinkex.recovery)
+    │   └── RecoveryExhaustedError   every recovery attempt of the policy failed
     └── DownloadError                a checkpoint could not be downloaded; says which and why
         ├── InvalidTinkerPathError   the tinker:// path does not parse (also a ValueError)
         ├── OutputExistsError        the output directory exists and may not be replaced

@@ -1507,6 +1507,7 @@ class FakeTinker:
             last_checkpoint=training[-1].to_json() if training else None,
             last_sampler_checkpoint=sampler[-1].to_json() if sampler else None,
             user_metadata=model.user_metadata,
+            corrupted=model.corrupted,
         )
 
     def _h_list_training_runs(self, call: _Call, req: None) -> Reply:

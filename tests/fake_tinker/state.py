@@ -71,6 +71,7 @@ class ModelRecord:
     user_metadata: dict[str, Any] | None = None
     weights: int = 0  # applied optim steps (or loaded from a checkpoint)
     unloaded: bool = False
+    corrupted: bool = False  # reported by get_training_run (a test sets it)
     created: dt.datetime = field(default_factory=now)
     last_request_time: dt.datetime = field(default_factory=now)
     auto_names: int = 0
