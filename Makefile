@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup codegen check-codegen lint format typecheck test check clean bench demo e2e
+.PHONY: setup codegen check-codegen lint format typecheck test check clean bench demo e2e docs
 
 setup: $(STAMP)
 
@@ -47,6 +47,13 @@ test: $(STAMP)
 
 check: check-codegen lint typecheck test
 
+# The docs site (guides and the API reference from the docstrings) into site/; --strict turns
+# every warning (a broken link, an unresolved cross-reference, a docstring griffe cannot read)
+# into a failure.
+docs: $(STAMP)
+	@# NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor, not a build warning.
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 # A benchmark, not a test: tinkex against the official tinker SDK (and a bare-httpx floor) on a
 # local stub server. Its own venv, so that tinker==0.38.0 is never installed next to tinkex's
 # tests; each contender runs in a process of its own. BENCH_ARGS, e.g. --quick, --json PATH.
@@ -83,4 +90,4 @@ e2e: $(STAMP)
 	cd packages/sdkgen && SDKGEN_STANDALONE=1 $(abspath $(PY)) -m pytest tests/standalone -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -175,7 +175,7 @@ def test_reference_document_lists_every_endpoint_and_schema(tmp_path: Path) -> N
         "watch",
     ):
         assert f"#### {endpoint}\n" in text
-    assert "| [`create_note`](#create-note) | `POST /notes` | [`NewNote`](#newnote) |" in text
+    assert "| [`create_note`](#create_note) | `POST /notes` | [`NewNote`](#newnote) |" in text
     assert "compress: gzip" in text
     assert "stream: sse" in text
     assert "(deprecated: use archive instead)" in text
