@@ -7,13 +7,14 @@ uses must exist."""
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fake_tinker.plugin import FakeTinkerFactory, fake_tinker  # noqa: F401
+from tests.fake_tinker.server import FakeTinker
 
 GUIDES = Path(__file__).resolve().parents[2] / "docs" / "guides"
 GUIDE_MODEL = "Qwen/Qwen3-8B"
@@ -82,15 +83,21 @@ def test_every_tinkex_name_a_guide_uses_exists(name: str) -> None:
     "name", sorted(n for n, code in BLOCKS.items() if not code.startswith("# not run"))
 )
 def test_every_guide_block_runs(
-    name: str,
-    fake_tinker: FakeTinkerFactory,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = fake_tinker()
-    monkeypatch.setenv("TINKER_BASE_URL", server.base_url)
-    monkeypatch.setenv("TINKER_API_KEY", "tml-docs-test")
-    monkeypatch.setenv("TINKER_TELEMETRY", "0")
-    code = BLOCKS[name].replace(GUIDE_MODEL, server.base_models[0])
-    exec(compile(code, f"docs/guides/{name}.py", "exec"), {"__name__": "__docs__"})
+    # A guide may configure logging (basicConfig, levels): undone after the block.
+    root, sdk = logging.getLogger(), logging.getLogger("tinkex")
+    handlers, levels = list(root.handlers), (root.level, sdk.level)
+    try:
+        with FakeTinker() as server:
+            monkeypatch.setenv("TINKER_BASE_URL", server.base_url)
+            monkeypatch.setenv("TINKER_API_KEY", "tml-docs-test")
+            monkeypatch.setenv("TINKER_TELEMETRY", "0")
+            code = BLOCKS[name].replace(GUIDE_MODEL, server.base_models[0])
+            exec(compile(code, f"docs/guides/{name}.py", "exec"), {"__name__": "__docs__"})
+            assert server.errors == []
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(levels[0])
+        sdk.setLevel(levels[1])
     assert capsys.readouterr().err == ""
