@@ -141,6 +141,32 @@ class SamplingClient:
         Returns an :class:`APIFuture` (``.result()``, or ``await`` it). In asyncio code,
         ``await sample_async(...)`` does the same on the caller's own event loop, without a
         hand-off to the SDK's loop thread.
+
+        Args:
+            prompt: The prompt's tokens (``ModelInput.from_ints``).
+            num_samples: Completions to sample (1 to 10,000).
+            sampling_params: ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``,
+                ``seed`` (``SamplingParams``); checked before anything is sent.
+            include_prompt_logprobs: Also return the logprob of every prompt token
+                (``SampleResponse.prompt_logprobs``).
+            topk_prompt_logprobs: Top-k alternatives per prompt position (0: none).
+            topk_sample_logprobs: Top-k alternatives per sampled token (0: none).
+            target_prompt_logprobs: int64 ``[len(prompt) - 1, K]`` token ids whose prompt
+                logprobs are wanted (-1: none at that place).
+            prompt_alt_tokens_k: Alternative tokens per prompt position, on servers that
+                support it (0: none).
+            prompt_logprobs_last_n: Compute prompt logprobs only for the last n positions
+                (needs ``include_prompt_logprobs``).
+
+        Returns:
+            A future of the ``SampleResponse``: ``sequences`` (tokens, logprobs, stop reason),
+            and prompt logprobs when asked for.
+
+        Example::
+
+            params = SamplingParams(max_tokens=20, temperature=0.7, stop=["\\n"])
+            out = sampling_client.sample(prompt, 4, params).result()
+            texts = [tokenizer.decode(s.tokens) for s in out.sequences]
         """
         request = self._request(
             prompt,
@@ -170,6 +196,25 @@ class SamplingClient:
     ) -> SampleResponse:
         """``sample``, run on the caller's event loop (asyncio code): the same request, limits,
         retries and result, without crossing to the SDK's loop thread.
+
+        Args:
+            prompt: The prompt's tokens (``ModelInput.from_ints``).
+            num_samples: Completions to sample (1 to 10,000).
+            sampling_params: ``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``stop``,
+                ``seed`` (``SamplingParams``); checked before anything is sent.
+            include_prompt_logprobs: Also return the logprob of every prompt token
+                (``SampleResponse.prompt_logprobs``).
+            topk_prompt_logprobs: Top-k alternatives per prompt position (0: none).
+            topk_sample_logprobs: Top-k alternatives per sampled token (0: none).
+            target_prompt_logprobs: int64 ``[len(prompt) - 1, K]`` token ids whose prompt
+                logprobs are wanted (-1: none at that place).
+            prompt_alt_tokens_k: Alternative tokens per prompt position, on servers that
+                support it (0: none).
+            prompt_logprobs_last_n: Compute prompt logprobs only for the last n positions
+                (needs ``include_prompt_logprobs``).
+
+        Returns:
+            The ``SampleResponse`` (awaited; no future).
 
         Example::
 
@@ -250,6 +295,17 @@ class SamplingClient:
         Returns a :class:`SampleStream`: iterate it (``for`` or ``async for``); leaving early
         hangs up. A server without streaming raises ``NotImplementedError`` before anything is
         sent; ``sample()`` works everywhere.
+
+        Args:
+            prompt: The prompt's tokens.
+            num_samples: Completions to sample.
+            sampling_params: As for ``sample``.
+
+        Example::
+
+            with sampling_client.sample_stream(prompt, 1, SamplingParams(max_tokens=64)) as stream:
+                for chunk in stream:  # types.SampleStreamChunk
+                    print(chunk.tokens, end="", flush=True)
         """
         check_sample_args(prompt, num_samples, sampling_params)
         if isinstance(sampling_params.stop, str):
@@ -395,7 +451,12 @@ class SamplingClient:
         )
 
     def on_queue_state_change(self, queue_state: str, queue_state_reason: str | None) -> None:
-        """Called when the server reports a new queue state; override to react. Logs pauses."""
+        """Called when the server reports a new queue state; override to react. Logs pauses.
+
+        Args:
+            queue_state: The state, such as ``"active"`` or ``"paused_rate_limit"``.
+            queue_state_reason: The server's explanation, when it gives one.
+        """
         if queue_state.startswith("paused"):
             logger.warning(
                 "sampling on %s is queued (%s)%s",
@@ -412,6 +473,17 @@ class SamplingClient:
 
         Whatever the server, the list has one entry per prompt token (servers that return one
         fewer, for the first token, are padded).
+
+        Args:
+            prompt: The tokens to score.
+            prompt_logprobs_last_n: Score only the last n tokens (the others are ``None``).
+
+        Returns:
+            A future of the list of logprobs.
+
+        Example::
+
+            logprobs = sampling_client.compute_logprobs(ModelInput.from_ints([1, 2, 3])).result()
         """
         check_prompt(prompt)
         length = prompt.length
@@ -457,7 +529,21 @@ class SamplingClient:
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
     ) -> APIFuture[SamplingClient]:
-        """A SamplingClient on an existing sampling session, or on a new one."""
+        """A SamplingClient on an existing sampling session, or on a new one.
+
+        Most code uses ``ServiceClient.create_sampling_client`` instead.
+
+        Args:
+            holder: The connections and session of a ``ServiceClient`` (``service.holder``).
+            model_path: Sampler weights (``tinker://.../sampler_weights/...``) for a new session.
+            base_model: A base model for a new session.
+            sampling_session_id: An existing sampling session to sample from.
+            retry_config: How sampling requests are throttled and retried.
+            record_stability_info: Ask the server to record stability information.
+
+        Returns:
+            A future of the ``SamplingClient``.
+        """
         if sampling_session_id is not None:
 
             async def existing() -> SamplingClient:
@@ -482,7 +568,14 @@ class SamplingClient:
 
     @public
     def get_sampler_handle(self) -> str:
-        """A credential-free string another process can turn back into this sampler."""
+        """A credential-free string another process can turn back into this sampler.
+
+        Example::
+
+            handle = sampling_client.get_sampler_handle()
+            # in another process, with TINKER_API_KEY set:
+            sampler = SamplingClient.from_sampler_handle(handle)
+        """
         state = {
             "base_url": self.holder.base_url,
             "sampling_session_id": self.sampling_session_id,
@@ -495,7 +588,18 @@ class SamplingClient:
     @staticmethod
     @public
     def from_sampler_handle(handle: str, *, api_key: str | None = None) -> SamplingClient:
-        """The sampler of ``get_sampler_handle``; the key comes from ``api_key`` or the environment."""
+        """The sampler of ``get_sampler_handle``; the key comes from ``api_key`` or the environment.
+
+        The new client has connections of its own: ``close()`` it (or use it in a ``with``
+        block) when done.
+
+        Args:
+            handle: What ``get_sampler_handle`` returned.
+            api_key: The key (default ``$TINKER_API_KEY``).
+
+        Raises:
+            ValueError: ``handle`` is not a sampler handle.
+        """
         try:
             state = json.loads(base64.urlsafe_b64decode(handle.encode("ascii")))
         except (ValueError, UnicodeError) as err:

@@ -78,6 +78,39 @@ class ServiceClient:
     config asks for it and ``pyqwest`` is installed, else httpx; ``"httpx"`` or ``"pyqwest"`` to
     force one; a ``transport`` always wins).
 
+    Args:
+        user_metadata: Stored with the session; also how a session whose creation answer was
+            lost is found again, so make it distinctive.
+        project_id: The project of the session and of what it creates (default
+            ``$TINKER_PROJECT_ID``).
+        display_name: A name for the session, shown by the server.
+        base_url: The server (default ``$TINKER_BASE_URL``, else the hosted service).
+        api_key: The key (default ``$TINKER_API_KEY``); never logged or shown in errors.
+        default_headers_overrides: Headers sent with every request, over the defaults.
+        timeout: Seconds for each HTTP attempt, from sending to the last byte (default
+            ``$TINKER_TIMEOUT``, else 60).
+        max_retries: Retries of one request (default ``$TINKER_MAX_RETRIES``, else the
+            endpoint's policy).
+        result_timeout: Seconds every ``.result()`` without a timeout waits at most (3,600);
+            ``None`` waits forever.
+        resend_ambiguous: Resend a state-changing request whose answer was lost instead of
+            raising ``AmbiguousOutcomeError``. Only for a server that deduplicates.
+        listeners: Callables given every telemetry event (request start, end, error, retry,
+            queue state).
+        on_retry: Called with a ``RetryInfo`` before every retry.
+        transport: An httpx transport for every connection (wins over ``http_backend``).
+        tags: Tags of the session (added to ``$TINKER_TAGS``).
+        heartbeat_period: Seconds between the session's heartbeats.
+        telemetry_flush_interval: Seconds between batches of telemetry sent to the server
+            (``TINKER_TELEMETRY=0`` sends none).
+        propagate_trace: Send the current OpenTelemetry trace context (``traceparent``).
+        http_backend: ``"auto"``, ``"httpx"`` or ``"pyqwest"``: which HTTP client sends.
+        wire: ``"auto"``, ``"json"`` or ``"protobuf"``: which encoding bodies and results use.
+        unreachable_timeout: Seconds a wait for a result goes on while the server cannot be
+            reached at all (60).
+        **kwargs: Nothing else is accepted: an unknown keyword is a type error, and at run
+            time it is ignored with a ``FutureWarning``, as the official SDK does.
+
     Example::
 
         with ServiceClient() as service:
@@ -196,7 +229,27 @@ class ServiceClient:
         user_metadata: dict[str, str] | None = None,
         optimizer: models.OptimizerConfig | None = None,
     ) -> TrainingClientFuture:
-        """A new LoRA training run on ``base_model``."""
+        """A new LoRA training run on ``base_model``.
+
+        Args:
+            base_model: A model the server trains (``get_server_capabilities()`` lists them);
+                another name fails with a ``ValueError`` before the run is created.
+            rank: The LoRA rank (1 to 65,536; servers may allow less).
+            seed: Seed of the adapter's initialisation.
+            train_mlp: Put adapters on the MLP layers.
+            train_attn: Put adapters on the attention layers.
+            train_unembed: Put an adapter on the unembedding layer.
+            user_metadata: Stored with the run (``RestClient.get_training_run`` shows it).
+            optimizer: The optimizer of the run (``AdamOptimizerConfig``, the default, or
+                ``DimuonOptimizerConfig``); each step's hyper-parameters go to ``optim_step``.
+
+        Returns:
+            A future of the ``TrainingClient``.
+
+        Example::
+
+            training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16).result()
+        """
         if not (train_mlp or train_attn or train_unembed):
             raise ValueError("at least one of train_mlp, train_attn, train_unembed must be True")
         check_lora_rank(rank)
@@ -294,7 +347,28 @@ class ServiceClient:
         weights_access_token: str | None = None,
         optimizer: models.OptimizerConfig | None = None,
     ) -> TrainingClientFuture:
-        """A new training run that starts from the weights of a saved ``tinker://`` state."""
+        """A new training run that starts from the weights of a saved ``tinker://`` state.
+
+        The optimizer starts afresh (``create_training_client_from_state_with_optimizer``
+        restores it too). On a server that cannot create a run from a state (such as
+        skyrl-tx), a run like the checkpoint's is created and the state loaded into it.
+
+        Args:
+            path: The state, ``tinker://<run>/weights/<name>`` (from ``save_state``).
+            base_model: The base model, when the server cannot tell it from the state.
+            user_metadata: Stored with the new run.
+            weights_access_token: A token for weights shared by another user.
+            optimizer: The optimizer of the new run (default: Adam).
+
+        Returns:
+            A future of the ``TrainingClient``.
+
+        Example::
+
+            training = service.create_training_client_from_state(
+                "tinker://RUN/weights/step-100"
+            ).result()
+        """
         return self._from_state(
             path, False, base_model, user_metadata, weights_access_token, optimizer
         )
@@ -307,7 +381,17 @@ class ServiceClient:
         user_metadata: dict[str, str] | None = None,
         weights_access_token: str | None = None,
     ) -> TrainingClientFuture:
-        """Like ``create_training_client_from_state``, restoring the optimizer state too."""
+        """Like ``create_training_client_from_state``, restoring the optimizer state too.
+
+        Args:
+            path: The state, ``tinker://<run>/weights/<name>`` (from ``save_state``).
+            base_model: The base model, when the server cannot tell it from the state.
+            user_metadata: Stored with the new run.
+            weights_access_token: A token for weights shared by another user.
+
+        Returns:
+            A future of the ``TrainingClient``, whose next step continues the saved run's.
+        """
         return self._from_state(path, True, base_model, user_metadata, weights_access_token, None)
 
     # -- sampling and REST -------------------------------------------------------------------
@@ -320,7 +404,23 @@ class ServiceClient:
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
     ) -> SamplingClientFuture:
-        """A SamplingClient on saved sampler weights (``model_path``) or on a base model."""
+        """A SamplingClient on saved sampler weights (``model_path``) or on a base model.
+
+        Args:
+            model_path: Sampler weights, ``tinker://<run>/sampler_weights/<name>`` (from
+                ``TrainingClient.save_weights_for_sampler``).
+            base_model: A base model to sample as it is; one of the two is needed.
+            retry_config: How sampling requests are throttled and retried (``RetryConfig``).
+            record_stability_info: Ask the server to record stability information with each
+                sample (sent as ``record_stability_info`` in every sample request).
+
+        Returns:
+            A future of the ``SamplingClient``.
+
+        Example::
+
+            sampler = service.create_sampling_client(base_model="Qwen/Qwen3-8B").result()
+        """
         if model_path is None and base_model is None:
             raise ValueError("pass model_path (tinker://...) or base_model")
         if model_path is not None:
@@ -336,14 +436,24 @@ class ServiceClient:
 
     @public
     def create_rest_client(self) -> RestClient:
-        """A RestClient sharing this client's connections."""
+        """A RestClient sharing this client's connections (no request is made).
+
+        Example::
+
+            runs = service.create_rest_client().list_training_runs(limit=10).result()
+        """
         from ._rest_client import RestClient
 
         return RestClient(self.holder)
 
     @public
     def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
-        """The models the server can train and sample (a blocking call)."""
+        """The models the server can train and sample (a blocking call).
+
+        Example::
+
+            names = [m.model_name for m in service.get_server_capabilities().supported_models]
+        """
         return self.holder.run(self.holder.features.capabilities(refresh=True))
 
     @public
@@ -373,7 +483,16 @@ class ServiceClient:
     def copy_weights(
         self, path: str, *, ttl_seconds: int | None = None, weights_access_token: str | None = None
     ) -> APIFuture[str]:
-        """Copy a checkpoint into this client's project; the copy's tinker path."""
+        """Copy a checkpoint into this client's project; the copy's tinker path.
+
+        Args:
+            path: The checkpoint's ``tinker://`` path.
+            ttl_seconds: When the copy expires, in seconds from now (``None``: never).
+            weights_access_token: A token for weights shared by another user.
+
+        Returns:
+            A future of the copy's ``tinker://`` path. Needs ``ServiceClient(project_id=...)``.
+        """
         if not self.holder.project_id:
             raise ValueError("copy_weights needs a project: ServiceClient(project_id=...)")
         return self.create_rest_client().copy_weights(
@@ -387,7 +506,12 @@ class ServiceClient:
     def create_custom_loss(self, fn: Callable[..., Any], input_ranks: Any) -> APIFuture[LossHandle]:
         """A handle for a loss computed client-side by ``forward_backward_custom``.
 
-        ``input_ranks`` maps each input name of ``fn`` (after the logprobs) to its rank.
+        Args:
+            fn: The loss function.
+            input_ranks: Maps each input name of ``fn`` (after the logprobs) to its rank.
+
+        Returns:
+            A future of the ``LossHandle``.
         """
         from ._compat import LossHandle
 
@@ -404,7 +528,15 @@ class ServiceClient:
 
     @public
     def close(self, status: SessionStatus = "success", detail: str | None = None) -> None:
-        """Finish the session with ``status`` and stop all background work. Safe to call twice."""
+        """Finish the session with ``status`` and stop all background work. Safe to call twice.
+
+        Leaving a ``with ServiceClient()`` block calls it (``"errored"`` when an exception
+        leaves the block).
+
+        Args:
+            status: How the session ended: ``"success"``, ``"errored"`` or ``"interrupted"``.
+            detail: A short note stored with the status (such as the error).
+        """
         self.holder.close(status, detail)
 
     def __enter__(self) -> ServiceClient:

@@ -65,6 +65,10 @@ CustomLossFn = Callable[[list[Datum], list[Any]], tuple[Any, dict[str, float]]]
 class TrainingClient:
     """A LoRA training run. Create it with ``ServiceClient.create_lora_training_client``.
 
+    Its requests are applied by the server in the order they were submitted, whatever order
+    their results are waited for in: submit a step's ``forward_backward`` and ``optim_step``
+    together, then wait.
+
     Example::
 
         fb = training_client.forward_backward(data, "cross_entropy")
@@ -216,7 +220,26 @@ class TrainingClient:
     ) -> APIFuture[ForwardBackwardOutput]:
         """Run the model on ``data`` without computing gradients (logprobs and loss).
 
-        Bad data fails here and sends nothing (see ``forward_backward``)."""
+        Bad data fails here and sends nothing (see ``forward_backward``).
+
+        Args:
+            data: The datums: a model input and the inputs its loss needs
+                (``target_tokens``, ``weights``, ...). Batches larger than the server takes in
+                one request are split and their outputs merged, in order.
+            loss_fn: The loss to evaluate: ``"cross_entropy"``, ``"importance_sampling"``,
+                ``"ppo"``, ... (``types.LossFnType``).
+            loss_fn_config: Settings of the loss, when it takes any.
+            allow_nonfinite: Send NaN or infinity in float inputs instead of refusing them.
+
+        Returns:
+            A future of the ``ForwardBackwardOutput``: per-datum outputs (such as
+            ``logprobs``) and metrics.
+
+        Example::
+
+            out = training_client.forward(data, "cross_entropy").result()
+            logprobs = out.loss_fn_outputs[0]["logprobs"].to_numpy()
+        """
         return self._fwdbwd(
             data, loss_fn, loss_fn_config, forward_only=True, allow_nonfinite=allow_nonfinite
         )
@@ -238,6 +261,19 @@ class TrainingClient:
         float input holds NaN or infinity, unless ``allow_nonfinite=True`` says this call means
         to send them.
 
+        Args:
+            data: The datums: a model input and the inputs its loss needs
+                (``target_tokens``, ``weights``, ...). Batches larger than the server takes in
+                one request are split and their outputs merged, in order.
+            loss_fn: The loss: ``"cross_entropy"``, ``"importance_sampling"``, ``"ppo"``, ...
+                (``types.LossFnType``); ``"custom"`` with ``{"loss_id": ...}`` for a loss made
+                by ``ServiceClient.create_custom_loss``.
+            loss_fn_config: Settings of the loss, when it takes any.
+            allow_nonfinite: Send NaN or infinity in float inputs instead of refusing them.
+
+        Returns:
+            A future of the ``ForwardBackwardOutput``: per-datum outputs and the loss metrics.
+
         Example::
 
             fb = training_client.forward_backward(data, "cross_entropy")
@@ -258,6 +294,25 @@ class TrainingClient:
 
         ``loss_fn(data, logprobs)`` gets one float tensor of logprobs per datum (requires_grad)
         and returns ``(scalar loss tensor, metrics)``. Needs ``pip install 'tinkex[torch]'``.
+        Two passes go to the server: a forward for the logprobs, then a backward with the
+        gradients of your loss.
+
+        Args:
+            data: The datums, as for ``forward_backward``.
+            loss_fn: The loss function, or a ``LossHandle`` from
+                ``ServiceClient.create_custom_loss``.
+            loss_type_input: Accepted for the official SDK's signature; not used.
+
+        Returns:
+            A future of the ``ForwardBackwardOutput``, with your loss's metrics.
+
+        Example::
+
+            def loss_fn(data, logprobs):
+                loss = -sum(lp.sum() for lp in logprobs)
+                return loss, {"loss": float(loss)}
+
+            out = training_client.forward_backward_custom(data, loss_fn).result()
         """
         from ._compat import LossHandle
         from ._custom_loss import run_custom_loss, surrogate_data
@@ -282,7 +337,21 @@ class TrainingClient:
     def optim_step(
         self, optim_params: OptimParams | None = None, *, adam_params: AdamParams | None = None
     ) -> APIFuture[OptimStepResponse]:
-        """Apply one optimizer step with the gradients accumulated so far."""
+        """Apply one optimizer step with the gradients accumulated so far.
+
+        Args:
+            optim_params: The step's hyper-parameters: ``AdamParams`` (the default, with its
+                defaults) or ``DimuonParams``, matching the run's optimizer.
+            adam_params: The same as ``optim_params``, under the official SDK's older name;
+                pass one of the two.
+
+        Returns:
+            A future of the ``OptimStepResponse`` (the optimizer's metrics).
+
+        Example::
+
+            training_client.optim_step(AdamParams(learning_rate=1e-4)).result()
+        """
         if optim_params is not None and adam_params is not None:
             raise ValueError("pass optim_params or adam_params, not both")
         params = optim_params if optim_params is not None else adam_params
@@ -323,7 +392,23 @@ class TrainingClient:
         overwrite: bool = False,
         user_metadata: dict[str, str] | None = None,
     ) -> APIFuture[SaveWeightsResponse]:
-        """Save weights and optimizer state as ``tinker://<run>/weights/<name>`` (resumable)."""
+        """Save weights and optimizer state as ``tinker://<run>/weights/<name>`` (resumable).
+
+        Args:
+            name: The checkpoint's name: ``[A-Za-z0-9_.-]``, 1 to 255 characters, not starting
+                with ``.``.
+            ttl_seconds: When it expires, in seconds from now (``None``: never).
+            overwrite: Replace an existing checkpoint of the same name.
+            user_metadata: Stored with the checkpoint.
+
+        Returns:
+            A future of the ``SaveWeightsResponse``, whose ``path`` is the checkpoint's
+            ``tinker://`` path.
+
+        Example::
+
+            path = training_client.save_state("step-100").result().path
+        """
         check_checkpoint_name(name)
         return self._single(
             "save_state",
@@ -365,21 +450,52 @@ class TrainingClient:
     def load_state(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
-        """Load weights (not the optimizer state) from a ``tinker://.../weights/...`` path."""
+        """Load weights (not the optimizer state) from a ``tinker://.../weights/...`` path.
+
+        Args:
+            path: A state saved by ``save_state``.
+            weights_access_token: A token for weights shared by another user.
+
+        Returns:
+            A future of the ``LoadWeightsResponse``.
+        """
         return self._load(path, False, weights_access_token)
 
     @public
     def load_state_with_optimizer(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
-        """Load weights and optimizer state from a ``tinker://.../weights/...`` path."""
+        """Load weights and optimizer state from a ``tinker://.../weights/...`` path.
+
+        Args:
+            path: A state saved by ``save_state``.
+            weights_access_token: A token for weights shared by another user.
+
+        Returns:
+            A future of the ``LoadWeightsResponse``.
+        """
         return self._load(path, True, weights_access_token)
 
     @public
     def save_weights_for_sampler(
         self, name: str, ttl_seconds: int | None = None, user_metadata: dict[str, str] | None = None
     ) -> APIFuture[SaveWeightsForSamplerResponse]:
-        """Save sampler weights as ``tinker://<run>/sampler_weights/<name>`` (persistent)."""
+        """Save sampler weights as ``tinker://<run>/sampler_weights/<name>`` (persistent).
+
+        Args:
+            name: The checkpoint's name (as for ``save_state``).
+            ttl_seconds: When it expires, in seconds from now (``None``: never).
+            user_metadata: Stored with the checkpoint.
+
+        Returns:
+            A future of the ``SaveWeightsForSamplerResponse``, whose ``path`` is what
+            ``create_sampling_client`` takes.
+
+        Example::
+
+            path = training_client.save_weights_for_sampler("final").result().path
+            sampler = training_client.create_sampling_client(path).result()
+        """
         check_checkpoint_name(name)
 
         def convert(result: models.SaveWeightsForSamplerResponseInternal) -> Any:
@@ -412,7 +528,17 @@ class TrainingClient:
         ttl_seconds: int | None = None,
         age_encryption_recipients: list[str] | None = None,
     ) -> APIFuture[models.SaveWeightsExternalResponse]:
-        """Export the weights in Hugging Face format as ``tinker://<run>/external_weights/<name>``."""
+        """Export the weights in Hugging Face format as ``tinker://<run>/external_weights/<name>``.
+
+        Args:
+            name: The export's name (as for ``save_state``).
+            ttl_seconds: When it expires, in seconds from now (``None``: never).
+            age_encryption_recipients: Up to 10 age public keys to encrypt the export for.
+
+        Returns:
+            A future of the ``SaveWeightsExternalResponse`` with the export's path; its files
+            are listed by ``RestClient.get_external_weights_urls``.
+        """
         check_checkpoint_name(name)
 
         def convert(result: models.SaveWeightsExternalResponseInternal) -> Any:
@@ -445,7 +571,23 @@ class TrainingClient:
         kind: Literal["snapshot", "inflight"] = "snapshot",
     ) -> SamplingClientFuture:
         """Save the current weights for sampling (ephemeral: no checkpoint is kept) and return a
-        SamplingClient on them. To keep a checkpoint, use ``save_weights_for_sampler``."""
+        SamplingClient on them. To keep a checkpoint, use ``save_weights_for_sampler``.
+
+        Args:
+            name: Ignored, with a warning: nothing is kept under a name.
+            retry_config: How the sampler's requests are throttled and retried.
+            record_stability_info: Ask the server to record stability information with each
+                sample.
+            kind: ``"snapshot"``: these weights, fixed; ``"inflight"``: a shared target that
+                later saves update in place.
+
+        Returns:
+            A future of the ``SamplingClient``.
+
+        Example::
+
+            sampler = training_client.save_weights_and_get_sampling_client().result()
+        """
         from ._sampling_client import SamplingClient, SamplingClientFuture, open_sampling_client
 
         if name is not None:
@@ -500,7 +642,17 @@ class TrainingClient:
         retry_config: RetryConfig | None = None,
         record_stability_info: bool = False,
     ) -> SamplingClientFuture:
-        """A SamplingClient on saved sampler weights (``tinker://.../sampler_weights/...``)."""
+        """A SamplingClient on saved sampler weights (``tinker://.../sampler_weights/...``).
+
+        Args:
+            model_path: Sampler weights saved by ``save_weights_for_sampler``.
+            retry_config: How the sampler's requests are throttled and retried.
+            record_stability_info: Ask the server to record stability information with each
+                sample.
+
+        Returns:
+            A future of the ``SamplingClient``.
+        """
         from ._sampling_client import SamplingClientFuture, open_sampling_client
 
         check_tinker_path(model_path)
