@@ -1,7 +1,8 @@
-"""A griffe extension for ``make docs``: the project's docstrings introduce code the reST way,
-with a line ending in ``::`` and an indented block (``Example::``). Markdown has no such
-form, so each one becomes a fenced Python block, the ``::`` a plain colon. Nothing else of a
-docstring changes; the sources stay as they are (``help()`` reads them as they are written).
+"""A griffe extension for ``make docs``: the project's docstrings are written for ``help()``,
+with two reST forms Markdown lacks. Code introduced by a line ending in ``::`` and an indented
+block (``Example::``) becomes a fenced Python block, the ``::`` a plain colon; a role such as
+``:class:`APIFuture``` becomes inline code. Nothing else of a docstring changes, and the
+sources stay as they are.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import griffe
 
 _INTRO = re.compile(r"^(?P<indent>[ \t]*)(?P<text>\S.*?)::[ \t]*$")
+_ROLE = re.compile(r":(?:class|func|meth|attr|mod|exc|data|obj):`(?P<tilde>~?)(?P<target>[^`]+)`")
 
 
 def _indent_of(line: str) -> int:
@@ -53,9 +55,19 @@ def fence_literal_blocks(text: str) -> str:
     return "\n".join(out)
 
 
+def plain_roles(text: str) -> str:
+    """``:class:`X``` (and the other Python roles) as inline code; ``~a.b.X`` as ``X``."""
+
+    def code(match: re.Match[str]) -> str:
+        target = match["target"]
+        return f"``{target.rsplit('.', 1)[-1] if match['tilde'] else target}``"
+
+    return _ROLE.sub(code, text)
+
+
 class RstLiteralBlocks(griffe.Extension):
     """Rewrite ``::`` literal blocks of every loaded docstring before mkdocstrings parses it."""
 
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
-        if obj.docstring is not None and "::" in obj.docstring.value:
-            obj.docstring.value = fence_literal_blocks(obj.docstring.value)
+        if obj.docstring is not None and ":" in obj.docstring.value:
+            obj.docstring.value = plain_roles(fence_literal_blocks(obj.docstring.value))

@@ -53,6 +53,7 @@ class LossHandle:
 
     @property
     def input_names(self) -> list[str]:
+        """The names of the loss's inputs, in order."""
         return [getattr(i, "name", str(i)) for i in self.inputs]
 
     @property

@@ -30,7 +30,11 @@ T = TypeVar("T")
 
 
 class RestClient:
-    """REST calls of the Tinker API.
+    """REST calls of the Tinker API: runs, checkpoints, sessions, samplers and the account.
+
+    Made by ``ServiceClient.create_rest_client()`` (sharing its connections), or on its own as
+    ``RestClient(base_url=..., api_key=...)`` (then ``close()`` it, or use it in a ``with``
+    block). Methods return an ``APIFuture`` unless they say otherwise.
 
     Example::
 
@@ -84,7 +88,15 @@ class RestClient:
     def get_training_run(
         self, training_run_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
-        """One training run by id (``access_scope="accessible"``: any run you may read)."""
+        """One training run by id (``access_scope="accessible"``: any run you may read).
+
+        Args:
+            training_run_id: The run's id (``TrainingClient.model_id``).
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+
+        Returns:
+            A future of the ``TrainingRun``.
+        """
         return self._call(
             self._api.training_runs.get_training_run(training_run_id, access_scope=access_scope),
             "get_training_run",
@@ -94,7 +106,15 @@ class RestClient:
     def get_training_run_by_tinker_path(
         self, tinker_path: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.TrainingRun]:
-        """The training run a ``tinker://<run>/...`` path belongs to."""
+        """The training run a ``tinker://<run>/...`` path belongs to.
+
+        Args:
+            tinker_path: Any ``tinker://`` path of the run.
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+
+        Returns:
+            A future of the ``TrainingRun``.
+        """
         parsed = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.get_training_run(parsed.training_run_id, access_scope)
 
@@ -107,7 +127,22 @@ class RestClient:
         project_id: str | None = None,
     ) -> APIFuture[models.TrainingRunsResponse]:
         """One page of training runs (``limit`` from ``offset``); ``iter_training_runs`` walks them
-        all."""
+        all.
+
+        Args:
+            limit: Runs on the page.
+            offset: Runs skipped before the page.
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+            project_id: Only the runs of this project.
+
+        Returns:
+            A future of the ``TrainingRunsResponse`` (``training_runs``, and the ``cursor``).
+
+        Example::
+
+            page = rest.list_training_runs(limit=10).result()
+            ids = [run.training_run_id for run in page.training_runs]
+        """
         return self._call(
             self._api.training_runs.list_training_runs(
                 limit=limit, offset=offset, access_scope=access_scope, project_id=project_id
@@ -122,7 +157,21 @@ class RestClient:
         project_id: str | None = None,
         page_size: int = 100,
     ) -> Iterator[models.TrainingRun]:
-        """Every training run, fetching ``page_size`` at a time."""
+        """Every training run, fetching ``page_size`` at a time.
+
+        Args:
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+            project_id: Only the runs of this project.
+            page_size: Runs fetched per request.
+
+        Returns:
+            An iterator of ``TrainingRun`` (blocking: each page is fetched as it is reached).
+
+        Example::
+
+            for run in rest.iter_training_runs():
+                print(run.training_run_id, run.base_model)
+        """
         return self._each(
             self._api.training_runs.iter_list_training_runs(
                 limit=page_size, access_scope=access_scope, project_id=project_id
@@ -133,7 +182,14 @@ class RestClient:
 
     @public
     def list_checkpoints(self, training_run_id: str) -> APIFuture[models.CheckpointsListResponse]:
-        """The checkpoints of one training run."""
+        """The checkpoints of one training run.
+
+        Args:
+            training_run_id: The run's id.
+
+        Returns:
+            A future of the ``CheckpointsListResponse`` (``checkpoints``).
+        """
         return self._call(
             self._api.checkpoints.list_checkpoints(training_run_id), "list_checkpoints"
         )
@@ -143,7 +199,15 @@ class RestClient:
         self, limit: int = 100, offset: int = 0
     ) -> APIFuture[models.CheckpointsListResponse]:
         """One page of the checkpoints you own, across runs; ``iter_user_checkpoints`` walks them
-        all."""
+        all.
+
+        Args:
+            limit: Checkpoints on the page.
+            offset: Checkpoints skipped before the page.
+
+        Returns:
+            A future of the ``CheckpointsListResponse``.
+        """
         return self._call(
             self._api.checkpoints.list_user_checkpoints(limit=limit, offset=offset),
             "list_user_checkpoints",
@@ -151,12 +215,24 @@ class RestClient:
 
     @public
     def iter_user_checkpoints(self, page_size: int = 100) -> Iterator[models.Checkpoint]:
-        """Every checkpoint you own, fetching ``page_size`` at a time."""
+        """Every checkpoint you own, fetching ``page_size`` at a time.
+
+        Args:
+            page_size: Checkpoints fetched per request.
+
+        Returns:
+            An iterator of ``Checkpoint`` (blocking).
+        """
         return self._each(self._api.checkpoints.iter_list_user_checkpoints(limit=page_size))
 
     @public
     def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
-        """Delete one checkpoint of a run (``checkpoint_id`` such as ``weights/step-10``)."""
+        """Delete one checkpoint of a run (``checkpoint_id`` such as ``weights/step-10``).
+
+        Args:
+            training_run_id: The run's id.
+            checkpoint_id: Kind and name, such as ``weights/step-10``.
+        """
         check_checkpoint_id(checkpoint_id)
         return self._call(
             self._api.checkpoints.delete_checkpoint(training_run_id, checkpoint_id),
@@ -165,13 +241,21 @@ class RestClient:
 
     @public
     def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
-        """Delete the checkpoint at a ``tinker://<run>/<kind>/<name>`` path."""
+        """Delete the checkpoint at a ``tinker://<run>/<kind>/<name>`` path.
+
+        Args:
+            tinker_path: The checkpoint, ``tinker://<run>/<kind>/<name>``.
+        """
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self.delete_checkpoint(p.training_run_id, p.checkpoint_id)
 
     @public
     def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
-        """Make a checkpoint public, so other users can load or sample it."""
+        """Make a checkpoint public, so other users can load or sample it.
+
+        Args:
+            tinker_path: The checkpoint, ``tinker://<run>/<kind>/<name>``.
+        """
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.checkpoints.publish_checkpoint(p.training_run_id, p.checkpoint_id),
@@ -180,7 +264,11 @@ class RestClient:
 
     @public
     def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
-        """Make a published checkpoint private again."""
+        """Make a published checkpoint private again.
+
+        Args:
+            tinker_path: The checkpoint, ``tinker://<run>/<kind>/<name>``.
+        """
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.checkpoints.unpublish_checkpoint(p.training_run_id, p.checkpoint_id),
@@ -191,7 +279,12 @@ class RestClient:
     def set_checkpoint_ttl_from_tinker_path(
         self, tinker_path: str, ttl_seconds: int | None
     ) -> APIFuture[None]:
-        """Expire the checkpoint ``ttl_seconds`` from now; ``None`` keeps it indefinitely."""
+        """Expire the checkpoint ``ttl_seconds`` from now; ``None`` keeps it indefinitely.
+
+        Args:
+            tinker_path: The checkpoint, ``tinker://<run>/<kind>/<name>``.
+            ttl_seconds: Seconds from now; ``None`` removes the expiry.
+        """
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.checkpoints.set_checkpoint_ttl(
@@ -204,7 +297,14 @@ class RestClient:
     def get_external_weights_urls(
         self, tinker_path: str
     ) -> APIFuture[models.ExternalWeightsUrlsResponse]:
-        """Download URLs of exported weights (a ``tinker://<run>/external_weights/<name>`` path)."""
+        """Download URLs of exported weights (a ``tinker://<run>/external_weights/<name>`` path).
+
+        Args:
+            tinker_path: An export made by ``TrainingClient.save_weights_external``.
+
+        Returns:
+            A future of the ``ExternalWeightsUrlsResponse``: signed URLs of its files.
+        """
         p = ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         if p.checkpoint_type != "external":
             raise ValueError(
@@ -243,16 +343,26 @@ class RestClient:
         Archives are checked before anything is extracted: absolute paths, ``..``, links
         leading outside, device files, fifos, and more than ``max_expanded_bytes`` in total
         (default: 100 times the archive's size, at least 1 MiB, at most 20 GiB; 20 GiB for the
-        files of an export) are refused with :class:`tinkex._download.UnsafeArchiveError`; a
-        failed CRC or length with :class:`tinkex._download.CorruptArchiveError`.
-        ``progress``: a progress bar on stderr (``False``: none), or a callable
-        ``progress(file_name, bytes_done, bytes_total_or_None)``. ``read_timeout``: seconds
-        without data before the download fails.
+        files of an export) are refused with ``tinkex.UnsafeArchiveError``; a failed CRC or
+        length with ``tinkex.CorruptArchiveError``.
 
-        Raises ``DownloadError`` (an ``SDKError``) or one of its kinds:
-        ``InvalidTinkerPathError`` (also a ``ValueError``), ``OutputExistsError``,
-        ``CheckpointNotFoundError``, ``UnsafeArchiveError``, ``CorruptArchiveError``; API
-        errors as usual.
+        Args:
+            tinker_path: The checkpoint, ``tinker://<run>/<weights|external_weights>/<name>``.
+            output_dir: The directory to create.
+            force: Replace ``output_dir`` when it is empty or an earlier download of the same
+                checkpoint.
+            progress: A progress bar on stderr (``False``: none), or a callable
+                ``progress(file_name, bytes_done, bytes_total_or_None)``.
+            max_expanded_bytes: The most the checkpoint may take on disk.
+            read_timeout: Seconds without data before the download fails.
+
+        Returns:
+            The absolute path of the downloaded directory.
+
+        Raises:
+            DownloadError: Or one of its kinds: ``InvalidTinkerPathError`` (also a
+                ``ValueError``), ``OutputExistsError``, ``CheckpointNotFoundError``,
+                ``UnsafeArchiveError``, ``CorruptArchiveError``. API errors as usual.
 
         Example::
 
@@ -272,7 +382,14 @@ class RestClient:
     def get_weights_info_by_tinker_path(
         self, tinker_path: str
     ) -> APIFuture[models.WeightsInfoResponse]:
-        """The base model, LoRA rank and optimizer of the weights at a tinker path."""
+        """The base model, LoRA rank and optimizer of the weights at a tinker path.
+
+        Args:
+            tinker_path: The weights' ``tinker://`` path.
+
+        Returns:
+            A future of the ``WeightsInfoResponse``.
+        """
         ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
         return self._call(
             self._api.weights.get_weights_info(tinker_path=tinker_path), "get_weights_info"
@@ -287,7 +404,17 @@ class RestClient:
         ttl_seconds: int | None = None,
         weights_access_token: str | None = None,
     ) -> APIFuture[str]:
-        """Copy a checkpoint into a project; the copy's tinker path."""
+        """Copy a checkpoint into a project; the copy's tinker path.
+
+        Args:
+            path: The checkpoint's ``tinker://`` path.
+            destination_project_id: The project to copy into (default ``$TINKER_PROJECT_ID``).
+            ttl_seconds: When the copy expires, in seconds from now (``None``: never).
+            weights_access_token: A token for weights shared by another user.
+
+        Returns:
+            A future of the copy's ``tinker://`` path.
+        """
         import os
 
         project = destination_project_id or os.environ.get("TINKER_PROJECT_ID")
@@ -310,7 +437,15 @@ class RestClient:
     def get_session(
         self, session_id: str, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.GetSessionResponse]:
-        """One session: its training runs and samplers."""
+        """One session: its training runs and samplers.
+
+        Args:
+            session_id: The session's id.
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+
+        Returns:
+            A future of the ``GetSessionResponse``.
+        """
         return self._call(
             self._api.sessions.get_session(session_id, access_scope=access_scope), "get_session"
         )
@@ -319,7 +454,16 @@ class RestClient:
     def list_sessions(
         self, limit: int = 20, offset: int = 0, access_scope: AccessScope = "owned"
     ) -> APIFuture[models.ListSessionsResponse]:
-        """One page of session ids; ``iter_sessions`` walks them all."""
+        """One page of session ids; ``iter_sessions`` walks them all.
+
+        Args:
+            limit: Sessions on the page.
+            offset: Sessions skipped before the page.
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+
+        Returns:
+            A future of the ``ListSessionsResponse`` (``sessions``: ids, newest first).
+        """
         return self._call(
             self._api.sessions.list_sessions(limit=limit, offset=offset, access_scope=access_scope),
             "list_sessions",
@@ -329,14 +473,27 @@ class RestClient:
     def iter_sessions(
         self, access_scope: AccessScope = "owned", page_size: int = 100
     ) -> Iterator[str]:
-        """Every session id, fetching ``page_size`` at a time (until an empty page)."""
+        """Every session id, fetching ``page_size`` at a time (until an empty page).
+
+        Args:
+            access_scope: ``"owned"``: only your own; ``"accessible"``: anything you may read.
+            page_size: Session ids fetched per request.
+
+        Returns:
+            An iterator of session ids (blocking).
+        """
         return self._each(
             self._api.sessions.iter_list_sessions(limit=page_size, access_scope=access_scope)
         )
 
     @public
     def assign_session_project(self, session_id: str, project_id: str) -> APIFuture[None]:
-        """Move a session (and what it created) into a project."""
+        """Move a session (and what it created) into a project.
+
+        Args:
+            session_id: The session's id.
+            project_id: The project to move it into.
+        """
         return self._call(
             self._api.sessions.assign_session_project(session_id, project_id=project_id),
             "assign_session_project",
@@ -344,14 +501,28 @@ class RestClient:
 
     @public
     def get_sampler(self, sampler_id: str) -> APIFuture[models.GetSamplerResponse]:
-        """One sampler: its base model and the weights it samples from."""
+        """One sampler: its base model and the weights it samples from.
+
+        Args:
+            sampler_id: The sampler's id (a sampling session id).
+
+        Returns:
+            A future of the ``GetSamplerResponse``.
+        """
         return self._call(self._api.sampling.get_sampler(sampler_id), "get_sampler")
 
     @public
     def search_sessions(
         self, request: models.SessionSearchRequest
     ) -> APIFuture[models.SessionSearchResponse]:
-        """Sessions matching a search (see ``types.SessionSearchRequest`` for the filters)."""
+        """Sessions matching a search (see ``types.SessionSearchRequest`` for the filters).
+
+        Args:
+            request: The filters (``types.SessionSearchRequest``).
+
+        Returns:
+            A future of the matching sessions.
+        """
         return self._call(self._api.sessions.search_sessions(request=request), "search_sessions")
 
     # -- admin -------------------------------------------------------------------------------
@@ -361,14 +532,31 @@ class RestClient:
         self, event_type: models.AuditEventType = "all", day: date | None = None
     ) -> APIFuture[models.AuditLogResponse]:
         """The audit log of one day (the server's today when ``day`` is None), for one family
-        of events (``"all"`` by default)."""
+        of events (``"all"`` by default).
+
+        Args:
+            event_type: ``"all"``, ``"checkpoints"``, ``"projects"``, ``"teams"`` or
+                ``"organizations"``.
+            day: The day (default: the server's today).
+
+        Returns:
+            A future of the day's audit events.
+        """
         return self._call(
             self._api.admin.get_audit_log(event_type=event_type, day=day), "get_audit_log"
         )
 
     @public
     def get_billing_usage(self, starting_on: Any, ending_before: Any) -> APIFuture[Any]:
-        """Usage events between two RFC 3339 times (needs billing-admin rights)."""
+        """Usage events between two RFC 3339 times (needs billing-admin rights).
+
+        Args:
+            starting_on: The first time (RFC 3339 string or ``datetime``).
+            ending_before: The end, excluded.
+
+        Returns:
+            A future of the usage events.
+        """
         return self._call(
             self._api.admin.get_billing_usage(starting_on=starting_on, ending_before=ending_before),
             "get_billing_usage",
@@ -376,7 +564,14 @@ class RestClient:
 
     @public
     def get_current_checkpoint_storage_usage(self, project_id: str | None = None) -> APIFuture[Any]:
-        """Checkpoint storage in use now, per project and user, with its estimated monthly cost."""
+        """Checkpoint storage in use now, per project and user, with its estimated monthly cost.
+
+        Args:
+            project_id: Only this project (default: every project you may read).
+
+        Returns:
+            A future of the storage usage.
+        """
         return self._call(
             self._api.admin.get_current_checkpoint_storage_usage(project_id=project_id),
             "get_current_checkpoint_storage_usage",
@@ -384,7 +579,15 @@ class RestClient:
 
     @public
     def export_session_trace(self, session_id: str, poll_interval: float = 5.0) -> APIFuture[str]:
-        """The URL of a session's trace export, polling until the server has it ready."""
+        """The URL of a session's trace export, polling until the server has it ready.
+
+        Args:
+            session_id: The session's id.
+            poll_interval: Seconds between polls.
+
+        Returns:
+            A future of the export's URL.
+        """
         import asyncio
 
         async def run() -> str:

@@ -53,6 +53,7 @@ QueueState: TypeAlias = Literal["active", "paused_capacity", "paused_rate_limit"
 RequestErrorCategory: TypeAlias = Literal["unknown", "server", "user"]
 
 CheckpointType: TypeAlias = Literal["training", "sampler", "external"]
+"""training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/)."""
 
 TraceExportStatus: TypeAlias = Literal["pending", "ready", "failed"]
 
@@ -247,15 +248,28 @@ class CancelledSessionStatusQuery(BaseModel):
 
 
 class Checkpoint(BaseModel):
+    """
+    One saved checkpoint of a training run.
+    """
+
     checkpoint_id: str
     """
     Kind and name, e.g. "weights/step-1".
     """
     checkpoint_type: CheckpointType | str
+    """
+    training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/).
+    """
     time: datetime
     tinker_path: str
+    """
+    Its address, tinker://<run>/<kind>/<name>.
+    """
     size_bytes: int | None = None
     public: bool = False
+    """
+    Whether other users may load or sample it.
+    """
     user_metadata: dict[str, Any] | None = None
     expires_at: datetime | None = None
 
@@ -482,6 +496,10 @@ class DimuonOptimizerConfig(BaseModel):
 
 
 class LoraConfig(BaseModel):
+    """
+    Where a LoRA run puts its adapters, and their rank.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
     )
@@ -494,8 +512,17 @@ class LoraConfig(BaseModel):
     Seed for the adapter initialisation.
     """
     train_unembed: bool = True
+    """
+    An adapter on the unembedding layer.
+    """
     train_mlp: bool = True
+    """
+    Adapters on the MLP layers.
+    """
     train_attn: bool = True
+    """
+    Adapters on the attention layers.
+    """
 
 
 class OptimizerConfigBase(BaseModel):
@@ -1064,7 +1091,14 @@ class OptimStepRequest(BaseModel):
 
 
 class OptimStepResponse(BaseModel):
+    """
+    The result of one optimizer step.
+    """
+
     metrics: dict[str, Any] | None = None
+    """
+    The optimizer's metrics, when the server reports any.
+    """
 
 
 class OwnSearchOwner(BaseModel):
@@ -1082,6 +1116,9 @@ class ParsedCheckpointTinkerPath(BaseModel):
     tinker_path: str
     training_run_id: str
     checkpoint_type: CheckpointType | str
+    """
+    training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/).
+    """
     checkpoint_id: str
 
 
@@ -1116,21 +1153,37 @@ class RequestFailedResponse(BaseModel):
 
 
 class SamplingParams(BaseModel):
+    """
+    How to sample; tinkex checks the values before anything is sent.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
     )
     max_tokens: int | None = None
+    """
+    Tokens to generate at most (1 to 2**24); null = the server's default.
+    """
     seed: int | None = None
+    """
+    Random seed; the same seed and prompt sample the same tokens where the server is deterministic.
+    """
     stop: str | list[str] | list[int] | None = None
     """
     Stop strings or stop token ids; null = stop at end-of-sequence only, [] = never stop early.
     """
     temperature: float = 1.0
+    """
+    0 = greedy; higher = more varied (finite, at least 0).
+    """
     top_k: int = -1
     """
-    -1 = no limit.
+    Sample from the k likeliest tokens; -1 = no limit.
     """
     top_p: float = 1.0
+    """
+    Nucleus sampling, in (0, 1]; 1 = no limit.
+    """
 
 
 class SampleRequest(BaseModel):
@@ -1584,6 +1637,10 @@ class TraceExportResponse(BaseModel):
 
 
 class TrainingRun(BaseModel):
+    """
+    One training run (a fine-tune of a base model) and its latest checkpoints.
+    """
+
     training_run_id: str
     base_model: str
     model_owner: str

@@ -63,6 +63,7 @@ class EncodedTextChunk(models.EncodedTextChunk):
 
     @property
     def length(self) -> int:
+        """The number of tokens."""
         return len(self.tokens)
 
 
@@ -97,6 +98,7 @@ class DmelChunk(models.DmelChunk):
 
     @property
     def length(self) -> int:
+        """The number of positions: the first dimension of the encoded array."""
         raw = base64.b64decode(self.dmel)
         pos = 1 if raw[:1] == b"\xfe" else 0  # optional marker byte
         pos += 1  # dtype byte
@@ -153,10 +155,20 @@ class ModelInput(models.ModelInput):
 
     @classmethod
     def from_ints(cls, tokens: Sequence[int]) -> ModelInput:
+        """A model input of one text chunk holding ``tokens``.
+
+        Args:
+            tokens: Token ids, ``0 <= id < 2**31``.
+
+        Example::
+
+            prompt = ModelInput.from_ints(tokenizer.encode("The capital of France is"))
+        """
         return cls(chunks=[EncodedTextChunk.from_ints(tokens)])
 
     @classmethod
     def empty(cls) -> ModelInput:
+        """A model input with no chunk (to build with ``append`` and ``append_int``)."""
         return cls(chunks=[])
 
     def to_ints(self) -> list[int]:
@@ -172,9 +184,15 @@ class ModelInput(models.ModelInput):
 
     @property
     def length(self) -> int:
+        """The number of tokens, over all chunks (an image counts its ``expected_tokens``)."""
         return sum(chunk.length for chunk in self.chunks)
 
     def append(self, chunk: ModelInputChunk | models.EncodedTextChunk) -> ModelInput:
+        """A copy with ``chunk`` added at the end (the input itself is unchanged).
+
+        Args:
+            chunk: A text, image or dmel chunk.
+        """
         return type(self)(chunks=[*self.chunks, chunk])
 
     def append_int(self, token: int) -> ModelInput:

@@ -17,6 +17,7 @@ class OptimStepRequest(models.OptimStepRequest):
 
     @property
     def optim_params(self) -> models.AdamParams | models.DimuonParams | None:
+        """The step's hyper-parameters, whichever optimizer they are for."""
         return self.adam_params if self.adam_params is not None else self.optimizer_params
 
 
@@ -62,6 +63,7 @@ class SampledSequence(models.SampledSequence):
 
     @property
     def tokens_np(self) -> Any:
+        """The tokens as a numpy int32 array (copied from the decoded protobuf array, if any)."""
         cached = self._array(0, self.tokens)
         if cached is not None:
             return cached
@@ -69,6 +71,7 @@ class SampledSequence(models.SampledSequence):
 
     @property
     def logprobs_np(self) -> Any:
+        """The tokens' logprobs as a numpy float32 array, or ``None`` when there are none."""
         if self.logprobs is None:
             return None
         cached = self._array(2, self.logprobs)
@@ -78,6 +81,7 @@ class SampledSequence(models.SampledSequence):
 
     @property
     def topk_logprobs_np(self) -> Any:
+        """The top-k alternatives of each sampled token, as the server gave them."""
         return self.topk_logprobs
 
 
@@ -96,4 +100,5 @@ class SampleResponse(models.SampleResponse):
 
     @property
     def topk_prompt_logprobs_np(self) -> Any:
+        """The top-k alternatives of each prompt position, as the server gave them."""
         return self.topk_prompt_logprobs

@@ -30,6 +30,19 @@ class ParsedCheckpointTinkerPath(models.ParsedCheckpointTinkerPath):
 
     @classmethod
     def from_tinker_path(cls, tinker_path: str) -> ParsedCheckpointTinkerPath:
+        """Parse a ``tinker://<run id>/<weights|sampler_weights|external_weights>/<name>`` path.
+
+        Args:
+            tinker_path: The path.
+
+        Raises:
+            ValueError: It is not such a path.
+
+        Example::
+
+            p = ParsedCheckpointTinkerPath.from_tinker_path("tinker://run-1/weights/step-10")
+            assert (p.training_run_id, p.checkpoint_id) == ("run-1", "weights/step-10")
+        """
         if not isinstance(tinker_path, str) or not tinker_path.startswith(SCHEME):
             raise ValueError(
                 f"expected a path like 'tinker://<run id>/weights/<name>', got {tinker_path!r}"
@@ -55,4 +68,5 @@ class ParsedCheckpointTinkerPath(models.ParsedCheckpointTinkerPath):
         )
 
     def to_tinker_path(self) -> str:
+        """The ``tinker://`` path again."""
         return f"{SCHEME}{self.training_run_id}/{self.checkpoint_id}"

@@ -229,6 +229,18 @@ class TensorData(models.TensorData):
 
     @classmethod
     def from_numpy(cls, array: np.ndarray[Any, Any]) -> TensorData:
+        """A copy of ``array``: integers (and booleans) as int64, floats as float32.
+
+        Args:
+            array: Any shape; its shape is kept.
+
+        Raises:
+            TypeError: The array holds neither integers nor floats.
+
+        Example::
+
+            weights = TensorData.from_numpy(np.ones(16, dtype=np.float32))
+        """
         numpy = require("numpy")
         kind = array.dtype.kind
         if kind in "iub":
@@ -243,6 +255,11 @@ class TensorData(models.TensorData):
 
     @classmethod
     def from_torch(cls, tensor: torch.Tensor) -> TensorData:
+        """A copy of ``tensor`` (detached, on the CPU, dense; bfloat16 and float16 as float32).
+
+        Args:
+            tensor: Any shape; its shape is kept.
+        """
         torch_ = require("torch")
         if tensor.is_sparse or tensor.layout != torch_.strided:
             tensor = tensor.to_dense()
@@ -299,6 +316,15 @@ class TensorData(models.TensorData):
         return flat
 
     def to_numpy(self, pad_value: float = 0) -> np.ndarray[Any, Any]:
+        """The data as a numpy array of its shape (a copy you may write to).
+
+        Args:
+            pad_value: The value of the entries a sparse tensor leaves out.
+
+        Example::
+
+            logprobs = out.loss_fn_outputs[0]["logprobs"].to_numpy()
+        """
         numpy = require("numpy")
         cached = self.cached_array()
         if cached is not None:
@@ -310,6 +336,11 @@ class TensorData(models.TensorData):
         return flat.reshape(self.shape) if self.shape else flat
 
     def to_torch(self, pad_value: float = 0) -> torch.Tensor:
+        """The data as a torch tensor of its shape (through ``to_numpy``).
+
+        Args:
+            pad_value: The value of the entries a sparse tensor leaves out.
+        """
         torch_ = require("torch")
         result: torch.Tensor = torch_.from_numpy(self.to_numpy(pad_value))
         return result
@@ -365,10 +396,12 @@ class Datum(models.Datum):
 
     @property
     def model_input_spans(self) -> list[Any] | None:
+        """Where each model input token came from (set by ``with_provenance``), or ``None``."""
         return self._model_input_spans
 
     @property
     def loss_fn_input_spans(self) -> list[Any] | None:
+        """Where each loss input came from (set by ``with_provenance``), or ``None``."""
         return self._loss_fn_input_spans
 
     def with_provenance(self, model_input: list[Any], loss_fn_inputs: list[Any]) -> Datum:

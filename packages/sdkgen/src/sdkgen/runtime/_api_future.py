@@ -23,6 +23,9 @@ U = TypeVar("U")
 class APIFuture(Generic[T]):
     """The eventual result of a call.
 
+    The work goes on whether or not anyone waits. A wait that runs out raises
+    ``FutureTimeoutError`` and leaves the work running; ``cancel()`` stops it.
+
     Example::
 
         fut = training_client.forward_backward(data, "cross_entropy")
@@ -55,7 +58,18 @@ class APIFuture(Generic[T]):
         )
 
     def result(self, timeout: float | None = None) -> T:
-        """Block until the result is ready; at most ``timeout`` seconds (default: the client's)."""
+        """Block until the result is ready; at most ``timeout`` seconds (default: the client's).
+
+        Args:
+            timeout: Seconds to wait at most; ``None``: the client's ``result_timeout``.
+
+        Returns:
+            The result.
+
+        Raises:
+            FutureTimeoutError: No result within ``timeout`` (the work goes on).
+            FutureCancelledError: The future was cancelled.
+        """
         limit = self._timeout(timeout)
         try:
             return self._future.result(limit)
@@ -65,7 +79,16 @@ class APIFuture(Generic[T]):
             raise FutureCancelledError(f"{self._description} was cancelled") from None
 
     async def result_async(self, timeout: float | None = None) -> T:
-        """Await the result; at most ``timeout`` seconds (default: the client's)."""
+        """Await the result; at most ``timeout`` seconds (default: the client's).
+
+        ``await fut`` is the same with the default timeout.
+
+        Args:
+            timeout: Seconds to wait at most; ``None``: the client's ``result_timeout``.
+
+        Returns:
+            The result.
+        """
         limit = self._timeout(timeout)
         wrapped = asyncio.wrap_future(self._future)
         try:
@@ -85,9 +108,12 @@ class APIFuture(Generic[T]):
         return await self.result_async()
 
     def future(self) -> concurrent.futures.Future[T]:
+        """The underlying ``concurrent.futures.Future``, for ``concurrent.futures.wait`` and
+        other tools that take one."""
         return self._future
 
     def done(self) -> bool:
+        """Whether the result (or an error) is there; never blocks."""
         return self._future.done()
 
     def cancel(self) -> bool:
@@ -95,13 +121,27 @@ class APIFuture(Generic[T]):
         return self._future.cancel()
 
     def cancelled(self) -> bool:
+        """Whether ``cancel()`` stopped the work."""
         return self._future.cancelled()
 
     def add_done_callback(self, callback: Callable[[APIFuture[T]], None]) -> None:
+        """Call ``callback(self)`` once the future is done (at once when it already is).
+
+        Args:
+            callback: Runs on the thread that completes the future: keep it short.
+        """
         self._future.add_done_callback(lambda _: callback(self))
 
     def map(self, fn: Callable[[T], U]) -> APIFuture[U]:
-        """A future of ``fn(result)``, resolved when this one is."""
+        """A future of ``fn(result)``, resolved when this one is.
+
+        Args:
+            fn: Applied to the result; an exception it raises becomes the new future's.
+
+        Example::
+
+            path = training_client.save_state("step-1").map(lambda r: r.path).result()
+        """
         mapped: concurrent.futures.Future[U] = concurrent.futures.Future()
 
         def done(source: concurrent.futures.Future[T]) -> None:

@@ -132,6 +132,7 @@ class APIError(SDKError):
 
     @property
     def message(self) -> str:
+        """What went wrong, without the endpoint and request id that ``str(err)`` adds."""
         return self.detail
 
     def __str__(self) -> str:
