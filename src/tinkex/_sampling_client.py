@@ -636,7 +636,15 @@ class SamplingClient:
     async def compute_logprobs_async(
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
     ) -> list[float | None]:
-        """``compute_logprobs`` on the caller's event loop (see ``sample_async``)."""
+        """``compute_logprobs`` on the caller's event loop (see ``sample_async``).
+
+        Args:
+            prompt: The tokens to score.
+            prompt_logprobs_last_n: Score only the last n tokens (the others are ``None``).
+
+        Returns:
+            The list of logprobs, one per prompt token (awaited; no future).
+        """
         check_prompt(prompt)
         response = await self.sample_async(
             prompt,
