@@ -101,3 +101,20 @@ def test_every_guide_block_runs(
         root.setLevel(levels[0])
         sdk.setLevel(levels[1])
     assert capsys.readouterr().err == ""
+
+
+def test_the_exceptions_page_shows_every_public_exception() -> None:
+    """docs/api/exceptions.md renders each class with ``::: tinkex.<Name>``: a new exception
+    must be added there (its two aliases excepted: they are the same classes)."""
+    import tinkex
+
+    page = (GUIDES.parent / "api" / "exceptions.md").read_text()
+    shown = set(re.findall(r"^::: tinkex\.(\w+)$", page, re.MULTILINE))
+    public = {
+        name
+        for name in tinkex.__all__
+        if isinstance(obj := getattr(tinkex, name), type)
+        and issubclass(obj, Exception)
+        and not issubclass(obj, Warning)
+    }
+    assert public - {"TinkerError", "BillingError"} == shown - {"_exceptions"}  # the tree
