@@ -160,7 +160,7 @@ class SamplingClient:
 
         Returns:
             A future of the ``SampleResponse``: ``sequences`` (tokens, logprobs, stop reason),
-            and prompt logprobs when asked for.
+                and prompt logprobs when asked for.
 
         Example::
 

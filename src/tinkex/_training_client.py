@@ -233,7 +233,7 @@ class TrainingClient:
 
         Returns:
             A future of the ``ForwardBackwardOutput``: per-datum outputs (such as
-            ``logprobs``) and metrics.
+                ``logprobs``) and metrics.
 
         Example::
 
@@ -403,7 +403,7 @@ class TrainingClient:
 
         Returns:
             A future of the ``SaveWeightsResponse``, whose ``path`` is the checkpoint's
-            ``tinker://`` path.
+                ``tinker://`` path.
 
         Example::
 
@@ -489,7 +489,7 @@ class TrainingClient:
 
         Returns:
             A future of the ``SaveWeightsForSamplerResponse``, whose ``path`` is what
-            ``create_sampling_client`` takes.
+                ``create_sampling_client`` takes.
 
         Example::
 
@@ -537,7 +537,7 @@ class TrainingClient:
 
         Returns:
             A future of the ``SaveWeightsExternalResponse`` with the export's path; its files
-            are listed by ``RestClient.get_external_weights_urls``.
+                are listed by ``RestClient.get_external_weights_urls``.
         """
         check_checkpoint_name(name)
 
