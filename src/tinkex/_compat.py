@@ -28,11 +28,17 @@ __all__ = [
 ]
 
 TinkerError = SDKError
+"""The official SDK's name of ``SDKError``, the base of every exception tinkex raises."""
 BillingError = PaymentRequiredError
+"""The official SDK's name of ``PaymentRequiredError`` (402)."""
 Timeout = httpx.Timeout
+"""httpx's timeout settings (connect, read, write, pool), under the official SDK's name."""
 ModelID: TypeAlias = str
+"""A training run's id, as ``TrainingClient.model_id`` holds it."""
 OptimParams: TypeAlias = AdamParams | DimuonParams
+"""The hyper-parameters ``TrainingClient.optim_step`` takes: ``AdamParams`` or ``DimuonParams``."""
 PerDatumLossFn: TypeAlias = Callable[..., Any]
+"""The official SDK's type of a per-datum loss function (any callable here)."""
 
 
 class ExperimentalWarning(FutureWarning):

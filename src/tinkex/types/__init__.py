@@ -51,11 +51,17 @@ from ._paths import ParsedCheckpointTinkerPath
 from ._tensor import Datum, TensorData, TensorDtype
 
 ModelID: TypeAlias = str
+"""A training run's id, as ``TrainingClient.model_id`` holds it."""
 RequestID: TypeAlias = str
+"""The id of a request whose result is polled for (a future's id)."""
 LossFnInputs: TypeAlias = dict[str, TensorData]
+"""A datum's loss inputs by name (``target_tokens``, ``weights``, ...)."""
 LossFnOutput: TypeAlias = dict[str, TensorData]
+"""A datum's loss outputs by name (``logprobs``, ...)."""
 OptimParams: TypeAlias = AdamParams | DimuonParams
+"""The hyper-parameters of one optimizer step: ``AdamParams`` or ``DimuonParams``."""
 ProvenanceSpans: TypeAlias = list[PromptProvenanceSpan | SampledProvenanceSpan]
+"""Where each token came from: prompt or sampled spans (``Datum.with_provenance``)."""
 
 
 def __getattr__(name: str) -> Any:

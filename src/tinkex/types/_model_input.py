@@ -126,6 +126,8 @@ ModelInputChunk = Annotated[
     EncodedTextChunk | ImageAssetPointerChunk | ImageChunk | DmelChunk,
     Field(discriminator="type"),
 ]
+"""One chunk of a ``ModelInput``: text tokens, an image (inline or by reference) or a dmel
+array, told apart by its ``type``."""
 
 
 _PUBLIC = (EncodedTextChunk, ImageAssetPointerChunk, ImageChunk, DmelChunk)

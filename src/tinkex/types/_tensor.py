@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Datum", "TensorData", "TensorDtype", "require"]
 
 TensorDtype = Literal["int64", "float32"]
+"""The element types a tensor travels in: integers as int64, floats as float32."""
 
 # The dtype a plain list gets, by loss-input key (as the official SDK does).
 KEY_DTYPES: dict[str, TensorDtype] = {
