@@ -49,8 +49,10 @@ StopReason: TypeAlias = Literal["length", "stop"]
 """length = max_tokens reached; stop = a stop string/token or end-of-sequence."""
 
 QueueState: TypeAlias = Literal["active", "paused_capacity", "paused_rate_limit"]
+"""Whether the server is working on a request, or holding it back for capacity or a rate limit."""
 
 RequestErrorCategory: TypeAlias = Literal["unknown", "server", "user"]
+"""Whose fault a failed request was; user = the request itself (fix it before resending)."""
 
 CheckpointType: TypeAlias = Literal["training", "sampler", "external"]
 """training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/)."""
@@ -1150,6 +1152,9 @@ class RequestFailedResponse(BaseModel):
 
     error: str
     category: RequestErrorCategory | str
+    """
+    Whose fault a failed request was; user = the request itself (fix it before resending).
+    """
 
 
 class SamplingParams(BaseModel):
@@ -1666,6 +1671,9 @@ class TryAgainResponse(BaseModel):
     type: Literal["try_again"] = "try_again"
     request_id: str
     queue_state: QueueState | str
+    """
+    Whether the server is working on a request, or holding it back for capacity or a rate limit.
+    """
     queue_state_reason: str | None = None
 
 
