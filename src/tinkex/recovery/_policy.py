@@ -21,9 +21,13 @@ __all__ = [
 ]
 
 BreakageKind = Literal["unreachable", "lost_model", "corrupted", "nan_loss", "custom"]
+"""How a run broke: the server unreachable past the retries, the model or request lost (as
+after a restart), the run reported corrupted, a NaN loss, or the policy's ``is_broken`` said so."""
 RecoveryEventKind = Literal[
     "detected", "started", "checkpoint_chosen", "completed", "failed", "exhausted"
 ]
+"""The stages of a recovery a ``RecoveryEvent`` reports, from the breakage detected to the
+run restored (``completed``) or given up (``exhausted``)."""
 _ALL_KINDS: tuple[BreakageKind, ...] = (
     "unreachable",
     "lost_model",

@@ -21,6 +21,8 @@ __all__ = ["RecoverableRun", "RunSummary", "TrainStep"]
 logger = logging.getLogger("tinkex.recovery")
 
 TrainStep = Callable[["TrainingClient", int], Any]
+"""The caller's training step: ``train_step(training_client, step)``, run once per step on the
+current client (a new one after a recovery); the step number picks the batch."""
 _CLEANUP_TIMEOUT = 10.0
 
 
