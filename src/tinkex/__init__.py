@@ -122,7 +122,7 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery"}
+_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery", "regularizers"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -191,6 +191,7 @@ if TYPE_CHECKING:
         auth as auth,
         lowlevel as lowlevel,
         recovery as recovery,
+        regularizers as regularizers,
         runtime as runtime,
         types as types,
     )

@@ -30,7 +30,7 @@ PUBLIC = [
     "ServerUnreachableError", "ServiceClient", "StopReason", "TensorData", "TensorDtype", "Timeout",
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
-    "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError",
+    "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
     "runtime", "types",
 ]  # fmt: skip
 
