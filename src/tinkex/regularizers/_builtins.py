@@ -326,9 +326,10 @@ class GradientPenalty:
                     self.name, "loss_fn must return a tensor computed from the logprobs"
                 )
             grads = torch_.autograd.grad(loss, inputs, create_graph=True, allow_unused=True)
+        # `lp.sum() * 0` keeps the value on the graph when the gradient is constant.
         squared: torch.Tensor = sum(
             (
-                (g.square().sum() if g is not None else lp.sum() * 0.0)
+                lp.sum() * 0.0 + (g.square().sum() if g is not None else 0.0)
                 for g, lp in zip(grads, inputs, strict=True)
             ),
             torch_.zeros(()),

@@ -226,7 +226,7 @@ def _evaluate(
     if not bool(torch_.isfinite(output)):
         raise RegularizerError(
             name,
-            f"returned {float(output)}: the penalty must be finite (look for log(0), "
+            f"returned {float(output.detach())}: the penalty must be finite (look for log(0), "
             "division by zero or -inf in its inputs, e.g. reference logprobs)",
         )
     if needs_grad and not output.requires_grad:
