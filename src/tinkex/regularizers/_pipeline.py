@@ -125,6 +125,9 @@ class Pipeline:
     A regularizer that returns something other than a finite 0-d tensor, or one without a
     gradient while the logprobs have one, raises :class:`RegularizerError` naming it.
 
+    Scales: :func:`cross_entropy` sums over tokens, the built-in regularizers average over
+    tokens; choose weights with that in mind (the gradient norms help compare the terms).
+
     Args:
         base_loss: ``(data, logprobs) -> tensor`` or ``(tensor, metrics)``, e.g.
             :func:`cross_entropy`.
