@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "CheckpointNotFoundError": "._download",
     "RecoveryError": ".recovery",
     "RecoveryExhaustedError": ".recovery",
+    "RegularizerError": ".regularizers",
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
@@ -244,6 +245,7 @@ if TYPE_CHECKING:
         RecoveryError as RecoveryError,
         RecoveryExhaustedError as RecoveryExhaustedError,
     )
+    from .regularizers import RegularizerError as RegularizerError
     from .types import (
         AdamParams as AdamParams,
         Checkpoint as Checkpoint,

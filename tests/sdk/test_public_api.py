@@ -31,6 +31,7 @@ PUBLIC = [
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
     "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
+    "RegularizerError",
     "runtime", "types",
 ]  # fmt: skip
 

@@ -34,7 +34,7 @@ from ._builtins import (
     Orthogonality,
 )
 from ._pipeline import BASE_NAME, Pipeline, Term, cross_entropy
-from ._protocol import Regularizer, RegularizerError, RegularizerOutput
+from ._protocol import Regularizer, RegularizerError
 
 __all__ = [
     "BASE_NAME",
@@ -49,7 +49,6 @@ __all__ = [
     "Pipeline",
     "Regularizer",
     "RegularizerError",
-    "RegularizerOutput",
     "Term",
     "cross_entropy",
 ]

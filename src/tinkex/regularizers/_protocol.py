@@ -8,8 +8,10 @@ function of those logprobs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from sdkgen.runtime import SDKError
 
 from ..types import Datum
 from ..types._tensor import require
@@ -21,14 +23,10 @@ __all__ = [
     "ReferenceFn",
     "Regularizer",
     "RegularizerError",
-    "RegularizerOutput",
     "per_datum_input",
     "selected_logprobs",
     "token_mask",
 ]
-
-#: A scalar tensor, or the scalar and metrics (name -> number) to report with it.
-RegularizerOutput: TypeAlias = "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"
 
 #: ``reference(data)``: one sequence (list or tensor) of values per datum.
 ReferenceFn: TypeAlias = "Callable[[list[Datum]], Sequence[Any]]"
@@ -52,8 +50,12 @@ class Regularizer(Protocol):
     def __call__(self, data: list[Datum], logprobs: list[torch.Tensor], /) -> Any: ...
 
 
-class RegularizerError(ValueError):
-    """A regularizer (or the base loss) gave something the pipeline cannot use; ``name`` says which."""
+class RegularizerError(SDKError, ValueError):
+    """A regularizer (or the base loss) gave something the pipeline cannot use; ``name`` says which.
+
+    Raised from the step's future (``forward_backward_custom(...).result()``); nothing was sent
+    for the backward pass.
+    """
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"regularizer {name!r}: {message}")
