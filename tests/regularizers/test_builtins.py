@@ -225,6 +225,7 @@ def test_weights_of_the_wrong_length_are_named() -> None:
     [
         (lambda: L1(of="weights"), "of must be"),  # type: ignore[arg-type]
         (lambda: ElasticNet(l1_ratio=1.5), "l1_ratio"),
+        (lambda: ElasticNet(of="logits"), "ElasticNet: of must be"),  # type: ignore[arg-type]
         (lambda: ElasticNet(l1_ratio=float("nan")), "l1_ratio"),
         (lambda: Entropy(mode="up"), "mode"),  # type: ignore[arg-type]
         (lambda: KLDivergence(estimator="k4"), "estimator"),  # type: ignore[arg-type]

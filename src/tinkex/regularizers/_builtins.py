@@ -127,6 +127,7 @@ class ElasticNet:
     def __init__(self, *, l1_ratio: float = 0.5, of: Quantity = "logprobs") -> None:
         if not 0.0 <= l1_ratio <= 1.0:  # also refuses NaN
             raise ValueError(f"ElasticNet: l1_ratio must be in [0, 1], got {l1_ratio!r}")
+        _check_quantity("ElasticNet", of)
         self.l1_ratio = float(l1_ratio)
         self._l1, self._l2 = L1(of=of), L2(of=of)
 
