@@ -34,6 +34,7 @@ ORDER = [
     "forward_inference",
     "compute_logprobs",
     "custom_loss",
+    "regularized_training",
     "adam_and_chunking",
     "save_and_sample",
     "training_persistence",

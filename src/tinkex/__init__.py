@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "CheckpointNotFoundError": "._download",
     "RecoveryError": ".recovery",
     "RecoveryExhaustedError": ".recovery",
+    "RegularizerError": ".regularizers",
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
@@ -122,7 +123,7 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery"}
+_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery", "regularizers"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -191,6 +192,7 @@ if TYPE_CHECKING:
         auth as auth,
         lowlevel as lowlevel,
         recovery as recovery,
+        regularizers as regularizers,
         runtime as runtime,
         types as types,
     )
@@ -243,6 +245,7 @@ if TYPE_CHECKING:
         RecoveryError as RecoveryError,
         RecoveryExhaustedError as RecoveryExhaustedError,
     )
+    from .regularizers import RegularizerError as RegularizerError
     from .types import (
         AdamParams as AdamParams,
         Checkpoint as Checkpoint,

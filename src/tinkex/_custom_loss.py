@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 RunChunks = Callable[
     [list[list[Datum]], int, Any, dict[str, Any] | None, bool], Awaitable[ForwardBackwardOutput]
 ]
+# Passes the turn of reserved seq ids that will not be sent: (first, count).
+GiveUp = Callable[[int, int], Awaitable[None]]
 
 __all__ = ["run_custom_loss", "surrogate_data"]
 
@@ -53,16 +55,26 @@ async def run_custom_loss(
     loss_fn: CustomLossFn,
     chunks: list[list[Datum]],
     first: int,
+    give_up: GiveUp,
 ) -> ForwardBackwardOutput:
-    """Both passes use ids reserved when the user called: ``first`` .. ``first + 2n - 1``."""
+    """Both passes use ids reserved when the user called: ``first`` .. ``first + 2n - 1``.
+
+    If the forward pass or the user's loss fails, the backward pass's ids are given up (with
+    ``give_up``), so that the client's later calls do not wait for them forever.
+    """
     torch = require("torch")
-    forward = await run_chunks(chunks, first, "cross_entropy", None, True)
-    logprobs = [
-        torch.tensor(out["logprobs"].data, dtype=torch.float32, requires_grad=True)
-        for out in forward.loss_fn_outputs
-    ]
-    loss, metrics = loss_fn(data, logprobs)
-    loss.backward()
+    backward_first = first + len(chunks)
+    try:
+        forward = await run_chunks(chunks, first, "cross_entropy", None, True)
+        logprobs = [
+            torch.tensor(out["logprobs"].data, dtype=torch.float32, requires_grad=True)
+            for out in forward.loss_fn_outputs
+        ]
+        loss, metrics = loss_fn(data, logprobs)
+        loss.backward()
+    except BaseException:
+        await give_up(backward_first, len(chunks))
+        raise
     grads: list[Any] = [
         (lp.grad if lp.grad is not None else torch.zeros_like(lp)) for lp in logprobs
     ]
@@ -75,7 +87,7 @@ async def run_custom_loss(
     for size in sizes:
         backward_chunks.append(backward_data[at : at + size])
         at += size
-    result = await run_chunks(backward_chunks, first + len(chunks), "cross_entropy", None, False)
+    result = await run_chunks(backward_chunks, backward_first, "cross_entropy", None, False)
     merged = dict(result.metrics)
     if "loss:sum" in merged:
         merged["surrogate_loss:sum"] = merged.pop("loss:sum")

@@ -36,6 +36,7 @@
     ├── SampleResultTimeoutError     a sample's result was not announced within its deadline
     ├── RecoveryError                a broken run could not be recovered (tinkex.recovery)
     │   └── RecoveryExhaustedError   every recovery attempt of the policy failed
+    ├── RegularizerError             a regularizer's value is unusable: names it (a ValueError)
     └── DownloadError                a checkpoint could not be downloaded; says which and why
         ├── InvalidTinkerPathError   the tinker:// path does not parse (also a ValueError)
         ├── OutputExistsError        the output directory exists and may not be replaced

@@ -327,7 +327,9 @@ class TrainingClient:
         # Ids for both passes now, so that nothing the user calls next lands between them.
         first = self._turnstile.reserve(2 * len(chunks))
         return self._submit(
-            run_custom_loss(self._run_chunks, datums, loss_fn, chunks, first),
+            run_custom_loss(
+                self._run_chunks, datums, loss_fn, chunks, first, self._turnstile.give_up
+            ),
             "forward_backward_custom",
         )
 

@@ -32,7 +32,8 @@ PUBLIC = [
     "ServerUnreachableError", "ServiceClient", "StopReason", "TensorData", "TensorDtype", "Timeout",
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
-    "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError",
+    "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
+    "RegularizerError",
     "runtime", "types",
 ]  # fmt: skip
 

@@ -90,3 +90,18 @@ def low_level() -> None:
         handle = api.training.optim_step(model_id="m", seq_id=1, adam_params=models.AdamParams())
         assert_type(handle.result(timeout=5), models.OptimStepResponse)
         api.training.optim_step(model_id="m", seq_id="1")  # type: ignore[call-overload]
+
+
+def regularized(training: TrainingClient, data: list[Datum]) -> None:
+    from tinkex.regularizers import L2, Entropy, Pipeline, Term, cross_entropy
+
+    loss_fn = Pipeline(
+        cross_entropy,
+        [Term(L2(), weight=0.01), Term(Entropy(mode="maximize"), weight=0.1)],
+        track_grad_norms=True,
+    )
+    out = training.forward_backward_custom(data, loss_fn).result()
+    assert_type(out, ForwardBackwardOutput)
+    assert_type(out.metrics["reg/l2:weighted"], float)
+    Entropy(mode="up")  # type: ignore[arg-type]
+    Term(L2(), weight="0.1")  # type: ignore[arg-type]
