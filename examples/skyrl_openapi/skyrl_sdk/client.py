@@ -10,6 +10,7 @@ import httpx
 from sdkgen.runtime import (
     APISpec,
     AsyncAPIClient,
+    ClientConfig,
     EndpointSpec,
     Listener,
     RetryInfo,
@@ -38,6 +39,8 @@ class SkyRL(SyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -61,6 +64,7 @@ class SkyRL(SyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -78,6 +82,7 @@ class SkyRL(SyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.service = Service(self)
         self.training = Training(self)
@@ -96,6 +101,8 @@ class AsyncSkyRL(AsyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -119,6 +126,7 @@ class AsyncSkyRL(AsyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -136,6 +144,7 @@ class AsyncSkyRL(AsyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.service = AsyncService(self)
         self.training = AsyncTraining(self)

@@ -10,6 +10,7 @@ import httpx
 from sdkgen.runtime import (
     APISpec,
     AsyncAPIClient,
+    ClientConfig,
     EndpointSpec,
     Listener,
     RetryInfo,
@@ -43,6 +44,8 @@ class TinkerAPI(SyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -66,6 +69,7 @@ class TinkerAPI(SyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -83,6 +87,7 @@ class TinkerAPI(SyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.service = Service(self)
         self.sessions = Sessions(self)
@@ -106,6 +111,8 @@ class AsyncTinkerAPI(AsyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -129,6 +136,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -146,6 +154,7 @@ class AsyncTinkerAPI(AsyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.service = AsyncService(self)
         self.sessions = AsyncSessions(self)

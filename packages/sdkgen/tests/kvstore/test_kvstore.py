@@ -80,6 +80,27 @@ def test_credentials_come_from_the_environment_and_a_missing_one_is_not_sent(
     assert caught.value.status_code == 401
 
 
+def test_a_resolved_config_is_used_as_it_is(
+    sdk: ModuleType, server: Any, tenant: str, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Settings resolved once (arguments > environment > defaults) build any number of clients:
+    # the environment is not read again, and no other setting argument is looked at.
+    from sdkgen.runtime import ClientConfig
+
+    config = ClientConfig.resolve(
+        sdk.KVStore.api,
+        base_url=server.base_url,
+        api_key=token,
+        credentials={"KV_TENANT": tenant},
+        timeout=20,
+    )
+    monkeypatch.setenv("KV_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    with sdk.KVStore(config=config, base_url="http://127.0.0.1:9") as kv:
+        assert kv.config is config
+        assert kv.keys.put_key("resolved", value="x").version == 1
+    assert server.seen(tenant=tenant)[-1].headers["authorization"] == f"Bearer {token}"
+
+
 # -- parameters: a header with a non-identifier wire name, a cookie ----------------------------
 
 

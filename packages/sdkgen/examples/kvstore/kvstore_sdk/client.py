@@ -10,6 +10,7 @@ import httpx
 from sdkgen.runtime import (
     APISpec,
     AsyncAPIClient,
+    ClientConfig,
     EndpointSpec,
     Listener,
     RetryInfo,
@@ -39,6 +40,8 @@ class KVStore(SyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     ``credentials`` gives the credentials besides ``api_key``, by their environment variable's
     name: KV_TENANT.
     """
@@ -65,6 +68,7 @@ class KVStore(SyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -83,6 +87,7 @@ class KVStore(SyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.keys = Keys(self)
         self.values = Values(self)
@@ -102,6 +107,8 @@ class AsyncKVStore(AsyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     ``credentials`` gives the credentials besides ``api_key``, by their environment variable's
     name: KV_TENANT.
     """
@@ -128,6 +135,7 @@ class AsyncKVStore(AsyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -146,6 +154,7 @@ class AsyncKVStore(AsyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.keys = AsyncKeys(self)
         self.values = AsyncValues(self)

@@ -10,6 +10,7 @@ import httpx
 from sdkgen.runtime import (
     APISpec,
     AsyncAPIClient,
+    ClientConfig,
     EndpointSpec,
     Listener,
     RetryInfo,
@@ -34,6 +35,8 @@ class NotesAPI(SyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -57,6 +60,7 @@ class NotesAPI(SyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -74,6 +78,7 @@ class NotesAPI(SyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.notes = Notes(self)
 
@@ -88,6 +93,8 @@ class AsyncNotesAPI(AsyncAPIClient):
     sends the current OpenTelemetry trace context (``traceparent``) with every request.
     ``request_hooks`` / ``response_hooks`` run on every attempt (``runtime._hooks`` gives the
     order relative to auth and retries); an exception they raise propagates, not retried.
+    ``config`` is settings already resolved (``ClientConfig.resolve``); when it is given, the
+    setting arguments (``base_url`` to ``response_hooks``) are not read.
     """
 
     api: ClassVar[APISpec] = API_SPEC
@@ -111,6 +118,7 @@ class AsyncNotesAPI(AsyncAPIClient):
         response_hooks: Iterable[Callable[[httpx.Response], None]] = (),
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -128,5 +136,6 @@ class AsyncNotesAPI(AsyncAPIClient):
             response_hooks=response_hooks,
             http_client=http_client,
             transport=transport,
+            config=config,
         )
         self.notes = AsyncNotes(self)
