@@ -457,7 +457,7 @@ def _run_calls(
     probe.step("RestClient.list_sessions()", lambda: rest.list_sessions().result(T))
     probe.step(
         "RestClient.get_session(session_id)",
-        lambda: rest.get_session(service.holder.run(service.holder.session_id())).result(T),
+        lambda: rest.get_session(service.holder.run(service.holder.session.session_id())).result(T),
     )
     if sc is not None:
         probe.step(
@@ -514,8 +514,8 @@ def _sample_from_path(
 
     async def go() -> Any:
         reply = await holder.api.sampling.create_sampling_session(
-            session_id=await holder.session_id(),
-            sampling_session_seq_id=holder.next_sampling_seq_id(),
+            session_id=await holder.session.session_id(),
+            sampling_session_seq_id=holder.session.next_sampling_seq_id(),
             model_path=path,
         )
         return reply.sampling_session_id

@@ -109,7 +109,7 @@ _sessions: weakref.WeakKeyDictionary[Holder, str] = weakref.WeakKeyDictionary()
 
 def _open_sessions(base_url: str) -> set[str]:
     with _lock:
-        return {s for h, s in _sessions.items() if not h.closed and h.base_url == base_url}
+        return {s for h, s in _sessions.items() if not h.runner.closed and h.base_url == base_url}
 
 
 def _claims_of(holder: Holder) -> _Claims:

@@ -19,6 +19,7 @@ from ._download import DEFAULT_READ_TIMEOUT, ProgressCallback, download_checkpoi
 from ._generated import AsyncTinkerAPI, models
 from ._holder import Holder
 from ._public_call import awaited_twin, public
+from ._settings import ClientSettings
 from ._validation import check_checkpoint_id
 from ._wire import omit
 from .types import ParsedCheckpointTinkerPath
@@ -51,7 +52,7 @@ class RestClient:
         api_key: str | None = None,
     ) -> None:
         self._owns_holder = _holder is None
-        self.holder = _holder or Holder(base_url=base_url, api_key=api_key)
+        self.holder = _holder or Holder(ClientSettings.resolve(base_url=base_url, api_key=api_key))
 
     def __repr__(self) -> str:
         return f"RestClient(base_url={self.holder.base_url!r})"
@@ -695,5 +696,7 @@ def _items_of(
             yield item
     finally:
         close = getattr(items, "aclose", None)
-        if close is not None and not holder.closed:  # left early (a CLI --limit): end the walk
+        if (
+            close is not None and not holder.runner.closed
+        ):  # left early (a CLI --limit): end the walk
             holder.run(close())

@@ -191,7 +191,7 @@ class SampleResultsPoller:
         # Background work serving every sample of the session: it must not carry the headers
         # of the public call that happened to start it.
         try:
-            detached_context().run(self.holder.loop.submit, self._run())
+            detached_context().run(self.holder.runner.loop.submit, self._run())
         except SDKError:  # the client closed meanwhile
             with self._lock:
                 self._closed = True
@@ -353,7 +353,7 @@ def poller_for(
         pollers = _POLLERS.get(holder)
         if pollers is None:
             pollers = _POLLERS[holder] = {}
-            holder.add_close_hook(lambda: _close_all(pollers))
+            holder.runner.add_close_hook(lambda: _close_all(pollers))
         poller = pollers.get(key)
         if poller is None:
             poller = pollers[key] = SampleResultsPoller(

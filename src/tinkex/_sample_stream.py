@@ -68,7 +68,7 @@ class SampleStream:
                 except StopAsyncIteration:
                     return
         finally:
-            await asyncio.wrap_future(self._holder.loop.submit(self._aclose()))
+            await asyncio.wrap_future(self._holder.runner.loop.submit(self._aclose()))
 
     async def _aclose(self) -> None:
         self._closed = True
@@ -81,7 +81,7 @@ class SampleStream:
         """Hang up: the connection closes and the server stops sampling for it."""
         if self._closed:
             return
-        if self._holder.closed:
+        if self._holder.runner.closed:
             self._closed = True
             return
         self._holder.run(self._aclose())

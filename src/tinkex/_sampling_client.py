@@ -43,6 +43,7 @@ from ._sample_results_poller import SampleResultsPoller, poller_for
 from ._sample_stream import SampleStream
 from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id, open_sampling_client
 from ._sampling_retry import RetryConfig, resubmittable
+from ._settings import ClientSettings
 from ._validation import check_fits_context, check_prompt, check_sample_args
 from ._wire import compact
 from .types import (
@@ -232,11 +233,15 @@ class SamplingClient:
             prompt_logprobs_last_n,
         )
         holder = self.holder
-        holder.check_open()
+        holder.runner.check_open()
         # The server's flags set the limits: fetched first, on the SDK's loop.
         if holder.features.known_config is None:
             fetch = holder.features.config()
-            await (fetch if holder.loop.in_loop_thread() else holder.submit(fetch, "client config"))
+            await (
+                fetch
+                if holder.runner.loop.in_loop_thread()
+                else holder.submit(fetch, "client config")
+            )
         return await self._sample(request)
 
     def _request(
@@ -422,11 +427,11 @@ class SamplingClient:
         poller = await self._sample_results_poller()
         try:
             if poller is not None:  # the session-wide long poll says when the result is ready
-                await poller.wait(handle.request_id, self.holder.result_timeout)
+                await poller.wait(handle.request_id, self.holder.runner.result_timeout)
             result = await handle.result()
         except asyncio.CancelledError:
             # Nobody wants this sample any more: let the server stop working on it too.
-            self.holder.cancel_request(handle.request_id)
+            self.holder.cancels.request(handle.request_id)
             raise
         finally:
             if poller is not None:  # fetched or given up: the server may drop the payload
@@ -606,7 +611,7 @@ class SamplingClient:
             raise ValueError(
                 "not a sampler handle (expected what get_sampler_handle returns)"
             ) from err
-        holder = Holder(base_url=state["base_url"], api_key=api_key)
+        holder = Holder(ClientSettings.resolve(base_url=state["base_url"], api_key=api_key))
         return SamplingClient(
             holder,
             sampling_session_id=state["sampling_session_id"],
@@ -665,9 +670,11 @@ def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
     """A sampling client in another process: its own connections, no session of its own, and
     a clone id of its own, so that its seq ids differ from every other client's."""
     holder = Holder(
-        base_url=state["base_url"],
-        api_key=state["api_key"],
-        default_headers=state.get("default_headers"),
+        ClientSettings.resolve(
+            base_url=state["base_url"],
+            api_key=state["api_key"],
+            default_headers=state.get("default_headers"),
+        )
     )
     return SamplingClient(
         holder,

@@ -41,8 +41,8 @@ async def open_sampling_client(
         raise ValueError("pass exactly one of model_path (tinker://...) and base_model")
     sampler_id = await create_sampling_session_recovering(  # a lost answer: looked up
         holder,
-        session_id=await holder.session_id(),
-        seq_id=holder.next_sampling_seq_id(),
+        session_id=await holder.session.session_id(),
+        seq_id=holder.session.next_sampling_seq_id(),
         base_model=base_model,
         model_path=model_path,
     )

@@ -29,13 +29,15 @@ from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
 from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models
-from ._holder import DEFAULT_RESULT_TIMEOUT, Holder, SessionStatus
+from ._holder import Holder
 from ._public_call import awaited_twin, public
 from ._sampling_client import (
     RetryConfig,
     SamplingClientFuture,
     open_sampling_client,
 )
+from ._session import SessionStatus
+from ._settings import DEFAULT_RESULT_TIMEOUT, ClientSettings
 from ._tinker_paths import check_tinker_path
 from ._training_client import TrainingClient
 from ._validation import check_lora_rank
@@ -151,26 +153,28 @@ class ServiceClient:
                 stacklevel=2,
             )
         self.holder = Holder(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers_overrides,
-            listeners=listeners,
-            on_retry=on_retry,
-            transport=transport,
-            result_timeout=result_timeout,
-            resend_ambiguous=resend_ambiguous,
-            user_metadata=user_metadata,
-            project_id=project_id,
-            display_name=display_name,
-            tags=tags,
-            heartbeat_period=heartbeat_period,
-            telemetry_flush_interval=telemetry_flush_interval,
-            propagate_trace=propagate_trace,
-            http_backend=http_backend,
-            wire=wire,
-            unreachable_timeout=unreachable_timeout,
+            ClientSettings.resolve(
+                base_url=base_url,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                default_headers=default_headers_overrides,
+                listeners=listeners,
+                on_retry=on_retry,
+                transport=transport,
+                result_timeout=result_timeout,
+                resend_ambiguous=resend_ambiguous,
+                user_metadata=user_metadata,
+                project_id=project_id,
+                display_name=display_name,
+                tags=tags,
+                heartbeat_period=heartbeat_period,
+                telemetry_flush_interval=telemetry_flush_interval,
+                propagate_trace=propagate_trace,
+                http_backend=http_backend,
+                wire=wire,
+                unreachable_timeout=unreachable_timeout,
+            )
         )
 
     def __repr__(self) -> str:
@@ -205,7 +209,7 @@ class ServiceClient:
         optimizer: models.OptimizerConfig | None = None,
     ) -> TrainingClient:
         """create_model, recovered from a lost answer (looked up, adopted or resent once)."""
-        session_id = await self.holder.session_id()
+        session_id = await self.holder.session.session_id()
         model_id = await create_model_recovering(
             self.holder,
             session_id=session_id,
@@ -261,7 +265,7 @@ class ServiceClient:
             train_unembed=train_unembed,
         )
         holder = self.holder
-        model_seq_id = holder.next_model_seq_id()
+        model_seq_id = holder.session.next_model_seq_id()
 
         async def run() -> TrainingClient:
             await self._check_base_model(base_model)
@@ -288,13 +292,13 @@ class ServiceClient:
     ) -> TrainingClientFuture:
         check_tinker_path(path)
         holder = self.holder
-        model_seq_id = holder.next_model_seq_id()
+        model_seq_id = holder.session.next_model_seq_id()
 
         async def run() -> TrainingClient:
             try:
                 model_id = await load_run_recovering(  # a lost answer: looked up
                     holder,
-                    session_id=await holder.session_id(),
+                    session_id=await holder.session.session_id(),
                     model_seq_id=model_seq_id,
                     path=path,
                     optimizer_state=optimizer_state,
@@ -331,7 +335,7 @@ class ServiceClient:
         except NotFoundError as err:
             err.detail = f"no checkpoint at {path}: {err.detail}"
             raise
-        model_seq_id = holder.next_model_seq_id()
+        model_seq_id = holder.session.next_model_seq_id()
         lora = models.LoraConfig(rank=info.lora_rank or 32)
         client = await self._new_run(model_seq_id, info.base_model, lora, user_metadata)
         load = client.load_state_with_optimizer if optimizer_state else client.load_state
@@ -493,11 +497,11 @@ class ServiceClient:
         Returns:
             A future of the copy's ``tinker://`` path. Needs ``ServiceClient(project_id=...)``.
         """
-        if not self.holder.project_id:
+        if not self.holder.settings.project_id:
             raise ValueError("copy_weights needs a project: ServiceClient(project_id=...)")
         return self.create_rest_client().copy_weights(
             path,
-            self.holder.project_id,
+            self.holder.settings.project_id,
             ttl_seconds=ttl_seconds,
             weights_access_token=weights_access_token,
         )
@@ -549,7 +553,7 @@ class ServiceClient:
         tb: TracebackType | None,
     ) -> None:
         if exc is not None:
-            self.holder.telemetry.unhandled_exception(exc)
+            self.holder.session.telemetry.unhandled_exception(exc)
         if exc is None:
             self.close("success")
         elif isinstance(exc, Exception):

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sdkgen.runtime import Event, TelemetryReporter, telemetry_enabled
 
+from ._generated import AsyncTinkerAPI
+
 if TYPE_CHECKING:
     from ._holder import Holder
 
@@ -39,13 +41,15 @@ def _now() -> str:
 
 
 class SessionTelemetry:
-    """Builds events for one holder and hands them to a reporter (when telemetry is on)."""
+    """Builds events for one holder's session and hands them to a reporter (when telemetry is
+    on). Made while the holder is (re)built: it reads the holder's parts only when sending."""
 
     def __init__(self, holder: Holder, *, flush_interval: float = 10.0) -> None:
         self.holder = holder
-        self.enabled = telemetry_enabled(holder.api.api, os.environ)
+        spec = AsyncTinkerAPI.api
+        self.enabled = telemetry_enabled(spec, os.environ)
         self.reporter = TelemetryReporter(
-            self._send, flush_interval=flush_interval, logger_name=holder.api.api.logger
+            self._send, flush_interval=flush_interval, logger_name=spec.logger
         )
         self._index = itertools.count()
         self._started_at: datetime.datetime | None = None
@@ -71,7 +75,7 @@ class SessionTelemetry:
             events=batch,  # type: ignore[arg-type]  # validated into the event models
             platform=platform.system(),
             sdk_version=holder.version,
-            session_id=holder.known_session_id or self._sessionless,
+            session_id=holder.session.known_id or self._sessionless,
             process_uuid=PROCESS_UUID,
             max_retries=0,  # the reporter retries batches itself
         )

@@ -91,7 +91,7 @@ class TrainingClient:
         self.model_id = model_id
         self._info = info
         self._turnstile = Turnstile(first=1)  # seq 0 was the model's creation
-        self._forks = holder.forks  # a child of fork() cannot go on numbering its requests
+        self._forks = holder.runner.forks  # a child of fork() cannot go on numbering its requests
         self._queue_logger = QueueStateLogger(f"training run {model_id}")
         self._wire = ForwardBackwardWire(
             holder.api, model_id, compress=self._compress_fwdbwd, observer=self._queue_logger
@@ -104,7 +104,7 @@ class TrainingClient:
 
     def _submit(self, coro: Any, what: str) -> APIFuture[Any]:
         try:
-            self.holder.refuse_after_fork(self._forks, f"TrainingClient {self.model_id}")
+            self.holder.runner.refuse_after_fork(self._forks, f"TrainingClient {self.model_id}")
         except BaseException:
             coro.close()
             raise
@@ -597,7 +597,7 @@ class TrainingClient:
                 "save_weights_and_get_sampling_client(name=...) keeps no checkpoint; the name is "
                 "ignored. Use save_weights_for_sampler(name) to save one."
             )
-        sampling_seq = self.holder.next_sampling_seq_id()
+        sampling_seq = self.holder.session.next_sampling_seq_id()
         seq_id = self._turnstile.reserve(1)
 
         async def run() -> SamplingClient:

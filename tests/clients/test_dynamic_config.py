@@ -133,7 +133,7 @@ def test_no_cancellation_is_sent_unless_the_server_enables_it(
     _asample_id(server)
     assert future.cancel()
     # The drain ran (it asked for the flags, already known) and sent nothing.
-    assert wait_for(lambda: not service.holder._cancel_draining)
+    assert wait_for(lambda: not service.holder.cancels.draining)
     time.sleep(0.1)
     assert server.requests_to("cancel_future") == []
 

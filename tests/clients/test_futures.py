@@ -224,7 +224,7 @@ def test_cancel_right_after_the_call_does_not_stall_the_run(
 ) -> None:
     """Cancelled before the background loop even picked it up: its seq id must still be
     passed on, or every later call of the run would wait forever."""
-    loop = training.holder.loop.loop
+    loop = training.holder.runner.loop.loop
     started = threading.Event()
 
     def block() -> None:

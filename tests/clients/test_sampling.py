@@ -318,7 +318,7 @@ def test_pickled_sampler_works_in_process(
         theirs = clone.sample(_prompt(7, 8), 1, types.SamplingParams(max_tokens=3)).result(
             timeout=WAIT
         )
-        assert not clone.holder.session_started  # no session, no heartbeat of its own
+        assert not clone.holder.session.started  # no session, no heartbeat of its own
         assert len(server.requests_to("create_session")) == 1
         assert server.requests_to("asample")[-1].headers["x-api-key"] == "tml-test-key"
     finally:

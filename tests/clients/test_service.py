@@ -35,7 +35,7 @@ def test_session_is_created_on_first_use_with_its_metadata(
     )
     time.sleep(0.15)  # several heartbeat periods: nothing may happen before the first use
     assert server.requests == []
-    assert not service.holder.session_started
+    assert not service.holder.session.started
 
     service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
 
@@ -134,7 +134,7 @@ def test_heartbeats_arrive_at_the_configured_period(
     time.sleep(0.5)
     count = server.heartbeats[sid]
     assert 6 <= count <= 11, count
-    assert service.holder.heartbeats_ok >= 5
+    assert service.holder.session.heartbeats_ok >= 5
     body = server.requests_to("session_heartbeat")[0].json
     assert body["session_id"] == sid
 
@@ -142,7 +142,7 @@ def test_heartbeats_arrive_at_the_configured_period(
 def test_default_heartbeat_period_is_ten_seconds(server: FakeTinker) -> None:
     service = tinker.ServiceClient(base_url=server.base_url)
     try:
-        assert service.holder.heartbeat_period == 10.0
+        assert service.holder.settings.heartbeat_period == 10.0
     finally:
         service.close()
 
@@ -156,7 +156,7 @@ def test_410_on_heartbeat_stops_the_heartbeat(
     assert wait_for(lambda: server.heartbeats[sid] >= 2)
     with caplog.at_level(logging.INFO, logger="tinkex"):
         server.expire_session(sid)
-        task = service.holder._heartbeat
+        task = service.holder.session.heartbeat
         assert task is not None
         assert wait_for(task.done, timeout=5.0), "the heartbeat did not stop after a 410"
     sent = len(server.requests_to("session_heartbeat"))
@@ -171,7 +171,7 @@ def test_heartbeat_failures_are_logged_and_warned_about_after_the_threshold(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("tinkex._holder.HEARTBEAT_WARN_AFTER", 0.3)
+    monkeypatch.setattr("tinkex._session.HEARTBEAT_WARN_AFTER", 0.3)
     service = make_service(server)
     service.create_lora_training_client(BASE_MODEL).result(timeout=WAIT)
     sid = _session_id(server)
@@ -350,7 +350,7 @@ def test_close_does_not_wait_long_for_a_slow_finish(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("tinkex._holder.FINISH_TIMEOUT", 0.3)
+    monkeypatch.setattr("tinkex._session.FINISH_TIMEOUT", 0.3)
     service = make_service(server)
     service.create_lora_training_client(BASE_MODEL).result(timeout=WAIT)
     server.inject("finish_session", faults.delay(3.0, apply=False))

@@ -53,11 +53,11 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 def run(holder: Holder, coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the holder's loop and wait. Every network wait inside has its own
     timeout; an interrupt of the caller cancels the coroutine and waits (bounded) for it."""
-    if holder.loop.in_loop_thread():
+    if holder.runner.loop.in_loop_thread():
         coro.close()
         raise RuntimeError("download_checkpoint() blocks; do not call it on the SDK's own loop")
-    holder.check_open(coro)
-    future = holder.loop.submit(coro)
+    holder.runner.check_open(coro)
+    future = holder.runner.loop.submit(coro)
     try:
         return future.result()
     except BaseException:

@@ -88,10 +88,10 @@ class Context:
         from sdkgen.runtime import APIConnectionError
 
         holder = service.holder
-        if isinstance(exc, APIConnectionError) and not holder.session_started:
+        if isinstance(exc, APIConnectionError) and not holder.session.started:
             # The server is unreachable: draining telemetry to it on close would only retry
             # and hold up the exit for seconds.
-            holder.telemetry.enabled = False
+            holder.session.telemetry.enabled = False
         if exc is None:
             service.close("success")
         elif isinstance(exc, Exception):
