@@ -54,52 +54,74 @@ class Holder:
     """
 
     def __init__(self, settings: ClientSettings) -> None:
-        self.settings = settings
-        self.metrics = Metrics()
+        self._settings = settings
+        self._metrics = Metrics()
         # Spans once the program uses OpenTelemetry; nothing of it is imported before that.
         self._listeners: tuple[Listener, ...] = (
-            self.metrics,
+            self._metrics,
             OpenTelemetryListener("tinkex", only_if_imported=True),
             *settings.listeners,
         )
-        self.runner = Runner(
+        self._runner = Runner(
             result_timeout=settings.result_timeout, rebuild_in_child=self._rebuild_in_child
         )
         self._api = self._connect()
-        self.features = ServerFeatures(
+        self._features = ServerFeatures(
             lambda: self.api,
             version=self.version,
             base_url=self.base_url,
-            loop=self.runner.loop,
+            loop=self._runner.loop,
             http_backend=settings.http_backend,
         )
         self._session = self._new_session()
         self._cancels = CancelQueue(self)
+
+    # -- the parts that live as long as the client ------------------------------------------
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The configuration, resolved once."""
+        return self._settings
+
+    @property
+    def runner(self) -> Runner:
+        """The SDK's loop thread: running work, closing, fork()."""
+        return self._runner
+
+    @property
+    def features(self) -> ServerFeatures:
+        """The server's flags, settings and models."""
+        return self._features
+
+    @property
+    def metrics(self) -> Metrics:
+        """Counts, errors, retries and latencies of every request of this client."""
+        return self._metrics
 
     # -- the per-process parts (in a child of fork(), rebuilt on first use there) -----------
 
     @property
     def api(self) -> AsyncTinkerAPI:
         """The low-level client."""
-        self.runner.rebuild_if_forked()
+        self._runner.rebuild_if_forked()
         return self._api
 
     @property
     def session(self) -> Session:
         """The session (a child of fork() opens one of its own when it needs one)."""
-        self.runner.rebuild_if_forked()
+        self._runner.rebuild_if_forked()
         return self._session
 
     @property
     def cancels(self) -> CancelQueue:
         """The queue of requests to cancel on the server."""
-        self.runner.rebuild_if_forked()
+        self._runner.rebuild_if_forked()
         return self._cancels
 
     @property
     def base_url(self) -> str:
         """The server's address."""
-        return self.settings.base_url
+        return self._settings.base_url
 
     @property
     def version(self) -> str:
@@ -107,11 +129,12 @@ class Holder:
         return AsyncTinkerAPI.api.version
 
     def _connect(self) -> AsyncTinkerAPI:
+        settings = self._settings
         api = AsyncTinkerAPI(
-            config=self.settings.config,
+            config=settings.config,
             listeners=self._listeners,
-            on_retry=self.settings.on_retry,
-            transport=self.settings.transport,
+            on_retry=settings.on_retry,
+            transport=settings.transport,
         )
         register_result_decoders(api.codecs)
         return api
@@ -125,7 +148,7 @@ class Holder:
         """In a child of fork() (called by the runner): new connections (the loop starts on
         use), and no session: the parent's stays the parent's (its heartbeat, its seq ids), a
         session of the child's own is opened when the child creates something."""
-        self.features.forget_refresh()
+        self._features.forget_refresh()
         _INHERITED.append((self._api, self._session.telemetry))
         mode = self._api.codecs.mode
         self._api = self._connect()
@@ -142,23 +165,23 @@ class Holder:
         self, coro: Coroutine[Any, Any, T], description: str, timeout: float | None = None
     ) -> APIFuture[T]:
         """Run ``coro`` on the SDK's loop; its result as an :class:`APIFuture`."""
-        return self.runner.submit(coro, description, timeout)
+        return self._runner.submit(coro, description, timeout)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the SDK's loop and wait for it (synchronous helpers)."""
-        return self.runner.run(coro, timeout)
+        return self._runner.run(coro, timeout)
 
     # -- closing -----------------------------------------------------------------------------
 
     def close(self, status: SessionStatus | None = "success", detail: str | None = None) -> None:
         """Finish the session (when there is one), stop the heartbeat and every background task,
         close the connections and stop the loop thread. Safe to call twice."""
-        self.runner.close(lambda: self._aclose(status, detail))
+        self._runner.close(lambda: self._aclose(status, detail))
 
     async def _aclose(self, status: SessionStatus | None, detail: str | None) -> None:
         session = self._session
         await session.stop_heartbeat()
-        await self.features.aclose()
+        await self._features.aclose()
         try:
             await session.finish(status, detail)
         finally:

@@ -43,7 +43,7 @@ class Runner:
     def __init__(
         self, *, result_timeout: float | None, rebuild_in_child: Callable[[], None]
     ) -> None:
-        self.loop = BackgroundLoop("tinkex")
+        self._loop = BackgroundLoop("tinkex")
         self._result_timeout = result_timeout
         self._rebuild_in_child = rebuild_in_child
         self._fork_lock = threading.RLock()
@@ -52,6 +52,11 @@ class Runner:
         self._closed = False
         self._close_hooks: list[CloseHook] = []
         after_fork_in_child(self._after_fork_in_child)
+
+    @property
+    def loop(self) -> BackgroundLoop:
+        """The loop thread (started on first use)."""
+        return self._loop
 
     @property
     def closed(self) -> bool:
@@ -76,7 +81,7 @@ class Runner:
             future = runner.submit(api.training.get_info(model_id="run-1"), "get_info")
         """
         self.check_open(coro)
-        future = self.loop.submit(coro)
+        future = self._loop.submit(coro)
         limit = self._result_timeout if timeout is None else timeout
         return APIFuture(future, default_timeout=limit, description=description)
 
@@ -88,7 +93,7 @@ class Runner:
             info = runner.run(api.training.get_info(model_id="run-1"))
         """
         self.check_open(coro)
-        return self.loop.call(coro, self._result_timeout if timeout is None else timeout)
+        return self._loop.call(coro, self._result_timeout if timeout is None else timeout)
 
     def check_open(self, coro: Coroutine[Any, Any, Any] | None = None) -> None:
         """Raise ``ClientClosedError`` when closed (closing ``coro``, never to run); in a child
@@ -109,7 +114,7 @@ class Runner:
     @property
     def forks(self) -> int:
         """How many fork()s this process is away from the one that made this runner."""
-        return self.loop.forks
+        return self._loop.forks
 
     def refuse_after_fork(self, forks: int, what: str) -> None:
         """Raise when this process is a child of fork() made after ``what`` was (``forks``:
@@ -177,16 +182,16 @@ class Runner:
             return
         self._closed = True
         try:
-            if self.loop.in_loop_thread():
+            if self._loop.in_loop_thread():
                 raise RuntimeError("close() from a callback on the SDK's own loop would deadlock")
-            if self.loop.started:
-                future = self.loop.submit(self._goodbye(goodbye))
+            if self._loop.started:
+                future = self._loop.submit(self._goodbye(goodbye))
                 try:
                     future.result(CLOSE_TIMEOUT)
                 except Exception as err:  # closing must not raise over the user's own error
                     logger.warning("closing the client did not finish cleanly: %s", err)
         finally:
-            self.loop.close()
+            self._loop.close()
 
     async def _goodbye(self, goodbye: Callable[[], Coroutine[Any, Any, None]]) -> None:
         for hook in self._close_hooks:

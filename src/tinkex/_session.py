@@ -62,7 +62,7 @@ class Session:
 
     def __init__(self, holder: Holder) -> None:
         self._holder = holder
-        self.telemetry = SessionTelemetry(
+        self._telemetry = SessionTelemetry(
             holder, flush_interval=holder.settings.telemetry_flush_interval
         )
         self._id: str | None = None
@@ -74,6 +74,11 @@ class Session:
         self._sampling_seq = itertools.count()
 
     # -- what is known so far ----------------------------------------------------------------
+
+    @property
+    def telemetry(self) -> SessionTelemetry:
+        """The session's telemetry events (start, end, errors)."""
+        return self._telemetry
 
     @property
     def known_id(self) -> str | None:
@@ -148,7 +153,7 @@ class Session:
             if message:
                 logger.log(level, "server: %s", message)
         self._id = reply.session_id
-        self.telemetry.session_started()
+        self._telemetry.session_started()
         self._heartbeat = asyncio.get_running_loop().create_task(
             self._heartbeat_loop(reply.session_id), name="tinkex-heartbeat"
         )
@@ -216,6 +221,6 @@ class Session:
                 "could not finish session %s within %gs; closing anyway", self._id, FINISH_TIMEOUT
             )
         finally:
-            self.telemetry.session_ended()
+            self._telemetry.session_ended()
             with without_call_headers():
-                await self.telemetry.aclose(TELEMETRY_DRAIN_TIMEOUT)
+                await self._telemetry.aclose(TELEMETRY_DRAIN_TIMEOUT)

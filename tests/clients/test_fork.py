@@ -134,3 +134,39 @@ def test_a_closed_client_stays_closed_in_a_forked_child(
         child.join(5)
         pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
     assert out.get().startswith("closed: ")
+
+
+def _create_runs(service: tinker.ServiceClient, out: Any) -> None:
+    try:
+        runs = [
+            service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT).model_id
+            for _ in range(3)
+        ]
+        service.close()
+        out.put(runs)
+    except BaseException as err:
+        out.put(f"{type(err).__name__}: {err}")
+
+
+def test_runs_made_in_a_forked_child_are_numbered_from_zero_in_its_session(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    # The parent's count of runs is the parent's: the child's session numbers its own runs
+    # 0, 1, 2 (a run numbered from the parent's count once, then from 0, met itself again).
+    service = make_service(server)
+    parent_run = service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=_create_runs, args=(service, out))
+    child.start()
+    child.join(JOIN_TIMEOUT)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    runs = out.get()
+    assert isinstance(runs, list), runs
+    sessions = {server.models[r].session_id for r in runs}
+    assert len(sessions) == 1
+    assert sessions != {server.models[parent_run.model_id].session_id}
+    assert sorted(r.rsplit(":", 1)[-1] for r in runs) == ["0", "1", "2"]
