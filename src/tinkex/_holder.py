@@ -147,7 +147,8 @@ class Holder:
     def _rebuild_in_child(self) -> None:
         """In a child of fork() (called by the runner): new connections (the loop starts on
         use), and no session: the parent's stays the parent's (its heartbeat, its seq ids), a
-        session of the child's own is opened when the child creates something."""
+        session of the child's own is opened when the child creates something. Reads the
+        private fields only: ``api``, ``session`` and ``cancels`` would start a rebuild again."""
         self._features.forget_refresh()
         _INHERITED.append((self._api, self._session.telemetry))
         mode = self._api.codecs.mode
