@@ -57,12 +57,15 @@ Usage (from the repository root)::
     make bench BENCH_ARGS="--quick --json /tmp/bench.json"
     .venv-bench/bin/python bench/run.py --quick  # fewer requests and steps (a smoke run)
     .venv-bench/bin/python bench/run.py --only official,tinkex-pb --try-again 2
+    .venv-bench/bin/python bench/run.py --only official,tinkex-pb --tasks training
     .venv-bench/bin/python bench/run.py --client-config proto_compress_fwdbwd=false
     .venv-bench/bin/python bench/profiling.py tinkex-pb train   # cProfile, every thread
 
 Options: ``--quick``; ``--rounds N`` (default 3, with ``--quick`` 1); ``--requests N``
 sampling calls per concurrency per round; ``--only`` a comma list of contenders (official,
-tinkex-pb, tinkex-json, floor); ``--try-again N`` has the stub answer ``try_again`` N times
+tinkex-pb, tinkex-json, floor); ``--tasks`` a comma list of workloads (startup, sampling,
+training; every worker still times its own startup, so the startup rows keep some processes
+behind them); ``--try-again N`` has the stub answer ``try_again`` N times
 before each result (``--try-again-every K``: for every K-th future only); ``--client-config
 KEY=VALUE`` (repeatable, JSON values) overrides a flag of ``/api/v1/client/config``, e.g.
 ``use_pyqwest_transport=false`` or ``pjwt_auth_enabled=true``; ``--json PATH`` also writes the
@@ -93,6 +96,7 @@ from contenders import NAMES, TITLES  # noqa: E402
 from table import as_json, build_rows, render  # noqa: E402
 
 PY = sys.executable
+TASKS = ("startup", "sampling", "training")
 WORKER_TIMEOUT = 900.0
 
 
@@ -237,6 +241,10 @@ def parse_config(items: list[str]) -> dict[str, Any]:
 def bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     only = [n.strip() for n in args.only.split(",")] if args.only else list(NAMES)
+    tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else list(TASKS)
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        raise SystemExit(f"--tasks: unknown {', '.join(unknown)} (known: {', '.join(TASKS)})")
     total = args.requests or (300 if args.quick else 1000)
     steps, small_steps = (4, 40) if args.quick else (20, 200)
     startup_runs = 1 if args.quick else 2
@@ -274,13 +282,13 @@ def bench(args: argparse.Namespace) -> int:
             f"{tinkex_commit()}; {args.rounds} round(s); contenders: {', '.join(names)}",
             flush=True,
         )
-        for i in range(startup_runs):
+        for i in range(startup_runs if "startup" in tasks else 0):
             for name in order(names, i):
                 run(name, "startup", stub.url, {})
         for i in range(args.rounds):
-            for name in order(names, i):
+            for name in order(names, i) if "sampling" in tasks else ():
                 run(name, "sampling", stub.url, {"total": total, "concs": list(CONCURRENCY)})
-            for name in order(names, i + 1):
+            for name in order(names, i + 1) if "training" in tasks else ():
                 run(name, "training", stub.url, {"steps": steps, "small_steps": small_steps})
     for name, error in errors.items():
         missing[name] = "error (see above)"
@@ -336,6 +344,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds of every task (3; --quick: 1)")
     parser.add_argument("--requests", type=int, help="sampling calls per concurrency per round")
     parser.add_argument("--only", help="comma list of: " + ", ".join(NAMES))
+    parser.add_argument(
+        "--tasks", help="comma list of: " + ", ".join(TASKS) + " (every worker times startup)"
+    )
     parser.add_argument("--try-again", type=int, default=0, help="try_again replies per future")
     parser.add_argument(
         "--try-again-every", type=int, default=1, help="only every K-th future gets them"

@@ -241,6 +241,8 @@ def encode_forward_backward(
 def _varint(n: int) -> bytes:
     if 0 <= n < 0x80:
         return _SMALL_VARINTS[n]
+    if 0 < n < 0x4000:  # lengths of tokens and tensors: two bytes
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     n &= (1 << 64) - 1  # negative int32/int64 values take ten bytes, as protobuf writes them
     out = bytearray()
     while n >= 0x80:
@@ -259,11 +261,12 @@ _DATA = b"\x1a"  # ForwardBackwardRequest.data (field 3)
 def _tensor_parts(tensor: TensorData, where: str) -> list[Any]:
     """A dense tensor's message as byte pieces (what ``pb.Tensor`` would serialize to)."""
     code, dense, shape = _dense(tensor, where)
-    parts = [_DENSE, _varint(len(dense)), dense, _DTYPE, _varint(code)]
+    head = _DENSE + _varint(len(dense))
+    tail = _DTYPE + _varint(code)
     if shape:
         packed_shape = b"".join(_varint(d) for d in shape)
-        parts += [_SHAPE, _varint(len(packed_shape)), packed_shape]
-    return parts
+        tail += _SHAPE + _varint(len(packed_shape)) + packed_shape
+    return [head, dense, tail]
 
 
 def _datum_parts(datum: Datum, index: int) -> list[Any]:
@@ -282,25 +285,28 @@ def _datum_parts(datum: Datum, index: int) -> list[Any]:
     if not simple:
         return [_datum(datum, index).SerializeToString(deterministic=True)]
     where = f"datum {index}"
-    parts: list[Any] = []  # bytes, and memoryviews of the tensors' own arrays
+    # Small headers are joined into one piece each: the pieces are bytes, and views of the
+    # tensors' own arrays (the large values, never copied here).
+    parts: list[Any] = []
     for i, chunk in enumerate(chunks):
         text_chunk = cast(EncodedTextChunk, chunk)
-        place = f"{where}: model_input.chunks[{i}]"
         tokens = text_chunk.packed_tokens()
         if tokens is None:
-            tokens = _tokens(text_chunk.tokens, place)
+            tokens = _tokens(text_chunk.tokens, f"{where}: model_input.chunks[{i}]")
         else:  # packed when the chunk was made; checked as _tokens checks what it packs
-            check_packed(tokens, _INT32, place, tokens=True)
-        text = [_FIELD1, _varint(len(tokens)), tokens] if tokens else []
-        inner = sum(map(len, text))
-        chunk_len = 1 + len(_varint(inner)) + inner  # Chunk { encoded_text = 1 }
-        parts += [_FIELD1, _varint(chunk_len), _FIELD1, _varint(inner), *text]
-    for key in sorted(datum.loss_fn_inputs):  # map entries in key order, as deterministic output
-        tensor = _tensor_parts(datum.loss_fn_inputs[key], f"{where}: loss_fn_inputs[{key!r}]")
+            check_packed(tokens, _INT32, f"{where}: model_input.chunks[{i}]", tokens=True)
+        text = _FIELD1 + _varint(len(tokens)) if tokens else b""  # EncodedTextChunk.tokens
+        inner = len(text) + len(tokens)
+        encoded = _FIELD1 + _varint(inner)  # Chunk { encoded_text = 1 }
+        parts += [_FIELD1 + _varint(len(encoded) + inner) + encoded + text, tokens]
+    inputs = datum.loss_fn_inputs
+    for key in sorted(inputs):  # map entries in key order, as deterministic output
+        head, dense, tail = _tensor_parts(inputs[key], f"{where}: loss_fn_inputs[{key!r}]")
         name = key.encode()
-        tensor_len = sum(map(len, tensor))
-        entry = [_FIELD1, _varint(len(name)), name, _FIELD2, _varint(tensor_len), *tensor]
-        parts += [_FIELD2, _varint(sum(map(len, entry))), *entry]
+        tensor_len = len(head) + len(dense) + len(tail)
+        entry = _FIELD1 + _varint(len(name)) + name + _FIELD2 + _varint(tensor_len)
+        entry_len = len(entry) + tensor_len
+        parts += [_FIELD2 + _varint(entry_len) + entry + head, dense, tail]
     return parts
 
 

@@ -157,3 +157,62 @@ def test_a_dtype_the_wire_cannot_carry_is_refused_when_the_tensor_is_made() -> N
     with pytest.raises(ValueError, match="dtype"):
         TensorData(data=[1, 2], dtype="int32", shape=[2])  # type: ignore[arg-type]
     assert TensorData(data=[1, 2], dtype="int64", shape=[2]).dtype == "int64"
+
+
+class _ValidatorSpy:
+    """Stands in for a model's validator: counts calls, then validates as the real one does."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.calls = real, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def validate_python(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self.real.validate_python(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_the_usual_datum_is_built_as_validation_builds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tinkex.types import Datum, EncodedTextChunk, ModelInput
+
+    inputs = {"target_tokens": [2, 3, 4], "weights": [1.0, 0.5, 0.0]}
+    model_input = ModelInput.from_ints([1, 2, 3])
+    validated = Datum.model_validate({"model_input": model_input, "loss_fn_inputs": inputs})
+    assert Datum.__pydantic_validator__ is not None  # built by the call above
+    spy = _ValidatorSpy(Datum.__pydantic_validator__)
+    monkeypatch.setattr(Datum, "__pydantic_validator__", spy)
+    fast = Datum(model_input=model_input, loss_fn_inputs=inputs)
+    assert spy.calls == 0  # the usual call skips pydantic's per-call machinery...
+    assert fast == validated  # ...and builds the same object
+    assert list(vars(fast)) == list(vars(validated))
+    assert fast.model_input is model_input
+    assert fast.loss_fn_inputs is not inputs
+    assert fast.model_fields_set == validated.model_fields_set
+    assert fast.__pydantic_private__ == validated.__pydantic_private__
+    assert fast.__pydantic_extra__ == validated.__pydantic_extra__
+    assert fast.model_dump_json() == validated.model_dump_json()
+    assert fast.model_dump() == validated.model_dump()
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert fast.model_input_spans is None
+    assert fast.model_copy() == fast
+
+    # Anything else is validated, with pydantic's errors naming the field.
+    Datum(model_input=model_input.model_dump(), loss_fn_inputs=inputs)
+    assert spy.calls == 1
+    with pytest.raises(ValueError, match="loss_fn_inputs"):
+        Datum(model_input=model_input, loss_fn_inputs={"target_tokens": [2.5, 3, 4]})
+    with pytest.raises(ValueError, match="extra"):
+        Datum(model_input=model_input, loss_fn_inputs={}, extra=1)
+
+    # The input's helpers build what validation builds too.
+    chunk = EncodedTextChunk.from_ints([1, 2, 3])
+    slow_chunk = EncodedTextChunk.model_construct(tokens=[1, 2, 3])
+    assert vars(chunk) == vars(slow_chunk)
+    assert chunk.model_fields_set == slow_chunk.model_fields_set
+    slow_input = ModelInput(chunks=[EncodedTextChunk.from_ints([1, 2, 3])])
+    assert vars(model_input) == vars(slow_input)
+    assert model_input.model_fields_set == slow_input.model_fields_set
+    assert model_input.__pydantic_private__ == slow_input.__pydantic_private__

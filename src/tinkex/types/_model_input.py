@@ -21,6 +21,9 @@ __all__ = [
 ]
 
 
+_set = object.__setattr__
+
+
 def _base64(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
@@ -50,6 +53,16 @@ class EncodedTextChunk(models.EncodedTextChunk):
             return cls(tokens=ids)  # validated, and checked again where it is encoded
         if type(sum(ids)) is not int:  # a numpy integer among them: validation converts it
             return cls(tokens=ids)
+        if cls is EncodedTextChunk:
+            # What model_construct(tokens=ids) builds, without its per-field default
+            # resolution (a training batch makes a chunk per datum); checked against
+            # model_construct by tests/clients/test_tensor_fast_path.py.
+            chunk = cls.__new__(cls)
+            _set(chunk, "__dict__", {"tokens": ids, "type": "encoded_text"})
+            _set(chunk, "__pydantic_fields_set__", {"tokens"})
+            _set(chunk, "__pydantic_extra__", None)
+            _set(chunk, "__pydantic_private__", {"_packed": packed, "_packed_of": ids})
+            return chunk
         chunk = cls.model_construct(tokens=ids)
         private = chunk.__pydantic_private__  # a new instance's private attributes
         assert private is not None
@@ -59,7 +72,9 @@ class EncodedTextChunk(models.EncodedTextChunk):
     def packed_tokens(self) -> bytes | None:
         """The ids as little-endian int32 bytes when they were packed by :meth:`from_ints`
         and ``tokens`` has not been replaced since; else ``None``."""
-        return self._packed if self._packed_of is self.tokens else None
+        private = self.__pydantic_private__ or {}  # read directly: this is on the hot path
+        packed: bytes | None = private.get("_packed")
+        return packed if private.get("_packed_of") is self.tokens else None
 
     @property
     def length(self) -> int:
@@ -166,7 +181,16 @@ class ModelInput(models.ModelInput):
 
             prompt = ModelInput.from_ints(tokenizer.encode("The capital of France is"))
         """
-        return cls(chunks=[EncodedTextChunk.from_ints(tokens)])
+        chunk = EncodedTextChunk.from_ints(tokens)
+        if cls is not ModelInput or type(chunk) is not EncodedTextChunk:
+            return cls(chunks=[chunk])  # a subclass may validate more
+        # What validating ``chunks=[chunk]`` builds (a chunk instance is kept as it is).
+        model_input = cls.__new__(cls)
+        _set(model_input, "__dict__", {"chunks": [chunk]})
+        _set(model_input, "__pydantic_fields_set__", {"chunks"})
+        _set(model_input, "__pydantic_extra__", None)
+        _set(model_input, "__pydantic_private__", None)
+        return model_input
 
     @classmethod
     def empty(cls) -> ModelInput:
