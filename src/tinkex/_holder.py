@@ -35,6 +35,7 @@ from sdkgen.runtime._config import HTTPBackend, WireMode, check_unreachable_time
 from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
 from ._creation_recovery import create_session_recovering
+from ._credentials import resolve_api_key
 from ._fork_hooks import after_fork_in_child
 from ._generated import AsyncTinkerAPI, models
 from ._server_features import ServerFeatures
@@ -119,6 +120,8 @@ class Holder:
             self.metrics,
             OpenTelemetryListener("tinkex", only_if_imported=True),
         ]
+        # Not passed and not in $TINKER_API_KEY: $TINKER_CREDENTIAL_CMD, then the credential file.
+        api_key = resolve_api_key(api_key)
         # Kept to connect afresh in a child of fork() (the parent's connections stay its own).
         self._new_api = functools.partial(
             _api_client,
