@@ -420,6 +420,11 @@ def _selected(ctx: Context) -> list[str]:
         )
         if value is not None
     ]
+    if filters and not args.run_id:
+        raise UsageError(
+            f"{', '.join(filters)} filter the checkpoints of --run-id RUN: add it (see "
+            "'tinkex checkpoint delete --help')"
+        )
     if args.paths and args.run_id:
         raise UsageError(
             "give checkpoint paths or --run-id, not both (see 'tinkex checkpoint delete --help')"
@@ -427,11 +432,6 @@ def _selected(ctx: Context) -> list[str]:
     if not args.paths and not args.run_id:
         raise UsageError(
             "the following arguments are required: PATH (or --run-id RUN with filters; see "
-            "'tinkex checkpoint delete --help')"
-        )
-    if filters and not args.run_id:
-        raise UsageError(
-            f"{', '.join(filters)} filter the checkpoints of --run-id RUN: add it (see "
             "'tinkex checkpoint delete --help')"
         )
     if args.paths:
