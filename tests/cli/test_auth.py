@@ -100,7 +100,9 @@ def test_login_stores_the_key_where_the_official_cli_does_then_every_command_use
     assert result.code == 0, result.err
     assert "ada@acme.test" in result.out and "Acme Lab" in result.out
     assert str(path) in result.out
-    listed = cli("--base-url", server.base_url, "checkpoint", "list", "--run-id", "run-a", base=False)
+    listed = cli(
+        "--base-url", server.base_url, "checkpoint", "list", "--run-id", "run-a", base=False
+    )
     assert listed.code == 0, listed.err
     assert {r.headers.get("x-api-key") for r in server.requests[sent:]} == {API_KEY}
 

@@ -150,6 +150,13 @@ def _default_names(parsed: ParsedCheckpointTinkerPath, info: Any) -> tuple[str, 
     return repo, repo_name(parsed.checkpoint_id.replace("/", "-"))
 
 
+def _one_line(err: BaseException) -> str:
+    """huggingface_hub's multi-line message as one line: the status, then the Hub's words."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    said = [line for line in lines[1:] if not line.startswith("For more information")]
+    return "; ".join(lines[:1] + said[-1:])
+
+
 def _push_hf(ctx: Context) -> int:
     from ._checkpoint import parse_path
 
@@ -169,7 +176,7 @@ def _push_hf(ctx: Context) -> int:
     except Exception as err:  # no token, a refused one, or no Hub at the endpoint
         raise CLIError(
             f"not logged in to the Hugging Face Hub at {hub.endpoint}: run 'hf auth login' or "
-            f"set HF_TOKEN ({type(err).__name__}: {err})"
+            f"set HF_TOKEN ({type(err).__name__}: {_one_line(err)})"
         ) from err
     info = _weights_info(ctx, args.path)
     repo_id, revision = args.repo_id, args.revision
@@ -205,7 +212,7 @@ def _push_hf(ctx: Context) -> int:
             )
         except HfHubHTTPError as err:
             raise CLIError(
-                f"the Hugging Face Hub at {hub.endpoint} refused the upload: {err}"
+                f"the Hugging Face Hub at {hub.endpoint} refused the upload: {_one_line(err)}"
             ) from err
     url = getattr(commit, "pr_url", None) or getattr(commit, "commit_url", None)
     if ctx.out.json:
