@@ -86,7 +86,8 @@ def test_login_stores_the_key_where_the_official_cli_does_then_every_command_use
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     # The official CLI's format (StoredCredentialsV1): both tools read what either wrote.
     doc = json.loads(path.read_text())
-    assert doc["version"] == 1 and doc["default"] == "7"
+    assert doc["version"] == 1
+    assert doc["default"] == "7"
     assert doc["keys"]["7"] == {
         "type": "manual",
         "key": API_KEY,
@@ -98,7 +99,8 @@ def test_login_stores_the_key_where_the_official_cli_does_then_every_command_use
     # No --api-key and no TINKER_API_KEY: the stored key is used, and named as the source.
     result = cli("--base-url", server.base_url, "auth", "whoami", base=False)
     assert result.code == 0, result.err
-    assert "ada@acme.test" in result.out and "Acme Lab" in result.out
+    assert "ada@acme.test" in result.out
+    assert "Acme Lab" in result.out
     assert str(path) in result.out
     listed = cli(
         "--base-url", server.base_url, "checkpoint", "list", "--run-id", "run-a", base=False
@@ -117,14 +119,16 @@ def test_login_reads_a_piped_key_and_refuses_a_second_login(
     assert server.requests_to(ME)[0].headers["x-api-key"] == API_KEY
     again = cli("auth", "login")
     assert again.code == 1
-    assert "already logged in" in again.error_line and "tinkex auth logout" in again.error_line
+    assert "already logged in" in again.error_line
+    assert "tinkex auth logout" in again.error_line
 
 
 def test_a_refused_key_is_not_stored(cli: CLI, server: FakeTinker) -> None:
     server.inject(ME, faults.status(401, body={"detail": "unknown key"}))
     result = cli("auth", "login")
     assert result.code == 1
-    assert "refused the key" in result.error_line and "nothing was stored" in result.error_line
+    assert "refused the key" in result.error_line
+    assert "nothing was stored" in result.error_line
     assert not credential_file().exists()
 
 
@@ -136,7 +140,8 @@ def test_login_on_a_server_without_the_key_route_stores_the_key_unchecked(
     assert "unchecked" in result.out
     doc = json.loads(credential_file().read_text())
     (record,) = doc["keys"].values()
-    assert record["key"] == API_KEY and record["type"] == "manual"
+    assert record["key"] == API_KEY
+    assert record["type"] == "manual"
 
 
 def test_whoami_on_a_server_without_the_route_says_so(cli: CLI, server: FakeTinker) -> None:
@@ -155,11 +160,14 @@ def test_logout_removes_the_default_key_and_keeps_other_records(
     path.write_text(json.dumps({"version": 1, "default": "7", "keys": {"7": mine, "9": other}}))
     result = cli("--base-url", server.base_url, "auth", "logout", base=False)
     assert result.code == 0, result.err
-    assert "'laptop'" in result.out and "still valid on the server" in result.out
+    assert "'laptop'" in result.out
+    assert "still valid on the server" in result.out
     doc = json.loads(path.read_text())
-    assert "default" not in doc and doc["keys"] == {"9": other}
+    assert "default" not in doc
+    assert doc["keys"] == {"9": other}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = cli("auth", "logout")
-    assert again.code == 1 and "nothing to log out from" in again.error_line
+    assert again.code == 1
+    assert "nothing to log out from" in again.error_line
     # A pasted key is not revoked on the server (it may be in use elsewhere).
     assert not [r for r in server.requests if r.method == "DELETE" and r.path == ME]

@@ -58,7 +58,8 @@ def test_billing_usage_table_json_and_csv(cli: CLI, server: FakeTinker, tmp_path
     assert result.code == 0, result.err
     header = result.out.splitlines()[0].split()
     assert {"BASE_MODEL", "TOKEN_COUNT", "GIGABYTE_HOURS", "TYPE"} <= set(header)
-    assert "125000" in result.out and "Qwen/Qwen3-8B" in result.out
+    assert "125000" in result.out
+    assert "Qwen/Qwen3-8B" in result.out
     (request, *_) = server.requests_to(USAGE)
     assert request.query == {
         "starting_on": "2026-07-13T00:00:00+00:00",
@@ -74,7 +75,8 @@ def test_billing_usage_table_json_and_csv(cli: CLI, server: FakeTinker, tmp_path
     assert result.code == 0, result.err
     rows = list(csv.DictReader(io.StringIO(rows_file.read_text())))
     assert [r["type"] for r in rows] == ["training", "storage"]
-    assert rows[0]["token_count"] == "125000" and rows[1]["gigabyte_hours"] == "1.5"
+    assert rows[0]["token_count"] == "125000"
+    assert rows[1]["gigabyte_hours"] == "1.5"
     assert list(csv.DictReader(io.StringIO(sessions_file.read_text()))) == [
         {"session_id": "sess-1", "user_metadata": '{"team": "rl"}'}
     ]
@@ -84,7 +86,8 @@ def test_billing_checkpoint_storage(cli: CLI, server: FakeTinker) -> None:
     server.inject(STORAGE, faults.status(200, body=STORAGE_BODY), times=2)
     result = cli("billing", "checkpoint-storage", "--project-id", "proj-1")
     assert result.code == 0, result.err
-    assert "urn:user:ada" in result.out and "0.1" in result.out
+    assert "urn:user:ada" in result.out
+    assert "0.1" in result.out
     assert server.requests_to(STORAGE)[0].query == {"project_id": "proj-1"}
     result = cli("billing", "checkpoint-storage", "--csv", "-")
     rows = list(csv.DictReader(io.StringIO(result.out)))

@@ -47,15 +47,19 @@ def test_the_order_argument_env_command_file(monkeypatch: pytest.MonkeyPatch) ->
     assert find_api_key() is None
     path = store_key()
     found = find_api_key()
-    assert found is not None and (found.key, found.source) == (FILE_KEY, str(path))
+    assert found is not None
+    assert (found.key, found.source) == (FILE_KEY, str(path))
     monkeypatch.setenv(CREDENTIAL_CMD_ENV, printing(CMD_KEY))
     found = find_api_key()
-    assert found is not None and (found.key, found.source) == (CMD_KEY, CREDENTIAL_CMD_ENV)
+    assert found is not None
+    assert (found.key, found.source) == (CMD_KEY, CREDENTIAL_CMD_ENV)
     monkeypatch.setenv("TINKER_API_KEY", API_KEY)
     found = find_api_key()
-    assert found is not None and (found.key, found.source) == (API_KEY, "TINKER_API_KEY")
+    assert found is not None
+    assert (found.key, found.source) == (API_KEY, "TINKER_API_KEY")
     found = find_api_key("tml-given")
-    assert found is not None and (found.key, found.source) == ("tml-given", "argument")
+    assert found is not None
+    assert (found.key, found.source) == ("tml-given", "argument")
     # With the variable set, the settings read it themselves (and name it in their errors).
     assert resolve_api_key(None) is None
     monkeypatch.delenv("TINKER_API_KEY")

@@ -48,9 +48,12 @@ def test_push_to_a_named_repo(cli: CLI, archives: FakeTinker, hub: FakeHub) -> N
     assert config["base_model_name_or_path"] == "fake/tiny-model"  # filled in from weights_info
     assert files["adapter_model.safetensors"].startswith(f"fake-weights:{A2}".encode())
     card = files["README.md"].decode()
-    assert "base_model: fake/tiny-model" in card and A2 in card
+    assert "base_model: fake/tiny-model" in card
+    assert A2 in card
     assert repo.commits[0]["summary"] == "hi"
-    assert "uploaded" in result.out and "ada/my-lora" in result.out and "private" in result.out
+    assert "uploaded" in result.out
+    assert "ada/my-lora" in result.out
+    assert "private" in result.out
 
 
 def test_default_repo_and_branch_are_named_after_the_run_and_checkpoint(
@@ -84,5 +87,6 @@ def test_a_checkpoint_without_an_adapter_is_refused(
     archives.archives[A2] = FakeTinker.skyrl_archive({"model.safetensors": b"full weights"})
     result = cli("checkpoint", "push-hf", A2, "--repo", "ada/x")
     assert result.code == 1
-    assert "holds no PEFT adapter" in result.error_line and "model.safetensors" in result.error_line
+    assert "holds no PEFT adapter" in result.error_line
+    assert "model.safetensors" in result.error_line
     assert hub.repos == {}
