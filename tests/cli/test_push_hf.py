@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -90,3 +91,13 @@ def test_a_checkpoint_without_an_adapter_is_refused(
     assert "holds no PEFT adapter" in result.error_line
     assert "model.safetensors" in result.error_line
     assert hub.repos == {}
+
+
+def test_without_huggingface_hub_it_says_how_to_install_it(
+    cli: CLI, archives: FakeTinker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not importable
+    result = cli("checkpoint", "push-hf", A2, "--repo", "ada/x")
+    assert result.code == 1
+    assert "pip install 'tinkex[hf]'" in result.error_line
+    assert not archives.requests_to("get_checkpoint_archive_url")
