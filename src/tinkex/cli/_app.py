@@ -191,7 +191,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--api-key",
         metavar="KEY",
         default=default(None),
-        help=shown(f"the API key (default: ${API_KEY_ENV}); never printed"),
+        help=shown(
+            f"the API key (default: ${API_KEY_ENV}, else the output of $TINKER_CREDENTIAL_CMD, "
+            "else the key stored by 'tinkex auth login'); never printed"
+        ),
     )
     group.add_argument(
         "--timeout",
