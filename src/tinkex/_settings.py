@@ -20,6 +20,7 @@ from sdkgen.runtime import ClientConfig, ConfigError, Listener, RetryInfo
 from sdkgen.runtime._config import HTTPBackend, WireMode
 from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
+from ._credentials import resolve_api_key
 from ._generated import AsyncTinkerAPI
 
 __all__ = [
@@ -96,7 +97,8 @@ class ClientSettings:
 
         Args:
             base_url: The server; else ``$TINKER_BASE_URL``, else the manifest's default.
-            api_key: The key; else ``$TINKER_API_KEY``.
+            api_key: The key; else ``$TINKER_API_KEY``, else ``$TINKER_CREDENTIAL_CMD``'s
+                output, else the credential file of ``tinkex auth login``.
             timeout: Seconds per attempt; else ``$TINKER_TIMEOUT``, else the default.
             max_retries: Retries of a retrying endpoint; else the endpoint's policy.
             default_headers: Headers sent with every request.
@@ -138,7 +140,9 @@ class ClientSettings:
         config = ClientConfig.resolve(
             AsyncTinkerAPI.api,
             base_url=base_url,
-            api_key=api_key,
+            # Not passed and not in $TINKER_API_KEY: $TINKER_CREDENTIAL_CMD, then the file
+            # 'tinkex auth login' writes.
+            api_key=resolve_api_key(api_key, env),
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,

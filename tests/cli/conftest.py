@@ -106,10 +106,20 @@ def tinkex_threads() -> list[threading.Thread]:
 
 
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No settings leak in from the machine; every command's clients are closed at its end."""
-    for name in ("TINKER_BASE_URL", "TINKER_API_KEY", "TINKER_TIMEOUT", "TINKER_MAX_RETRIES"):
+def _environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """No settings leak in from the machine (nor a credential file from its home directory);
+    every command's clients are closed at its end."""
+    for name in (
+        "TINKER_BASE_URL",
+        "TINKER_API_KEY",
+        "TINKER_TIMEOUT",
+        "TINKER_MAX_RETRIES",
+        "TINKER_CREDENTIAL_CMD",
+    ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("COLUMNS", "200")
     yield
     deadline = time.monotonic() + 5

@@ -36,6 +36,17 @@ def test_run_list_table_and_json(cli: CLI, server: FakeTinker) -> None:
     )
 
 
+def test_run_list_columns_by_the_official_names(cli: CLI) -> None:
+    result = cli("run", "list", "-c", "id,status,owner")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["RUN", "ID", "STATUS", "OWNER"]
+    assert lines[1].split()[:2] == ["run-b", "ok"]
+    bad = cli("run", "list", "--columns", "id,colour")
+    assert bad.code == 2
+    assert "unknown column(s) colour" in bad.error_line
+
+
 def test_run_list_limit_0_fetches_every_page(cli: CLI, server: FakeTinker) -> None:
     for i in range(130):
         add_run(server, f"bulk-{i:03d}", minutes=10 + i)

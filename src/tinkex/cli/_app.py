@@ -29,8 +29,10 @@ Handler = Callable[["Context"], int]
 _DESCRIPTION = """\
 Manage Tinker checkpoints and training runs, and sample from models, from a terminal.
 
-The server and key come from --base-url / --api-key, else from TINKER_BASE_URL /
-TINKER_API_KEY. Global options may be given before or after the command.
+The server comes from --base-url, else TINKER_BASE_URL. The key comes from --api-key, else
+TINKER_API_KEY, else the output of TINKER_CREDENTIAL_CMD, else the key stored by
+'tinkex auth login' (~/.tinker/credentials.json). Global options may be given before or after
+the command.
 """
 
 _EPILOG = """\
@@ -79,6 +81,14 @@ class Context:
 
     def rest(self) -> RestClient:
         return self.service().create_rest_client()
+
+    def use_api_key(self, key: str) -> None:
+        """Make the clients of this command with ``key`` (masked in everything written)."""
+        if self._service is not None:
+            raise RuntimeError("use_api_key() comes before the first client")
+        self.args.api_key = key
+        if len(key) >= 6:
+            self.out.redact_values.append(key)
 
     def close(self, exc: BaseException | None) -> None:
         service, self._service = self._service, None
@@ -181,7 +191,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--api-key",
         metavar="KEY",
         default=default(None),
-        help=shown(f"the API key (default: ${API_KEY_ENV}); never printed"),
+        help=shown(
+            f"the API key (default: ${API_KEY_ENV}, else the output of $TINKER_CREDENTIAL_CMD, "
+            "else the key stored by 'tinkex auth login'); never printed"
+        ),
     )
     group.add_argument(
         "--timeout",
@@ -209,7 +222,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The whole command tree."""
-    from . import _auth, _checkpoint, _model, _run, _sample, _session
+    from . import _auth, _billing, _checkpoint, _model, _run, _sample, _session
 
     _Parser.secrets = secrets
     parser = _Parser(
@@ -238,6 +251,7 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     _sample.register(commands, common)
     _model.register(commands, common)
     _auth.register(commands, common)
+    _billing.register(commands, common)
     return parser
 
 
@@ -326,8 +340,20 @@ def _secrets(argv: Sequence[str]) -> list[str]:
             found.append(value)
         elif i + 1 < len(argv):
             found.append(argv[i + 1])
+    found.append(_stored_key())
     # Masking a very short value would garble the output more than it protects anything.
     return [s for s in found if len(s) >= 6]
+
+
+def _stored_key() -> str:
+    """The credential file's default key ('' when none or unreadable), to mask it too."""
+    from .._credentials import CredentialStore
+
+    try:
+        stored = CredentialStore().default_key()
+    except Exception:  # a broken file is reported when a client reads it, not here
+        return ""
+    return str(stored[1]["key"]).strip() if stored is not None else ""
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _output
 from ._app import Context, add_command, add_group, non_negative_int, positive_int
-from ._errors import EXIT_FAILURE, EXIT_OK, CLIError, UsageError
+from ._errors import EXIT_FAILURE, EXIT_OK, CLIError, UsageError, route_missing
 
 if TYPE_CHECKING:
     from .._generated import models
@@ -23,6 +24,16 @@ __all__ = ["parse_path", "register", "size_bytes"]
 PAGE_SIZE = 100
 
 _COLUMNS = ("path", "type", "size", "public", "created", "expires")
+
+#: ``--type`` of ``delete``: the path's kinds and the server's names for them.
+_TYPES = {
+    "weights": "training",
+    "sampler_weights": "sampler",
+    "external_weights": "external",
+    "training": "training",
+    "sampler": "sampler",
+    "external": "external",
+}
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -92,11 +103,37 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "delete",
         common,
         _delete,
-        help="delete checkpoints (asks first unless --yes)",
-        description="Delete checkpoints. Without --yes it asks for confirmation on a terminal "
-        "and refuses when stdin is not one.",
+        help="delete checkpoints by path, or a run's checkpoints by filter (asks first)",
+        description="Delete checkpoints: the PATHs given, or those of --run-id that match "
+        "--type, --before and --after (all of them without filters). Without --yes it asks "
+        "for confirmation on a terminal and refuses when stdin is not one; --dry-run only "
+        "lists what would be deleted.",
+        epilog="examples:\n  tinkex checkpoint delete tinker://RUN/weights/0001 --yes\n"
+        "  tinkex checkpoint delete --run-id RUN --type weights --before 2024-06-01 --dry-run\n"
+        "  tinkex checkpoint delete --run-id RUN --after 2024-01-01 --before 2024-02-01",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="tinker:// paths to delete")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="tinker:// paths to delete")
+    p.add_argument(
+        "--run-id", metavar="RUN", help="delete the checkpoints of this training run (filtered)"
+    )
+    p.add_argument(
+        "--type",
+        dest="checkpoint_type",
+        choices=sorted(_TYPES),
+        help="only checkpoints of this kind (weights = training, sampler_weights = sampler)",
+    )
+    p.add_argument(
+        "--before",
+        type=utc_time,
+        metavar="DATE",
+        help="only those created before DATE, in UTC (ISO 8601: 2024-06-01, 2024-06-01T08:00:00Z)",
+    )
+    p.add_argument(
+        "--after", type=utc_time, metavar="DATE", help="only those created after DATE, in UTC"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted, delete nothing"
+    )
     p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
 
     p = add_command(sub, "publish", common, _publish, help="make a checkpoint public")
@@ -118,6 +155,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     ttl = p.add_mutually_exclusive_group(required=True)
     ttl.add_argument("--ttl", type=positive_int, metavar="SECONDS", help="expire SECONDS from now")
     ttl.add_argument("--remove", action="store_true", help="remove the expiry")
+
+    from . import _hub
+
+    _hub.register(sub, common)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -162,7 +203,33 @@ def size_bytes(text: str) -> int:
     return size
 
 
-def _not_found(path: str, verb: str, err: Exception) -> CLIError:
+def utc_time(text: str) -> dt.datetime:
+    """An ISO 8601 date or time as an aware datetime; UTC when it names no zone.
+
+    Args:
+        text: e.g. ``2024-06-01``, ``2024-06-01T08:00:00Z`` or ``2024-06-01T10:00:00+02:00``.
+
+    Example::
+
+        utc_time("2024-06-01")  # datetime(2024, 6, 1, 0, 0, tzinfo=UTC)
+    """
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date: {text!r} (examples: 2024-06-01, 2024-06-01T08:00:00Z)"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _not_found(ctx: Context, path: str, verb: str, err: Exception) -> CLIError:
+    if route_missing(err):
+        endpoint = getattr(err, "endpoint", None) or "such"
+        return CLIError(
+            f"cannot {verb} {path}: {ctx.base_url} has no {endpoint} endpoint "
+            f"({getattr(err, 'status_code', 404)} on the route itself), so this server cannot "
+            f"{verb} checkpoints"
+        )
     detail = getattr(err, "detail", None) or str(err)
     return CLIError(f"cannot {verb} {path}: it does not exist ({detail})")
 
@@ -215,10 +282,21 @@ def _list(ctx: Context) -> int:
         checkpoints = listed if args.limit == 0 else listed[: args.limit]
         more = len(checkpoints) < len(listed)
     else:
+        from sdkgen.runtime import NotFoundError
+
         page = PAGE_SIZE if args.limit == 0 else min(args.limit + 1, PAGE_SIZE)
-        checkpoints, more = take(
-            rest.iter_user_checkpoints(page_size=page), args.limit, ctx, "checkpoints"
-        )
+        try:
+            checkpoints, more = take(
+                rest.iter_user_checkpoints(page_size=page), args.limit, ctx, "checkpoints"
+            )
+        except NotFoundError as err:
+            if not route_missing(err):
+                raise
+            raise CLIError(
+                f"{ctx.base_url} has no list_user_checkpoints endpoint (404 on the route "
+                "itself): it cannot list checkpoints across runs (self-hosted servers such as "
+                "skyrl-tx do not); add --run-id RUN ('tinkex run list' shows the runs)"
+            ) from err
     if ctx.out.json:
         ctx.out.emit_json(
             {
@@ -246,6 +324,8 @@ def find_checkpoint(ctx: Context, path: str) -> tuple[models.Checkpoint, models.
         run = rest.get_training_run(parsed.training_run_id).result()
         listed = rest.list_checkpoints(parsed.training_run_id).result().checkpoints
     except NotFoundError as err:
+        if route_missing(err):
+            raise  # explained as a missing route, not a missing checkpoint
         raise CLIError(f"checkpoint {path} not found: {err.detail}") from err
     for c in listed:
         if c.tinker_path == path or c.checkpoint_id == parsed.checkpoint_id:
@@ -313,7 +393,7 @@ def _download(ctx: Context) -> int:
             )
         )
     except NotFoundError as err:
-        raise _not_found(args.path, "download", err) from err
+        raise _not_found(ctx, args.path, "download", err) from err
     files = [p for p in result.rglob("*") if p.is_file()] if result.is_dir() else [result]
     size = sum(p.stat().st_size for p in files)
     if ctx.out.json:
@@ -327,11 +407,81 @@ def _download(ctx: Context) -> int:
     return EXIT_OK
 
 
+def _selected(ctx: Context) -> list[str]:
+    """The paths ``delete`` is asked to delete: those given, or those of ``--run-id`` that
+    pass the filters, oldest first."""
+    args = ctx.args
+    filters = [
+        name
+        for name, value in (
+            ("--type", args.checkpoint_type),
+            ("--before", args.before),
+            ("--after", args.after),
+        )
+        if value is not None
+    ]
+    if filters and not args.run_id:
+        raise UsageError(
+            f"{', '.join(filters)} filter the checkpoints of --run-id RUN: add it (see "
+            "'tinkex checkpoint delete --help')"
+        )
+    if args.paths and args.run_id:
+        raise UsageError(
+            "give checkpoint paths or --run-id, not both (see 'tinkex checkpoint delete --help')"
+        )
+    if not args.paths and not args.run_id:
+        raise UsageError(
+            "the following arguments are required: PATH (or --run-id RUN with filters; see "
+            "'tinkex checkpoint delete --help')"
+        )
+    if args.paths:
+        paths = list(dict.fromkeys(args.paths))  # once each, in the order given
+        for path in paths:
+            parse_path(path)
+        return paths
+    from sdkgen.runtime import NotFoundError
+
+    try:
+        listed = ctx.rest().list_checkpoints(args.run_id).result().checkpoints
+    except NotFoundError as err:
+        if route_missing(err):
+            raise
+        raise CLIError(
+            f"cannot list the checkpoints of training run {args.run_id!r}: {err.detail} "
+            "('tinkex run list' shows your runs)"
+        ) from err
+
+    def created(c: models.Checkpoint) -> dt.datetime:
+        return c.time if c.time.tzinfo is not None else c.time.replace(tzinfo=dt.UTC)
+
+    kind = _TYPES.get(args.checkpoint_type or "")
+    chosen = [
+        c
+        for c in sorted(listed, key=created)
+        if (kind is None or c.checkpoint_type == kind)
+        and (args.before is None or created(c) < args.before)
+        and (args.after is None or created(c) > args.after)
+    ]
+    return [c.tinker_path for c in chosen]
+
+
 def _delete(ctx: Context) -> int:
     args = ctx.args
-    paths = list(dict.fromkeys(args.paths))  # once each, in the order given
-    for path in paths:
-        parse_path(path)
+    paths = _selected(ctx)
+    if not paths:
+        if ctx.out.json:
+            ctx.out.emit_json({"deleted": [], "failed": [], "dry_run": args.dry_run})
+        else:
+            ctx.out.note(f"no checkpoint of training run {args.run_id} matches: nothing to delete")
+        return EXIT_OK
+    if args.dry_run:
+        if ctx.out.json:
+            ctx.out.emit_json({"would_delete": paths, "dry_run": True})
+        else:
+            for path in paths:
+                ctx.out.line(f"would delete {path}")
+            ctx.out.note(f"dry run: {len(paths)} checkpoint(s) would be deleted; none was")
+        return EXIT_OK
     if not args.yes:
         if not _output.isatty(sys.stdin):
             raise UsageError(
@@ -353,7 +503,7 @@ def _delete(ctx: Context) -> int:
             try:
                 rest.delete_checkpoint_from_tinker_path(path).result()
             except NotFoundError as err:
-                failed.append({"path": path, "error": str(_not_found(path, "delete", err))})
+                failed.append({"path": path, "error": str(_not_found(ctx, path, "delete", err))})
             except APIError as err:
                 failed.append({"path": path, "error": f"cannot delete {path}: {err}"})
             else:
@@ -377,7 +527,7 @@ def _simple(ctx: Context, verb: str, call: Any, document: dict[str, Any], done: 
     try:
         call(path).result()
     except NotFoundError as err:
-        raise _not_found(path, verb, err) from err
+        raise _not_found(ctx, path, verb, err) from err
     if ctx.out.json:
         ctx.out.emit_json({"path": path, **document})
     else:

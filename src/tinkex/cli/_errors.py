@@ -8,6 +8,7 @@ bad settings), 130 interrupted.
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 __all__ = [
     "EXIT_FAILURE",
@@ -17,6 +18,7 @@ __all__ = [
     "CLIError",
     "UsageError",
     "explain",
+    "route_missing",
 ]
 
 EXIT_OK = 0
@@ -75,6 +77,8 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         return EXIT_FAILURE, f"permission denied by {server} (403): {_detail(exc)}"
     if isinstance(exc, PaymentRequiredError):
         return EXIT_FAILURE, f"{server} cannot bill this account (402): {_detail(exc)}"
+    if isinstance(exc, APIStatusError) and route_missing(exc):
+        return EXIT_FAILURE, _no_route(exc, server)
     if isinstance(exc, NotFoundError):
         return EXIT_FAILURE, f"not found (404): {_detail(exc)}"
     if isinstance(exc, APITimeoutError):
@@ -115,6 +119,26 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         return EXIT_FAILURE, str(exc)
     return EXIT_FAILURE, (
         f"unexpected {type(exc).__name__}: {exc} (run with --debug to see the traceback)"
+    )
+
+
+def route_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` is a 404 or 405 on the route itself (the server has no such endpoint),
+    rather than a 404 about a thing the route looked for (a checkpoint, a run)."""
+    from sdkgen.runtime import APIStatusError
+
+    from .._download.fetch import route_absent
+
+    if not isinstance(exc, APIStatusError) or exc.status_code not in (404, 405):
+        return False
+    return route_absent(exc.status_code, exc.body)
+
+
+def _no_route(exc: Any, server: str) -> str:
+    where = f"; {exc.method} {exc.path}" if exc.method and exc.path else ""
+    return (
+        f"{server} has no {exc.endpoint or 'such'} endpoint ({exc.status_code} on the route "
+        f"itself{where}): this server does not offer this command"
     )
 
 

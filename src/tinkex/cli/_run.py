@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._app import Context, add_command, add_group, non_negative_int
 from ._checkpoint import PAGE_SIZE, take
 from ._errors import EXIT_OK, CLIError
+
+#: ``run list --columns``: name -> (header, value); the names are the official CLI's.
+_COLUMNS: dict[str, tuple[str, Callable[[models.TrainingRun], Any]]] = {
+    "id": ("run id", lambda r: r.training_run_id),
+    "model": ("base model", lambda r: r.base_model),
+    "owner": ("owner", lambda r: r.model_owner),
+    "lora": ("lora rank", lambda r: r.lora_rank if r.is_lora else "full"),
+    "updated": ("last request", lambda r: r.last_request_time),
+    "status": ("status", lambda r: "corrupted" if r.corrupted else "ok"),
+    "checkpoint": (
+        "last checkpoint",
+        lambda r: _last(r.last_checkpoint) or _last(r.last_sampler_checkpoint),
+    ),
+    "checkpoint_time": (
+        "checkpoint time",
+        lambda r: r.last_checkpoint.time if r.last_checkpoint is not None else None,
+    ),
+}
+_DEFAULT = ("id", "model", "lora", "updated", "checkpoint")
+
+
+def _columns(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _COLUMNS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown column(s) {', '.join(unknown) or repr(text)}; choose from "
+            f"{', '.join(_COLUMNS)}"
+        )
+    return names
+
 
 if TYPE_CHECKING:
     from .._generated import models
@@ -30,6 +62,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=20,
         metavar="N",
         help="show at most N runs; 0 shows all (default: 20)",
+    )
+    p.add_argument(
+        "-c",
+        "--columns",
+        type=_columns,
+        metavar="NAMES",
+        help=f"the table's columns, comma-separated, from: {', '.join(_COLUMNS)} "
+        f"(default: {','.join(_DEFAULT)})",
     )
     p = add_command(sub, "info", common, _info, help="show one training run")
     p.add_argument("run_id", metavar="RUN_ID", help="the training run id")
@@ -55,18 +95,9 @@ def _list(ctx: Context) -> int:
     if not runs:
         ctx.out.note("no training runs")
         return EXIT_OK
+    names = ctx.args.columns or _DEFAULT
     ctx.out.table(
-        ("run id", "base model", "lora rank", "last request", "last checkpoint"),
-        [
-            [
-                r.training_run_id,
-                r.base_model,
-                r.lora_rank if r.is_lora else "full",
-                r.last_request_time,
-                _last(r.last_checkpoint) or _last(r.last_sampler_checkpoint),
-            ]
-            for r in runs
-        ],
+        [_COLUMNS[n][0] for n in names], [[_COLUMNS[n][1](r) for n in names] for r in runs]
     )
     if more:
         ctx.out.note(f"showing the first {len(runs)}; --limit 0 shows all")
