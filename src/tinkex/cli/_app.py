@@ -209,7 +209,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The whole command tree."""
-    from . import _auth, _checkpoint, _model, _run, _sample, _session
+    from . import _auth, _checkpoint, _metrics, _model, _run, _sample, _session
 
     _Parser.secrets = secrets
     parser = _Parser(
@@ -238,6 +238,7 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     _sample.register(commands, common)
     _model.register(commands, common)
     _auth.register(commands, common)
+    _metrics.register(commands, common)
     return parser
 
 
