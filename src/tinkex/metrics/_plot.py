@@ -16,6 +16,15 @@ __all__ = ["DEFAULT_KEYS", "plot_metrics"]
 DEFAULT_KEYS = ("loss", "loss:mean", "loss:sum")
 
 
+def _non_finite_steps(records: list[dict[str, Any]], key: str) -> list[float]:
+    """The steps where ``key`` is NaN or infinite (a diverged run is worth seeing)."""
+    return [
+        r["step"]
+        for r in records
+        if finite(r.get("step")) and isinstance(r.get(key), float) and not finite(r[key])
+    ]
+
+
 def _runs(records: list[dict[str, Any]], key: str) -> list[tuple[list[float], list[float]]]:
     """``(steps, values)`` of ``key`` per run: a step lower than the one before starts a new
     run (several runs appended to one file)."""
@@ -59,6 +68,7 @@ def plot_metrics(
     """
     try:
         figure_module = importlib.import_module("matplotlib.figure")
+        ticker = importlib.import_module("matplotlib.ticker")
     except ImportError:
         raise ImportError(
             "plotting needs `matplotlib`; install it with: pip install 'tinkex[plot]'"
@@ -79,12 +89,17 @@ def plot_metrics(
         for i, (steps, values) in enumerate(runs):
             label = f"run {i + 1}" if len(runs) > 1 else None
             ax.plot(steps, values, marker="o" if len(steps) <= 50 else None, label=label)
+        for i, step in enumerate(_non_finite_steps(records, key)):
+            ax.axvline(
+                step, color="tab:red", linestyle="--", alpha=0.6, label=None if i else "NaN/inf"
+            )
         client = any(r.get("loss:client_computed") for r in records) and key.startswith("loss")
         ax.set_ylabel(key + (" (client-computed)" if client else ""))
         ax.grid(True, alpha=0.3)
-        if len(runs) > 1:
+        if ax.get_legend_handles_labels()[1]:
             ax.legend()
     axes[-1].set_xlabel("step")
+    axes[-1].xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     figure.suptitle(title if title is not None else Path(path).name)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, dpi=110)
