@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,6 +45,21 @@ def test_loss_is_computed_when_the_server_sends_no_metrics(
     assert out.metrics[CLIENT_COMPUTED_KEY] == 1.0
 
 
+def test_a_chunked_batch_gets_the_loss_of_the_whole_batch(
+    fake_tinker: FakeTinkerFactory, make_service: ServiceFactory
+) -> None:
+    server = fake_tinker(client_config=True)
+    server.config_flags["fwdbwd_max_chunk_len"] = 2
+    server.loss_metrics = False
+    training = _training(server, make_service)
+    data = [datum([1, 2, 3]), datum([4, 5, 6]), datum([7, 8, 9])]
+    out = training.forward_backward(data, "cross_entropy").result()
+    assert len(server.requests_to("forward_backward")) == 2
+    expected = sum(_nll(t, [1.0, 1.0]) for t in ([2, 3], [5, 6], [8, 9]))
+    assert out.metrics["loss:sum"] == pytest.approx(expected, rel=1e-6)
+    assert out.metrics["loss:mean"] == pytest.approx(expected / 6, rel=1e-6)
+
+
 def test_the_servers_loss_is_kept_and_not_marked(
     server: FakeTinker, training: tinker.TrainingClient
 ) -> None:
@@ -59,6 +76,24 @@ def test_losses_that_cannot_be_computed_exactly_stay_absent(
     for loss_fn in ("cispo", "dro"):
         out = training.forward_backward([datum([1, 2, 3])], loss_fn).result()
         assert out.metrics == {}, loss_fn
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="needs torch (pip install 'tinkex[torch]')"
+)
+def test_a_client_side_custom_loss_keeps_its_own_loss_unmarked(
+    fake_tinker: FakeTinkerFactory, make_service: ServiceFactory
+) -> None:
+    server = fake_tinker()
+    server.loss_metrics = False
+    training = _training(server, make_service)
+
+    def loss_fn(batch: list[types.Datum], logprobs: list[Any]) -> tuple[Any, dict[str, float]]:
+        return sum(-2.0 * lp.sum() for lp in logprobs), {}
+
+    out = training.forward_backward_custom([datum([1, 2, 3])], loss_fn).result()
+    assert out.metrics["loss:sum"] == pytest.approx(2.0 * _nll([2, 3], [1.0, 1.0]), rel=1e-5)
+    assert CLIENT_COMPUTED_KEY not in out.metrics
 
 
 # ---------------------------------------------------------------------- the formulas
