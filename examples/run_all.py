@@ -32,6 +32,7 @@ ORDER = [
     "quickstart",
     "basic_sampling",
     "forward_inference",
+    "metrics_logging",
     "compute_logprobs",
     "custom_loss",
     "regularized_training",

@@ -123,7 +123,7 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery", "regularizers"}
+_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery", "regularizers", "metrics"}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -191,6 +191,7 @@ if TYPE_CHECKING:
     from . import (
         auth as auth,
         lowlevel as lowlevel,
+        metrics as metrics,
         recovery as recovery,
         regularizers as regularizers,
         runtime as runtime,

@@ -19,6 +19,7 @@ from sdkgen.runtime import (
 )
 
 from ._chunking import chunk_data, merge_outputs
+from ._client_loss import with_client_loss
 from ._fwdbwd_wire import ForwardBackwardWire
 from ._generated import models
 from ._holder import Holder
@@ -181,7 +182,12 @@ class TrainingClient:
                 check_datum_values(datums)
         first = self._turnstile.reserve(len(chunks))
         return self._submit(
-            self._run_chunks(chunks, first, loss_fn, config, forward_only, bodies),
+            with_client_loss(
+                lambda: self._run_chunks(chunks, first, loss_fn, config, forward_only, bodies),
+                datums,
+                loss_fn,
+                config,
+            ),
             "forward" if forward_only else "forward_backward",
         )
 

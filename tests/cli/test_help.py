@@ -26,6 +26,8 @@ SUBCOMMANDS = [
     ["sample"],
     ["model"],
     ["model", "list"],
+    ["metrics"],
+    ["metrics", "plot"],
 ]
 
 

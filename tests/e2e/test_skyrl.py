@@ -71,6 +71,15 @@ def test_forward_returns_one_logprob_per_target(training: Any, data: list[Any]) 
         assert all(lp <= 0.0 for lp in item["logprobs"].tolist())
 
 
+def test_the_loss_skyrl_omits_is_computed_by_the_client(training: Any, data: list[Any]) -> None:
+    out = training.forward(data, "cross_entropy").result()
+    # skyrl-tx sends no metrics; were that to change, its own loss would be kept, unmarked
+    if "loss:client_computed" not in out.metrics:
+        pytest.skip(f"this skyrl-tx sends its own metrics: {out.metrics}")
+    assert out.metrics["loss:client_computed"] == 1.0
+    assert out.metrics["loss:mean"] == pytest.approx(mean_nll(out, data), rel=1e-5)
+
+
 # ----------------------------------------------------------------------------- sampling
 
 

@@ -73,7 +73,8 @@ Knobs (plain attributes, change them any time)
     unknown sessions get 410, not 404), ``expire_session(id)``, ``queue_state``,
     ``metadata_only``, ``listing_lag`` (N: the session listings, ``GET /sessions`` and
     ``GET /sessions/{id}``, leave out the newest N sessions, training runs and sampling sessions,
-    as an eventually consistent server may). A stopped server cannot be restarted.
+    as an eventually consistent server may), ``loss_metrics`` (False: forward/backward results
+    carry ``metrics == {}``, as skyrl-tx's do). A stopped server cannot be restarted.
 
 Checkpoint downloads (the routes of older servers / skyrl-tx, and of newer servers)
     ``archive_mode`` (None: ``GET .../checkpoints/{id}/archive`` is absent, 405 as before;
@@ -528,6 +529,7 @@ class FakeTinker:
         self.base_models: list[str] = ["fake/tiny-model"]
         self.expire_sessions = False  # heartbeats of unknown sessions: 410 instead of 404
         self.metadata_only = False
+        self.loss_metrics = True  # False: forward/backward metrics are {}, as skyrl-tx answers
         self.queue_state = "active"
         self.listing_lag = 0  # listings leave out the newest N sessions / runs / samplers
         # checkpoint downloads (see the module docstring)
@@ -1142,6 +1144,8 @@ class FakeTinker:
             else req.forward_input
         )
         result = forward_outputs(fb_input.data, model.weights)
+        if not self.loss_metrics:
+            result["metrics"] = {}
         self._applied(endpoint, model.model_id, req.seq_id)
         return self._future(
             endpoint, model.model_id, result=result, result_model=m.ForwardBackwardOutput

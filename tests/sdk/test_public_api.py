@@ -32,7 +32,7 @@ PUBLIC = [
     "ServerUnreachableError", "ServiceClient", "StopReason", "TensorData", "TensorDtype", "Timeout",
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
-    "lowlevel", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
+    "lowlevel", "metrics", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
     "RegularizerError",
     "runtime", "types",
 ]  # fmt: skip

@@ -222,7 +222,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The whole command tree."""
-    from . import _auth, _billing, _checkpoint, _model, _run, _sample, _session
+    from . import _auth, _billing, _checkpoint, _metrics, _model, _run, _sample, _session
 
     _Parser.secrets = secrets
     parser = _Parser(
@@ -252,6 +252,7 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     _model.register(commands, common)
     _auth.register(commands, common)
     _billing.register(commands, common)
+    _metrics.register(commands, common)
     return parser
 
 
