@@ -38,8 +38,21 @@ def public(fn: Callable[P, R]) -> Callable[P, R]:
             @public
             def sample(self, prompt, num_samples, sampling_params): ...
     """
-    headers = {SDK_VERSION_HEADER: API_SPEC.version, SDK_METHOD_HEADER: fn.__qualname__}
+    owner, _, name = fn.__qualname__.rpartition(".")
+    method = f"{_PART_OF.get(owner, owner)}.{name}"
+    headers = {SDK_VERSION_HEADER: API_SPEC.version, SDK_METHOD_HEADER: method}
     return call_scope(headers)(fn)
+
+
+# The classes a public client is written in (to keep modules small), by the client they are
+# part of: a request names the method as users call it (``RestClient.list_checkpoints``).
+_PART_OF = {
+    "RestBase": "RestClient",
+    "RestCheckpoints": "RestClient",
+    "SamplingBase": "SamplingClient",
+    "TrainingBase": "TrainingClient",
+    "TrainingCheckpoints": "TrainingClient",
+}
 
 
 def _named_twin(

@@ -107,6 +107,9 @@ def test_rest_calls_name_their_method(server: FakeTinker, make_service: ServiceF
     rest.get_training_run(training.model_id).result(timeout=WAIT)
     assert _methods(server, "list_checkpoints") == {"RestClient.list_checkpoints"}
     assert _methods(server, "get_training_run") == {"RestClient.get_training_run"}
+    # Methods written in a part of the client's class are named as users call them.
+    training.save_state("named").result(timeout=WAIT)
+    assert _methods(server, "save_weights") == {"TrainingClient.save_state"}
 
 
 def test_a_public_call_made_inside_a_background_thread_has_its_own_name(
