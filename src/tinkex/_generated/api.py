@@ -36,6 +36,7 @@ API_SPEC = APISpec(
             retry_after_cap=60.0,
             retry_statuses=(408, 409, 429, "5xx"),
             retry_connection_errors=True,
+            first_contact_deadline=10.0,
         ),
         "none": RetryPolicy(
             max_retries=0,

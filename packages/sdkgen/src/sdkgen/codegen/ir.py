@@ -398,6 +398,8 @@ def _api_spec_source(m: Manifest, proto: CompiledProto | None) -> str:
     for name, p in api.retry_policies.items():
         fields = p.model_dump()
         fields["retry_statuses"] = tuple(fields["retry_statuses"])
+        if fields["first_contact_deadline"] is None:  # so a policy without it emits as before
+            del fields["first_contact_deadline"]
         body = ", ".join(f"{k}={v!r}" for k, v in fields.items())
         policies.append(f"{name!r}: RetryPolicy({body})")
     add("retry_policies", "{" + ", ".join(policies) + "}")

@@ -94,6 +94,9 @@ class RetryPolicy(_Strict):
         default_factory=lambda: _statuses(408, 409, 429, "5xx")
     )
     retry_connection_errors: bool = True
+    # Seconds a call may go on failing to reach a server its client has never had an answer
+    # from (a wrong URL fails fast; a server that answered once is waited for as long as any).
+    first_contact_deadline: float | None = Field(default=None, gt=0)
 
     _statuses = field_validator("retry_statuses")(_check_statuses)
 

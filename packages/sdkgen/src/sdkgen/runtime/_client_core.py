@@ -25,6 +25,7 @@ from ._codec import WireCodecs
 from ._config import ClientConfig, WireMode
 from ._errors import APIError, APIStatusError, ResponseTooLargeError
 from ._hooks import RequestHook, ResponseHook, checked_hooks, run_hooks
+from ._liveness import first_contact_error
 from ._options import NotGiven, RequestOptions
 from ._request import (
     CallArgs,
@@ -132,6 +133,9 @@ class ClientCore:
         self.codecs = WireCodecs(self.api, self.config.wire)
         self.telemetry = Telemetry(listeners, logger_name=self.api.logger)
         self._on_retry = on_retry
+        #: Whether the server has ever answered this client (any status): until it has, a
+        #: failure to reach it is retried for the policy's ``first_contact_deadline`` only.
+        self.server_answered = False
         #: This client's circuit breakers by name (the manifest's ``circuit_breakers``), for
         #: reading their state: ``api.circuit_breakers["storage"].state``.
         self.circuit_breakers: Mapping[str, CircuitBreaker] = {
@@ -223,12 +227,16 @@ class ClientCore:
             endpoint=spec.id,
             deadline=policy.deadline,
             report=self._report_retry(spec, path, call_id),
+            reached=self._server_answered,
         )
         timeout = self._attempt_timeout(spec, options)
         breaker = self.circuit_breakers[spec.breaker] if spec.breaker is not None else None
         return Call(
             spec, args, policy, state, timeout, path, call_id, options.pool or spec.pool, breaker
         )
+
+    def _server_answered(self) -> bool:
+        return self.server_answered
 
     def _circuit_changed(self, breaker: CircuitBreaker, state: CircuitState, reason: str) -> None:
         level = logging.WARNING if state == "open" else logging.INFO
@@ -327,6 +335,7 @@ class ClientCore:
         """Bound the body about to be read: its size (per event for a stream that opened),
         and, unless it is a stream, the time it may take to arrive. The response hooks run
         first: status and headers are in, the body is not (see _hooks)."""
+        self.server_answered = True
         run_hooks(self.config.response_hooks, call.args.response_hooks, response)
         spec = call.spec
         limit = spec.max_response_bytes or self.api.max_response_bytes
@@ -390,6 +399,13 @@ class ClientCore:
         )
 
     def _failed(self, call: Call, err: APIError) -> APIError:
+        if call.state.first_contact_failed:  # say what to check, not only the socket's error
+            err = first_contact_error(
+                err,
+                base_url=self.config.base_url,
+                limit=call.policy.first_contact_deadline or 0.0,
+                base_url_env=self.api.env.get("base_url"),
+            )
         err.attempts = call.state.attempt
         err.elapsed = call.state.elapsed()
         self.telemetry.emit(

@@ -10,18 +10,30 @@ there were more of them in a row than that).
 "Cannot be reached" is a connection refused or reset, a name that does not resolve, a connect
 timeout, or a connection closed before any answer. A read timeout is not: a server holding a
 long poll open is busy, not gone.
+
+A client that has never had an answer from its server is more likely pointed at the wrong place
+than riding out a restart: :func:`first_contact_error` is the one-line error a call gives up
+with then (the retry policy's ``first_contact_deadline`` says when, see ``_retry``).
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import httpx
 
 from ._errors import APIConnectionError, APIError, ServerUnreachableError
 
-__all__ = ["DEFAULT_UNREACHABLE_TIMEOUT", "Reachability", "is_unreachable"]
+__all__ = [
+    "DEFAULT_UNREACHABLE_TIMEOUT",
+    "Reachability",
+    "first_contact_error",
+    "is_unreachable",
+    "unreachable_reason",
+]
 
 #: How long, by default, a wait goes on while the server cannot be reached (seconds).
 DEFAULT_UNREACHABLE_TIMEOUT = 60.0
@@ -49,6 +61,68 @@ def is_unreachable(err: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+UnreachableReason = Literal["dns", "refused", "timeout", "other"]
+
+# What went wrong, and what to check ("{source}": where the URL comes from).
+_WHAT_TO_CHECK: dict[UnreachableReason, tuple[str, str]] = {
+    "dns": ("the host name does not resolve (DNS)", "check the host name in {source}"),
+    "refused": (
+        "connection refused",
+        "check that the server is running, and the port in {source}",
+    ),
+    "timeout": (
+        "the connection timed out",
+        "check the address in {source}, the network and any firewall or proxy",
+    ),
+    "other": ("the connection failed", "check {source}, the network and the server"),
+}
+
+
+def unreachable_reason(err: BaseException) -> UnreachableReason:
+    """Why ``err`` could not reach the server: ``"dns"`` (the name does not resolve),
+    ``"refused"`` (nothing listens there), ``"timeout"`` (no answer to the connect) or
+    ``"other"``, from the transport's error in its chain of causes.
+
+    Example::
+
+        unreachable_reason(err)  # "refused" for a closed port on 127.0.0.1
+    """
+    cause: BaseException | None = err
+    for _ in range(10):  # the OS's error is a few causes down (httpx, httpcore, anyio)
+        if cause is None:
+            break
+        if isinstance(cause, socket.gaierror):
+            return "dns"
+        if isinstance(cause, ConnectionRefusedError):
+            return "refused"
+        if isinstance(cause, httpx.ConnectTimeout):
+            return "timeout"
+        cause = cause.__cause__ or cause.__context__
+    return "other"
+
+
+def first_contact_error(
+    err: APIError, *, base_url: str, limit: float, base_url_env: str | None = None
+) -> ServerUnreachableError:
+    """The error a call gives up with when its client never reached ``base_url``: one line
+    naming the URL, DNS or refused, and what to check (``base_url_env``: the environment
+    variable the URL may come from). ``err`` is the last attempt's error.
+
+    Example::
+
+        raise first_contact_error(err, base_url="http://127.0.0.1:9", limit=10) from err
+    """
+    what, check = _WHAT_TO_CHECK[unreachable_reason(err)]
+    source = f"base_url= or ${base_url_env}" if base_url_env else "base_url="
+    return ServerUnreachableError(
+        f"could not reach {base_url}: {what}; {check.format(source=source)} (it has never "
+        f"answered this client: first_contact_deadline={limit:g}s). Last error: {err.detail}",
+        endpoint=err.endpoint,
+        method=err.method,
+        path=err.path,
+    )
 
 
 class Reachability:

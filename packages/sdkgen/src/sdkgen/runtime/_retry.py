@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from ._errors import APIConnectionError, APIError, APIStatusError
+from ._liveness import is_unreachable
 from ._spec import Record, RetryPolicy
 
 __all__ = ["RetryInfo", "RetryState", "backoff_delay", "retry_after_seconds"]
@@ -88,6 +89,7 @@ class RetryState:
         endpoint: str,
         deadline: float | None,
         report: Callable[[RetryInfo], None],
+        reached: Callable[[], bool] = lambda: True,
     ) -> None:
         self.policy = policy
         self.endpoint = endpoint
@@ -95,6 +97,10 @@ class RetryState:
         self.deadline_at = None if deadline is None else self.started + deadline
         self.attempt = 0
         self._report = report
+        # Whether the client has ever had an answer from the server (read at each failure: an
+        # answer to another call counts), and whether this call gave up for never having one.
+        self._reached = reached
+        self.first_contact_failed = False
 
     @property
     def max_attempts(self) -> int:
@@ -124,6 +130,14 @@ class RetryState:
             return exc.retryable and self.policy.retry_connection_errors
         return False
 
+    def _first_contact_left(self, exc: Exception) -> float | None:
+        """Seconds left of ``first_contact_deadline`` when ``exc`` failed to reach a server
+        the client never had an answer from, else ``None`` (the policy's budgets alone)."""
+        limit = self.policy.first_contact_deadline
+        if limit is None or not is_unreachable(exc) or self._reached():
+            return None
+        return limit - self.elapsed()
+
     def wait_for(self, exc: Exception) -> float | bool:
         """stamina's hook: ``False`` to give up, else the seconds to wait before the next attempt."""
         if self.attempt >= self.max_attempts or not self._retryable(exc):
@@ -135,6 +149,10 @@ class RetryState:
                 wait = asked
         remaining = self.remaining()
         if remaining is not None and wait >= remaining:
+            return False
+        first_contact_left = self._first_contact_left(exc)
+        if first_contact_left is not None and wait >= first_contact_left:
+            self.first_contact_failed = True  # (as for the deadline: no wait past it)
             return False
         self._report(
             RetryInfo(

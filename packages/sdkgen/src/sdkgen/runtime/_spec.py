@@ -84,7 +84,10 @@ def status_matches(status: int, patterns: tuple[int | str, ...]) -> bool:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RetryPolicy(Record):
-    """How one call is retried. ``max_retries + 1`` attempts at most, all within ``deadline``."""
+    """How one call is retried. ``max_retries + 1`` attempts at most, all within ``deadline``;
+    while the client has never had an answer from its server, failures to reach it (a name
+    that does not resolve, a refused connection) are retried for ``first_contact_deadline``
+    seconds at most (``None``: as long as any other failure)."""
 
     max_retries: int = 2
     initial_delay: float = 0.5
@@ -94,6 +97,7 @@ class RetryPolicy(Record):
     retry_after_cap: float = 60.0
     retry_statuses: tuple[int | str, ...] = (408, 409, 429, "5xx")
     retry_connection_errors: bool = True
+    first_contact_deadline: float | None = None
 
     def should_retry_status(self, status: int) -> bool:
         return status_matches(status, self.retry_statuses)
