@@ -12,7 +12,7 @@ API_SPEC = APISpec(
     title="Tinker",
     version="0.38.0",
     base_url="https://tinker.thinkingmachines.dev/services/tinker-prod",
-    auth=AuthSpec(header="X-API-Key", env="TINKER_API_KEY", scheme="raw"),
+    auth=AuthSpec(header="X-API-Key", env="TINKER_API_KEY", scheme="raw", required="remote"),
     env={
         "base_url": "TINKER_BASE_URL",
         "timeout": "TINKER_TIMEOUT",

@@ -154,3 +154,18 @@ def test_bad_auth_is_refused_with_its_line(
     problems = _problems(path, tmp_path / "sdk")
     assert message in problems
     assert f"farm.yaml:{_line_of(path, needle)}" in problems
+
+
+@pytest.mark.parametrize(("given", "emitted"), [("remote", "'remote'"), ("true", "True")])
+def test_required_is_emitted_when_set(
+    manifest: Callable[[str], Path], tmp_path: Path, given: str, emitted: str
+) -> None:
+    generate(manifest(f"{{header: X-Farm-Key, env: FARM_KEY, required: {given}}}"), tmp_path)
+    assert f"scheme='raw',required={emitted})" in _api(tmp_path)
+
+
+def test_an_unknown_required_value_is_refused(
+    manifest: Callable[[str], Path], tmp_path: Path
+) -> None:
+    problems = _problems(manifest("{header: X-Farm-Key, env: FARM_KEY, required: local}"), tmp_path)
+    assert "required" in problems

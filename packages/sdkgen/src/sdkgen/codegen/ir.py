@@ -448,6 +448,8 @@ def _auth_spec(auth: Auth) -> str:
     for key in ("query", "password_env"):
         if getattr(auth, key) is not None:
             text += f", {key}={getattr(auth, key)!r}"
+    if auth.required is not False:
+        text += f", required={auth.required!r}"
     return text + ")"
 
 

@@ -58,6 +58,9 @@ class Auth(_Strict):
     scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
     query: str | None = None
     password_env: str | None = None
+    # false: sent when given; true: a client is refused without it; remote: refused without it
+    # unless the base URL is a loopback address (a server on the same machine).
+    required: bool | Literal["remote"] = False
 
     @model_validator(mode="after")
     def _fits_scheme(self) -> Auth:

@@ -80,7 +80,8 @@ CLIENT_MEMBERS = frozenset(
     {
         "api", "circuit_breakers", "close", "closed", "codecs", "config", "endpoints",
         "http_client", "paginate",
-        "paginate_pages", "poll_once", "report_retry", "request", "stream", "submit", "telemetry",
+        "paginate_pages", "poll_once", "report_retry", "request", "server_answered", "stream",
+        "submit", "telemetry",
         "use_http_backend",
     }
 )  # fmt: skip

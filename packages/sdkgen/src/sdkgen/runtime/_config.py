@@ -5,12 +5,15 @@ The environment variable names come from the API spec (the manifest), never from
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from ._auth import credential_names
+import httpx
+
+from ._auth import auth_schemes, credential_names
 from ._errors import SDKError
 from ._hooks import RequestHook, ResponseHook, checked_hooks
 from ._liveness import DEFAULT_UNREACHABLE_TIMEOUT
@@ -139,6 +142,7 @@ class ClientConfig(Record):
             raw = env.get(api.auth.env)
             key = None if raw is None else checked_key(raw, f"${api.auth.env}") or None
         extra = _credentials(api, credentials or {}, env)
+        _check_required(api, url, key or None, extra, given=api_key is not None)
         resolved_timeout = timeout
         if resolved_timeout is None:
             resolved_timeout = _number(
@@ -206,6 +210,47 @@ def _credentials(
         if value:
             out[name] = Secret(value)
     return out
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost`` (or a name under it) or a loopback
+    address (127.0.0.0/8, ::1).
+
+    Example::
+
+        is_loopback_url("http://127.0.0.1:8000")  # True
+    """
+    host = httpx.URL(url).host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_required(
+    api: APISpec, url: str, key: str | None, extra: Mapping[str, Secret], *, given: bool
+) -> None:
+    """Refuse a client without a credential its API requires (``AuthSpec.required``) before
+    it sends anything, naming the variable to set."""
+    for index, scheme in enumerate(auth_schemes(api)):
+        present = key is not None if index == 0 else scheme.env in extra
+        if present or scheme.required is False:
+            continue
+        if scheme.required == "remote" and is_loopback_url(url):
+            continue  # a server on this machine: a local test or development server
+        argument = "api_key" if index == 0 else f"credentials[{scheme.env!r}]"
+        empty = " (it was given empty)" if index == 0 and given else ""
+        local = (
+            "; a server on this machine (127.0.0.1, localhost) needs none"
+            if scheme.required == "remote"
+            else ""
+        )
+        raise ConfigError(
+            f"{argument} must be set{empty}: {url} needs it. Set the environment variable "
+            f"{scheme.env} or pass {argument}=...{local}"
+        )
 
 
 def check_unreachable_timeout(value: float) -> None:

@@ -168,6 +168,10 @@ class AuthSpec(Record):
     scheme: Literal["raw", "bearer", "basic", "query"] = "raw"
     query: str | None = None
     password_env: str | None = None
+    # Whether a client may be made without it: ``False`` (it is left off), ``True`` (a
+    # ``ConfigError`` before any request), ``"remote"`` (required unless the base URL is a
+    # loopback address: a server on the same machine, which runs without keys).
+    required: bool | Literal["remote"] = False
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
