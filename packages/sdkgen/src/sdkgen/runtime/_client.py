@@ -28,6 +28,7 @@ from ._errors import APIError, ResponseLostError, ResponseTooLargeError
 from ._futures import AsyncFutureHandle, FutureHandle, QueueStateObserver
 from ._options import RequestOptions
 from ._response import decode_response, recover_submission
+from ._retry import runtime_retry_loop
 from ._spec import EndpointSpec
 from ._transport import AsyncPools, SyncPools, send_streamed
 
@@ -119,12 +120,13 @@ class SyncAPIClient(ClientCore):
                 if call.state.max_attempts == 1:
                     raise
                 first: APIError | None = err
-            for attempt in _retry_context(call):
-                with attempt:
-                    first, failed = None, first
-                    if failed is not None:
-                        raise failed  # stamina decides on it: wait and retry, or give up
-                    response = self._attempt(client, call, stream)
+            with runtime_retry_loop():  # reported by telemetry, not by stamina's own log
+                for attempt in _retry_context(call):
+                    with attempt:
+                        first, failed = None, first
+                        if failed is not None:
+                            raise failed  # stamina decides on it: wait and retry, or give up
+                        response = self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__
         return response
@@ -351,12 +353,13 @@ class AsyncAPIClient(ClientCore):
                 if call.state.max_attempts == 1:
                     raise
                 first: APIError | None = err
-            async for attempt in _retry_context(call):
-                with attempt:
-                    first, failed = None, first
-                    if failed is not None:
-                        raise failed  # stamina decides on it: wait and retry, or give up
-                    response = await self._attempt(client, call, stream)
+            with runtime_retry_loop():  # reported by telemetry, not by stamina's own log
+                async for attempt in _retry_context(call):
+                    with attempt:
+                        first, failed = None, first
+                        if failed is not None:
+                            raise failed  # stamina decides on it: wait and retry, or give up
+                        response = await self._attempt(client, call, stream)
         except APIError as err:
             raise self._failed(call, err) from err.__cause__
         return response

@@ -38,7 +38,7 @@ from ._request import (
 from ._response import cut_off_error, request_id_of, status_error, too_large_error, transport_error
 from ._retry import RetryInfo, RetryState
 from ._spec import APISpec, EndpointSpec, RetryPolicy
-from ._telemetry import Event, Listener, Telemetry
+from ._telemetry import Event, Listener, Telemetry, apply_log_env
 
 if TYPE_CHECKING:
     from ._multipart import MultipartBody
@@ -131,6 +131,7 @@ class ClientCore:
             response_hooks=response_hooks,
         )
         self.codecs = WireCodecs(self.api, self.config.wire)
+        apply_log_env(self.api)  # the manifest's env.log (e.g. MYAPI_LOG=info), once
         self.telemetry = Telemetry(listeners, logger_name=self.api.logger)
         self._on_retry = on_retry
         #: Whether the server has ever answered this client (any status): until it has, a

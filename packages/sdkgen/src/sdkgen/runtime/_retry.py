@@ -4,16 +4,21 @@ The loop itself is stamina's; this module supplies its backoff hook. The hook se
 decides whether another attempt is allowed (status, ``x-should-retry``, the attempt budget and the
 call's deadline) and returns the exact wait: the server's ``retry-after-ms`` / ``retry-after`` when
 given and not above the cap, else exponential backoff with jitter. Every retry is reported before
-the wait begins.
+the wait begins (a telemetry event and an INFO line on the API's logger), so stamina's own
+WARNING line for it ("stamina.retry_scheduled", no endpoint, no cause) is dropped: only for
+the runtime's loops (:func:`runtime_retry_loop`), never for a program's own use of stamina.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
+import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import httpx
@@ -22,7 +27,45 @@ from ._errors import APIConnectionError, APIError, APIStatusError
 from ._liveness import is_unreachable
 from ._spec import Record, RetryPolicy
 
-__all__ = ["RetryInfo", "RetryState", "backoff_delay", "retry_after_seconds"]
+__all__ = [
+    "RetryInfo",
+    "RetryState",
+    "backoff_delay",
+    "retry_after_seconds",
+    "runtime_retry_loop",
+]
+
+# Set while a runtime retry loop runs in this thread or task (stamina calls its hooks there).
+_IN_RUNTIME_LOOP: ContextVar[bool] = ContextVar("sdkgen_runtime_retry_loop", default=False)
+
+
+class _RuntimeRetriesFilter(logging.Filter):
+    """Drops the records stamina logs for the runtime's own retries (reported already)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _IN_RUNTIME_LOOP.get()
+
+
+logging.getLogger("stamina").addFilter(_RuntimeRetriesFilter())
+
+
+@contextlib.contextmanager
+def runtime_retry_loop() -> Iterator[None]:
+    """Mark the retry loop run inside as the runtime's: stamina's log lines for its retries
+    are dropped (the runtime reports them itself). Works in threads and asyncio tasks alike.
+
+    Example::
+
+        with runtime_retry_loop():
+            for attempt in stamina.retry_context(on=state.wait_for, attempts=3):
+                with attempt:
+                    send()
+    """
+    token = _IN_RUNTIME_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _IN_RUNTIME_LOOP.reset(token)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)  # eq, hash, repr: Record

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -18,9 +20,16 @@ from typing import Literal
 import httpx
 
 from ._redact import redact, watch_logger
-from ._spec import DEFAULT_LOGGER, Record
+from ._spec import DEFAULT_LOGGER, APISpec, Record
 
-__all__ = ["Event", "EventKind", "Listener", "Telemetry", "redact_headers"]
+__all__ = [
+    "Event",
+    "EventKind",
+    "Listener",
+    "Telemetry",
+    "apply_log_env",
+    "redact_headers",
+]
 
 
 EventKind = Literal[
@@ -125,3 +134,57 @@ def _redacted(event: Event) -> Event:
     if (error, detail, request_id) == (event.error, event.detail, event.request_id):
         return event
     return dataclasses.replace(event, error=error, detail=detail, request_id=request_id)
+
+
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+# The reference SDKs' format, given to the handler added when the program configured none.
+_LOG_FORMAT = "[%(asctime)s - %(name)s:%(lineno)d - %(levelname)s] %(message)s"
+_log_env_lock = threading.Lock()
+_log_env_applied: set[str] = set()  # logger names: the variable is read once per process
+
+
+def apply_log_env(api: APISpec, environ: Mapping[str, str] | None = None) -> None:
+    """Honour the API's log-level variable (the manifest's ``env.log``, e.g. ``MYAPI_LOG=info``):
+    set the API's logger and httpx's to that level, with a handler on the root logger (as
+    ``logging.basicConfig`` adds it) when the program has configured none. Read once per
+    process and logger; unset or empty leaves logging alone; an unknown value is reported and
+    ignored. Levels: debug, info, warning, error, critical.
+
+    Args:
+        api: The API whose ``env["log"]`` names the variable and whose ``logger`` is set.
+        environ: Where to read it (default: ``os.environ``).
+
+    Example::
+
+        apply_log_env(API_SPEC)  # MYAPI_LOG=debug: every request and retry is logged
+    """
+    name = api.env.get("log")
+    if not name:
+        return
+    with _log_env_lock:
+        if api.logger in _log_env_applied:
+            return
+        _log_env_applied.add(api.logger)
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return
+    logger = logging.getLogger(api.logger)
+    level = _LOG_LEVELS.get(raw.lower())
+    if level is None:
+        logger.warning(
+            "%s=%r is not a log level (use one of %s); logging is left as it is",
+            name,
+            raw,
+            ", ".join(_LOG_LEVELS),
+        )
+        return
+    if not logging.getLogger().handlers and not logger.handlers:
+        logging.basicConfig(format=_LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+    logger.setLevel(level)
+    logging.getLogger("httpx").setLevel(level)
