@@ -121,6 +121,8 @@ async def test_the_async_client_fails_fast_too() -> None:
         (ConnectionRefusedError(111, "Connection refused"), "refused"),
         (httpx.ConnectTimeout("timed out"), "timeout"),
         (OSError("something else"), "other"),
+        (ConnectionError("client error (Connect): dns error: failed to lookup address"), "dns"),
+        (ConnectionError("tcp connect error: Connection refused (os error 111)"), "refused"),
     ],
 )
 def test_the_reason_is_read_from_the_chain_of_causes(cause: BaseException, reason: str) -> None:

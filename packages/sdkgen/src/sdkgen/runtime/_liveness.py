@@ -99,6 +99,13 @@ def unreachable_reason(err: BaseException) -> UnreachableReason:
             return "refused"
         if isinstance(cause, httpx.ConnectTimeout):
             return "timeout"
+        # A transport that reports only text (pyqwest: reqwest's "dns error", "Connection
+        # refused (os error 111)").
+        text = str(cause).lower()
+        if "dns error" in text or "name or service not known" in text:
+            return "dns"
+        if "connection refused" in text:
+            return "refused"
         cause = cause.__cause__ or cause.__context__
     return "other"
 
