@@ -18,6 +18,8 @@ from tests.fake_tinker import FakeTinker
 from tinkex._settings import ClientSettings
 
 JOIN_TIMEOUT = 60.0
+# The default (hosted) server needs a key: settings refuse to resolve without one.
+KEY_ONLY = {"TINKER_API_KEY": "tml-settings-test"}
 
 
 def test_arguments_win_over_the_environment_which_wins_over_defaults() -> None:
@@ -26,6 +28,7 @@ def test_arguments_win_over_the_environment_which_wins_over_defaults() -> None:
         "TINKER_PROJECT_ID": "proj-env",
         "TINKER_TAGS": " nightly, eu ,,",
         "TINKER_TIMEOUT": "12",
+        **KEY_ONLY,
     }
     settings = ClientSettings.resolve(environ=environ, tags=["mine", "eu"])
     assert settings.base_url == "http://127.0.0.1:9"
@@ -42,11 +45,11 @@ def test_arguments_win_over_the_environment_which_wins_over_defaults() -> None:
         "proj-arg",
         3.0,
     )
-    assert ClientSettings.resolve(environ={}).project_id is None
+    assert ClientSettings.resolve(environ=KEY_ONLY).project_id is None
 
 
 def test_settings_are_frozen() -> None:
-    settings = ClientSettings.resolve(environ={}, user_metadata={"team": "a"})
+    settings = ClientSettings.resolve(environ=KEY_ONLY, user_metadata={"team": "a"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.heartbeat_period = 1.0  # type: ignore[misc]
     with pytest.raises(TypeError):
