@@ -68,6 +68,21 @@ def test_help_in_a_subprocess() -> None:
     assert "--output" in result.out
 
 
+def test_python_dash_m_tinkex_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinkex", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint" in proc.stdout
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from tinkex._version import sdk_version
 

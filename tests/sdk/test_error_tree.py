@@ -34,7 +34,8 @@ def _every_error_class() -> set[type[BaseException]]:
     for name in sdkgen.runtime.__all__:  # the runtime loads its modules on first use
         getattr(sdkgen.runtime, name)
     for module in pkgutil.walk_packages(tinkex.__path__, "tinkex."):
-        if ".cli" not in module.name and not module.name.startswith("tinkex._generated"):
+        skip = ".cli" in module.name or module.name.endswith("__main__")  # __main__ runs the CLI
+        if not skip and not module.name.startswith("tinkex._generated"):
             importlib.import_module(module.name)
     found: set[type[BaseException]] = set()
     todo: list[type[BaseException]] = [SDKError]
