@@ -111,6 +111,7 @@ def test_no_key_for_the_hosted_api_fails_before_any_request(
     assert text.startswith("api_key must be set")  # the official SDK's words, then the fix
     assert "TINKER_API_KEY" in text
     assert "api_key=" in text
+    assert "tinkex auth login" in text  # the manifest's missing_help: the other way to a key
     assert not sent
 
 

@@ -12,7 +12,13 @@ API_SPEC = APISpec(
     title="Tinker",
     version="0.38.0",
     base_url="https://tinker.thinkingmachines.dev/services/tinker-prod",
-    auth=AuthSpec(header="X-API-Key", env="TINKER_API_KEY", scheme="raw", required="remote"),
+    auth=AuthSpec(
+        header="X-API-Key",
+        env="TINKER_API_KEY",
+        scheme="raw",
+        missing_help="or run `tinkex auth login`, which stores one for every later client",
+        required="remote",
+    ),
     env={
         "base_url": "TINKER_BASE_URL",
         "timeout": "TINKER_TIMEOUT",

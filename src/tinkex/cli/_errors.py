@@ -59,6 +59,7 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         PermissionDeniedError,
         RequestFailedError,
         SDKError,
+        ServerUnreachableError,
     )
 
     server = base_url or "the server"
@@ -70,8 +71,8 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         return EXIT_USAGE, f"invalid setting: {exc}"
     if isinstance(exc, AuthenticationError):
         return EXIT_FAILURE, (
-            f"{server} rejected the API key (401): pass a valid key with --api-key or set "
-            "TINKER_API_KEY"
+            f"{server} rejected the API key (401): pass a valid key with --api-key, set "
+            "TINKER_API_KEY, or run `tinkex auth login`"
         )
     if isinstance(exc, PermissionDeniedError):
         return EXIT_FAILURE, f"permission denied by {server} (403): {_detail(exc)}"
@@ -85,6 +86,8 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         return EXIT_FAILURE, (
             f"{server} did not answer in time ({exc}); try a larger --timeout or check the server"
         )
+    if isinstance(exc, ServerUnreachableError):  # already one line: the URL, DNS or refused, the fix
+        return EXIT_FAILURE, str(exc)
     if isinstance(exc, APIConnectionError):
         return EXIT_FAILURE, (
             f"cannot reach {server} ({exc}); check --base-url / TINKER_BASE_URL and the network"

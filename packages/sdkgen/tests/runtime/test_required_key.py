@@ -49,6 +49,17 @@ def test_no_key_for_a_server_on_this_machine_is_fine(base_url: str) -> None:
     assert config.api_key is None
 
 
+def test_missing_help_tells_how_to_get_a_key() -> None:
+    auth = dataclasses.replace(REMOTE.auth or AuthSpec(None, ""), missing_help="run `x login`")
+    spec = dataclasses.replace(REMOTE, auth=auth)
+    with pytest.raises(ConfigError) as caught:
+        ClientConfig.resolve(spec, base_url="https://api.example.test", environ={})
+    assert "(run `x login`)" in str(caught.value)
+    with pytest.raises(ConfigError) as plain:
+        ClientConfig.resolve(REMOTE, base_url="https://api.example.test", environ={})
+    assert "login" not in str(plain.value)
+
+
 def test_required_true_refuses_loopback_too() -> None:
     with pytest.raises(ConfigError, match=API_KEY_ENV):
         ClientConfig.resolve(ALWAYS, base_url="http://127.0.0.1:8000", environ={})

@@ -445,7 +445,7 @@ def _auth_spec(auth: Auth) -> str:
     # The three keys every manifest had come first and always, so that a manifest using only
     # them generates exactly what it always did; the newer keys only when set.
     text = f"AuthSpec(header={auth.header!r}, env={auth.env!r}, scheme={auth.scheme!r}"
-    for key in ("query", "password_env"):
+    for key in ("query", "password_env", "missing_help"):
         if getattr(auth, key) is not None:
             text += f", {key}={getattr(auth, key)!r}"
     if auth.required is not False:

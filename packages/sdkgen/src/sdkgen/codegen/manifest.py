@@ -61,6 +61,8 @@ class Auth(_Strict):
     # false: sent when given; true: a client is refused without it; remote: refused without it
     # unless the base URL is a loopback address (a server on the same machine).
     required: bool | Literal["remote"] = False
+    # Appended to the error a client without this credential gets: how to obtain one.
+    missing_help: str | None = None
 
     @model_validator(mode="after")
     def _fits_scheme(self) -> Auth:

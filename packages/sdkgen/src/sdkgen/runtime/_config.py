@@ -247,9 +247,10 @@ def _check_required(
             if scheme.required == "remote"
             else ""
         )
+        help_text = f" ({scheme.missing_help})" if scheme.missing_help else ""
         raise ConfigError(
             f"{argument} must be set{empty}: {url} needs it. Set the environment variable "
-            f"{scheme.env} or pass {argument}=...{local}"
+            f"{scheme.env} or pass {argument}=...{help_text}{local}"
         )
 
 

@@ -172,6 +172,8 @@ class AuthSpec(Record):
     # ``ConfigError`` before any request), ``"remote"`` (required unless the base URL is a
     # loopback address: a server on the same machine, which runs without keys).
     required: bool | Literal["remote"] = False
+    # Appended to the missing-credential error: how to obtain one (a login command, a page).
+    missing_help: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
