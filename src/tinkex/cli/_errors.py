@@ -86,7 +86,7 @@ def explain(exc: BaseException, *, base_url: str | None) -> tuple[int, str]:
         return EXIT_FAILURE, (
             f"{server} did not answer in time ({exc}); try a larger --timeout or check the server"
         )
-    if isinstance(exc, ServerUnreachableError):  # already one line: the URL, DNS or refused, the fix
+    if isinstance(exc, ServerUnreachableError):  # already one line: URL, DNS or refused, fix
         return EXIT_FAILURE, str(exc)
     if isinstance(exc, APIConnectionError):
         return EXIT_FAILURE, (
