@@ -8,8 +8,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from sdkgen.runtime import SDKError
-from sdkgen.runtime._call_context import detached_context
+from sdkgen.runtime import SDKError, detached_context
 
 from ._fork_hooks import after_fork_in_child
 

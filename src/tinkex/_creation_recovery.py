@@ -32,8 +32,8 @@ from sdkgen.runtime import (
     RequestFailedError,
     ResponseLostError,
     SDKError,
+    new_idempotency_key,
 )
-from sdkgen.runtime._request import new_idempotency_key
 
 from ._generated import models
 from ._wire import omit

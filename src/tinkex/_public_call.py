@@ -15,7 +15,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sdkgen.runtime._call_context import call_scope
+from sdkgen.runtime import call_scope
 
 from ._generated.api import API_SPEC
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from typing import Any, Self, TypeVar, cast
 
-from sdkgen.runtime import APIFuture
-from sdkgen.runtime._call_context import current_call_headers, using_call_headers
+from sdkgen.runtime import APIFuture, current_call_headers, using_call_headers
 
 from ._generated import AsyncTinkerAPI
 from ._holder import Holder

@@ -46,11 +46,12 @@ from sdkgen.runtime import (
     APIConnectionError,
     APIStatusError,
     ClientClosedError,
+    Reachability,
     SDKError,
     ServerUnreachableError,
+    detached_context,
+    without_call_headers,
 )
-from sdkgen.runtime._call_context import detached_context, without_call_headers
-from sdkgen.runtime._liveness import Reachability
 
 from ._generated import models
 

@@ -13,9 +13,9 @@ from sdkgen.runtime import (
     APIConnectionError,
     APIStatusError,
     FutureExpiredError,
+    Reachability,
     RetryInfo,
 )
-from sdkgen.runtime._liveness import Reachability
 
 from ._admission import Admission
 from ._fork_hooks import after_fork_in_child

@@ -22,8 +22,9 @@ from typing import Any
 from sdkgen.runtime import (
     APIFuture,
     ClientFuture,
+    current_call_headers,
+    using_call_headers,
 )
-from sdkgen.runtime._call_context import current_call_headers, using_call_headers
 
 from ._generated import models
 from ._holder import Holder

@@ -9,9 +9,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sdkgen.runtime import BackgroundLoop, NotFoundError, SDKError
-from sdkgen.runtime._call_context import without_call_headers
-from sdkgen.runtime._config import HTTPBackend
+from sdkgen.runtime import (
+    BackgroundLoop,
+    HTTPBackend,
+    NotFoundError,
+    SDKError,
+    without_call_headers,
+)
 
 from ._generated import AsyncTinkerAPI, models
 

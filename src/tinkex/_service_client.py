@@ -13,19 +13,20 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 from sdkgen.runtime import (
+    DEFAULT_UNREACHABLE_TIMEOUT,
     APIFuture,
     APIStatusError,
     BadRequestError,
     ClientFuture,
+    HTTPBackend,
     Listener,
     Metrics,
     NotFoundError,
     RequestFailedError,
     RetryInfo,
     UnprocessableEntityError,
+    WireMode,
 )
-from sdkgen.runtime._config import HTTPBackend, WireMode
-from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
 
 from ._creation_recovery import create_model_recovering, load_run_recovering
 from ._generated import models

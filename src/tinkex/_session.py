@@ -11,8 +11,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Literal
 
-from sdkgen.runtime import GoneError, NotFoundError, SDKError
-from sdkgen.runtime._call_context import without_call_headers
+from sdkgen.runtime import GoneError, NotFoundError, SDKError, without_call_headers
 
 from ._creation_recovery import create_session_recovering
 from ._generated import models

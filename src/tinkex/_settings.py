@@ -16,9 +16,15 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
-from sdkgen.runtime import ClientConfig, ConfigError, Listener, RetryInfo
-from sdkgen.runtime._config import HTTPBackend, WireMode
-from sdkgen.runtime._liveness import DEFAULT_UNREACHABLE_TIMEOUT
+from sdkgen.runtime import (
+    DEFAULT_UNREACHABLE_TIMEOUT,
+    ClientConfig,
+    ConfigError,
+    HTTPBackend,
+    Listener,
+    RetryInfo,
+    WireMode,
+)
 
 from ._credentials import resolve_api_key
 from ._generated import AsyncTinkerAPI

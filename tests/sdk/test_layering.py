@@ -26,3 +26,18 @@ def test_hand_written_code_calls_generated_methods_not_the_runtime_by_endpoint()
         if BYPASS.search(line)
     ]
     assert found == []
+
+
+# `from sdkgen.runtime._x import` / `import sdkgen.runtime._x`: the kit's private modules, which
+# may change under another SDK's feet; what tinkex needs from the kit is public there.
+PRIVATE_KIT = re.compile(r"^\s*(from|import)\s+sdkgen\.runtime\._\w+")
+
+
+def test_hand_written_code_uses_only_the_kits_public_names() -> None:
+    found = [
+        f"{path.relative_to(SRC)}:{number}: {line.strip()}"
+        for path in _hand_written()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if PRIVATE_KIT.search(line)
+    ]
+    assert found == []

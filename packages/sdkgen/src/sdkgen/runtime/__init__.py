@@ -13,9 +13,16 @@ if TYPE_CHECKING:
     from ._binary import AsyncBinaryStream, BinaryStream, open_binary, read_binary
     from ._body import build_body, message_body, request_body, validate_params
     from ._breaker import CircuitBreaker, CircuitState
+    from ._call_context import (
+        call_scope,
+        current_call_headers,
+        detached_context,
+        using_call_headers,
+        without_call_headers,
+    )
     from ._client import AsyncAPIClient, SyncAPIClient
     from ._codec import WireCodecs
-    from ._config import ClientConfig, ConfigError, Secret, WireMode
+    from ._config import ClientConfig, ConfigError, HTTPBackend, Secret, WireMode
     from ._errors import (
         AmbiguousOutcomeError,
         APIConnectionError,
@@ -50,6 +57,7 @@ if TYPE_CHECKING:
         FutureTimeoutError,
         QueueStateObserver,
     )
+    from ._liveness import DEFAULT_UNREACHABLE_TIMEOUT, Reachability
     from ._loop import BackgroundLoop
     from ._metrics import EndpointMetrics, Metrics
     from ._multipart import FileContent, FileInput, MultipartBody, encode_multipart_body
@@ -68,7 +76,7 @@ if TYPE_CHECKING:
         to_streamed_response_wrapper,
     )
     from ._reporter import TelemetryReporter, telemetry_enabled
-    from ._request import param_headers
+    from ._request import new_idempotency_key, param_headers
     from ._resource import AsyncAPIResource, SyncAPIResource
     from ._retry import RetryInfo, backoff_delay, retry_after_seconds
     from ._spec import (
@@ -91,6 +99,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_UNREACHABLE_TIMEOUT",
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
@@ -138,6 +147,7 @@ __all__ = [
     "FutureTimeoutError",
     "FuturesSpec",
     "GoneError",
+    "HTTPBackend",
     "InternalServerError",
     "Listener",
     "Metrics",
@@ -152,6 +162,7 @@ __all__ = [
     "PoolSpec",
     "QueueStateObserver",
     "RateLimitError",
+    "Reachability",
     "RequestFailedError",
     "RequestOptions",
     "RequestTimeoutError",
@@ -176,9 +187,13 @@ __all__ = [
     "async_to_streamed_response_wrapper",
     "backoff_delay",
     "build_body",
+    "call_scope",
+    "current_call_headers",
+    "detached_context",
     "encode_multipart_body",
     "inject_trace_context",
     "message_body",
+    "new_idempotency_key",
     "open_binary",
     "open_url",
     "param_headers",
@@ -189,13 +204,24 @@ __all__ = [
     "telemetry_enabled",
     "to_raw_response_wrapper",
     "to_streamed_response_wrapper",
+    "using_call_headers",
     "validate_params",
+    "without_call_headers",
 ]
 
 # Every name loads its module on first use (PEP 562): an SDK's import then loads only what its
 # start path touches, not the raw-response views, multipart bodies, event streams, pages,
 # binary downloads or OpenTelemetry it may never use. Name -> module (relative to this package).
 _EXPORTS: dict[str, str] = {
+    "call_scope": "._call_context",
+    "current_call_headers": "._call_context",
+    "detached_context": "._call_context",
+    "using_call_headers": "._call_context",
+    "without_call_headers": "._call_context",
+    "HTTPBackend": "._config",
+    "DEFAULT_UNREACHABLE_TIMEOUT": "._liveness",
+    "Reachability": "._liveness",
+    "new_idempotency_key": "._request",
     "APIFuture": "._api_future",
     "ClientFuture": "._api_future",
     "AsyncBinaryStream": "._binary",

@@ -54,6 +54,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def new_idempotency_key() -> str:
+    """A fresh idempotency key (a random UUID), for a request the caller builds and may resend.
+
+    Example::
+
+        key = new_idempotency_key()
+    """
     import uuid
 
     return str(uuid.uuid4())
