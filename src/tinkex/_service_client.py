@@ -573,3 +573,17 @@ class ServiceClient:
     )
 
     create_sampling_client_async = awaited_twin(create_sampling_client)
+
+
+def service_on(holder: Holder) -> ServiceClient:
+    """A ``ServiceClient`` over an existing holder (its session and connections; nothing new
+    opened): for SDK code, such as a download, that needs the service's methods on the
+    connections a ``RestClient`` already has. Closing it is the holder owner's business.
+
+    Example::
+
+        training = service_on(rest.holder).create_training_client_from_state(path).result()
+    """
+    service = ServiceClient.__new__(ServiceClient)  # __init__ would make a holder of its own
+    service.holder = holder
+    return service

@@ -112,7 +112,7 @@ def export_and_download(
 ) -> None:
     """Section 7.10: a temporary training client from the state, a temporary export of its
     weights, the export's files, then the export deleted and the model unloaded."""
-    from .._service_client import ServiceClient
+    from .._service_client import service_on
 
     try:
         holder.run(holder.api.weights.get_weights_info(tinker_path=path))
@@ -121,9 +121,7 @@ def export_and_download(
             raise CheckpointNotFoundError(f"checkpoint {path} not found: {err.detail}") from err
         if not route_absent(err.status_code or 0, err.body):
             raise
-    service = ServiceClient.__new__(ServiceClient)  # a shell on this holder: no new connections
-    service.holder = holder
-    training: TrainingClient = service.create_training_client_from_state(path).result()
+    training: TrainingClient = service_on(holder).create_training_client_from_state(path).result()
     export_path: str | None = None
     try:
         name = f"tinkex-download-{uuid.uuid4().hex[:12]}"
