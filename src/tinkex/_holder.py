@@ -152,8 +152,12 @@ class Holder:
         self._features.forget_refresh()
         _INHERITED.append((self._api, self._session.telemetry))
         mode = self._api.codecs.mode
+        answered = self._api.server_answered
         self._api = self._connect()
         self._api.codecs.mode = mode
+        # The server answered the parent: the child's failures to reach it are an outage to
+        # ride out (the long budget), not a wrong URL (first_contact_deadline).
+        self._api.server_answered = answered
         # httpx: the pyqwest transport's runtime threads did not survive the fork.
         self._api.use_http_backend("httpx")
         self._session = self._new_session()

@@ -170,3 +170,32 @@ def test_runs_made_in_a_forked_child_are_numbered_from_zero_in_its_session(
     assert len(sessions) == 1
     assert sessions != {server.models[parent_run.model_id].session_id}
     assert sorted(r.rsplit(":", 1)[-1] for r in runs) == ["0", "1", "2"]
+
+
+def _first_contact_state(service: tinker.ServiceClient, out: Any) -> None:
+    try:
+        out.put(service.holder.api.server_answered)  # the first use rebuilds the connections
+    except BaseException as err:
+        out.put(f"{type(err).__name__}: {err}")
+
+
+@pytest.mark.parametrize("answered_before_fork", [True, False])
+def test_a_forked_child_keeps_whether_the_server_ever_answered(
+    server: FakeTinker, make_service: ServiceFactory, answered_before_fork: bool
+) -> None:
+    # A server that answered the parent is known to exist: in the child, failures to reach it
+    # are an outage (the long retry budget), not a wrong URL (the short first-contact one).
+    service = make_service(server)
+    if answered_before_fork:
+        service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
+    assert service.holder.api.server_answered is answered_before_fork
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=_first_contact_state, args=(service, out))
+    child.start()
+    child.join(JOIN_TIMEOUT)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    assert out.get() is answered_before_fork
