@@ -61,11 +61,13 @@ BASE_MODEL = "fake/tiny-model"
 API_KEY = "tml-integration-secret-key"
 STEPS = 20
 FAULT_STEP = 7
-CLIENT_TIMEOUT = 1.0  # per attempt: the "answer slower than the timeout" faults exceed it
-DELAY = 1.3  # > CLIENT_TIMEOUT
+# Per attempt: the "answer slower than the timeout" faults exceed it. Not 1 s: on a loaded
+# 2-core machine a healthy answer took longer, and was reported as ambiguous.
+CLIENT_TIMEOUT = 2.0
+DELAY = 2.6  # > CLIENT_TIMEOUT
 RESULT_TIMEOUT = 15.0  # the client-wide deadline of every .result()
 MAX_RETRIES = 4
-STEP_BOUND = 8.0  # no single call of the loop may take longer than this (503 burst: ~3.5 s)
+STEP_BOUND = 15.0  # no single call of the loop may take longer (503 burst: ~3.5 s; a hang: 30)
 
 
 # ---------------------------------------------------------------------- modes and faults
@@ -582,13 +584,13 @@ def test_result_timeout_bounds_a_future_that_never_completes(
     start = time.monotonic()
     with pytest.raises(FutureTimeoutError) as info:
         future.result()  # the client-wide default deadline
-    assert 0.5 <= time.monotonic() - start < 2.0
+    assert 0.5 <= time.monotonic() - start < 10.0  # bounded (it never completes)
     assert "optim_step" in str(info.value)
     assert "0.6" in str(info.value)
     start = time.monotonic()
     with pytest.raises(FutureTimeoutError):
         future.result(timeout=0.2)  # an explicit one; the handle is still usable
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 10.0
     assert future.cancel()
 
 
@@ -602,7 +604,7 @@ def test_stalled_poll_is_bounded_by_the_wait(
     start = time.monotonic()
     with pytest.raises(FutureTimeoutError):
         future.result(timeout=0.5)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 10.0  # the poll stalls for 30 s
 
 
 def test_submission_stalled_forever_is_bounded_by_the_client_timeout(
@@ -614,7 +616,7 @@ def test_submission_stalled_forever_is_bounded_by_the_client_timeout(
     start = time.monotonic()
     with pytest.raises(AmbiguousOutcomeError) as info:
         training.forward_backward([datum(0)], "cross_entropy").result()
-    assert time.monotonic() - start < CLIENT_TIMEOUT + 1.5
+    assert time.monotonic() - start < CLIENT_TIMEOUT + 10.0  # the answer stalls for 30 s
     assert "seq id 1" in str(info.value)
     assert training.optim_step().result().metrics is not None  # the run goes on
     assert plain_fake.optim_steps[training.model_id] == 1
@@ -650,7 +652,7 @@ def test_503_burst_backs_off(
     waits = [r.wait for r in retries]
     assert waits == sorted(waits), waits  # 0.5 s * 2^n, minus up to 25% jitter
     assert 0.3 <= waits[0] <= 0.5, waits
-    assert sum(waits) <= elapsed < sum(waits) + 2.0
+    assert sum(waits) <= elapsed < sum(waits) + 10.0
     assert plain_fake.optim_steps[training.model_id] == 1
 
 
@@ -660,13 +662,13 @@ def test_503_burst_backs_off(
 def test_client_timeout_applies_to_optim_step(
     plain_fake: FakeTinker, service_on: Callable[..., tinkex.ServiceClient]
 ) -> None:
-    service = service_on(timeout=1.0)
+    service = service_on(timeout=CLIENT_TIMEOUT)
     training = service.create_lora_training_client(BASE_MODEL, rank=8).result()
-    plain_fake.inject("optim_step", faults.delay(3))
+    plain_fake.inject("optim_step", faults.delay(25))
     start = time.monotonic()
     with pytest.raises(AmbiguousOutcomeError):
         training.optim_step().result()
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < CLIENT_TIMEOUT + 10.0  # not the 25 s the answer takes
 
 
 def test_ambiguous_create_model_names_its_seq_id(
