@@ -6,6 +6,7 @@ that no tinkex loop thread outlives it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -126,3 +127,22 @@ def service(server: FakeTinker, make_service: ServiceFactory) -> tinker.ServiceC
 @pytest.fixture
 def training(service: tinker.ServiceClient) -> tinker.TrainingClient:
     return service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
+
+
+JOIN_TIMEOUT = 60.0  # a hang in a forked child fails the test instead of hanging it
+
+
+def run_in_forked_child(target: Any, *args: Any) -> Any:
+    """Run ``target(*args, out)`` in a child of fork() and give back ``out``, the queue it
+    reported to; a child that hangs or dies fails the test."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=target, args=(*args, out))
+    child.start()
+    child.join(JOIN_TIMEOUT)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    assert child.exitcode == 0
+    return out

@@ -12,18 +12,16 @@ with an error that says what to do instead. The parent is not disturbed.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections import Counter
 from typing import Any
 
 import pytest
 
 import tinkex as tinker
-from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory
+from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, run_in_forked_child
 from tests.fake_tinker import FakeTinker
 from tinkex import types
 
-JOIN_TIMEOUT = 60.0  # a hang in the child fails the test instead of hanging it
 PROMPT = types.ModelInput.from_ints([1, 2, 3])
 PARAMS = types.SamplingParams(max_tokens=3)
 
@@ -66,16 +64,7 @@ def test_clients_in_a_forked_child(server: FakeTinker, make_service: ServiceFact
     sampler = service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
     expected = list(sampler.sample(PROMPT, 1, PARAMS).result(timeout=WAIT).sequences[0].tokens)
 
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.SimpleQueue()
-    child = ctx.Process(target=_child, args=(service, sampler, training, out))
-    child.start()
-    child.join(JOIN_TIMEOUT)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
-    assert child.exitcode == 0
+    out = run_in_forked_child(_child, service, sampler, training)
     report = out.get()
     assert "error" not in report, report["error"]
 
@@ -124,15 +113,7 @@ def test_a_closed_client_stays_closed_in_a_forked_child(
     service = make_service(server)
     service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
     service.close()
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.SimpleQueue()
-    child = ctx.Process(target=_use_closed, args=(service, out))
-    child.start()
-    child.join(JOIN_TIMEOUT)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    out = run_in_forked_child(_use_closed, service)
     assert out.get().startswith("closed: ")
 
 
@@ -155,15 +136,7 @@ def test_runs_made_in_a_forked_child_are_numbered_from_zero_in_its_session(
     # 0, 1, 2 (a run numbered from the parent's count once, then from 0, met itself again).
     service = make_service(server)
     parent_run = service.create_lora_training_client(BASE_MODEL, rank=4).result(timeout=WAIT)
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.SimpleQueue()
-    child = ctx.Process(target=_create_runs, args=(service, out))
-    child.start()
-    child.join(JOIN_TIMEOUT)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    out = run_in_forked_child(_create_runs, service)
     runs = out.get()
     assert isinstance(runs, list), runs
     sessions = {server.models[r].session_id for r in runs}
@@ -189,13 +162,5 @@ def test_a_forked_child_keeps_whether_the_server_ever_answered(
     if answered_before_fork:
         service.create_sampling_client(base_model=BASE_MODEL).result(timeout=WAIT)
     assert service.holder.api.server_answered is answered_before_fork
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.SimpleQueue()
-    child = ctx.Process(target=_first_contact_state, args=(service, out))
-    child.start()
-    child.join(JOIN_TIMEOUT)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    out = run_in_forked_child(_first_contact_state, service)
     assert out.get() is answered_before_fork

@@ -6,18 +6,22 @@ forked child's new ones included."""
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 from typing import Any
 
 import pytest
 from sdkgen.runtime import ClientConfig, ConfigError
 
 import tinkex as tinker
-from tests.clients.conftest import BASE_MODEL, WAIT, ServiceFactory, tinkex_threads
+from tests.clients.conftest import (
+    BASE_MODEL,
+    WAIT,
+    ServiceFactory,
+    run_in_forked_child,
+    tinkex_threads,
+)
 from tests.fake_tinker import FakeTinker
 from tinkex._settings import ClientSettings
 
-JOIN_TIMEOUT = 60.0
 # The default (hosted) server needs a key: settings refuse to resolve without one.
 KEY_ONLY = {"TINKER_API_KEY": "tml-settings-test"}
 
@@ -120,13 +124,5 @@ def test_a_forked_child_connects_afresh_with_the_same_settings(
     server: FakeTinker, make_service: ServiceFactory
 ) -> None:
     service = make_service(server)
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.SimpleQueue()
-    child = ctx.Process(target=_report_config, args=(service, id(service.holder.api), out))
-    child.start()
-    child.join(JOIN_TIMEOUT)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail(f"the forked child hung for {JOIN_TIMEOUT}s")
+    out = run_in_forked_child(_report_config, service, id(service.holder.api))
     assert out.get() == {"new_connections": True, "same_config": True}
