@@ -1,5 +1,9 @@
 # Every set-up step lives here: `make test` and `make demo` work on a fresh machine.
 PYTHON ?= python3
+# bash with pipefail: a recipe that pipes a command's output through a filter still fails when
+# the command does.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -9,10 +13,14 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml packages/sdkgen/pyproject.toml
+	@echo "== setup: a venv in $(VENV) with tinkex, the sdkgen kit and their dev tools"
+	@echo "   (about 1.5 min on 2 cores with a warm pip cache; torch's CPU wheel is the longest step)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# The kit (generator + runtime, packages/sdkgen) and tinkex, editable, resolved together.
-	$(PY) -m pip install --quiet -e 'packages/sdkgen[codegen]' -e '.[dev]'
+	@# pip's own progress lines (not --quiet): a long install is never silent for minutes.
+	$(PY) -m pip install --progress-bar off -e 'packages/sdkgen[codegen]' -e '.[dev]' \
+		| { grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true; }
 	touch $(STAMP)
 
 codegen: $(STAMP)
