@@ -23,6 +23,7 @@ from ._generated import endpoints as _e, models
 from ._holder import Holder
 from ._public_call import public
 from ._sample_results_poller import SampleResultsPoller, poller_for
+from ._sampler_concurrency import SamplerConcurrency
 from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id
 from ._sampling_retry import RetryConfig, resubmittable
 from ._validation import check_fits_context
@@ -64,6 +65,8 @@ class SamplingBase:
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._inflight = 0
+        self._peak_inflight = 0
+        self._requests = 0
         after_fork_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
@@ -74,6 +77,8 @@ class SamplingBase:
         self._admission = None
         self._progress_lock = threading.Lock()
         self._inflight = 0
+        self._peak_inflight = 0
+        self._requests = 0
 
     def __repr__(self) -> str:
         return f"SamplingClient(sampling_session_id={self.sampling_session_id!r})"
@@ -104,6 +109,8 @@ class SamplingBase:
             if self._inflight == 0:  # progress is measured from the oldest request in flight
                 self._last_progress = time.monotonic()
             self._inflight += 1
+            self._requests += 1
+            self._peak_inflight = max(self._peak_inflight, self._inflight)
         try:
             return await self._sample_retrying(request, prompt_tokens, config, 0)
         finally:
@@ -150,6 +157,33 @@ class SamplingBase:
             endpoint=_e.ASAMPLE.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0
         )
         self.holder.api.report_retry(_e.ASAMPLE, info)
+
+    @public
+    def concurrency(self) -> SamplerConcurrency:
+        """How many samples this client has had in flight, and the limits on them (a
+        snapshot; see :class:`~tinkex.rollouts.SamplerConcurrency`). Sends nothing.
+
+        Example::
+
+            stats = sampler.concurrency()
+            print(stats.peak_in_flight, stats.limit, stats.submissions_waited)
+        """
+        flags = self.holder.features.known_config
+        admission = self._admission
+        client_limit = self.retry_config.max_connections
+        server_limit = flags.sample_max_concurrent_requests if flags is not None else None
+        with self._progress_lock:
+            in_flight, peak, requests = self._inflight, self._peak_inflight, self._requests
+        return SamplerConcurrency(
+            requests=requests,
+            in_flight=in_flight,
+            peak_in_flight=peak,
+            submissions_waited=admission.waits if admission is not None else 0,
+            limit=min(client_limit, server_limit) if server_limit is not None else client_limit,
+            client_limit=client_limit,
+            server_limit=server_limit,
+            byte_budget=flags.sample_dispatch_bytes_semaphore_size if flags is not None else None,
+        )
 
     def _limits(self) -> Admission:
         """The count and byte limits of this client, shared by sample() and sample_async()."""
