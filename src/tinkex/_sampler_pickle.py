@@ -15,11 +15,13 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sdkgen.runtime import ConfigError
 
 from ._credentials import API_KEY_ENV, CREDENTIAL_CMD_ENV
+from ._holder import Holder
 from ._sampling_open import new_clone_id
 from ._settings import DEFAULT_RESULT_TIMEOUT, PICKLE_CREDENTIALS_ENV, ClientSettings
 
@@ -92,18 +94,83 @@ def sampler_state(
 
 
 def sampler_from_state(state: dict[str, Any]) -> SamplingClient:
-    """A sampling client in this process: its own connections, no session of its own, and a
-    clone id of its own, so that its seq ids differ from every other client's.
+    """A sampling client in this process, with a clone id of its own (its seq ids differ from
+    every other client's) and no session of its own.
+
+    The copies made in one process from recipes of the same server, key and settings share one
+    set of connections (one ``Holder``), as the official SDK's copies do: a worker that
+    unpickles a sampler with every task (the cookbook's pattern) keeps one loop thread and one
+    pool, not one per task. ``close()`` gives a copy's share back; the last one closes them.
 
     Raises:
         ConfigError: No key in this process for a server that needs one (the message says
             where a key can come from), or another setting that cannot work.
     """
-    from ._holder import Holder
     from ._sampling_client import SamplingClient  # that module imports this one
 
+    holder, release = _lease(state)
+    return SamplingClient(
+        holder,
+        sampling_session_id=state["sampling_session_id"],
+        base_model=state["base_model"],
+        retry_config=state["retry_config"],
+        record_stability_info=state["record_stability_info"],
+        cloned_sampler_id=new_clone_id(),
+        release=release,
+    )
+
+
+class _Shared:
+    """Connections shared by the copies of one process, and how many copies hold them."""
+
+    def __init__(self, holder: Holder) -> None:
+        self.holder = holder
+        self.users = 0
+
+
+_SHARED: dict[tuple[Any, ...], _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _lease(state: dict[str, Any]) -> tuple[Holder, Callable[[], None]]:
+    """The shared connections for ``state``'s server and settings (made on first need), and
+    the function that gives this copy's share back."""
+    headers = state.get("default_headers") or {}
+    key = (
+        state["base_url"],
+        state["api_key"],
+        state.get("pickle_credentials"),
+        tuple(sorted(headers.items())),
+        state.get("result_timeout", DEFAULT_RESULT_TIMEOUT),
+    )
+    with _SHARED_LOCK:
+        shared = _SHARED.get(key)
+        if shared is None or shared.holder.runner.closed:
+            shared = _Shared(Holder(_settings(state)))
+            _SHARED[key] = shared
+        shared.users += 1
+    given_back = threading.Event()
+
+    def release() -> None:
+        if given_back.is_set():
+            return
+        given_back.set()
+        with _SHARED_LOCK:
+            shared.users -= 1
+            last = shared.users <= 0
+            if last and _SHARED.get(key) is shared:
+                del _SHARED[key]
+        if last:
+            shared.holder.close(status=None)
+
+    return shared.holder, release
+
+
+def _settings(state: dict[str, Any]) -> ClientSettings:
+    """The settings of a copy; without a key for a server that needs one, an error that says
+    where this process could find one."""
     try:
-        settings = ClientSettings.resolve(
+        return ClientSettings.resolve(
             base_url=state["base_url"],
             api_key=state["api_key"],
             default_headers=state.get("default_headers"),
@@ -120,15 +187,6 @@ def sampler_from_state(state: dict[str, Any]) -> SamplingClient:
             f"{CREDENTIAL_CMD_ENV} in this worker's environment, or run `tinkex auth login` on "
             "this machine"
         ) from err
-    return SamplingClient(
-        Holder(settings),
-        sampling_session_id=state["sampling_session_id"],
-        base_model=state["base_model"],
-        retry_config=state["retry_config"],
-        record_stability_info=state["record_stability_info"],
-        cloned_sampler_id=new_clone_id(),
-        owns_holder=True,
-    )
 
 
 class UnusableSampler:

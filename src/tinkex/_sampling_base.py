@@ -7,11 +7,13 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Self
 
 from sdkgen.runtime import (
     APIConnectionError,
     APIStatusError,
+    ClientClosedError,
     FutureExpiredError,
     Reachability,
     RetryInfo,
@@ -51,9 +53,13 @@ class SamplingBase:
         record_stability_info: bool = False,
         cloned_sampler_id: int = 0,
         owns_holder: bool = False,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.holder = holder
         self._owns_holder = owns_holder
+        # A holder shared with other unpickled copies: given back (closed by the last one).
+        self._release = release
+        self._closed = False
         self.sampling_session_id = sampling_session_id
         self.base_model = base_model
         self.retry_config = retry_config or RetryConfig()
@@ -85,10 +91,22 @@ class SamplingBase:
 
     @public
     def close(self) -> None:
-        """Close the connections of a sampler that has its own (unpickled, or made from a
-        handle); one made by a ServiceClient closes with it."""
-        if self._owns_holder:
+        """Close a sampler that has connections of its own (unpickled, or made from a handle;
+        the copies of one process share them, closed with the last copy); one made by a
+        ServiceClient closes with it."""
+        if self._closed or not (self._owns_holder or self._release is not None):
+            return
+        self._closed = True
+        if self._release is not None:
+            self._release()
+        else:
             self.holder.close(status=None)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError(
+                "this SamplingClient is closed (close(), or the end of its with block)"
+            )
 
     def __enter__(self) -> Self:
         return self

@@ -202,6 +202,7 @@ class SamplingClient(SamplingBase):
         prompt_logprobs_last_n: int | None,
     ) -> models.SampleRequest:
         """The request of one ``sample`` call, its arguments checked (before anything is sent)."""
+        self._check_open()
         check_sample_args(
             prompt,
             num_samples,
@@ -257,6 +258,7 @@ class SamplingClient(SamplingBase):
                 for chunk in stream:  # types.SampleStreamChunk
                     print(chunk.tokens, end="", flush=True)
         """
+        self._check_open()
         check_sample_args(prompt, num_samples, sampling_params)
         if isinstance(sampling_params.stop, str):
             sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})

@@ -173,3 +173,27 @@ def test_concurrency_reports_requests_peak_and_limits(
     assert after.in_flight == 0
     assert after.server_limit is not None
     assert after.limit == min(400, after.server_limit)
+
+
+def test_copies_in_one_process_share_connections_until_the_last_closes(
+    server: FakeTinker, make_service: ServiceFactory
+) -> None:
+    # The cookbook unpickles the sampler with every task: one loop thread and one pool per
+    # process, not one per task.
+    data = pickle.dumps(_sampler(server, make_service, pickle_credentials="include"))
+    first, second = pickle.loads(data), pickle.loads(data)
+    assert first.holder is second.holder
+    assert first.cloned_sampler_id != second.cloned_sampler_id
+    first.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)
+    second.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)
+    assert len(server.requests_to("get_client_config")) == 2  # the service's, the copies' one
+    first.close()
+    with pytest.raises(tinker.ClientClosedError):
+        first.sample(PROMPT, 1, PARAMS)
+    second.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)  # still open for the other copy
+    assert not second.holder.runner.closed
+    second.close()
+    assert second.holder.runner.closed  # the last copy closed the connections
+    with pickle.loads(data) as third:  # a later copy opens new ones
+        assert third.holder is not second.holder
+        third.sample(PROMPT, 1, PARAMS).result(timeout=WAIT)

@@ -184,7 +184,9 @@ class RolloutStream(Generic[R]):
         self.close()
         span = f"items {indexes[0]}..{indexes[-1]}" if len(indexes) > 1 else f"item {indexes[0]}"
         raise RolloutError(
-            f"the task of {span} failed before its items ran: {type(err).__name__}: {err}",
+            f"the task of {span} failed as a whole: {type(err).__name__}: {err} (a task fails "
+            "so when it cannot be sent, when fn or an item does not pickle, when the worker "
+            "cannot build the sampler, or when the worker died)",
             index=indexes[0],
         ) from err
 
