@@ -5,7 +5,9 @@ in a worker opens its own connections and numbers its requests apart from every 
 many processes can sample from one sampler. The pool here uses the ``spawn`` start method (safe
 with the SDK's background thread), a bounded number of workers and a deadline on every result.
 ``get_sampler_handle()`` gives a credential-free string for the same purpose: the worker takes
-the API key from its own environment.
+the API key from its own environment. The pickle itself carries the key unless the ServiceClient
+was made with ``pickle_credentials="environment"`` (the first such pickle warns; see
+``examples/rollouts.py`` and ``tinkex.rollouts`` for the helper that fans sampling out).
 
     python examples/multiprocess_sampling.py [--workers 2] [--tasks 4]
 """

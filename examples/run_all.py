@@ -47,6 +47,7 @@ ORDER = [
     "retry_and_timeout",
     "async_usage",
     "multiprocess_sampling",
+    "rollouts",
 ]
 
 

@@ -95,6 +95,9 @@ _EXPORTS: dict[str, str] = {
     "RecoveryError": ".recovery",
     "RecoveryExhaustedError": ".recovery",
     "RegularizerError": ".regularizers",
+    "RolloutError": ".rollouts",
+    "RolloutTimeoutError": ".rollouts",
+    "PickledCredentialsWarning": "._sampler_pickle",
     # types
     "AdamOptimizerConfig": "._generated.models",
     "DimuonOptimizerConfig": "._generated.models",
@@ -123,7 +126,16 @@ _EXPORTS: dict[str, str] = {
     "TensorDtype": ".types",
     "TrainingRun": ".types",
 }
-_MODULES = {"types", "auth", "runtime", "lowlevel", "recovery", "regularizers", "metrics"}
+_MODULES = {
+    "types",
+    "auth",
+    "runtime",
+    "lowlevel",
+    "recovery",
+    "regularizers",
+    "metrics",
+    "rollouts",
+}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
 
@@ -194,6 +206,7 @@ if TYPE_CHECKING:
         metrics as metrics,
         recovery as recovery,
         regularizers as regularizers,
+        rollouts as rollouts,
         runtime as runtime,
         types as types,
     )
@@ -227,6 +240,7 @@ if TYPE_CHECKING:
         SampleResultsPollError as SampleResultsPollError,
         SampleResultTimeoutError as SampleResultTimeoutError,
     )
+    from ._sampler_pickle import PickledCredentialsWarning as PickledCredentialsWarning
     from ._sampling_client import (
         RetryConfig as RetryConfig,
         SamplingClient as SamplingClient,
@@ -247,6 +261,7 @@ if TYPE_CHECKING:
         RecoveryExhaustedError as RecoveryExhaustedError,
     )
     from .regularizers import RegularizerError as RegularizerError
+    from .rollouts import RolloutError as RolloutError, RolloutTimeoutError as RolloutTimeoutError
     from .types import (
         AdamParams as AdamParams,
         Checkpoint as Checkpoint,

@@ -53,12 +53,19 @@ class Admission:
         self._lock = threading.RLock()
         self._in_flight = 0
         self._used = 0
+        self._waits = 0
         self._waiters: collections.deque[_Waiter] = collections.deque()
 
     @property
     def in_flight(self) -> int:
         with self._lock:
             return self._in_flight
+
+    @property
+    def waits(self) -> int:
+        """How many requests had to wait for a place (the count or the byte budget was full)."""
+        with self._lock:
+            return self._waits
 
     def hold(self, nbytes: int) -> _Held:
         return _Held(self, nbytes)
@@ -78,6 +85,7 @@ class Admission:
                 return
             waiter = _Waiter(asyncio.get_running_loop(), nbytes)
             self._waiters.append(waiter)
+            self._waits += 1
         self._dispatch()
         try:
             await waiter.future

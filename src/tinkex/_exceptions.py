@@ -37,6 +37,8 @@
     ├── RecoveryError                a broken run could not be recovered (tinkex.recovery)
     │   └── RecoveryExhaustedError   every recovery attempt of the policy failed
     ├── RegularizerError             a regularizer's value is unusable: names it (a ValueError)
+    ├── RolloutError                 an item of a fan-out failed: its index, worker, traceback
+    │   └── RolloutTimeoutError      the fan-out's deadline passed (also a TimeoutError)
     └── DownloadError                a checkpoint could not be downloaded; says which and why
         ├── InvalidTinkerPathError   the tinker:// path does not parse (also a ValueError)
         ├── OutputExistsError        the output directory exists and may not be replaced

@@ -7,11 +7,13 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Self
 
 from sdkgen.runtime import (
     APIConnectionError,
     APIStatusError,
+    ClientClosedError,
     FutureExpiredError,
     Reachability,
     RetryInfo,
@@ -23,6 +25,7 @@ from ._generated import endpoints as _e, models
 from ._holder import Holder
 from ._public_call import public
 from ._sample_results_poller import SampleResultsPoller, poller_for
+from ._sampler_concurrency import SamplerConcurrency
 from ._sampling_open import CLONE_SEQ_STRIDE, new_clone_id
 from ._sampling_retry import RetryConfig, resubmittable
 from ._validation import check_fits_context
@@ -50,9 +53,13 @@ class SamplingBase:
         record_stability_info: bool = False,
         cloned_sampler_id: int = 0,
         owns_holder: bool = False,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.holder = holder
         self._owns_holder = owns_holder
+        # A holder shared with other unpickled copies: given back (closed by the last one).
+        self._release = release
+        self._closed = False
         self.sampling_session_id = sampling_session_id
         self.base_model = base_model
         self.retry_config = retry_config or RetryConfig()
@@ -64,6 +71,8 @@ class SamplingBase:
         self._progress_lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._inflight = 0
+        self._peak_inflight = 0
+        self._requests = 0
         after_fork_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
@@ -74,16 +83,30 @@ class SamplingBase:
         self._admission = None
         self._progress_lock = threading.Lock()
         self._inflight = 0
+        self._peak_inflight = 0
+        self._requests = 0
 
     def __repr__(self) -> str:
         return f"SamplingClient(sampling_session_id={self.sampling_session_id!r})"
 
     @public
     def close(self) -> None:
-        """Close the connections of a sampler that has its own (unpickled, or made from a
-        handle); one made by a ServiceClient closes with it."""
-        if self._owns_holder:
+        """Close a sampler that has connections of its own (unpickled, or made from a handle;
+        the copies of one process share them, closed with the last copy); one made by a
+        ServiceClient closes with it."""
+        if self._closed or not (self._owns_holder or self._release is not None):
+            return
+        self._closed = True
+        if self._release is not None:
+            self._release()
+        else:
             self.holder.close(status=None)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError(
+                "this SamplingClient is closed (close(), or the end of its with block)"
+            )
 
     def __enter__(self) -> Self:
         return self
@@ -104,6 +127,8 @@ class SamplingBase:
             if self._inflight == 0:  # progress is measured from the oldest request in flight
                 self._last_progress = time.monotonic()
             self._inflight += 1
+            self._requests += 1
+            self._peak_inflight = max(self._peak_inflight, self._inflight)
         try:
             return await self._sample_retrying(request, prompt_tokens, config, 0)
         finally:
@@ -150,6 +175,33 @@ class SamplingBase:
             endpoint=_e.ASAMPLE.id, attempt=attempt, wait=wait, cause=cause, elapsed=0.0
         )
         self.holder.api.report_retry(_e.ASAMPLE, info)
+
+    @public
+    def concurrency(self) -> SamplerConcurrency:
+        """How many samples this client has had in flight, and the limits on them (a
+        snapshot; see :class:`~tinkex.rollouts.SamplerConcurrency`). Sends nothing.
+
+        Example::
+
+            stats = sampler.concurrency()
+            print(stats.peak_in_flight, stats.limit, stats.submissions_waited)
+        """
+        flags = self.holder.features.known_config
+        admission = self._admission
+        client_limit = self.retry_config.max_connections
+        server_limit = flags.sample_max_concurrent_requests if flags is not None else None
+        with self._progress_lock:
+            in_flight, peak, requests = self._inflight, self._peak_inflight, self._requests
+        return SamplerConcurrency(
+            requests=requests,
+            in_flight=in_flight,
+            peak_in_flight=peak,
+            submissions_waited=admission.waits if admission is not None else 0,
+            limit=min(client_limit, server_limit) if server_limit is not None else client_limit,
+            client_limit=client_limit,
+            server_limit=server_limit,
+            byte_budget=flags.sample_dispatch_bytes_semaphore_size if flags is not None else None,
+        )
 
     def _limits(self) -> Admission:
         """The count and byte limits of this client, shared by sample() and sample_async()."""

@@ -22,6 +22,7 @@ from typing import Any
 from sdkgen.runtime import (
     APIFuture,
     ClientFuture,
+    ConfigError,
     current_call_headers,
     using_call_headers,
 )
@@ -30,10 +31,15 @@ from ._generated import models
 from ._holder import Holder
 from ._public_call import public
 from ._sample_stream import SampleStream
+from ._sampler_pickle import (
+    UnusableSampler,
+    sampler_from_state,
+    sampler_state,
+    warn_if_key_pickled,
+)
 from ._sampling_base import SamplingBase
 from ._sampling_open import new_clone_id, open_sampling_client
 from ._sampling_retry import RetryConfig
-from ._settings import ClientSettings
 from ._validation import check_prompt, check_sample_args
 from ._wire import compact
 from .types import (
@@ -196,6 +202,7 @@ class SamplingClient(SamplingBase):
         prompt_logprobs_last_n: int | None,
     ) -> models.SampleRequest:
         """The request of one ``sample`` call, its arguments checked (before anything is sent)."""
+        self._check_open()
         check_sample_args(
             prompt,
             num_samples,
@@ -251,6 +258,7 @@ class SamplingClient(SamplingBase):
                 for chunk in stream:  # types.SampleStreamChunk
                     print(chunk.tokens, end="", flush=True)
         """
+        self._check_open()
         check_sample_args(prompt, num_samples, sampling_params)
         if isinstance(sampling_params.stop, str):
             sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
@@ -408,10 +416,12 @@ class SamplingClient(SamplingBase):
 
         Args:
             handle: What ``get_sampler_handle`` returned.
-            api_key: The key (default ``$TINKER_API_KEY``).
+            api_key: The key (default ``$TINKER_API_KEY``, else ``$TINKER_CREDENTIAL_CMD``,
+                else the key of ``tinkex auth login``).
 
         Raises:
             ValueError: ``handle`` is not a sampler handle.
+            ConfigError: No key in this process for a server that needs one.
         """
         try:
             state = json.loads(base64.urlsafe_b64decode(handle.encode("ascii")))
@@ -419,30 +429,23 @@ class SamplingClient(SamplingBase):
             raise ValueError(
                 "not a sampler handle (expected what get_sampler_handle returns)"
             ) from err
-        holder = Holder(ClientSettings.resolve(base_url=state["base_url"], api_key=api_key))
-        return SamplingClient(
-            holder,
-            sampling_session_id=state["sampling_session_id"],
-            base_model=state.get("base_model"),
-            record_stability_info=bool(state.get("record_stability_info")),
-            cloned_sampler_id=new_clone_id(),
-            owns_holder=True,
+        return sampler_from_state(
+            {
+                "base_url": state["base_url"],
+                "api_key": api_key,
+                # A handle never carries a key: its pickles do not either, unless one was given.
+                "pickle_credentials": None if api_key is not None else "environment",
+                "sampling_session_id": state["sampling_session_id"],
+                "base_model": state.get("base_model"),
+                "retry_config": None,
+                "record_stability_info": bool(state.get("record_stability_info")),
+            }
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        state = {
-            "base_url": self.holder.base_url,
-            "api_key": (
-                self.holder.api.config.api_key.get_secret_value()
-                if self.holder.api.config.api_key
-                else None
-            ),
-            "sampling_session_id": self.sampling_session_id,
-            "base_model": self.base_model,
-            "retry_config": self.retry_config,
-            "record_stability_info": self.record_stability_info,
-            "default_headers": dict(self.holder.api.config.default_headers),
-        }
+        # The key goes in or not as the ServiceClient chose (``pickle_credentials``).
+        state = sampler_state(self)
+        warn_if_key_pickled(state)
         return (_unpickle_sampling_client, (state,))
 
     @public
@@ -475,24 +478,15 @@ class SamplingClient(SamplingBase):
 
 
 def _unpickle_sampling_client(state: dict[str, Any]) -> SamplingClient:
-    """A sampling client in another process: its own connections, no session of its own, and
-    a clone id of its own, so that its seq ids differ from every other client's."""
-    holder = Holder(
-        ClientSettings.resolve(
-            base_url=state["base_url"],
-            api_key=state["api_key"],
-            default_headers=state.get("default_headers"),
-        )
-    )
-    return SamplingClient(
-        holder,
-        sampling_session_id=state["sampling_session_id"],
-        base_model=state["base_model"],
-        retry_config=state["retry_config"],
-        record_stability_info=state["record_stability_info"],
-        cloned_sampler_id=new_clone_id(),
-        owns_holder=True,
-    )
+    """A pickled sampling client, rebuilt in this process (``sampler_from_state``). Where it
+    cannot be (no key here), an ``UnusableSampler`` whose every use raises why: raising here
+    would kill a process pool's worker instead of failing the task."""
+    try:
+        return sampler_from_state(state)
+    except ConfigError as err:
+        logger.warning("an unpickled SamplingClient cannot be used: %s", err)
+        # Typed as the client: what the task sees on first use is the ConfigError.
+        return UnusableSampler(err, state)  # type: ignore[return-value]
 
 
 def _prompt_logprobs(

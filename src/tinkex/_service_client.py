@@ -38,7 +38,7 @@ from ._sampling_client import (
     open_sampling_client,
 )
 from ._session import SessionStatus
-from ._settings import DEFAULT_RESULT_TIMEOUT, ClientSettings
+from ._settings import DEFAULT_RESULT_TIMEOUT, ClientSettings, PickleCredentials
 from ._tinker_paths import check_tinker_path
 from ._training_client import TrainingClient
 from ._validation import check_lora_rank
@@ -111,6 +111,12 @@ class ServiceClient:
         wire: ``"auto"``, ``"json"`` or ``"protobuf"``: which encoding bodies and results use.
         unreachable_timeout: Seconds a wait for a result goes on while the server cannot be
             reached at all (60).
+        pickle_credentials: What a pickled ``SamplingClient`` of this client carries of the
+            key: ``"include"`` (the key itself, as the official SDK does) or ``"environment"``
+            (nothing; the process that unpickles it uses its own ``TINKER_API_KEY``,
+            ``TINKER_CREDENTIAL_CMD`` or ``tinkex auth login``). Default
+            ``$TINKER_PICKLE_CREDENTIALS``, else the key is included and the first such pickle
+            warns (``PickledCredentialsWarning``).
         **kwargs: Nothing else is accepted: an unknown keyword is a type error, and at run
             time it is ignored with a ``FutureWarning``, as the official SDK does.
 
@@ -145,6 +151,7 @@ class ServiceClient:
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
+        pickle_credentials: PickleCredentials | None = None,
         **kwargs: Unpack[_NoOtherArguments],
     ) -> None:
         if kwargs:
@@ -175,6 +182,7 @@ class ServiceClient:
                 http_backend=http_backend,
                 wire=wire,
                 unreachable_timeout=unreachable_timeout,
+                pickle_credentials=pickle_credentials,
             )
         )
 

@@ -13,7 +13,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 import httpx
 from sdkgen.runtime import (
@@ -33,7 +33,9 @@ __all__ = [
     "DEFAULT_HEARTBEAT_PERIOD",
     "DEFAULT_RESULT_TIMEOUT",
     "DEFAULT_TELEMETRY_FLUSH_INTERVAL",
+    "PICKLE_CREDENTIALS_ENV",
     "ClientSettings",
+    "PickleCredentials",
 ]
 
 DEFAULT_RESULT_TIMEOUT = 3600.0
@@ -41,6 +43,12 @@ DEFAULT_HEARTBEAT_PERIOD = 10.0
 DEFAULT_TELEMETRY_FLUSH_INTERVAL = 10.0
 PROJECT_ID_ENV = "TINKER_PROJECT_ID"
 TAGS_ENV = "TINKER_TAGS"  # comma-separated, added to the ``tags`` argument
+PICKLE_CREDENTIALS_ENV = "TINKER_PICKLE_CREDENTIALS"
+
+#: What a pickled SamplingClient carries of the key: ``"include"`` the key itself (the
+#: official SDK's behaviour), ``"environment"`` nothing (the process that unpickles it finds
+#: its own: ``TINKER_API_KEY``, ``TINKER_CREDENTIAL_CMD`` or ``tinkex auth login``'s file).
+PickleCredentials = Literal["include", "environment"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +75,8 @@ class ClientSettings:
     tags: tuple[str, ...] = ()
     heartbeat_period: float = DEFAULT_HEARTBEAT_PERIOD
     telemetry_flush_interval: float = DEFAULT_TELEMETRY_FLUSH_INTERVAL
+    # None: not chosen, so "include" with a warning the first time a key is pickled.
+    pickle_credentials: PickleCredentials | None = None
 
     @property
     def base_url(self) -> str:
@@ -97,6 +107,7 @@ class ClientSettings:
         http_backend: HTTPBackend = "auto",
         wire: WireMode = "auto",
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
+        pickle_credentials: PickleCredentials | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> ClientSettings:
         """Resolve and check a client's settings (the keywords of ``ServiceClient``).
@@ -124,6 +135,9 @@ class ClientSettings:
             wire: ``"auto"``, ``"json"`` or ``"protobuf"``.
             unreachable_timeout: How long a wait for a result goes on while the server
                 cannot be reached at all.
+            pickle_credentials: What a pickled SamplingClient carries of the key
+                (``"include"`` or ``"environment"``); else ``$TINKER_PICKLE_CREDENTIALS``,
+                else not chosen (the key is included, with a warning).
             environ: The environment to read (default ``os.environ``).
 
         Raises:
@@ -177,7 +191,30 @@ class ClientSettings:
             tags=tuple(sorted(set(tags or ()) | env_tags)),
             heartbeat_period=heartbeat_period,
             telemetry_flush_interval=telemetry_flush_interval,
+            pickle_credentials=_pickle_credentials(pickle_credentials, env),
         )
+
+
+def _pickle_credentials(
+    value: PickleCredentials | None, env: Mapping[str, str]
+) -> PickleCredentials | None:
+    """The argument, else the environment's choice, else None (not chosen); checked."""
+    allowed = get_args(PickleCredentials)
+    if value is not None:
+        if value not in allowed:
+            raise ConfigError(
+                f"pickle_credentials={value!r} must be 'include' (the key goes into the "
+                "pickle) or 'environment' (the unpickling process finds its own key)"
+            )
+        return value
+    raw = env.get(PICKLE_CREDENTIALS_ENV, "").strip().lower()
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise ConfigError(
+            f"${PICKLE_CREDENTIALS_ENV}={raw!r} must be 'include' or 'environment' (or unset)"
+        )
+    return raw  # type: ignore[return-value]  # one of the Literal's values, checked above
 
 
 def _check_seconds(name: str, value: float, hint: str) -> None:

@@ -33,8 +33,8 @@ PUBLIC = [
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
     "lowlevel", "metrics", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
-    "RegularizerError",
-    "runtime", "types",
+    "RegularizerError", "RolloutError", "RolloutTimeoutError", "PickledCredentialsWarning",
+    "rollouts", "runtime", "types",
 ]  # fmt: skip
 
 

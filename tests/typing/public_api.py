@@ -8,6 +8,7 @@ that stops being an error fails the check).
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from typing import assert_type
 
 import tinkex
@@ -105,3 +106,29 @@ def regularized(training: TrainingClient, data: list[Datum]) -> None:
     assert_type(out.metrics["reg/l2:weighted"], float)
     Entropy(mode="up")  # type: ignore[arg-type]
     Term(L2(), weight="0.1")  # type: ignore[arg-type]
+
+
+def rollouts(sampler: SamplingClient, pool: ProcessPoolExecutor) -> None:
+    from tinkex.rollouts import RolloutReport, iter_rollouts, map_rollouts
+
+    def tokens(s: SamplingClient, prompt: ModelInput) -> list[int]:
+        return list(s.sample(prompt, 1, SamplingParams(max_tokens=4)).result().sequences[0].tokens)
+
+    async def tokens_async(s: SamplingClient, prompt: ModelInput) -> list[int]:
+        return list((await s.sample_async(prompt, 1, SamplingParams())).sequences[0].tokens)
+
+    prompts = [ModelInput.from_ints([1, 2])]
+    out = map_rollouts(sampler, tokens, prompts, executor=pool, timeout=60)
+    assert_type(out.results, list[list[int]])
+    assert_type(out.report, RolloutReport)
+    assert_type(
+        map_rollouts(sampler, tokens_async, prompts, executor=pool).results, list[list[int]]
+    )
+    with iter_rollouts(sampler, tokens, prompts, executor=pool) as stream:
+        for index, result in stream:
+            assert_type(index, int)
+            assert_type(result, list[int])
+    map_rollouts(sampler, tokens, [1, 2], executor=pool)  # type: ignore[arg-type]
+    map_rollouts(sampler, tokens, prompts, executor=pool, credentials="none")  # type: ignore[call-overload]
+    ServiceClient(pickle_credentials="environment")
+    ServiceClient(pickle_credentials="never")  # type: ignore[arg-type]
