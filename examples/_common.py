@@ -17,7 +17,7 @@ Which server:
 2. ``TINKEX_EXAMPLE_BASE_URL`` set (``examples/run_all.py`` and ``make demo`` do it): a local
    skyrl-tx backend already running there; ``TINKEX_EXAMPLE_BASE_MODEL`` is the model string
    requests must send, ``TINKEX_EXAMPLE_MODEL_DIR`` the directory of its tokenizer.
-3. Neither: the example starts a local skyrl-tx backend itself (``backend/skyrl.py``, about 20 s
+3. Neither: the example starts a local skyrl-tx backend itself (``tinkex.local``, about 20 s
    once its environment is built) and stops it when it ends, also on Ctrl-C.
 
 In cases 2 and 3 this module sets ``TINKER_BASE_URL`` and ``TINKER_API_KEY`` for the process, so
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import tinkex as tinker
+import tinkex.local as local
 from tinkex import types
 
 EXIT_OK = 0
@@ -50,7 +51,6 @@ EXIT_FAILED = 1
 EXIT_SKIP = 3
 EXIT_INTERRUPTED = 130
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_API_KEY = "tml-local-skyrl"  # the local backend checks no key; the SDK wants one
 LORA_RANK = int(os.environ.get("TINKEX_EXAMPLE_LORA_RANK", "8"))  # skyrl-tx here allows <= 8
 # Learning rate that makes the loss fall on the tiny random model (1e-2 and more oscillate).
@@ -134,7 +134,8 @@ class Tokenizer:
 
     def __init__(self, name: str, model_dir: str | None) -> None:
         self.name = name
-        self.model_dir = model_dir
+        self.model_dir = model_dir or _local_model_dir(name)
+        model_dir = self.model_dir
         self._hf: Any = None
         self._python: str | None = None
         try:
@@ -197,24 +198,18 @@ class Tokenizer:
         return json.loads(proc.stdout)
 
 
-def _backend_skyrl() -> Any:
-    """``backend.skyrl`` (the local backend's launcher) from this checkout, or None."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.append(str(REPO_ROOT))
-    try:
-        from backend import skyrl
-    except ImportError:
-        return None
-    return skyrl
-
-
 def _backend_python() -> str | None:
     """The python of the local backend's environment (it has ``tokenizers``), if built."""
-    skyrl = _backend_skyrl()
-    if skyrl is None:
-        return None
-    path = skyrl.venv_python()
+    path = local.venv_python()
     return str(path) if path.exists() else None
+
+
+def _local_model_dir(name: str) -> str | None:
+    """The tiny model's directory when ``name`` is the local backend's alias and it is built."""
+    if name != local.MODEL_ALIAS:
+        return None
+    path = local.ensure_model() if local.venv_python().exists() else None
+    return str(path) if path is not None and path.is_dir() else None
 
 
 # --------------------------------------------------------------------------- the example
@@ -392,16 +387,10 @@ def _target(name: str) -> Iterator[Example]:
         yield _local(name, local_url, base_model, os.environ.get("TINKEX_EXAMPLE_MODEL_DIR"))
         return
     # Nothing configured: start the local backend for this one example.
-    skyrl = _backend_skyrl()
-    if skyrl is None:
-        skip(
-            "no server configured (set TINKER_BASE_URL and TINKER_API_KEY) and the local "
-            f"backend launcher (backend/skyrl.py) is not in {REPO_ROOT}"
-        )
     print("No server configured (TINKER_BASE_URL): starting a local skyrl-tx backend", flush=True)
-    with skyrl.running_backend() as backend:
+    with local.running_backend() as backend:
         print(f"local backend at {backend.base_url} (pid {backend.pid}, log {backend.log_path})")
-        yield _local(name, backend.base_url, backend.base_model, backend.base_model)
+        yield _local(name, backend.base_url, backend.base_model, backend.tokenizer_dir)
 
 
 def _local(name: str, url: str, base_model: str | None, model_dir: str | None) -> Example:

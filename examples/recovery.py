@@ -19,7 +19,6 @@ from _common import (
     LEARNING_RATE,
     LORA_RANK,
     Example,
-    _backend_skyrl,
     check,
     mean_nll,
     run,
@@ -29,6 +28,7 @@ from _common import (
 
 import tinkex as tinker
 from tinkex import types
+from tinkex.local import Backend, start_backend
 from tinkex.recovery import RecoverableRun, RecoveryEvent, RecoveryPolicy
 
 STEPS = 12
@@ -39,20 +39,19 @@ SAME_LOSS = 1e-3
 
 
 def main(ex: Example) -> None:
-    skyrl = _backend_skyrl()
-    if not ex.local or skyrl is None:
+    if not ex.local:
         skip("needs a local skyrl-tx backend that it can stop and start again")
     section("a local server of this example's own")
-    backend = skyrl.start_backend()
-    restarted: list[object] = []
+    backend = start_backend()
+    restarted: list[Backend] = []
     try:
-        train(ex, backend, skyrl, restarted)
+        train(ex, backend, restarted)
     finally:
         for b in [backend, *restarted]:
             b.stop()  # by PID
 
 
-def train(ex: Example, backend: object, skyrl: object, restarted: list[object]) -> None:
+def train(ex: Example, backend: Backend, restarted: list[Backend]) -> None:
     adam = types.AdamParams(learning_rate=LEARNING_RATE)
     events: list[RecoveryEvent] = []
     losses: list[tuple[str, int, float]] = []  # (model id, step, loss before its optim step)
@@ -67,7 +66,7 @@ def train(ex: Example, backend: object, skyrl: object, restarted: list[object]) 
               flush=True)  # fmt: skip
 
     def restart() -> None:
-        new = skyrl.start_backend(run_dir=backend.run_dir, port=backend.port)  # type: ignore[attr-defined]
+        new = start_backend(run_dir=backend.run_dir, port=backend.port)
         restarted.append(new)
         print(f"  server back on the same port (pid {new.pid})", flush=True)
         restart_done.set()
@@ -75,8 +74,8 @@ def train(ex: Example, backend: object, skyrl: object, restarted: list[object]) 
         # parent-death signal, meant for a killed example): this thread lives until the end.
         finished.wait()
 
-    base_url = backend.base_url  # type: ignore[attr-defined]
-    base_model = backend.base_model  # type: ignore[attr-defined]
+    base_url = backend.base_url
+    base_model = backend.base_model
     # The client's own retries ride out most of the restart; what they cannot hide (the model
     # and the step's request were in the killed process) is recovery's to handle.
     with tinker.ServiceClient(base_url=base_url, api_key="tml-local-skyrl") as service:
@@ -87,8 +86,8 @@ def train(ex: Example, backend: object, skyrl: object, restarted: list[object]) 
         def train_step(tc: tinker.TrainingClient, step: int) -> object:
             nonlocal killer
             if step == KILL_AT and killer is None:
-                print(f"  killing the server (pid {backend.pid}) in step {step}", flush=True)  # type: ignore[attr-defined]
-                backend.stop()  # type: ignore[attr-defined]
+                print(f"  killing the server (pid {backend.pid}) in step {step}", flush=True)
+                backend.stop()
                 killer = threading.Thread(target=restart, daemon=True)
                 killer.start()  # the step's requests meet a server that is down, then back
             out = tc.forward_backward(data, "cross_entropy")

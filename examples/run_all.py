@@ -71,9 +71,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
     if os.environ.get("TINKER_BASE_URL"):
         yield f"{os.environ['TINKER_BASE_URL']} (TINKER_BASE_URL)"
         return
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from backend.skyrl import running_backend
+    from tinkex.local import running_backend
 
     with running_backend() as backend:
         env["TINKEX_EXAMPLE_BASE_URL"] = backend.base_url

@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.base_url:
         document = fetch(args.base_url)
     else:
-        sys.path.insert(0, str(HERE.parents[1]))
-        from backend.skyrl import running_backend
+        from tinkex.local import running_backend
 
         with running_backend() as backend:
             document = fetch(backend.base_url)

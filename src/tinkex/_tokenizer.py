@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -15,9 +16,20 @@ def load_tokenizer(model_name: str, tokenizer_id: str | None = None) -> Any:
     """The tokenizer for ``model_name`` (or the server-given ``tokenizer_id``).
 
     A local directory works as well as a hub name; offline use needs the files cached locally.
+    The local backend's model alias (``tiny-qwen3``, see :mod:`tinkex.local`) loads the tiny
+    model's tokenizer from its cache.
     """
     transformers = require("transformers")
     name = (tokenizer_id or model_name).split(":", 1)[0]
     if not name:
         raise ValueError("the server named no model or tokenizer for this run")
-    return transformers.AutoTokenizer.from_pretrained(name, use_fast=True)
+    return transformers.AutoTokenizer.from_pretrained(_local_alias(name) or name, use_fast=True)
+
+
+def _local_alias(name: str) -> str | None:
+    """The tiny model's directory for the local backend's alias (when built), else None."""
+    from .local import MODEL_ALIAS, ensure_model, venv_python
+
+    if name != MODEL_ALIAS or os.path.isdir(name) or not venv_python().exists():
+        return None
+    return str(ensure_model())

@@ -1,7 +1,7 @@
 """End-to-end tests against a real Tinker server: skyrl-tx on CPU with a tiny model.
 
 Skipped unless ``TINKEX_E2E=1`` (``make e2e`` sets it), so ``make test`` stays fast. One backend
-is started for the whole session (``backend/skyrl.py``: about 20 s once its environment is
+is started for the whole session (``tinkex.local``: about 20 s once its environment is
 built, about 140 s the first time) and stopped by PID at the end, also on Ctrl-C.
 """
 
@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def backend() -> Iterator[Any]:
-    from backend.skyrl import running_backend
+    from tinkex.local import running_backend
 
     with running_backend() as b:
         yield b
@@ -55,10 +55,10 @@ def backend() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def tokens(backend: Any) -> dict[str, list[int]]:
     """Token ids of every text the tests use, tokenized once."""
-    from backend.skyrl import tokenize
+    from tinkex.local import tokenize
 
     texts = [*TRAIN_LINES, PROMPT, SCORED]
-    return dict(zip(texts, tokenize(texts, backend.base_model), strict=True))
+    return dict(zip(texts, tokenize(texts, backend.tokenizer_dir), strict=True))
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def decode(backend: Any) -> Any:
 
     def run(ids: list[int]) -> str:
         out = subprocess.run(
-            [str(backend.python), "-c", code, backend.base_model],
+            [str(backend.python), "-c", code, backend.tokenizer_dir],
             input=json.dumps([ids]),
             capture_output=True,
             text=True,

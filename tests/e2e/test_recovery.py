@@ -27,7 +27,7 @@ def _mean_nll(output: types.ForwardBackwardOutput, data: list[types.Datum]) -> f
 
 
 def test_a_run_survives_its_server_killed_and_restarted() -> None:
-    from backend.skyrl import start_backend, tokenize
+    from tinkex.local import start_backend, tokenize
 
     own = start_backend()  # this test's own server: it stops it
     servers: list[Any] = [own]
@@ -49,7 +49,7 @@ def test_a_run_survives_its_server_killed_and_restarted() -> None:
                 model_input=types.ModelInput.from_ints(ids[:-1]),
                 loss_fn_inputs={"target_tokens": ids[1:], "weights": [1.0] * (len(ids) - 1)},
             )
-            for ids in tokenize(TRAIN_LINES, own.base_model)
+            for ids in tokenize(TRAIN_LINES, own.tokenizer_dir)
         ]
         adam = types.AdamParams(learning_rate=LEARNING_RATE)
         losses: list[tuple[str, int, float]] = []

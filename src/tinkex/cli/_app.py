@@ -27,7 +27,8 @@ BASE_URL_ENV = "TINKER_BASE_URL"
 Handler = Callable[["Context"], int]
 
 _DESCRIPTION = """\
-Manage Tinker checkpoints and training runs, and sample from models, from a terminal.
+Manage Tinker checkpoints and training runs, and sample from models, from a terminal; run a
+local Tinker server to try it all ('tinkex backend up').
 
 The server comes from --base-url, else TINKER_BASE_URL. The key comes from --api-key, else
 TINKER_API_KEY, else the output of TINKER_CREDENTIAL_CMD, else the key stored by
@@ -41,6 +42,7 @@ examples:
   tinkex -f json run list | jq '.training_runs[].training_run_id'
   tinkex checkpoint download tinker://RUN/weights/final --output ./final
   tinkex sample --base-model Qwen/Qwen3-8B --tokens 1,2,3 --max-tokens 16
+  tinkex backend up                              a local server (skyrl-tx on CPU)
 
 exit codes: 0 success, 1 the request failed (API, network, disk, rejected input),
             2 usage error (bad or missing options), 130 interrupted
@@ -222,7 +224,17 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The whole command tree."""
-    from . import _auth, _billing, _checkpoint, _metrics, _model, _run, _sample, _session
+    from . import (
+        _auth,
+        _backend,
+        _billing,
+        _checkpoint,
+        _metrics,
+        _model,
+        _run,
+        _sample,
+        _session,
+    )
 
     _Parser.secrets = secrets
     parser = _Parser(
@@ -253,6 +265,7 @@ def build_parser(secrets: Sequence[str] = ()) -> argparse.ArgumentParser:
     _auth.register(commands, common)
     _billing.register(commands, common)
     _metrics.register(commands, common)
+    _backend.register(commands, common)
     return parser
 
 

@@ -2,14 +2,15 @@
 
 Run with the backend environment's python (it has torch, transformers and tokenizers):
 
-    <backend venv>/bin/python backend/tiny_model.py OUT_DIR
+    <backend venv>/bin/python .../tinkex/local/_tiny_model.py OUT_DIR
 
 OUT_DIR then holds ``config.json``, ``model.safetensors`` and the tokenizer files, all
 written by ``save_pretrained``, so that ``AutoTokenizer.from_pretrained(OUT_DIR)`` and
 ``AutoConfig.from_pretrained(OUT_DIR)`` work with ``HF_HUB_OFFLINE=1``. Everything is
 deterministic: the tokenizer is trained on the text below and the weights come from a
-fixed seed. The launcher (backend/skyrl.py) keys its cache on this file's contents, so
-any edit here builds a new model directory.
+fixed seed. The launcher (tinkex.local) keys its cache on this file's contents, so any
+edit here builds a new model directory. It is a script for the backend's own environment,
+never imported by tinkex.
 """
 
 from __future__ import annotations
