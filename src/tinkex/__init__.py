@@ -135,6 +135,7 @@ _MODULES = {
     "regularizers",
     "metrics",
     "rollouts",
+    "local",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__title__", "__version__"])
@@ -202,6 +203,7 @@ if TYPE_CHECKING:
 
     from . import (
         auth as auth,
+        local as local,
         lowlevel as lowlevel,
         metrics as metrics,
         recovery as recovery,

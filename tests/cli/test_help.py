@@ -28,6 +28,10 @@ SUBCOMMANDS = [
     ["model", "list"],
     ["metrics"],
     ["metrics", "plot"],
+    ["backend"],
+    ["backend", "up"],
+    ["backend", "status"],
+    ["backend", "down"],
 ]
 
 
@@ -35,7 +39,7 @@ def test_app_help_lists_every_command_group(capsys: pytest.CaptureFixture[str]) 
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: tinkex")
-    for group in ("version", "checkpoint", "run", "sample", "model"):
+    for group in ("version", "checkpoint", "run", "sample", "model", "backend"):
         assert f"    {group} " in out
     for option in ("--format", "--base-url", "--api-key", "--debug", "--timeout"):
         assert option in out

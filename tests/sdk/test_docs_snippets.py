@@ -17,7 +17,9 @@ import pytest
 from tests.fake_tinker.server import FakeTinker
 
 GUIDES = Path(__file__).resolve().parents[2] / "docs" / "guides"
+README = GUIDES.parents[1] / "README.md"
 GUIDE_MODEL = "Qwen/Qwen3-8B"
+LOCAL_MODEL = "tiny-qwen3"  # the local backend's (tinkex backend up)
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -94,6 +96,7 @@ def test_every_guide_block_runs(
             monkeypatch.setenv("TINKER_API_KEY", "tml-docs-test")
             monkeypatch.setenv("TINKER_TELEMETRY", "0")
             code = BLOCKS[name].replace(GUIDE_MODEL, server.base_models[0])
+            code = code.replace(LOCAL_MODEL, server.base_models[0])
             exec(compile(code, f"docs/guides/{name}.py", "exec"), {"__name__": "__docs__"})
             assert server.errors == []
     finally:
@@ -101,6 +104,34 @@ def test_every_guide_block_runs(
         root.setLevel(levels[0])
         sdk.setLevel(levels[1])
     assert capsys.readouterr().err == ""
+
+
+def readme_first_snippet() -> str:
+    """The first ```python block of the README's "Training and sampling" (tests/e2e runs it
+    against the real local backend, verbatim)."""
+    text = README.read_text()
+    section = text[text.index("## Training and sampling\n") :]
+    match = BLOCK.search(section)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_readme_first_snippet_runs_against_the_fake(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = readme_first_snippet()
+    assert f'"{LOCAL_MODEL}", rank=8' in code  # what the local backend takes
+    with FakeTinker() as server:
+        monkeypatch.setenv("TINKER_BASE_URL", server.base_url)
+        monkeypatch.delenv("TINKER_API_KEY", raising=False)  # none needed on loopback
+        monkeypatch.setenv("TINKER_TELEMETRY", "0")
+        code = code.replace(LOCAL_MODEL, server.base_models[0])
+        exec(compile(code, "README.md", "exec"), {"__name__": "__docs__"})
+        assert server.errors == []
+    lines = capsys.readouterr().out.splitlines()
+    losses = [float(line.split()[1]) for line in lines[:4]]
+    assert [line.split()[0] for line in lines[:4]] == ["0", "1", "2", "3"]
+    assert losses[-1] < losses[0]
 
 
 def test_the_exceptions_page_shows_every_public_exception() -> None:

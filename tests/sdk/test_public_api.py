@@ -32,9 +32,9 @@ PUBLIC = [
     "ServerUnreachableError", "ServiceClient", "StopReason", "TensorData", "TensorDtype", "Timeout",
     "TinkerError", "TrainingClient", "TrainingRun", "UnprocessableEntityError",
     "UnsafeArchiveError", "WireInputError", "__title__", "__version__", "auth", "install_as_tinker",
-    "lowlevel", "metrics", "recovery", "RecoveryError", "RecoveryExhaustedError", "regularizers",
-    "RegularizerError", "RolloutError", "RolloutTimeoutError", "PickledCredentialsWarning",
-    "rollouts", "runtime", "types",
+    "local", "lowlevel", "metrics", "recovery", "RecoveryError", "RecoveryExhaustedError",
+    "regularizers", "RegularizerError", "RolloutError", "RolloutTimeoutError",
+    "PickledCredentialsWarning", "rollouts", "runtime", "types",
 ]  # fmt: skip
 
 
