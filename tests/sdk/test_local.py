@@ -139,3 +139,34 @@ def test_start_backend_on_a_taken_port_fails_before_building(
             local.start_backend(port=port)
     assert caught.value.port == port
     assert f"port {port}" in str(caught.value)
+
+
+def test_waiting_for_another_builder_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+    import threading
+
+    monkeypatch.setenv("TINKEX_BACKEND_CACHE", str(tmp_path))
+    with open(tmp_path / ".build.lock", "w") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another launcher is building
+        got = threading.Event()
+
+        def take() -> None:
+            with _common.file_lock(".build.lock"):
+                got.set()
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        try:
+            for _ in range(100):
+                if "waiting for it" in capsys.readouterr().err:
+                    break
+                taker.join(timeout=0.05)
+            else:
+                pytest.fail("no message while waiting for the lock")
+            assert not got.is_set()
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+        taker.join(timeout=10)
+    assert got.is_set()

@@ -68,7 +68,11 @@ def file_lock(name: str) -> Iterator[None]:
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / name, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # say why nothing happens for a while
+            say(f"another process holds {root / name}: waiting for it (a build or a start)")
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
