@@ -84,6 +84,17 @@ def test_backend_up_then_the_readme_snippet_then_down(tmp_path: Path) -> None:
         sampled = json.loads(lines[4])  # the sampled token ids
         assert isinstance(sampled, list)
         assert sampled
+        # The README's next line: that run's loss curve, drawn from its metrics log.
+        plotted = subprocess.run(
+            [sys.executable, "-m", "tinkex", "metrics", "plot", "metrics.jsonl", "-o", "loss.png"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert plotted.returncode == 0, plotted.stderr[-3000:]
+        assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         down = _tinkex(tmp_path, env, "down", timeout=60)
     assert down.returncode == 0, down.stderr

@@ -7,6 +7,7 @@ uses must exist."""
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -117,10 +118,11 @@ def readme_first_snippet() -> str:
 
 
 def test_the_readme_first_snippet_runs_against_the_fake(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code = readme_first_snippet()
     assert f'"{LOCAL_MODEL}", rank=8' in code  # what the local backend takes
+    monkeypatch.chdir(tmp_path)  # its metrics log is written to the working directory
     with FakeTinker() as server:
         monkeypatch.setenv("TINKER_BASE_URL", server.base_url)
         monkeypatch.delenv("TINKER_API_KEY", raising=False)  # none needed on loopback
@@ -132,6 +134,8 @@ def test_the_readme_first_snippet_runs_against_the_fake(
     losses = [float(line.split()[1]) for line in lines[:4]]
     assert [line.split()[0] for line in lines[:4]] == ["0", "1", "2", "3"]
     assert losses[-1] < losses[0]
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss"]) for r in logged] == list(enumerate(losses))
 
 
 def test_the_exceptions_page_shows_every_public_exception() -> None:
