@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._units import format_bytes
+
 __all__ = ["Progress", "ProgressCallback", "TextBar"]
 
 #: Seconds between two lines of the text progress (its first and last lines always appear).
@@ -84,14 +86,6 @@ class Progress:
             self._bar = None
 
 
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 class TextBar:
     """Progress as plain lines on stderr (a notebook without ipywidgets): a line when a file
     starts, at most one every :data:`TEXT_INTERVAL` seconds, and one when it is complete. It
@@ -130,9 +124,9 @@ class TextBar:
         state = self._tasks[task]
         name, done, total = state[0], state[1], state[2]
         if total:
-            text = f"{name}: {_size(done)} / {_size(total)} ({100 * done // total}%)"
+            text = f"{name}: {format_bytes(done)} / {format_bytes(total)} ({100 * done // total}%)"
         else:
-            text = f"{name}: {_size(done)}"
+            text = f"{name}: {format_bytes(done)}"
         state[3] = time.monotonic()
         sys.stderr.write(text + "\n")
         sys.stderr.flush()

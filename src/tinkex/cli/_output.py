@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, Literal, Protocol
 
+from .. import _units
+
 __all__ = [
     "Format",
     "Output",
@@ -50,14 +52,7 @@ def format_time(value: dt.datetime | None) -> str:
 
 
 def format_bytes(size: int | None) -> str:
-    if size is None:
-        return "-"
-    amount = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024 or unit == "TiB":
-            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    return "-" if size is None else _units.format_bytes(size)
 
 
 def _cell(value: Any) -> str:

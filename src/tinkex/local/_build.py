@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._units import format_bytes
 from ._common import (
     SKYRL_VERSION,
     TINY_MODEL_SCRIPT,
@@ -26,7 +27,6 @@ from ._common import (
     cache_dir,
     clean_env,
     file_lock,
-    human_bytes,
     logs_dir,
     offline_env,
     say,
@@ -208,10 +208,10 @@ def run_step(
 def _heartbeat(name: str, t0: float, log: Path, watch: Path | None, start_size: int) -> None:
     parts = [f"{time.monotonic() - t0:.0f}s"]
     with contextlib.suppress(OSError):
-        parts.append(f"log {human_bytes(log.stat().st_size)}")
+        parts.append(f"log {format_bytes(log.stat().st_size)}")
     if watch is not None:
         size = tree_size(watch)
-        parts.append(f"venv {human_bytes(size)} (+{human_bytes(max(0, size - start_size))})")
+        parts.append(f"venv {format_bytes(size)} (+{format_bytes(max(0, size - start_size))})")
     last = _last_line(log)
     say(f"  {name}: still running, " + ", ".join(parts) + (f"; last: {last}" if last else ""))
 
