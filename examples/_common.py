@@ -51,7 +51,8 @@ EXIT_FAILED = 1
 EXIT_SKIP = 3
 EXIT_INTERRUPTED = 130
 
-LOCAL_API_KEY = "tml-local-skyrl"  # the local backend checks no key; the SDK wants one
+LOCAL_API_KEY = "tml-local-skyrl"  # a placeholder the local backend ignores (tinkex needs none on
+# loopback); a self-hosted server elsewhere that checks no key still needs one sent
 LORA_RANK = int(os.environ.get("TINKEX_EXAMPLE_LORA_RANK", "8"))  # skyrl-tx here allows <= 8
 # Learning rate that makes the loss fall on the tiny random model (1e-2 and more oscillate).
 LEARNING_RATE = float(os.environ.get("TINKEX_EXAMPLE_LR", "3e-3"))
@@ -206,10 +207,8 @@ def _backend_python() -> str | None:
 
 def _local_model_dir(name: str) -> str | None:
     """The tiny model's directory when ``name`` is the local backend's alias and it is built."""
-    if name != local.MODEL_ALIAS:
-        return None
-    path = local.ensure_model() if local.venv_python().exists() else None
-    return str(path) if path is not None and path.is_dir() else None
+    path = local.alias_model_dir(name)
+    return str(path) if path is not None else None
 
 
 # --------------------------------------------------------------------------- the example

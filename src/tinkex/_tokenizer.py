@@ -28,8 +28,9 @@ def load_tokenizer(model_name: str, tokenizer_id: str | None = None) -> Any:
 
 def _local_alias(name: str) -> str | None:
     """The tiny model's directory for the local backend's alias (when built), else None."""
-    from .local import MODEL_ALIAS, ensure_model, venv_python
+    from .local import alias_model_dir
 
-    if name != MODEL_ALIAS or os.path.isdir(name) or not venv_python().exists():
+    if os.path.isdir(name):  # a directory of that name here is what the user means
         return None
-    return str(ensure_model())
+    path = alias_model_dir(name)
+    return str(path) if path is not None else None

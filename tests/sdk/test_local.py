@@ -170,3 +170,25 @@ def test_waiting_for_another_builder_is_said(
             fcntl.flock(other, fcntl.LOCK_UN)
         taker.join(timeout=10)
     assert got.is_set()
+
+
+def test_the_alias_resolves_to_the_built_model_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinkex._tokenizer import _local_alias
+    from tinkex.local import MODEL_ALIAS, alias_model_dir, venv_python
+    from tinkex.local._build import model_dir
+
+    monkeypatch.setenv("TINKEX_BACKEND_CACHE", str(tmp_path))
+    assert alias_model_dir(MODEL_ALIAS) is None  # nothing built: no model to point at
+    venv_python().parent.mkdir(parents=True)
+    venv_python().touch()
+    built = model_dir()
+    built.mkdir(parents=True)
+    (built / "tinkex_tiny_model.json").write_text("{}")  # the marker of a finished build
+    assert alias_model_dir(MODEL_ALIAS) == built
+    assert alias_model_dir("Qwen/Qwen3-8B") is None
+    assert _local_alias(MODEL_ALIAS) == str(built)  # what the tokenizer loader is given
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / MODEL_ALIAS).mkdir()
+    assert _local_alias(MODEL_ALIAS) is None  # a directory of that name here wins

@@ -29,7 +29,7 @@ virtualenv with), ``TINKEX_BACKEND_START_TIMEOUT`` (seconds, default 300),
 
 from __future__ import annotations
 
-from ._build import ensure_env, ensure_model, venv_python
+from ._build import alias_model_dir, ensure_env, ensure_model, venv_python
 from ._common import (
     DEFAULT_PORT,
     MAX_LORA_RANK,
@@ -49,6 +49,7 @@ __all__ = [
     "BackendError",
     "PortInUseError",
     "ServerStatus",
+    "alias_model_dir",
     "cache_dir",
     "down",
     "ensure_env",

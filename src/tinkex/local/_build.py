@@ -21,6 +21,7 @@ from typing import Any
 
 from .._units import format_bytes
 from ._common import (
+    MODEL_ALIAS,
     SKYRL_VERSION,
     TINY_MODEL_SCRIPT,
     BackendError,
@@ -350,3 +351,19 @@ def ensure_model(python: Path | None = None) -> Path:
         )
         os.rename(tmp, target)
     return target
+
+
+def alias_model_dir(name: str) -> Path | None:
+    """The tiny model's directory when ``name`` is the local backend's alias (``"tiny-qwen3"``)
+    and the backend's environment is built (the model is built if missing); else ``None``.
+
+    What a tokenizer needs where requests send the alias: the files live in the cache.
+
+    Example::
+
+        from tinkex.local import alias_model_dir
+        print(alias_model_dir("tiny-qwen3"))  # None before `tinkex backend up` built it
+    """
+    if name != MODEL_ALIAS or not venv_python().exists():
+        return None
+    return ensure_model()
