@@ -38,6 +38,7 @@ def test_rejected_key_exits_1_and_never_shows_the_key(cli: CLI, server: FakeTink
     assert_one_line_error(result.err, f"error: {server.base_url} rejected the API key (401)")
     assert "--api-key" in result.err
     assert "TINKER_API_KEY" in result.err
+    assert "tinkex auth login" in result.err
 
 
 def test_debug_shows_the_traceback_without_the_key(cli: CLI, server: FakeTinker) -> None:
@@ -86,6 +87,28 @@ def test_unreachable_server_exits_1_quickly(capsys: pytest.CaptureFixture[str]) 
     assert_one_line_error(err, f"error: cannot reach http://127.0.0.1:{port}")
     assert "--base-url" in err
     assert elapsed < 3
+
+
+def test_a_server_never_reached_is_said_once_in_its_own_words() -> None:
+    import httpx
+    from sdkgen.runtime import APIConnectionError
+    from sdkgen.runtime._liveness import first_contact_error
+
+    from tinkex.cli._errors import explain
+
+    last = APIConnectionError(
+        "ConnectError: [Errno 111] Connection refused",
+        endpoint="list_checkpoints",
+        method="GET",
+        path="/api/v1/checkpoints",
+    )
+    last.__cause__ = httpx.ConnectError("[Errno 111] Connection refused")
+    err = first_contact_error(last, base_url="http://127.0.0.1:9", limit=10)
+    code, message = explain(err, base_url="http://127.0.0.1:9")
+    assert code == 1
+    assert message == str(err)  # not wrapped in "cannot reach ... (could not reach ...)"
+    assert message.startswith("could not reach http://127.0.0.1:9: connection refused")
+    assert "\n" not in message
 
 
 def test_invalid_settings_exit_2(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
