@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -78,7 +79,38 @@ class TrainingBase:
         return err
 
     async def _guarded(self, seq_id: int, submission: Awaitable[H]) -> H:
-        """Await a submission; its errors say which model and seq id they are about."""
+        """Await a submission in its turn; its errors say which model and seq id they are about.
+
+        Cancelled while its request is out, it still waits for the answer before its turn
+        passes on: the server may be applying it, and nothing behind it may overtake it.
+        """
+        sending = asyncio.ensure_future(self._labelled(seq_id, submission))
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            await self._settle_cancelled(seq_id, sending)
+            raise
+
+    async def _settle_cancelled(self, seq_id: int, sending: asyncio.Future[Any]) -> None:
+        """Wait for a cancelled call's request to be answered; say so when it was accepted."""
+        try:
+            await asyncio.wait([sending])  # bounded by the request's own timeout and retries
+        except asyncio.CancelledError:  # cancelled again (the client closes): stop waiting
+            sending.cancel()
+            raise
+        if sending.cancelled():
+            return
+        error = sending.exception()
+        if error is None or isinstance(error, AmbiguousOutcomeError):
+            logger.warning(
+                "a request to %s (seq id %d) was cancelled while it was being sent; the server "
+                "%s (the requests after it were sent after its answer, in order)",
+                self.model_id,
+                seq_id,
+                "accepted it, so it is applied" if error is None else "may have applied it",
+            )
+
+    async def _labelled(self, seq_id: int, submission: Awaitable[H]) -> H:
         try:
             return await submission
         except AmbiguousOutcomeError as err:

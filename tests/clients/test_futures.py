@@ -225,22 +225,47 @@ def test_cancel_right_after_the_call_does_not_stall_the_run(
     """Cancelled before the background loop even picked it up: its seq id must still be
     passed on, or every later call of the run would wait forever."""
     loop = training.holder.runner.loop.loop
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def block() -> None:
         started.set()
-        time.sleep(0.3)
+        release.wait(WAIT)
 
-    loop.call_soon_threadsafe(block)  # the loop is busy: nothing new starts for 0.3 s
+    loop.call_soon_threadsafe(block)  # the loop is busy: nothing new starts until released
     assert started.wait(WAIT)
-    doomed = training.forward_backward([datum([1, 2, 3])], "cross_entropy")
-    assert doomed.cancel()
+    try:
+        doomed = training.forward_backward([datum([1, 2, 3])], "cross_entropy")
+        assert doomed.cancel()
+    finally:
+        release.set()
     step = training.optim_step()
     assert step.result(timeout=5.0).metrics is not None
     with pytest.raises(FutureCancelledError):
         doomed.result(timeout=1.0)
     assert server.seq_log[training.model_id][-1] == 2
     assert server.optim_steps[training.model_id] == 1
+
+
+def test_cancel_while_the_request_is_out_keeps_the_order(
+    server: FakeTinker, training: tinker.TrainingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelled after its request left: the server applies it, so the next call must not
+    reach the server before it is answered (or the step would land before its gradients)."""
+    server.inject("forward_backward", faults.delay(1.0))  # applied at once, answered 1 s later
+    doomed = training.forward_backward([datum([1, 2, 3])], "cross_entropy")
+    assert wait_for(lambda: bool(server.requests_to("forward_backward")))
+    with caplog.at_level(logging.WARNING, logger="tinkex"):
+        assert doomed.cancel()
+        step = training.optim_step()
+        assert step.result(timeout=WAIT).metrics is not None
+    with pytest.raises(FutureCancelledError):
+        doomed.result(timeout=1.0)
+    assert server.seq_log[training.model_id] == [0, 1, 2]
+    arrived = [r.endpoint for r in server.requests]
+    answered = [seen for endpoint, seen in server.replies if endpoint == "forward_backward"]
+    assert answered, "the cancelled request was never answered"
+    assert "optim_step" not in arrived[: answered[0]]  # requests seen when it was answered
+    assert "cancelled while it was being sent; the server accepted it" in caplog.text
 
 
 @pytest.fixture

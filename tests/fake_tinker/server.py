@@ -99,7 +99,8 @@ Counters and logs (read them after the client is done; all are plain containers)
     logged under the sampling session id); ``seq_arrivals[target]`` every arrival that reached
     processing (applied or deduped) as ``(seq_id, endpoint, applied)``; ``requests`` every request as a RecordedRequest, a 4-tuple
     ``(method, path, headers, json)`` (headers lower-cased, path without query; ``.query`` and
-    ``.endpoint`` too), ``requests_to(endpoint)`` filters it;
+    ``.endpoint`` too), ``requests_to(endpoint)`` filters it; ``replies`` every normal reply as
+    ``(endpoint, how many requests had arrived when it was sent)``;
     ``deduped`` (endpoint, request key) of replayed requests; ``faults_fired`` (endpoint, kind);
     ``telemetry`` events and ``telemetry_batches``; ``errors`` unexpected handler exceptions;
     state dicts ``sessions``, ``models``, ``futures``, ``checkpoints``, ``samplers``.
@@ -549,6 +550,7 @@ class FakeTinker:
         self.seq_log: defaultdict[str, list[int | None]] = defaultdict(list)
         self.seq_arrivals: defaultdict[str, list[tuple[int | None, str, bool]]] = defaultdict(list)
         self.requests: list[RecordedRequest] = []
+        self.replies: list[tuple[str, int]] = []
         self.deduped: list[tuple[str, Any]] = []
         self.faults_fired: list[tuple[str, str]] = []
         self.telemetry: list[dict[str, Any]] = []
@@ -779,6 +781,8 @@ class FakeTinker:
             reply = Reply(200, b"{this is not json", {"content-type": "application/json"})
         elif kind == "bad_schema":
             reply = Reply(200, _corrupt(reply.body, reply.model))
+        with self._lock:
+            self.replies.append((call.endpoint, len(self.requests)))
         h.send(reply, truncate=kind == "truncate_after")
 
     @staticmethod
