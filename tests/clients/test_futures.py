@@ -68,7 +68,7 @@ def test_client_wide_result_timeout_applies(
     start = time.monotonic()
     with pytest.raises(tinker.FutureTimeoutError):
         future.result()
-    assert 0.25 <= time.monotonic() - start < 2.0
+    assert 0.25 <= time.monotonic() - start < 8.0  # held forever: only the timeout ends it
     _release(server, "optim_step")
     assert future.result(timeout=WAIT).metrics is not None
 

@@ -232,7 +232,7 @@ def test_progress_timeout_gives_up_with_a_clear_error(
     start = time.monotonic()
     with pytest.raises(tinker.APIConnectionError, match="no sampling request made progress") as err:
         sampler.sample(_prompt(1), 1, types.SamplingParams(max_tokens=1)).result()
-    assert 0.3 <= time.monotonic() - start < 3.0
+    assert 0.3 <= time.monotonic() - start < 8.0  # the 503s never end: only the limit stops it
     assert "0.3s" in str(err.value)
     assert "503" in str(err.value)  # the last error is named
     assert len(server.requests_to("asample")) >= 3  # it did retry

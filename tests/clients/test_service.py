@@ -130,10 +130,12 @@ def test_heartbeats_arrive_at_the_configured_period(
     assert wait_for(lambda: server.heartbeats[sid] >= 5, timeout=5.0)
     elapsed = time.monotonic() - start
     # 5 beats at 0.1 s take at least 0.5 s: not a busy loop, not the default 10 s period
-    assert 0.45 <= elapsed <= 2.0, elapsed
+    assert 0.45 <= elapsed <= 8.0, elapsed
+    before = server.heartbeats[sid]
     time.sleep(0.5)
     count = server.heartbeats[sid]
-    assert 6 <= count <= 11, count
+    # about 5 more; a loaded machine may run fewer, a fixed period never many more
+    assert before + 1 <= count <= before + 7, (before, count)
     assert service.holder.session.heartbeats_ok >= 5
     body = server.requests_to("session_heartbeat")[0].json
     assert body["session_id"] == sid
@@ -353,11 +355,11 @@ def test_close_does_not_wait_long_for_a_slow_finish(
     monkeypatch.setattr("tinkex._session.FINISH_TIMEOUT", 0.3)
     service = make_service(server)
     service.create_lora_training_client(BASE_MODEL).result(timeout=WAIT)
-    server.inject("finish_session", faults.delay(3.0, apply=False))
+    server.inject("finish_session", faults.delay(10.0, apply=False))
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="tinkex"):
         service.close()
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 6.0  # far below the 10 s the server would take
     assert tinkex_threads() == []
     assert any("within 0.3s" in r.getMessage() for r in caplog.records)
 
