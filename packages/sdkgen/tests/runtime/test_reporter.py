@@ -137,11 +137,11 @@ def test_the_environment_switches_telemetry_off(value: str, enabled: bool) -> No
 
 async def test_close_tries_each_batch_once_when_the_server_is_gone() -> None:
     sink = Sink(failures=100)
-    reporter = TelemetryReporter(sink, retries=3, backoff=0.5, flush_interval=3600)
+    reporter = TelemetryReporter(sink, retries=3, backoff=5.0, flush_interval=3600)
     reporter.start()
     reporter.record({"n": 1})
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await reporter.aclose(timeout=5)
-    assert sink.calls == 1  # no 0.5 + 1 + 2 s of backoff on the way out
-    assert loop.time() - started < 0.4
+    await reporter.aclose(timeout=30)
+    assert sink.calls == 1  # no 5 + 10 + 20 s of backoff on the way out
+    assert loop.time() - started < 4.0
