@@ -30,7 +30,9 @@ def datum_bytes(datum: Datum) -> int:
             payload = getattr(chunk, "data", None) or getattr(chunk, "dmel", None) or ""
             total += len(payload) * 3 // 4  # base64 text of the raw bytes
     for tensor in datum.loss_fn_inputs.values():
-        total += _DTYPE_BYTES.get(tensor.dtype, 8) * len(tensor.data)
+        kept = tensor.cached_array()  # its size, without making ``data`` from it
+        count = kept.size if kept is not None else len(tensor.data)
+        total += _DTYPE_BYTES.get(tensor.dtype, 8) * count
         total += 8 * len(tensor.sparse_crow_indices or ()) + 8 * len(
             tensor.sparse_col_indices or ()
         )

@@ -31,7 +31,7 @@ from sdkgen.runtime import APIConnectionError, APIError, SDKError
 
 if TYPE_CHECKING:
     from ._holder import Holder
-    from .types import Datum, ModelInput
+    from .types import Datum, ModelInput, TensorData
 
 __all__ = [
     "MAX_CHECKPOINT_NAME_LENGTH",
@@ -421,9 +421,7 @@ def check_datums(
         length = _input_length(datum.model_input)
         for key, tensor in inputs.items():
             where = f"datum {i}: loss_fn_inputs[{key!r}]"
-            if key == "target_tokens" and (
-                tensor.dtype != "int64" or (tensor.data and isinstance(tensor.data[0], float))
-            ):
+            if key == "target_tokens" and (tensor.dtype != "int64" or _holds_floats(tensor)):
                 raise InvalidInputError(
                     f"{where} must hold integer token ids (int64), got {tensor.dtype} values "
                     "(from a float array? cast it with .astype(int))"
@@ -436,6 +434,14 @@ def check_datums(
                     f"{where} has {first} entries but the model input has {length} tokens; "
                     "they must be the same length"
                 )
+
+
+def _holds_floats(tensor: TensorData) -> bool:
+    # A kept array answers without making ``data`` (from_list keeps int64 values packed only).
+    kept = tensor.cached_array()
+    if kept is not None:
+        return bool(kept.size) and kept.dtype.kind == "f"
+    return bool(tensor.data) and isinstance(tensor.data[0], float)
 
 
 def _input_length(model_input: ModelInput) -> int | None:

@@ -216,3 +216,30 @@ def test_the_usual_datum_is_built_as_validation_builds_it(
     assert vars(model_input) == vars(slow_input)
     assert model_input.model_fields_set == slow_input.model_fields_set
     assert model_input.__pydantic_private__ == slow_input.__pydantic_private__
+
+
+def test_int64_lists_are_kept_packed_until_read() -> None:
+    from tinkex._chunking import datum_bytes
+    from tinkex._validation import InvalidInputError, check_datums
+    from tinkex.types import Datum, ModelInput
+
+    given = [3, True, np.int64(5)]
+    tensor = TensorData.from_list(given, "int64")
+    assert "data" not in vars(tensor)  # made from the packed bytes when first read
+    datum = Datum(
+        model_input=ModelInput.from_ints([1, 2, 3]), loss_fn_inputs={"target_tokens": tensor}
+    )
+    check_datums([datum], "cross_entropy")  # the checks and the size estimate read no values
+    assert datum_bytes(datum) == 3 * 4 + 3 * 8
+    assert "data" not in vars(tensor)
+    given[0] = 9  # the caller's list is not the tensor's
+    assert tensor.data == [3, 1, 5]
+    assert [type(v) for v in tensor.data] == [int, int, int]
+    assert tensor == TensorData(data=[3, 1, 5], dtype="int64", shape=[3])
+    # A float array labelled int64 is still refused as target tokens, read or not.
+    floats = TensorData.from_array(np.array([1.5, 2.0, 3.0]), "int64", [3])
+    bad = Datum(
+        model_input=ModelInput.from_ints([1, 2, 3]), loss_fn_inputs={"target_tokens": floats}
+    )
+    with pytest.raises(InvalidInputError, match="integer token ids"):
+        check_datums([bad], "cross_entropy")

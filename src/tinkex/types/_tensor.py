@@ -48,10 +48,6 @@ _EXTRAS = {"numpy": "torch", "torch": "torch", "transformers": "tokenizer"}
 _set = object.__setattr__
 # struct's codes for the public dtypes, as they go on the wire (little-endian int64, float32).
 _STRUCT = {"int64": "q", "float32": "f"}
-# The sum of a flat list of plain numbers is a plain number: a numpy scalar anywhere in the list
-# makes it a numpy one, and a float32 list of ints only sums to an int: both are converted
-# below (struct would take them as they are, but ``data`` is to hold plain numbers).
-_PLAIN_SUMS = {"int64": (int,), "float32": (float,)}
 _MISSING = object()
 
 
@@ -212,14 +208,21 @@ class TensorData(models.TensorData):
         rows = values if isinstance(values, list) else list(values)
         if rows and not isinstance(rows[0], list | tuple):
             # A flat list of plain numbers, the common case: packed once, here, as the wire
-            # takes it (struct refuses what is not a number, and floats in an int64 tensor);
-            # the new list shares the caller's number objects.
+            # takes it (struct refuses what is not a number, and floats in an int64 tensor).
             try:
                 packed = struct.pack(f"<{len(rows)}{_STRUCT[dtype]}", *rows)
             except (struct.error, OverflowError, TypeError):
-                pass  # bools and strings, ints too large...: converted or refused below
+                pass  # strings, ints too large...: converted or refused below
             else:
-                if type(sum(rows)) in _PLAIN_SUMS[dtype]:
+                if dtype == "int64":
+                    # Only integers pack as int64, and they unpack exactly: ``data`` is made
+                    # from these bytes when first read (plain ints, whatever int-like objects
+                    # came in). No list until then: a batch of them cost the garbage
+                    # collector more time per step than packing them did.
+                    return cls._dense(None, dtype, [len(rows)], packed)
+                if type(sum(rows)) is float:  # a numpy scalar anywhere makes a numpy sum
+                    # the new list shares the caller's number objects (floats as given, not
+                    # rounded to float32 as the packed bytes are)
                     return cls._dense(list(rows), dtype, [len(rows)], packed)
         cast_to = _whole if dtype == "int64" else float
         try:
