@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 from .models import (
     AdamOptimizerConfig,
     BaseModel,
+    CheckpointType,
     ClientSessionFinishErrored,
     ClientSessionFinishInterrupted,
     ClientSessionFinishReasonType,
@@ -24,6 +25,7 @@ from .models import (
     ImageAssetPointerChunk,
     ImageChunk,
     OptimizerConfigBase,
+    SamplingClientKind,
     SessionEndEvent,
     SessionFailureCategory,
     SessionStartEvent,
@@ -180,12 +182,50 @@ class CancelledSessionStatusQuery(BaseModel):
     type: Literal["cancelled"] = "cancelled"
 
 
+class Checkpoint(BaseModel):
+    """
+    One saved checkpoint of a training run.
+    """
+
+    checkpoint_id: str
+    """
+    Kind and name, e.g. "weights/step-1".
+    """
+    checkpoint_type: CheckpointType | str
+    """
+    training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/).
+    """
+    time: datetime
+    tinker_path: str
+    """
+    Its address, tinker://<run>/<kind>/<name>.
+    """
+    size_bytes: int | None = None
+    public: bool = False
+    """
+    Whether other users may load or sample it.
+    """
+    user_metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+
+
 class CheckpointArchiveUrlResponse(BaseModel):
     url: str
     """
     Signed download URL of the archive.
     """
     expires: datetime | None = None
+
+
+class Cursor(BaseModel):
+    offset: int
+    limit: int
+    total_count: int
+
+
+class CheckpointsListResponse(BaseModel):
+    checkpoints: list[Checkpoint]
+    cursor: Cursor | None = None
 
 
 class ClientFinishedSessionStatusQuery(BaseModel):
@@ -306,6 +346,17 @@ class CurrentCheckpointStorageUsageItem(BaseModel):
 class CurrentCheckpointStorageUsageResponse(BaseModel):
     effective_rate_usd_per_gigabyte_month: float | None = None
     data: list[CurrentCheckpointStorageUsageItem]
+
+
+class ExternalWeightsUrlsResponse(BaseModel):
+    urls: dict[str, str]
+    """
+    Relative file path to signed download URL.
+    """
+    expires: datetime
+    """
+    When the URLs stop working.
+    """
 
 
 class FailedSessionStatusQuery(BaseModel):
@@ -502,6 +553,43 @@ class SaveWeightsExternalResponseInternal(BaseModel):
     type: Literal["save_weights_external"] = "save_weights_external"
 
 
+class SaveWeightsForSamplerRequest(BaseModel):
+    """
+    Set path for a named checkpoint, or sampling_session_seq_id (and kind) for an ephemeral sampler.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model_id: str
+    path: str | None = None
+    """
+    Checkpoint name.
+    """
+    sampling_session_seq_id: int | None = None
+    """
+    Per-session sampling-session counter, for an ephemeral save.
+    """
+    kind: SamplingClientKind = "snapshot"
+    """
+    snapshot = fixed weights; inflight = a shared target that later saves update in place.
+    """
+    seq_id: int | None = None
+    ttl_seconds: int | None = None
+    user_metadata: dict[str, Any] | None = None
+    type: Literal["save_weights_for_sampler"] = "save_weights_for_sampler"
+
+
+class SaveWeightsForSamplerResponseInternal(BaseModel):
+    """
+    What a save_weights_for_sampler future resolves to - a path for named saves, a sampling session id for ephemeral ones.
+    """
+
+    path: str | None = None
+    sampling_session_id: str | None = None
+    type: Literal["save_weights_for_sampler"] = "save_weights_for_sampler"
+
+
 class SaveWeightsRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -675,6 +763,28 @@ class TraceExportResponse(BaseModel):
     error: str | None = None
 
 
+class TrainingRun(BaseModel):
+    """
+    One training run (a fine-tune of a base model) and its latest checkpoints.
+    """
+
+    training_run_id: str
+    base_model: str
+    model_owner: str
+    is_lora: bool
+    corrupted: bool = False
+    lora_rank: int | None = None
+    last_request_time: datetime
+    last_checkpoint: Checkpoint | None = None
+    last_sampler_checkpoint: Checkpoint | None = None
+    user_metadata: dict[str, Any] | None = None
+
+
+class TrainingRunsResponse(BaseModel):
+    training_runs: list[TrainingRun]
+    cursor: Cursor
+
+
 class UnloadModelRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -688,6 +798,19 @@ class WeightsInfoRequest(BaseModel):
         extra="forbid",
     )
     tinker_path: str
+
+
+class WeightsInfoResponse(BaseModel):
+    base_model: str
+    optimizer_config: Annotated[
+        AdamOptimizerConfig | DimuonOptimizerConfig | OptimizerConfigBase,
+        Field(validate_default=True),
+    ] = Field(default_factory=lambda: cast(Any, {"type": "adamw"}))
+    is_lora: bool
+    lora_rank: int | None = None
+    train_unembed: bool | None = None
+    train_mlp: bool | None = None
+    train_attn: bool | None = None
 
 
 class WhoamiResponse(BaseModel):

@@ -102,44 +102,6 @@ class AdamParams(BaseModel):
     """
 
 
-class Checkpoint(BaseModel):
-    """
-    One saved checkpoint of a training run.
-    """
-
-    checkpoint_id: str
-    """
-    Kind and name, e.g. "weights/step-1".
-    """
-    checkpoint_type: CheckpointType | str
-    """
-    training = weights and optimizer state (weights/); sampler = sampler weights (sampler_weights/); external = a Hugging Face export (external_weights/).
-    """
-    time: datetime
-    tinker_path: str
-    """
-    Its address, tinker://<run>/<kind>/<name>.
-    """
-    size_bytes: int | None = None
-    public: bool = False
-    """
-    Whether other users may load or sample it.
-    """
-    user_metadata: dict[str, Any] | None = None
-    expires_at: datetime | None = None
-
-
-class Cursor(BaseModel):
-    offset: int
-    limit: int
-    total_count: int
-
-
-class CheckpointsListResponse(BaseModel):
-    checkpoints: list[Checkpoint]
-    cursor: Cursor | None = None
-
-
 class ClientConfigRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -482,17 +444,6 @@ class DimuonParams(BaseModel):
     beta1: Annotated[float, Field(ge=0.0)] = 0.9
     """
     Momentum; must be below 1.
-    """
-
-
-class ExternalWeightsUrlsResponse(BaseModel):
-    urls: dict[str, str]
-    """
-    Relative file path to signed download URL.
-    """
-    expires: datetime
-    """
-    When the URLs stop working.
     """
 
 
@@ -861,48 +812,11 @@ class SaveWeightsExternalResponse(BaseModel):
     type: Literal["save_weights_external"] = "save_weights_external"
 
 
-class SaveWeightsForSamplerRequest(BaseModel):
-    """
-    Set path for a named checkpoint, or sampling_session_seq_id (and kind) for an ephemeral sampler.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    model_id: str
-    path: str | None = None
-    """
-    Checkpoint name.
-    """
-    sampling_session_seq_id: int | None = None
-    """
-    Per-session sampling-session counter, for an ephemeral save.
-    """
-    kind: SamplingClientKind = "snapshot"
-    """
-    snapshot = fixed weights; inflight = a shared target that later saves update in place.
-    """
-    seq_id: int | None = None
-    ttl_seconds: int | None = None
-    user_metadata: dict[str, Any] | None = None
-    type: Literal["save_weights_for_sampler"] = "save_weights_for_sampler"
-
-
 class SaveWeightsForSamplerResponse(BaseModel):
     path: str
     """
     tinker://<run>/sampler_weights/<name>
     """
-    type: Literal["save_weights_for_sampler"] = "save_weights_for_sampler"
-
-
-class SaveWeightsForSamplerResponseInternal(BaseModel):
-    """
-    What a save_weights_for_sampler future resolves to - a path for named saves, a sampling session id for ephemeral ones.
-    """
-
-    path: str | None = None
-    sampling_session_id: str | None = None
     type: Literal["save_weights_for_sampler"] = "save_weights_for_sampler"
 
 
@@ -999,28 +913,6 @@ class TelemetrySendRequest(BaseModel):
     """
 
 
-class TrainingRun(BaseModel):
-    """
-    One training run (a fine-tune of a base model) and its latest checkpoints.
-    """
-
-    training_run_id: str
-    base_model: str
-    model_owner: str
-    is_lora: bool
-    corrupted: bool = False
-    lora_rank: int | None = None
-    last_request_time: datetime
-    last_checkpoint: Checkpoint | None = None
-    last_sampler_checkpoint: Checkpoint | None = None
-    user_metadata: dict[str, Any] | None = None
-
-
-class TrainingRunsResponse(BaseModel):
-    training_runs: list[TrainingRun]
-    cursor: Cursor
-
-
 class TryAgainResponse(BaseModel):
     """
     The future is not done yet; poll again.
@@ -1051,19 +943,6 @@ class UntypedAPIFuture(BaseModel):
     """
     Sampling only - one id per requested sample, in the order the samples are returned.
     """
-
-
-class WeightsInfoResponse(BaseModel):
-    base_model: str
-    optimizer_config: Annotated[
-        AdamOptimizerConfig | DimuonOptimizerConfig | OptimizerConfigBase,
-        Field(validate_default=True),
-    ] = Field(default_factory=lambda: cast(Any, {"type": "adamw"}))
-    is_lora: bool
-    lora_rank: int | None = None
-    train_unembed: bool | None = None
-    train_mlp: bool | None = None
-    train_attn: bool | None = None
 
 
 RetrieveFutureResponse: TypeAlias = dict[str, Any]
@@ -1106,7 +985,10 @@ _LAZY = frozenset(
         "BillingUsageResponse",
         "CancelFutureRequest",
         "CancelledSessionStatusQuery",
+        "Checkpoint",
         "CheckpointArchiveUrlResponse",
+        "Cursor",
+        "CheckpointsListResponse",
         "ClientFinishedSessionStatusQuery",
         "ClientSessionFinished",
         "CopyWeightsRequest",
@@ -1118,6 +1000,7 @@ _LAZY = frozenset(
         "CreateCustomLossResponse",
         "CurrentCheckpointStorageUsageItem",
         "CurrentCheckpointStorageUsageResponse",
+        "ExternalWeightsUrlsResponse",
         "FailedSessionStatusQuery",
         "FutureMetadataResponse",
         "SamplingSessionFuturesTarget",
@@ -1136,6 +1019,8 @@ _LAZY = frozenset(
         "SampleStreamChunk",
         "SaveWeightsExternalRequest",
         "SaveWeightsExternalResponseInternal",
+        "SaveWeightsForSamplerRequest",
+        "SaveWeightsForSamplerResponseInternal",
         "SaveWeightsRequest",
         "SelfApiKeyResponse",
         "SessionActive",
@@ -1153,8 +1038,11 @@ _LAZY = frozenset(
         "TelemetryBatch",
         "TopkLogprobs",
         "TraceExportResponse",
+        "TrainingRun",
+        "TrainingRunsResponse",
         "UnloadModelRequest",
         "WeightsInfoRequest",
+        "WeightsInfoResponse",
         "WhoamiResponse",
         "ModelInputChunk",
         "OptimizerConfig",
@@ -1220,10 +1108,16 @@ if TYPE_CHECKING:
         CancelledSessionStatusQuery as CancelledSessionStatusQuery,
     )
     from ._models_lazy import (
+        Checkpoint as Checkpoint,
+    )
+    from ._models_lazy import (
         CheckpointArchiveUrlResponse as CheckpointArchiveUrlResponse,
     )
     from ._models_lazy import (
         CheckpointBillingEvent as CheckpointBillingEvent,
+    )
+    from ._models_lazy import (
+        CheckpointsListResponse as CheckpointsListResponse,
     )
     from ._models_lazy import (
         ClientFinishedSessionStatusQuery as ClientFinishedSessionStatusQuery,
@@ -1253,6 +1147,9 @@ if TYPE_CHECKING:
         CurrentCheckpointStorageUsageResponse as CurrentCheckpointStorageUsageResponse,
     )
     from ._models_lazy import (
+        Cursor as Cursor,
+    )
+    from ._models_lazy import (
         CustomLossGraph as CustomLossGraph,
     )
     from ._models_lazy import (
@@ -1260,6 +1157,9 @@ if TYPE_CHECKING:
     )
     from ._models_lazy import (
         CustomLossNode as CustomLossNode,
+    )
+    from ._models_lazy import (
+        ExternalWeightsUrlsResponse as ExternalWeightsUrlsResponse,
     )
     from ._models_lazy import (
         FailedSessionStatusQuery as FailedSessionStatusQuery,
@@ -1331,6 +1231,12 @@ if TYPE_CHECKING:
         SaveWeightsExternalResponseInternal as SaveWeightsExternalResponseInternal,
     )
     from ._models_lazy import (
+        SaveWeightsForSamplerRequest as SaveWeightsForSamplerRequest,
+    )
+    from ._models_lazy import (
+        SaveWeightsForSamplerResponseInternal as SaveWeightsForSamplerResponseInternal,
+    )
+    from ._models_lazy import (
         SaveWeightsRequest as SaveWeightsRequest,
     )
     from ._models_lazy import (
@@ -1400,6 +1306,12 @@ if TYPE_CHECKING:
         TrainingBillingEvent as TrainingBillingEvent,
     )
     from ._models_lazy import (
+        TrainingRun as TrainingRun,
+    )
+    from ._models_lazy import (
+        TrainingRunsResponse as TrainingRunsResponse,
+    )
+    from ._models_lazy import (
         UnloadModelRequest as UnloadModelRequest,
     )
     from ._models_lazy import (
@@ -1407,6 +1319,9 @@ if TYPE_CHECKING:
     )
     from ._models_lazy import (
         WeightsInfoRequest as WeightsInfoRequest,
+    )
+    from ._models_lazy import (
+        WeightsInfoResponse as WeightsInfoResponse,
     )
     from ._models_lazy import (
         WhoamiResponse as WhoamiResponse,
