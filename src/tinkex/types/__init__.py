@@ -6,20 +6,15 @@ builders, ``TensorData`` numpy/torch conversion, ``Datum`` coercion, ``tinker://
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._generated.models import (
     AdamParams,
-    Checkpoint,
-    CheckpointsListResponse,
     CheckpointType,
     CreateModelResponse,
-    Cursor,
     DimuonParams,
-    ExternalWeightsUrlsResponse,
     GetInfoResponse,
     GetServerCapabilitiesResponse,
-    LoadWeightsResponse,
     LoraConfig,
     LossFnType,
     ModelData,
@@ -29,14 +24,8 @@ from .._generated.models import (
     RequestErrorCategory,
     SampledProvenanceSpan,
     SamplingParams,
-    SaveWeightsExternalResponse,
-    SaveWeightsForSamplerResponse,
-    SaveWeightsResponse,
     StopReason,
     SupportedModel,
-    TrainingRun,
-    TrainingRunsResponse,
-    WeightsInfoResponse,
 )
 from ._model_input import (
     DmelChunk,
@@ -49,6 +38,22 @@ from ._model_input import (
 from ._outputs import ForwardBackwardOutput, OptimStepRequest, SampledSequence, SampleResponse
 from ._paths import ParsedCheckpointTinkerPath
 from ._tensor import Datum, TensorData, TensorDtype
+
+if TYPE_CHECKING:
+    # Not needed by import or a first request: made on first use (`__getattr__` below).
+    from .._generated.models import (
+        Checkpoint,
+        CheckpointsListResponse,
+        Cursor,
+        ExternalWeightsUrlsResponse,
+        LoadWeightsResponse,
+        SaveWeightsExternalResponse,
+        SaveWeightsForSamplerResponse,
+        SaveWeightsResponse,
+        TrainingRun,
+        TrainingRunsResponse,
+        WeightsInfoResponse,
+    )
 
 ModelID: TypeAlias = str
 """A training run's id, as ``TrainingClient.model_id`` holds it."""

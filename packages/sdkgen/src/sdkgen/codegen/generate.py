@@ -73,7 +73,7 @@ def render(
         "endpoints.py": env.get_template("endpoints.py.j2").render(context),
         "client.py": env.get_template("client.py.j2").render(context),
         "params.py": env.get_template("params.py.j2").render(context),
-        "models.py": emit_models(manifest, header),
+        **emit_models(manifest, header),
     }
     if proto is not None:
         files.update(proto.files)  # protoc's output, as the pinned compiler wrote it

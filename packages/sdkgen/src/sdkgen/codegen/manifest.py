@@ -414,3 +414,6 @@ class Manifest(_Strict):
     api: Api
     resources: dict[str, Resource]
     schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Schemas defined when ``models`` is imported (and those they use); the others on first use.
+    # Empty: every schema at import.
+    eager_schemas: list[str] = Field(default_factory=list)

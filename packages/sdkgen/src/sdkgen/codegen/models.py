@@ -25,10 +25,12 @@ from .property_names import field_aliases
 from .pytypes import TypeMapper, is_class_schema
 from .schema_walk import iter_refs, iter_subschemas, ref_name
 
-__all__ = ["OWN_NAMES", "emit_models"]
+__all__ = ["LAZY_MODULE", "OWN_NAMES", "emit_models"]
 
 # Classes of models.py that are no schema's (a schema of that name would be renamed).
 OWN_NAMES = frozenset({"BaseModel"})
+# The module of the schemas that ``eager_schemas`` leaves out, imported on their first use.
+LAZY_MODULE = "_models_lazy"
 
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
 _ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n")
@@ -238,8 +240,17 @@ def _doc(text: str) -> str:
     return " ".join(str(text).split()).replace('"""', "'''").replace("\\", "\\\\")
 
 
-def emit_models(manifest: Manifest, header: str) -> str:
-    """The source of ``models.py``: every class schema and an alias for every other schema."""
+def emit_models(manifest: Manifest, header: str) -> dict[str, str]:
+    """``models.py``: every class schema and an alias for every other schema; with
+    ``eager_schemas``, the ones those do not use move to ``_models_lazy.py`` (see ``_split``)."""
+    code = _emit_all(manifest, header)
+    if not manifest.eager_schemas:
+        return {"models.py": code}
+    models, lazy = _split(code, set(manifest.eager_schemas), header)
+    return {"models.py": models, f"{LAZY_MODULE}.py": lazy} if lazy else {"models.py": models}
+
+
+def _emit_all(manifest: Manifest, header: str) -> str:
     config = GenerateConfig(
         input_file_type=InputFileType.JsonSchema,
         output_model_type=DataModelType.PydanticV2BaseModel,
@@ -354,6 +365,128 @@ def _eager_annotations(code: str) -> str:
         segments[cls.name] = "".join(seg).rstrip("\n") + "\n\n\n"
     body = "".join(segments[c.name] for c in order)
     return head + body.rstrip("\n") + "\n" + tail
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _split(code: str, eager: set[str], header: str) -> tuple[str, str]:
+    """Models of the ``eager`` schemas and of those they use, in ``models.py``; the rest in a
+    module that ``models.__getattr__`` imports when one of them is first asked for.
+
+    Making a pydantic class is most of the cost of importing the models module (a third of a
+    millisecond each, validators deferred or not); a program uses a few of an API's schemas.
+    Lazy classes keep their own module as ``__module__``, whose namespace holds every name
+    their (quoted) annotations use, so pydantic resolves them there; pickle finds them there.
+    """
+    tree = ast.parse(code)
+    body = tree.body
+    classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name != "BaseModel"]
+    start = body.index(classes[0])
+    # Each definition with the docstring statements after it.
+    groups: list[tuple[str, list[ast.stmt]]] = []
+    for stmt in body[start:]:
+        if isinstance(stmt, ast.ClassDef):
+            groups.append((stmt.name, [stmt]))
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            groups.append((stmt.target.id, [stmt]))
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and groups:
+            groups[-1][1].append(stmt)
+        elif _rebuilt(stmt):
+            # `Node.model_rebuild()` (a recursive model): stays in place, in its class's module.
+            groups.append((_rebuilt(stmt) + ".", [stmt]))
+        else:
+            raise ValueError(f"models: unexpected statement at line {stmt.lineno}")
+    defined = {name for name, _ in groups if not name.endswith(".")}
+
+    def used(stmts: list[ast.stmt]) -> set[str]:
+        names: set[str] = set()
+        for stmt in stmts:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name):
+                    names.add(node.id)
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    names.update(_NAME.findall(node.value))  # quoted annotations
+        return names
+
+    deps = {name: used(stmts) & defined - {name} for name, stmts in groups if name in defined}
+    hot: set[str] = set()
+    todo = sorted(eager & defined)
+    while todo:
+        name = todo.pop()
+        if name not in hot:
+            hot.add(name)
+            todo += sorted(deps[name])
+    cold = [(name, stmts) for name, stmts in groups if name.removesuffix(".") not in hot]
+    if not cold:
+        return code, ""
+    lines = code.splitlines(keepends=True)
+
+    def source(stmts: list[ast.stmt]) -> str:
+        first = stmts[0]
+        top = (
+            first.decorator_list[0].lineno
+            if isinstance(first, ast.ClassDef) and first.decorator_list
+            else first.lineno
+        )
+        return "".join(lines[top - 1 : stmts[-1].end_lineno]).rstrip("\n")
+
+    imports = "\n".join(
+        ast.get_source_segment(code, n) or ""
+        for n in body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    )
+    head_names = {
+        n.target.id
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+        else getattr(n, "name", "")
+        for n in body[:start]
+    } - {""}
+    cold_names = [name for name, _ in cold if name in defined]
+    needed = set().union(*(used(stmts) for _, stmts in cold)) & (
+        (defined - set(cold_names)) | head_names
+    )
+    lazy = (
+        header
+        + '\n"""The schemas that ``models`` defines on first use (``models.__getattr__``)."""\n\n'
+        + imports
+        + "\n\n"
+        + (f"from .models import {', '.join(sorted(needed))}\n\n\n" if needed else "\n\n")
+        + "\n\n\n".join(source(stmts) for _, stmts in cold)
+        + "\n"
+    )
+    keep = [stmts for name, stmts in groups if name.removesuffix(".") in hot]
+    listed = "".join(f"    {n!r},\n" for n in cold_names)
+    as_names = "".join(f"        {n} as {n},\n" for n in cold_names)
+    models = (
+        "".join(lines[: (body[start].lineno - 1)])
+        .replace("from typing import ", "from typing import TYPE_CHECKING, ", 1)
+        .rstrip("\n")
+        + "\n\n\n"
+        + "".join(source(stmts) + "\n\n\n" for stmts in keep)
+        + f"_LAZY = frozenset({{\n{listed}}})\n\n"
+        + "if TYPE_CHECKING:\n"
+        + f"    from .{LAZY_MODULE} import (\n{as_names}    )\n"
+        + "else:\n\n"
+        + "    def __getattr__(name: str) -> Any:\n"
+        + '        """A lazy schema\'s model: its module is imported on first use, then every one of\n'
+        + '        them is bound here (later lookups do not come back)."""\n'
+        + "        if name not in _LAZY:\n"
+        + '            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")\n'
+        + f"        from . import {LAZY_MODULE} as lazy\n\n"
+        + "        globals().update({n: getattr(lazy, n) for n in _LAZY})\n"
+        + "        return globals()[name]\n"
+    )
+    return models, lazy
+
+
+def _rebuilt(stmt: ast.stmt) -> str:
+    """``X`` of a statement ``X.model_rebuild()``, else ``""``."""
+    if isinstance(stmt, ast.Expr) and isinstance(call := stmt.value, ast.Call):
+        func = call.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            return func.value.id if func.attr == "model_rebuild" else ""
+    return ""
 
 
 _PYDANTIC_BASEMODEL = re.compile(r"^from pydantic import (.+)$", re.MULTILINE)

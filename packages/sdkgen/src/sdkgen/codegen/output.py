@@ -15,7 +15,7 @@ from .errors import Problem
 from .ir import camel
 from .loader import Key, Loaded
 from .manifest import Manifest
-from .models import OWN_NAMES
+from .models import LAZY_MODULE, OWN_NAMES
 
 __all__ = ["check_sources"]
 
@@ -42,6 +42,18 @@ def _top_level(tree: ast.Module) -> tuple[dict[str, set[str]], set[str]]:
         elif isinstance(node, ast.Assign):
             defined |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     return imported, defined
+
+
+def _lazy_schemas(files: dict[str, str]) -> set[str]:
+    """The names that the lazy models module defines and does not import."""
+    source = files.get(f"{LAZY_MODULE}.py")
+    if source is None:
+        return set()
+    try:
+        imported, defined = _top_level(ast.parse(source))
+    except SyntaxError:
+        return set()  # reported as that file's problem
+    return defined - set(imported)
 
 
 def check_sources(files: dict[str, str], manifest: Manifest, loaded: Loaded) -> list[Problem]:
@@ -89,7 +101,10 @@ def check_sources(files: dict[str, str], manifest: Manifest, loaded: Loaded) -> 
                 )
             )
         if name == "models.py":
+            lazy = _lazy_schemas(files)
             for schema in manifest.schemas:
+                if schema in lazy and sources.get(schema) == {f".{LAZY_MODULE}.{schema}"}:
+                    continue  # defined on first use (models._split)
                 if schema not in defined or schema in imported or schema in OWN_NAMES:
                     problems.append(
                         loaded.problem(

@@ -134,6 +134,9 @@ class _Checker:
         self.check_api()
         self.check_schemas()
         self.check_schema_graph()
+        for i, name in enumerate(self.m.eager_schemas):
+            if name not in self.m.schemas:
+                self.add(("eager_schemas", i), f"`eager_schemas` names an unknown schema `{name}`")
         self.check_endpoints()
         return self.problems
 
