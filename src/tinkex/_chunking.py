@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from .types import Datum, ForwardBackwardOutput
+from .types import Datum, EncodedTextChunk, ForwardBackwardOutput
 
 __all__ = ["chunk_data", "datum_bytes", "merge_outputs"]
 
@@ -23,8 +23,9 @@ def datum_bytes(datum: Datum) -> int:
     """An estimate of a datum's encoded size: 4 bytes a token, tensor bytes, 8 per sparse index."""
     total = 0
     for chunk in datum.model_input.chunks:
-        tokens = getattr(chunk, "tokens", None)
-        if tokens is not None:
+        if isinstance(chunk, EncodedTextChunk):
+            total += 4 * chunk.length  # counted without making ``tokens`` from packed ids
+        elif (tokens := getattr(chunk, "tokens", None)) is not None:
             total += 4 * len(tokens)
         else:
             payload = getattr(chunk, "data", None) or getattr(chunk, "dmel", None) or ""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sdkgen.runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver
 
 from ._generated import AsyncTinkerAPI, endpoints as _e, models
-from ._wire import compact
+from ._wire import compact, make_token_lists
 from .types import Datum, ForwardBackwardOutput
 
 if TYPE_CHECKING:
@@ -121,9 +121,11 @@ class ForwardBackwardWire:
         forward_only: bool,
     ) -> Handle:
         for datum in chunk:
+            make_token_lists(datum.model_input)
             for tensor in datum.loss_fn_inputs.values():
-                # A decoded output reused as an input makes its ``data`` list on first read;
-                # the generated (wire) models serialize what is in the object, so make it now.
+                # A packed tensor (or a decoded output reused as an input) makes its ``data``
+                # list on first read; the generated (wire) models serialize what is in the
+                # object, so make it now.
                 _ = tensor.data
         batch = compact(
             models.ForwardBackwardInput,

@@ -210,7 +210,9 @@ def test_the_usual_datum_is_built_as_validation_builds_it(
     # The input's helpers build what validation builds too.
     chunk = EncodedTextChunk.from_ints([1, 2, 3])
     slow_chunk = EncodedTextChunk.model_construct(tokens=[1, 2, 3])
-    assert vars(chunk) == vars(slow_chunk)
+    assert chunk == slow_chunk
+    assert chunk.tokens == [1, 2, 3]  # made from the packed ids when first read...
+    assert vars(chunk) == vars(slow_chunk)  # ...where validation would have put it
     assert chunk.model_fields_set == slow_chunk.model_fields_set
     slow_input = ModelInput(chunks=[EncodedTextChunk.from_ints([1, 2, 3])])
     assert vars(model_input) == vars(slow_input)
@@ -243,3 +245,77 @@ def test_int64_lists_are_kept_packed_until_read() -> None:
     )
     with pytest.raises(InvalidInputError, match="integer token ids"):
         check_datums([bad], "cross_entropy")
+
+
+def test_token_ids_are_kept_packed_until_read() -> None:
+    import gc
+
+    from tinkex._chunking import chunk_data, datum_bytes
+    from tinkex._proto import encode_forward_backward, encode_forward_backward_bytes
+    from tinkex._validation import check_datums
+    from tinkex.types import Datum, EncodedTextChunk, ModelInput
+
+    given = [3, True, np.int64(5), 7]
+    model_input = ModelInput.from_ints(given)
+    chunk = model_input.chunks[0]
+    assert isinstance(chunk, EncodedTextChunk)
+    assert "tokens" not in vars(chunk)
+    datum = Datum(model_input=model_input, loss_fn_inputs={"target_tokens": [1, 2, 3, 4]})
+    # Building, checking, sizing and encoding a batch make no token list.
+    check_datums([datum], "cross_entropy")
+    assert chunk.length == model_input.length == 4
+    assert datum_bytes(datum) == 4 * 4 + 4 * 8
+    assert chunk_data([datum], 8, 10**6) == [[datum]]
+    kwargs = {"model_id": "m", "loss_fn": "cross_entropy", "loss_fn_config": None}
+    fast = encode_forward_backward_bytes(data=[datum], forward_only=False, **kwargs)
+    assert "tokens" not in vars(chunk)
+    assert not any(
+        type(o) is list and o is not given and o == [3, 1, 5, 7] for o in gc.get_objects()
+    )
+    # The caller's list is not the chunk's; the ids read back as plain ints.
+    given[0] = 9
+    reference = encode_forward_backward(data=[datum], forward_only=False, seq_id=4, **kwargs)
+    assert fast.with_seq_id(4) == reference.SerializeToString(deterministic=True)
+    assert chunk.tokens == [3, 1, 5, 7]
+    assert [type(v) for v in chunk.tokens] == [int] * 4
+    assert chunk.packed_tokens() is not None  # still the ids ``tokens`` was made from
+
+
+def test_a_packed_chunk_reads_as_a_validated_one() -> None:
+    from tinkex._generated import models
+    from tinkex._wire import make_token_lists
+    from tinkex.types import EncodedTextChunk, ModelInput
+
+    def packed() -> ModelInput:
+        return ModelInput.from_ints([5, 6, 7])
+
+    plain = ModelInput(chunks=[EncodedTextChunk(tokens=[5, 6, 7])])
+    assert packed() == plain
+    assert plain == packed()
+    assert packed().model_dump() == plain.model_dump()
+    assert packed().model_dump_json() == plain.model_dump_json()
+    assert repr(packed()) == repr(plain)
+    assert packed().to_ints() == [5, 6, 7]
+    assert dict(packed().chunks[0]) == dict(plain.chunks[0])
+    assert pickle.loads(pickle.dumps(packed())) == plain
+    unpickled = pickle.loads(pickle.dumps(packed())).chunks[0]
+    assert isinstance(unpickled, EncodedTextChunk)
+    assert unpickled.packed_tokens() is not None
+    assert copy.deepcopy(packed()) == plain
+    assert packed().model_copy() == plain
+    assert packed().append_int(8).to_ints() == [5, 6, 7, 8]
+    assert ModelInput.model_validate(packed().model_dump()) == plain
+    # A generated (wire) model serializes what is in the object: the list is made first.
+    lazy = packed()
+    make_token_lists(lazy)
+    assert (
+        models.SampleRequest(prompt=lazy, num_samples=1, sampling_params={}).model_dump_json()
+        == models.SampleRequest(prompt=plain, num_samples=1, sampling_params={}).model_dump_json()
+    )
+    # Replacing the ids drops what was packed.
+    chunk = EncodedTextChunk.from_ints([1, 2])
+    replaced = chunk.model_copy(update={"tokens": [4]})
+    assert replaced.packed_tokens() is None
+    assert replaced.length == 1
+    assert chunk.tokens == [1, 2]
+    assert chunk.packed_tokens() is not None

@@ -579,3 +579,25 @@ def test_decoded_outputs_reused_as_inputs_send_their_values_as_json(
     (request,) = server.requests_to("forward_backward")
     sent = request.json["forward_backward_input"]["data"][0]["loss_fn_inputs"]["weights"]
     assert sent["data"] == [-0.5, -1.5, -2.5]
+
+
+def test_packed_token_ids_are_sent_as_json(fake_tinker: FakeTinkerFactory) -> None:
+    # ModelInput.from_ints and int64 lists keep their values packed until read; the generated
+    # wire models serialize what is in each object, so the JSON bodies must still carry them.
+    server = fake_tinker(client_config=True)
+    datum = types.Datum(
+        model_input=types.ModelInput.from_ints([1, 2, 3]),
+        loss_fn_inputs={"target_tokens": [2, 3, 4], "weights": [1.0, 1.0, 0.0]},
+    )
+    with tinkex.ServiceClient(base_url=server.base_url, api_key=KEY, wire="json") as service:
+        training = service.create_lora_training_client("fake/tiny-model", rank=4).result(WAIT)
+        training.forward_backward([datum], "cross_entropy").result(WAIT)
+        sampler = training.save_weights_and_get_sampling_client().result(WAIT)
+        params = types.SamplingParams(max_tokens=2)
+        sampler.sample(types.ModelInput.from_ints([4, 5]), 1, params).result(WAIT)
+    (request,) = server.requests_to("forward_backward")
+    sent = request.json["forward_backward_input"]["data"][0]
+    assert sent["model_input"]["chunks"][0]["tokens"] == [1, 2, 3]
+    assert sent["loss_fn_inputs"]["target_tokens"]["data"] == [2, 3, 4]
+    (sample,) = server.requests_to("asample")
+    assert sample.json["prompt"]["chunks"][0]["tokens"] == [4, 5]

@@ -7,9 +7,10 @@ import struct
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from .._generated import models
+from ._lazy import LazyListModel
 
 __all__ = [
     "DmelChunk",
@@ -30,13 +31,19 @@ def _base64(value: Any) -> Any:
     return value
 
 
-class EncodedTextChunk(models.EncodedTextChunk):
-    """A run of token ids."""
+def _unpack(packed: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(packed) // 4}i", packed))
 
-    # The ids as the protobuf wire takes them (little-endian int32) and the list they were
-    # packed from: valid while ``tokens`` is still that list.
-    _packed: bytes | None = PrivateAttr(default=None)
-    _packed_of: Any = PrivateAttr(default=None)
+
+class EncodedTextChunk(LazyListModel, models.EncodedTextChunk):
+    """A run of token ids.
+
+    A chunk made by :meth:`from_ints` keeps the ids packed as the protobuf wire takes them
+    (little-endian int32); its ``tokens`` list is made from them when first read (plain ints).
+    Replacing ``tokens`` drops what was packed (change ids through a new chunk, not in place).
+    """
+
+    _lazy_field = "tokens"
 
     @classmethod
     def from_ints(cls, tokens: Sequence[int]) -> EncodedTextChunk:
@@ -46,40 +53,39 @@ class EncodedTextChunk(models.EncodedTextChunk):
 
             assert EncodedTextChunk.from_ints([1, 2]).tokens == [1, 2]
         """
-        ids = list(tokens)
+        ids = tokens if isinstance(tokens, list) else list(tokens)
         try:
+            # Only integers (anything with __index__: bools, numpy integers) pack, and they
+            # unpack exactly, as plain ints: no list until ``tokens`` is read, and no copy of
+            # the caller's (a training batch's lists cost the garbage collector more time per
+            # step than packing them did).
             packed = struct.pack(f"<{len(ids)}i", *ids)
         except (struct.error, TypeError, OverflowError):
             return cls(tokens=ids)  # validated, and checked again where it is encoded
-        if type(sum(ids)) is not int:  # a numpy integer among them: validation converts it
-            return cls(tokens=ids)
         if cls is EncodedTextChunk:
-            # What model_construct(tokens=ids) builds, without its per-field default
-            # resolution (a training batch makes a chunk per datum); checked against
-            # model_construct by tests/clients/test_tensor_fast_path.py.
-            chunk = cls.__new__(cls)
-            _set(chunk, "__dict__", {"tokens": ids, "type": "encoded_text"})
-            _set(chunk, "__pydantic_fields_set__", {"tokens"})
-            _set(chunk, "__pydantic_extra__", None)
-            _set(chunk, "__pydantic_private__", {"_packed": packed, "_packed_of": ids})
-            return chunk
-        chunk = cls.model_construct(tokens=ids)
+            # What model_construct(tokens=ids) builds (tests/clients/test_tensor_fast_path.py).
+            return cls._build({"type": "encoded_text"}, {"tokens"}, packed, None)
+        # A subclass gets its own defaults from model_construct, and the list made now.
+        chunk = cls.model_construct(tokens=_unpack(packed))
         private = chunk.__pydantic_private__  # a new instance's private attributes
         assert private is not None
-        private.update(_packed=packed, _packed_of=ids)
+        private.update(_kept=packed, _kept_of=chunk.tokens)
         return chunk
+
+    def _unpack(self, kept: Any) -> list[Any]:
+        return _unpack(kept)
 
     def packed_tokens(self) -> bytes | None:
         """The ids as little-endian int32 bytes when they were packed by :meth:`from_ints`
         and ``tokens`` has not been replaced since; else ``None``."""
-        private = self.__pydantic_private__ or {}  # read directly: this is on the hot path
-        packed: bytes | None = private.get("_packed")
-        return packed if private.get("_packed_of") is self.tokens else None
+        packed: bytes | None = self._kept_values()
+        return packed
 
     @property
     def length(self) -> int:
         """The number of tokens."""
-        return len(self.tokens)
+        packed = self._kept_values()  # counted without making the list
+        return len(packed) // 4 if packed is not None else len(self.tokens)
 
 
 class ImageChunk(models.ImageChunk):

@@ -8,19 +8,18 @@ from __future__ import annotations
 import importlib
 import struct
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
     Field,
     PrivateAttr,
-    SerializerFunctionWrapHandler,
     field_validator,
-    model_serializer,
 )
 
 from .._generated import models
+from ._lazy import LazyListModel
 from ._model_input import ModelInput
 
 if TYPE_CHECKING:
@@ -48,7 +47,6 @@ _EXTRAS = {"numpy": "torch", "torch": "torch", "transformers": "tokenizer"}
 _set = object.__setattr__
 # struct's codes for the public dtypes, as they go on the wire (little-endian int64, float32).
 _STRUCT = {"int64": "q", "float32": "f"}
-_MISSING = object()
 
 
 def require(module: str) -> Any:
@@ -76,7 +74,7 @@ def _shape(values: Any) -> list[int]:
     return shape
 
 
-class TensorData(models.TensorData):
+class TensorData(LazyListModel, models.TensorData):
     """A tensor as flat row-major data plus shape (optionally a 2-D CSR sparse tensor).
 
     A tensor made from a flat list of plain numbers keeps them packed as they go on the wire; one
@@ -91,11 +89,7 @@ class TensorData(models.TensorData):
         assert t.shape == [2, 3] and t.tolist() == [[0, 1, 2], [3, 4, 5]]
     """
 
-    # The flat values behind ``data`` (a numpy array, or little-endian bytes of ``dtype``) and
-    # the list they were made into: valid while ``data`` is that list, or while ``data`` has not
-    # been made yet (``_array_of`` None, ``data`` absent from ``__dict__``).
-    _array: Any = PrivateAttr(default=None)
-    _array_of: Any = PrivateAttr(default=None)
+    _lazy_field = "data"
     # Closed, as in the official SDK: the generated wire model keeps response enums open, but a
     # tensor is also an input, and a dtype the wire cannot carry must fail here, not on a server.
     dtype: TensorDtype
@@ -112,87 +106,32 @@ class TensorData(models.TensorData):
     def _dense(
         cls, data: list[Any] | None, dtype: TensorDtype, shape: list[int], flat: Any
     ) -> TensorData:
-        # What model_construct does, without its per-field default resolution: a training batch
-        # makes two tensors per datum, and model_construct was a third of building one.
         # tests/clients/test_tensor_fast_path.py checks it against model_construct.
-        tensor = cls.__new__(cls)
         fields = {
-            "data": data,
             "dtype": dtype,
             "shape": shape,
             "sparse_crow_indices": None,
             "sparse_col_indices": None,
         }
-        if data is None:
-            del fields["data"]  # made from ``flat`` on first read (see __getattr__)
-        _set(tensor, "__dict__", fields)
-        _set(tensor, "__pydantic_fields_set__", {"data", "dtype", "shape"})
-        _set(tensor, "__pydantic_extra__", None)
-        _set(tensor, "__pydantic_private__", {"_array": flat, "_array_of": data})
-        return tensor
+        return cls._build(fields, {"data", "dtype", "shape"}, flat, data)
 
-    def _materialize(self) -> list[Any]:
-        """``data``, made from the kept array first if it has not been yet."""
-        fields = self.__dict__
-        data = fields.get("data", _MISSING)
-        if data is not _MISSING:
-            return cast(list[Any], data)
-        private = cast(dict[str, Any], self.__pydantic_private__)
-        flat = private["_array"]
-        if isinstance(flat, bytes):
+    def _unpack(self, kept: Any) -> list[Any]:
+        if isinstance(kept, bytes):
             code = _STRUCT[self.dtype]
-            values = list(struct.unpack(f"<{len(flat) // struct.calcsize(code)}{code}", flat))
-        else:
-            values = flat.tolist()
-        # ``data`` first, as in every other tensor (repr and iteration follow this order).
-        _set(self, "__dict__", {"data": values, **fields})
-        private["_array_of"] = values
-        return values
-
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            if name == "data":  # only reached while ``data`` is not made yet
-                return self._materialize()
-            return super().__getattr__(name)
-
-    @model_serializer(mode="wrap")
-    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
-        self._materialize()
-        return handler(self)
-
-    def __repr_args__(self) -> Any:
-        self._materialize()
-        return super().__repr_args__()
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        self._materialize()
-        return super().__iter__()
-
-    def __eq__(self, other: object) -> bool:
-        # Equal tensors are equal whether or not one keeps the array it was made from.
-        if isinstance(other, TensorData):
-            self._materialize()
-            other._materialize()
-            return self.__dict__ == other.__dict__
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic models are
+            return list(struct.unpack(f"<{len(kept) // struct.calcsize(code)}{code}", kept))
+        return cast(list[Any], kept.tolist())
 
     def cached_array(self) -> Any:
         """The flat array behind ``data``, when this tensor was made from one (``from_numpy``,
         a decoded result) or from plain numbers, and is dense; else ``None``."""
-        private = self.__pydantic_private__ or {}  # read directly: this is on the hot path
-        flat = private.get("_array")
+        flat = self._kept_values()
         if flat is None or self.sparse_crow_indices is not None:
             return None
-        data = self.__dict__.get("data", _MISSING)
-        if data is not _MISSING and private.get("_array_of") is not data:
-            return None  # ``data`` was replaced
         if isinstance(flat, bytes):
             numpy = sys.modules.get("numpy") or require("numpy")  # no import lookup per tensor
             flat = numpy.frombuffer(flat, dtype="<i8" if self.dtype == "int64" else "<f4")
-            private["_array"] = flat
+            private = cast(dict[str, Any], self.__pydantic_private__)
+            private["_kept"] = flat
         return flat
 
     @classmethod
