@@ -320,3 +320,32 @@ def test_a_packed_chunk_reads_as_a_validated_one() -> None:
     assert replaced.length == 1
     assert chunk.tokens == [1, 2]
     assert chunk.packed_tokens() is not None
+
+
+def test_public_types_inside_a_low_level_model_are_written_whole() -> None:
+    """A low-level request built from public types keeps their packed values: each is written
+    by its own serializer, not as the bare schema it extends (which would drop them)."""
+    import warnings
+
+    from tinkex import types
+    from tinkex.lowlevel import models
+
+    datum = types.Datum(
+        model_input=types.ModelInput.from_ints([1, 2, 3]),
+        loss_fn_inputs={
+            "target_tokens": [2, 3, 4],  # int64 from a list: kept packed
+            "weights": np.ones(3, dtype=np.float32),  # from an array: kept as the array
+        },
+    )
+    batch = models.ForwardBackwardInput(data=[datum], loss_fn="cross_entropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no serializer fallback either
+        dumped = batch.model_dump(mode="json")
+        written = batch.model_dump_json()
+    (sent,) = dumped["data"]
+    assert sent["model_input"]["chunks"][0]["tokens"] == [1, 2, 3]
+    assert sent["loss_fn_inputs"]["target_tokens"]["data"] == [2, 3, 4]
+    assert sent["loss_fn_inputs"]["weights"]["data"] == [1.0, 1.0, 1.0]
+    assert (
+        models.ForwardBackwardInput.model_validate_json(written).model_dump(mode="json") == dumped
+    )

@@ -9,10 +9,16 @@ from pydantic import ConfigDict, Field
 
 class BaseModel(_PydanticModel):
     """The base of every schema: validators are built on first use, not at import. A field
-    whose wire name is not its attribute's is read by either name and written by the wire's."""
+    whose wire name is not its attribute's is read by either name and written by the wire's.
+    An instance of a subclass (a hand-written type extending a schema) is written by its own
+    serializer, so what it keeps in another form (packed bytes) is not dropped."""
 
     model_config = ConfigDict(
-        defer_build=True, validate_by_alias=True, validate_by_name=True, serialize_by_alias=True
+        defer_build=True,
+        validate_by_alias=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        polymorphic_serialization=True,
     )
 
 
