@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sdkgen.runtime import APIStatusError, AsyncFutureHandle, QueueStateObserver
 
 from ._generated import AsyncTinkerAPI, endpoints as _e, models
-from ._wire import compact, make_token_lists
+from ._wire import compact
 from .types import Datum, ForwardBackwardOutput
 
 if TYPE_CHECKING:
@@ -120,13 +120,8 @@ class ForwardBackwardWire:
         loss_fn_config: Mapping[str, Any] | None,
         forward_only: bool,
     ) -> Handle:
-        for datum in chunk:
-            make_token_lists(datum.model_input)
-            for tensor in datum.loss_fn_inputs.values():
-                # A packed tensor (or a decoded output reused as an input) makes its ``data``
-                # list on first read; the generated (wire) models serialize what is in the
-                # object, so make it now.
-                _ = tensor.data
+        # Packed ids and tensors (and decoded outputs reused as inputs) make their lists as the
+        # body is written: the generated models write public types with their own serializer.
         batch = compact(
             models.ForwardBackwardInput,
             data=list(chunk),

@@ -41,7 +41,7 @@ from ._sampling_base import SamplingBase
 from ._sampling_open import new_clone_id, open_sampling_client
 from ._sampling_retry import RetryConfig
 from ._validation import check_prompt, check_sample_args
-from ._wire import compact, make_token_lists
+from ._wire import compact
 from .types import (
     ModelInput,
     SampleResponse,
@@ -214,7 +214,6 @@ class SamplingClient(SamplingBase):
             include_prompt_logprobs,
         )
         prompt = prompt if isinstance(prompt, ModelInput) else ModelInput.model_validate(prompt)
-        make_token_lists(prompt)  # before the generated request model holds it
         if isinstance(sampling_params.stop, str):
             # One stop string as a one-element list: the same meaning, and every server takes it.
             sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
@@ -261,7 +260,6 @@ class SamplingClient(SamplingBase):
         """
         self._check_open()
         check_sample_args(prompt, num_samples, sampling_params)
-        make_token_lists(prompt)  # before the generated request model holds it
         if isinstance(sampling_params.stop, str):
             sampling_params = sampling_params.model_copy(update={"stop": [sampling_params.stop]})
         request = compact(

@@ -15,7 +15,7 @@ from sdkgen.runtime import NOT_GIVEN, NotGiven, WireCodecs
 
 from ._generated import endpoints as _e
 
-__all__ = ["compact", "make_token_lists", "omit", "register_result_decoders"]
+__all__ = ["compact", "omit", "register_result_decoders"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -29,14 +29,6 @@ def omit(value: T | None) -> T | NotGiven:
 def compact(model: type[M], **fields: Any) -> M:
     """``model(**fields)`` without the ``None`` fields, so they are left out of the request."""
     return model(**{k: v for k, v in fields.items() if v is not None})
-
-
-def make_token_lists(model_input: Any) -> None:
-    """Make the ``tokens`` list of each chunk of ``model_input`` that keeps its ids packed
-    (``ModelInput.from_ints``): a generated (wire) model holding it serializes only what is in
-    the object, and would leave the ids out."""
-    for chunk in getattr(model_input, "chunks", None) or ():
-        _ = getattr(chunk, "tokens", None)
 
 
 def _forward_backward_output(content: bytes) -> Any:

@@ -29,8 +29,8 @@ class LazyListModel(BaseModel):
     form (packed bytes, an array), the list made from them by ``_unpack`` when first read.
 
     Replacing the field drops what was kept; reading it, dumping, comparing, iterating,
-    copying and pickling see the same list whether it was made yet or not. A generated (wire)
-    model holding one serializes its ``__dict__``: make the list first (read the field).
+    copying and pickling see the same list whether it was made yet or not; so does a generated
+    (wire) model holding one, which writes it with this serializer (polymorphic serialization).
     """
 
     model_config = ConfigDict(defer_build=True)  # nothing to build at import: no fields
